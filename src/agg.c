@@ -1,0 +1,174 @@
+/* forkflow: see LICENSE. */
+/*
+ * Hash aggregation: an open-addressing table from int64 key to int64
+ * accumulator, used by the combiner before a shuffle and by the reduce that
+ * follows it.  Every int64 is a valid key, so the empty-slot sentinel
+ * (INT64_MIN) is itself stored apart, in its own flag and accumulator.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "forkflow.h"
+
+#define AGG_EMPTY	INT64_MIN
+
+static void	agg_grow(struct agg *);
+
+static inline size_t
+agg_slot(int64_t k, unsigned int shift)
+{
+	return ((size_t)(((uint64_t)k * 0x9E3779B97F4A7C15ULL) >> shift));
+}
+
+/* Create a table for the reduce function fn. */
+void
+agg_init(struct agg *a, enum op_fn fn)
+{
+	size_t	i;
+
+	memset(a, 0, sizeof *a);
+	a->fn = fn;
+	a->bits = 10;
+	a->cap = (size_t)1 << a->bits;
+	a->e = xreallocarray(NULL, a->cap, sizeof *a->e);
+	for (i = 0; i < a->cap; i++)
+		a->e[i].k = AGG_EMPTY;
+}
+
+void
+agg_free(struct agg *a)
+{
+	free(a->e);
+	a->e = NULL;
+	a->used = 0;
+	a->has_min = 0;
+}
+
+/* Forget every key, keeping the memory. */
+void
+agg_clear(struct agg *a)
+{
+	size_t	i;
+
+	for (i = 0; i < a->cap; i++)
+		a->e[i].k = AGG_EMPTY;
+	a->used = 0;
+	a->has_min = 0;
+}
+
+static void
+agg_grow(struct agg *a)
+{
+	struct agg_entry	*old = a->e;
+	size_t			 oldcap = a->cap, i, j;
+
+	a->bits++;
+	a->cap <<= 1;
+	a->e = xreallocarray(NULL, a->cap, sizeof *a->e);
+	for (i = 0; i < a->cap; i++)
+		a->e[i].k = AGG_EMPTY;
+	for (i = 0; i < oldcap; i++) {
+		if (old[i].k == AGG_EMPTY)
+			continue;
+		j = agg_slot(old[i].k, 64 - a->bits);
+		while (a->e[j].k != AGG_EMPTY)
+			j = (j + 1) & (a->cap - 1);
+		a->e[j] = old[i];
+	}
+	free(old);
+}
+
+/* Combine acc and x with the table's reduce function. */
+static inline int64_t
+agg_merge(enum op_fn fn, int64_t acc, int64_t x)
+{
+	switch (fn) {
+	case FN_PROD:
+		return ((int64_t)((uint64_t)acc * (uint64_t)x));
+	case FN_MIN:
+		return (x < acc ? x : acc);
+	case FN_MAX:
+		return (x > acc ? x : acc);
+	default:	/* FN_SUM, FN_COUNT (x is a count) */
+		return ((int64_t)((uint64_t)acc + (uint64_t)x));
+	}
+}
+
+/* Merge the partial aggregate x into key k. */
+void
+agg_add(struct agg *a, int64_t k, int64_t x)
+{
+	size_t	j, mask = a->cap - 1;
+	unsigned int shift = 64 - a->bits;
+
+	if (k == AGG_EMPTY) {
+		a->min_acc = a->has_min ? agg_merge(a->fn, a->min_acc, x) : x;
+		a->has_min = 1;
+		return;
+	}
+	j = agg_slot(k, shift);
+	for (;;) {
+		if (a->e[j].k == k) {
+			a->e[j].acc = agg_merge(a->fn, a->e[j].acc, x);
+			return;
+		}
+		if (a->e[j].k == AGG_EMPTY)
+			break;
+		j = (j + 1) & mask;
+	}
+	a->e[j].k = k;
+	a->e[j].acc = x;
+	if (++a->used * 2 > a->cap)	/* keep the load under 1/2 */
+		agg_grow(a);
+}
+
+/*
+ * Add a batch of raw records: each value counts as 1 for COUNT, else as
+ * itself.
+ */
+void
+agg_add_batch(struct agg *a, const int64_t *k, const int64_t *v, size_t n)
+{
+	size_t	i;
+
+	if (a->fn == FN_COUNT) {
+		for (i = 0; i < n; i++)
+			agg_add(a, k[i], 1);
+	} else {
+		for (i = 0; i < n; i++)
+			agg_add(a, k[i], v[i]);
+	}
+}
+
+/* Number of keys held. */
+size_t
+agg_count(const struct agg *a)
+{
+	return (a->used + (a->has_min ? 1 : 0));
+}
+
+/*
+ * Iterate: *pos starts at 0; returns 0 at the end.  The order is that of
+ * the table, which is deterministic for a given sequence of additions.
+ */
+int
+agg_next(const struct agg *a, size_t *pos, int64_t *k, int64_t *acc)
+{
+	while (*pos < a->cap) {
+		if (a->e[*pos].k != AGG_EMPTY) {
+			*k = a->e[*pos].k;
+			*acc = a->e[*pos].acc;
+			(*pos)++;
+			return (1);
+		}
+		(*pos)++;
+	}
+	if (*pos == a->cap && a->has_min) {
+		*k = AGG_EMPTY;
+		*acc = a->min_acc;
+		(*pos)++;
+		return (1);
+	}
+	return (0);
+}

@@ -1,0 +1,441 @@
+/* forkflow: see LICENSE. */
+/*
+ * forkflow: run dataflow programs over key-value pairs on one forked worker
+ * per partition, surviving the crash of any of them.  This file reads the
+ * command line, loads the program, prepares the job and hands it to the
+ * supervisor, then presents the output.
+ */
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include "forkflow.h"
+
+enum {
+	OPT_JOBDIR = 256,
+	OPT_KEEP,
+	OPT_FORCE,
+	OPT_DURABLE,
+	OPT_MAX_ATTEMPTS,
+	OPT_HELP,
+	OPT_VERSION,
+};
+
+static const struct option longopts[] = {
+	{ "partitions",		required_argument,	NULL, 'p' },
+	{ "input",		required_argument,	NULL, 'i' },
+	{ "output",		required_argument,	NULL, 'o' },
+	{ "force",		no_argument,		NULL, OPT_FORCE },
+	{ "job-dir",		required_argument,	NULL, OPT_JOBDIR },
+	{ "keep",		no_argument,		NULL, OPT_KEEP },
+	{ "durable",		no_argument,		NULL, OPT_DURABLE },
+	{ "max-attempts",	required_argument,	NULL, OPT_MAX_ATTEMPTS },
+	{ "verbose",		no_argument,		NULL, 'v' },
+	{ "quiet",		no_argument,		NULL, 'q' },
+	{ "help",		no_argument,		NULL, OPT_HELP },
+	{ "version",		no_argument,		NULL, OPT_VERSION },
+	{ NULL,			0,			NULL, 0 }
+};
+
+static __dead void	usage(int);
+
+static __dead void
+usage(int status)
+{
+	FILE	*f = status == 0 ? stdout : stderr;
+
+	fprintf(f,
+"usage: forkflow run program [-qv] [-p partitions] [-i input]... [-o output]\n"
+"                    [--force] [--job-dir dir] [--keep] [--durable]\n"
+"                    [--max-attempts n]\n"
+"       forkflow validate program\n"
+"       forkflow --help | --version\n");
+	if (status == 0) {
+		fprintf(f, "\n"
+"Run a dataflow program over key-value pairs, one forked worker per\n"
+"partition, with crash recovery.\n"
+"\n"
+"  -p, --partitions N   number of partitions (workers); overrides the program\n"
+"  -i, --input PATH     input file or folder ('-' for standard input); may be\n"
+"                       repeated; replaces the program's \"input\"\n"
+"  -o, --output DIR     write DIR/part-00000... and DIR/_SUCCESS instead of\n"
+"                       printing the sorted result on standard output\n"
+"      --force          replace an existing output folder\n"
+"      --job-dir DIR    keep the job's working files in DIR (default: a new\n"
+"                       folder under $TMPDIR)\n"
+"      --keep           do not remove the job directory after success\n"
+"      --durable        sync checkpoints and outputs to disk\n"
+"      --max-attempts N forks of one partition before the job fails (4)\n"
+"  -v, --verbose        log stages and workers (twice: more)\n"
+"  -q, --quiet          print no warnings\n"
+"\n"
+"Exit status: 0 success, 1 the job failed at run time, 2 usage error or\n"
+"invalid program or input.  See forkflow(1) and forkflow-program(5).\n");
+	}
+	exit(status);
+}
+
+/* Parse a partition count or similar positive integer option. */
+static unsigned int
+parse_count(const char *s, const char *what, unsigned int max)
+{
+	char	*end;
+	long	 n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || n < 1 ||
+	    (unsigned long)n > max)
+		errx(EXIT_USAGE, "%s must be an integer from 1 to %u: %s",
+		    what, max, s);
+	return ((unsigned int)n);
+}
+
+/* Print a program's warnings, unless quiet. */
+static void
+print_warnings(const struct program *p, int quiet)
+{
+	size_t	i;
+
+	if (quiet)
+		return;
+	for (i = 0; i < p->nwarnings; i++)
+		fprintf(stderr, "%s\n", p->warnings[i]);
+}
+
+static int
+cmd_validate(int argc, char **argv)
+{
+	struct program	*p;
+	char		*cause, *s;
+	int		 ch, quiet = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'q':
+			quiet = 1;
+			break;
+		case OPT_HELP:
+			usage(0);
+		default:
+			usage(EXIT_USAGE);
+		}
+	}
+	if (argc - optind != 1)
+		usage(EXIT_USAGE);
+	if ((p = program_load(argv[optind], &cause)) == NULL) {
+		fprintf(stderr, "%s\n", cause);
+		free(cause);
+		return (EXIT_USAGE);
+	}
+	print_warnings(p, quiet);
+	s = program_canonical(p);
+	printf("%s\n", s);
+	free(s);
+	program_free(p);
+	return (0);
+}
+
+/* Copy standard input into the job directory, so workers can map it. */
+static char *
+spool_stdin(struct job *job)
+{
+	char	 buf[65536], *path;
+	ssize_t	 n;
+	int	 fd;
+
+	path = job_path(job, "stdin");
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1)
+		err(EXIT_JOB_FAILED, "%s", path);
+	for (;;) {
+		n = read(STDIN_FILENO, buf, sizeof buf);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			err(EXIT_JOB_FAILED, "reading standard input");
+		if (n == 0)
+			break;
+		if (write_all(fd, buf, (size_t)n) != 0)
+			err(EXIT_JOB_FAILED, "%s", path);
+	}
+	if (close(fd) != 0)
+		err(EXIT_JOB_FAILED, "%s", path);
+	return (path);
+}
+
+/*
+ * Fix the input files and their sizes, and the job's fingerprint: the
+ * program as it will run, the partitions, and each input's name, size and
+ * modification time.
+ */
+static void
+job_inputs(struct job *job)
+{
+	struct program	*p = job->prog;
+	struct stat	 st;
+	XXH3_state_t	*h;
+	char		*canon;
+	size_t		 i;
+	uint64_t	 mt;
+
+	job->nfiles = p->ninputs;
+	job->files = xcalloc(p->ninputs, sizeof *job->files);
+	h = XXH3_createState();
+	XXH3_64bits_reset(h);
+	canon = program_canonical(p);
+	XXH3_64bits_update(h, canon, strlen(canon));
+	free(canon);
+	XXH3_64bits_update(h, &job->nparts, sizeof job->nparts);
+	for (i = 0; i < p->ninputs; i++) {
+		if (strcmp(p->inputs[i], "-") == 0) {
+			job->files[i].path = spool_stdin(job);
+			job->files[i].name = xstrdup("<stdin>");
+		} else {
+			job->files[i].path = xstrdup(p->inputs[i]);
+			job->files[i].name = xstrdup(p->inputs[i]);
+		}
+		if (stat(job->files[i].path, &st) != 0)
+			err(EXIT_USAGE, "%s", job->files[i].name);
+		if (!S_ISREG(st.st_mode))
+			errx(EXIT_USAGE, "%s: not a regular file",
+			    job->files[i].name);
+		job->files[i].size = (uint64_t)st.st_size;
+		job->total += job->files[i].size;
+		mt = (uint64_t)st.st_mtim.tv_sec * 1000000000u +
+		    (uint64_t)st.st_mtim.tv_nsec;
+		XXH3_64bits_update(h, job->files[i].name,
+		    strlen(job->files[i].name) + 1);
+		XXH3_64bits_update(h, &job->files[i].size,
+		    sizeof job->files[i].size);
+		XXH3_64bits_update(h, &mt, sizeof mt);
+	}
+	job->job_id = XXH3_64bits_digest(h);
+	XXH3_freeState(h);
+}
+
+/* Make or adopt the job directory. */
+static void
+job_dir(struct job *job, const char *given)
+{
+	const char	*tmp;
+	char		*templ;
+
+	if (given != NULL) {
+		if (mkdir(given, 0700) != 0 && errno != EEXIST)
+			err(EXIT_USAGE, "%s", given);
+		job->jobdir = xstrdup(given);
+		return;
+	}
+	if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	xasprintf(&templ, "%s/forkflow.XXXXXX", tmp);
+	if (mkdtemp(templ) == NULL)
+		err(EXIT_JOB_FAILED, "mkdtemp %s", templ);
+	job->jobdir = templ;
+	job->jobdir_made = 1;
+}
+
+/* Present the result: merge the parts to stdout, or commit the folder. */
+static int
+job_output(struct job *job)
+{
+	char		**paths, *cause;
+	unsigned int	  i;
+	uint64_t	  bytes;
+	int		  r;
+
+	if (job->output != NULL) {
+		if (output_commit(job->outtmp, job->output, job->force,
+		    &cause) != 0) {
+			warnx("%s", cause);
+			free(cause);
+			return (EXIT_JOB_FAILED);
+		}
+		return (0);
+	}
+	paths = xcalloc(job->nparts, sizeof *paths);
+	for (i = 0; i < job->nparts; i++)
+		paths[i] = job_path(job, "out/part-%05u", i);
+	r = output_merge(paths, job->nparts, STDOUT_FILENO, &bytes);
+	if (r != 0 && errno != EPIPE)
+		warn("writing the output");
+	for (i = 0; i < job->nparts; i++)
+		free(paths[i]);
+	free(paths);
+	return (r == 0 ? 0 : EXIT_JOB_FAILED);
+}
+
+static double
+now_seconds(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((double)ts.tv_sec + ts.tv_nsec / 1e9);
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+	struct job	 job;
+	struct program	*p;
+	struct rusage	 ru;
+	char		*cause, **inputs = NULL, *jobdir = NULL, *base, *dir;
+	size_t		 ninputs = 0;
+	unsigned int	 parts = 0;
+	int		 ch, verbose = 0, status;
+	double		 t0 = now_seconds();
+	long		 ncpu;
+
+	memset(&job, 0, sizeof job);
+	job.max_attempts = 4;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "p:i:o:qv", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'p':
+			parts = parse_count(optarg, "partitions", 1024);
+			break;
+		case 'i':
+			inputs = xreallocarray(inputs, ninputs + 1,
+			    sizeof *inputs);
+			inputs[ninputs++] = optarg;
+			break;
+		case 'o':
+			job.output = optarg;
+			break;
+		case 'q':
+			job.quiet = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case OPT_FORCE:
+			job.force = 1;
+			break;
+		case OPT_JOBDIR:
+			jobdir = optarg;
+			break;
+		case OPT_KEEP:
+			job.keep = 1;
+			break;
+		case OPT_DURABLE:
+			job.durable = 1;
+			break;
+		case OPT_MAX_ATTEMPTS:
+			job.max_attempts = parse_count(optarg,
+			    "--max-attempts", 1000);
+			break;
+		case OPT_HELP:
+			usage(0);
+		default:
+			usage(EXIT_USAGE);
+		}
+	}
+	if (argc - optind != 1)
+		usage(EXIT_USAGE);
+	log_init(verbose, "forkflow");
+
+	if ((p = program_load(argv[optind], &cause)) == NULL)
+		errx(EXIT_USAGE, "%s", cause);
+	print_warnings(p, job.quiet);
+	if (program_set_inputs(p, inputs, ninputs, &cause) != 0)
+		errx(EXIT_USAGE, "%s", cause);
+	free(inputs);
+	job.prog = p;
+	if (parts == 0)
+		parts = (unsigned int)p->partitions;
+	if (parts == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		parts = ncpu < 1 ? 1 : ncpu > 1024 ? 1024 : (unsigned int)ncpu;
+	}
+	job.nparts = parts;
+	job.plan = plan_make(p);
+
+	if (job.output != NULL && !job.force &&
+	    access(job.output, F_OK) == 0)
+		errx(EXIT_USAGE, "%s: output exists (use --force to replace "
+		    "it)", job.output);
+
+	job_dir(&job, jobdir);
+	job_inputs(&job);
+	if (journal_open(&job, &cause) != 0)
+		errx(EXIT_JOB_FAILED, "%s", cause);
+	if (job.output != NULL) {
+		dir = path_dirname(job.output);
+		base = strrchr(job.output, '/');
+		base = base == NULL ? job.output : base + 1;
+		xasprintf(&job.outtmp, "%s/.%s.forkflow-tmp", dir, base);
+		free(dir);
+		if (rm_tree(job.outtmp) != 0 || mkdir(job.outtmp, 0755) != 0)
+			err(EXIT_JOB_FAILED, "%s", job.outtmp);
+	}
+	log_info("job %016llx: %u partitions, %zu stages, %llu bytes of "
+	    "input in %zu files, job directory %s",
+	    (unsigned long long)job.job_id, job.nparts, job.plan->nstages,
+	    (unsigned long long)job.total, job.nfiles, job.jobdir);
+
+	status = supervisor_run(&job);
+	if (status == 0)
+		status = job_output(&job);
+	if (status != 0 && job.outtmp != NULL)
+		(void)rm_tree(job.outtmp);
+
+	if (status == 0 || status == EXIT_USAGE) {
+		if (job.jobdir_made && !job.keep)
+			(void)rm_tree(job.jobdir);
+	} else if (!job.quiet)
+		log_warnx("the job directory %s is kept", job.jobdir);
+
+	if (status == 0 && verbose) {
+		getrusage(RUSAGE_SELF, &ru);
+		log_info("done: %llu records in, %llu out, %zu stages, "
+		    "%.3f s, supervisor peak RSS %ld KiB",
+		    (unsigned long long)job.records_in,
+		    (unsigned long long)job.records_out, job.plan->nstages,
+		    now_seconds() - t0, ru.ru_maxrss);
+	}
+	return (status);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sigaction	sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	log_init(0, "forkflow");
+
+	if (argc < 2)
+		usage(EXIT_USAGE);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		usage(0);
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("forkflow %s\n", PACKAGE_VERSION);
+		return (0);
+	}
+	if (strcmp(argv[1], "run") == 0)
+		return (cmd_run(argc - 1, argv + 1));
+	if (strcmp(argv[1], "validate") == 0)
+		return (cmd_validate(argc - 1, argv + 1));
+	warnx("unknown command: %s", argv[1]);
+	usage(EXIT_USAGE);
+}

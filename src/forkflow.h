@@ -1,0 +1,378 @@
+/* forkflow: run dataflow programs over key-value pairs on forked workers. */
+/*
+ * Shared structures and the prototypes of every module, in blocks headed by
+ * their file: the table of contents of the source tree.  The wire contract
+ * between supervisor and workers lives apart, in proto.h.
+ */
+
+#ifndef FORKFLOW_H
+#define FORKFLOW_H
+
+#include <sys/types.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef __dead
+#define __dead __attribute__((__noreturn__))
+#endif
+#define printflike(a, b) __attribute__((__format__(__printf__, a, b)))
+
+/* Exit statuses of forkflow(1). */
+#define EXIT_JOB_FAILED		1	/* the job failed at run time */
+#define EXIT_USAGE		2	/* usage, invalid program or input */
+
+/* Internal exit statuses of a worker; the supervisor decides on them. */
+#define WORKER_EXIT_OK		0
+#define WORKER_EXIT_RETRY	1	/* crash-like: restart from checkpoint */
+#define WORKER_EXIT_INPUT	100	/* bad program or input: never restart */
+#define WORKER_EXIT_RUNTIME	101	/* deterministic run-time error: never restart */
+
+/* Records move through operators in batches of columns. */
+#define BATCH_MAX		1024
+
+/* A binary or unary operation of an expression. */
+enum expr_op {
+	XOP_ADD,
+	XOP_SUB,
+	XOP_MUL,
+	XOP_DIV,
+	XOP_MOD,
+	XOP_LT,
+	XOP_LE,
+	XOP_GT,
+	XOP_GE,
+	XOP_EQ,
+	XOP_NE,
+	XOP_AND,
+	XOP_OR,
+	XOP_MIN,
+	XOP_MAX,
+	XOP_NEG,		/* unary */
+	XOP_NOT,		/* unary */
+	XOP_ABS,		/* unary */
+};
+
+/* Operators of a program. */
+enum op_kind {
+	OP_MAP,
+	OP_FILTER,
+	OP_CHANGEKEY,
+	OP_REDUCE,
+};
+
+/* Named functions; FN_EXPR means the operator has an expression. */
+enum op_fn {
+	FN_EXPR,
+	FN_ADD, FN_SUB, FN_MUL, FN_DIV, FN_MOD,			/* map, changeKey */
+	FN_GT, FN_GE, FN_LT, FN_LE, FN_EQ, FN_NE, FN_EVEN, FN_ODD,	/* filter */
+	FN_SUM, FN_PROD, FN_MIN, FN_MAX, FN_COUNT,		/* reduce */
+};
+
+/* Where something stands in the program file. */
+struct srcpos {
+	int		line;
+	int		col;
+};
+
+/* One operator of a program. */
+struct op {
+	enum op_kind	 kind;
+	enum op_fn	 fn;
+	int64_t		 arg;
+	int		 has_arg;
+	int		 on_key;	/* changeKey with a named function on k */
+	char		*src;		/* expression text (FN_EXPR) */
+	struct expr	*expr;		/* map/filter/changeKey: compiled form */
+	struct srcpos	 pos;		/* of the operator object */
+	struct srcpos	 expr_pos;	/* of the string holding src */
+	size_t		 expr_off;	/* its byte offset in the file */
+};
+
+/* A program: operators and where the input is. */
+struct program {
+	char		*path;		/* program file as given */
+	char		*dir;		/* its folder, for relative inputs */
+	int		 partitions;	/* 0: not given */
+	int		 changekey_on_key;
+	char		**input_specs;	/* as the program gives them */
+	size_t		 ninput_specs;
+	char		**inputs;	/* resolved paths; "-" is stdin */
+	size_t		 ninputs;
+	struct op	*ops;
+	size_t		 nops;
+	char		**warnings;
+	size_t		 nwarnings;
+	char		*text;		/* the file, for positions */
+	struct jpos	*pos_root;
+};
+
+/* A stage: operators between two exchanges of data. */
+struct stage {
+	size_t		 first;		/* index of its first operator */
+	size_t		 end;		/* one past its last narrow operator */
+	const struct op	*reduce_in;	/* reduce applied to this stage's input */
+	const struct op	*reduce_out;	/* reduce after it: combine, shuffle */
+};
+
+struct plan {
+	struct stage	*stages;
+	size_t		 nstages;
+};
+
+/* A batch of records, as columns. */
+struct batch {
+	size_t		 n;
+	int64_t		*k;
+	int64_t		*v;
+	int64_t		*tmp;		/* scratch column, swapped in and out */
+	int64_t		 col[3][BATCH_MAX];
+};
+
+/* A record as stored in shuffle and output files. */
+struct pair {
+	int64_t		 k;
+	int64_t		 v;
+};
+
+/* An input file, with its size fixed when the job starts. */
+struct input_file {
+	char		*path;		/* what to open */
+	char		*name;		/* what to call it in messages */
+	uint64_t	 size;
+};
+
+/* A reader of one byte range of the input files. */
+struct input {
+	const struct input_file	*files;
+	size_t		 nfiles;
+	uint64_t	 lo;		/* the range, in global offsets */
+	uint64_t	 hi;
+	size_t		 fi;		/* current file */
+	uint64_t	 cur_start;	/* its global offset */
+	int		 fd;
+	char		*map;
+	size_t		 maplen;
+	const char	*base;		/* file offset 0 (moves for the tail) */
+	const char	*p;		/* next line */
+	const char	*end;		/* lines starting here are not ours */
+	const char	*safe_end;	/* past the last newline of the file */
+	const char	*first_line;	/* the file's first line, if ours */
+	char		*tail;		/* the unterminated last line, copied */
+	size_t		 bom;
+	char		*cause;		/* the error, "FILE:LINE:COL: why" */
+	size_t		 err_file;
+	uint64_t	 err_off;
+};
+
+/* A hash aggregation table. */
+struct agg_entry {
+	int64_t		 k;
+	int64_t		 acc;
+};
+
+struct agg {
+	enum op_fn	 fn;
+	struct agg_entry *e;
+	size_t		 cap;
+	size_t		 used;
+	unsigned int	 bits;
+	int		 has_min;	/* the key INT64_MIN is held apart */
+	int64_t		 min_acc;
+};
+
+/* A run-time error of an operator, and the record it met. */
+struct ops_error {
+	const struct op	*op;
+	int64_t		 k;
+	int64_t		 v;
+};
+
+/* A mapped shuffle file. */
+struct shuffle_file {
+	char		*map;
+	size_t		 len;
+	unsigned int	 runs;
+	unsigned int	 nparts;
+};
+
+/*
+ * A worker's status page, mmap'd shared: the worker bumps its counters with
+ * plain stores (no system call on the hot path), the supervisor and
+ * `forkflow status` read them.
+ */
+struct status_page {
+	uint64_t	 heartbeat;	/* bumped once per batch */
+	uint32_t	 stage;
+	uint32_t	 state;		/* enum worker_state */
+	int32_t		 pid;
+	uint32_t	 attempt;
+	uint64_t	 records_in;	/* this stage */
+	uint64_t	 records_out;
+	uint64_t	 bytes_in;
+	uint64_t	 bytes_total;	/* of the stage's input, if known */
+};
+
+/*
+ * A worker's checkpoint, as one slot of its checkpoint file holds it.
+ * Fields up to checksum are covered by it.
+ */
+struct ckpt_state {
+	char		 magic[8];
+	uint32_t	 version;
+	uint32_t	 partition;
+	uint64_t	 job_id;
+	uint64_t	 generation;
+	uint32_t	 stages_done;	/* stages committed */
+	uint32_t	 op;		/* next operator of the current stage */
+	uint64_t	 input_off;	/* input consumed in the current stage */
+	uint64_t	 records_in;
+	uint64_t	 output_len;	/* committed output bytes */
+	uint64_t	 checksum;
+};
+
+struct ckpt {
+	void		*slots;
+	unsigned int	 partition;
+	uint64_t	 job_id;
+};
+
+/* Everything a job needs, set up by the supervisor before it forks. */
+struct job {
+	struct program	*prog;
+	struct plan	*plan;
+	unsigned int	 nparts;
+	char		*jobdir;
+	int		 jobdir_made;	/* made by us: remove after success */
+	int		 keep;
+	int		 durable;
+	int		 quiet;
+	char		*output;	/* -o DIR, or NULL for stdout */
+	char		*outtmp;	/* the folder written before commit */
+	int		 force;
+	struct input_file *files;
+	size_t		 nfiles;
+	uint64_t	 total;		/* bytes of input */
+	uint64_t	 job_id;	/* fingerprint of program and input */
+	int		 lockfd;
+	int		 journalfd;
+	unsigned int	 max_attempts;
+	uint64_t	 records_in;	/* counted by the supervisor */
+	uint64_t	 records_out;
+};
+
+/* xmalloc.c */
+void		*xmalloc(size_t);
+void		*xcalloc(size_t, size_t);
+void		*xreallocarray(void *, size_t, size_t);
+char		*xstrdup(const char *);
+char		*xstrndup(const char *, size_t);
+int		 xasprintf(char **, const char *, ...) printflike(2, 3);
+int		 xvasprintf(char **, const char *, va_list) printflike(2, 0);
+
+/* log.c */
+void		 log_init(int, const char *);
+void		 log_procinit(const char *);
+void		 log_setverbose(int);
+int		 log_getverbose(void);
+void		 log_warn(const char *, ...) printflike(1, 2);
+void		 log_warnx(const char *, ...) printflike(1, 2);
+void		 log_info(const char *, ...) printflike(1, 2);
+void		 log_debug(const char *, ...) printflike(1, 2);
+__dead void	 fatal(const char *, ...) printflike(1, 2);
+__dead void	 fatalx(const char *, ...) printflike(1, 2);
+
+/* program.c */
+struct program	*program_load(const char *, char **);
+void		 program_free(struct program *);
+int		 program_set_inputs(struct program *, char **, size_t, char **);
+char		*program_canonical(const struct program *);
+const char	*program_op_name(const struct op *);
+char		*program_op_describe(const struct program *, const struct op *);
+
+/* plan.c */
+struct plan	*plan_make(const struct program *);
+void		 plan_free(struct plan *);
+
+/* input.c */
+void		 input_open(struct input *, const struct input_file *, size_t,
+		     uint64_t, uint64_t);
+int		 input_read(struct input *, struct batch *);
+void		 input_close(struct input *);
+
+/* agg.c */
+void		 agg_init(struct agg *, enum op_fn);
+void		 agg_free(struct agg *);
+void		 agg_clear(struct agg *);
+void		 agg_add(struct agg *, int64_t, int64_t);
+void		 agg_add_batch(struct agg *, const int64_t *, const int64_t *,
+		     size_t);
+size_t		 agg_count(const struct agg *);
+int		 agg_next(const struct agg *, size_t *, int64_t *, int64_t *);
+
+/* sort.c */
+void		 sort_pairs(struct pair *, size_t);
+
+/* ops.c */
+void		 batch_init(struct batch *);
+int		 ops_run(const struct program *, size_t, size_t,
+		     struct batch *, struct ops_error *);
+
+/* shuffle.c */
+unsigned int	 shuffle_partition(int64_t, unsigned int);
+int		 write_all(int, const void *, size_t);
+int		 shuffle_write_agg(const char *, unsigned int,
+		     const struct agg *, int, uint64_t *);
+int		 shuffle_open(struct shuffle_file *, const char *,
+		     unsigned int, char **);
+const struct pair *shuffle_segment(const struct shuffle_file *,
+		     unsigned int, unsigned int, size_t *);
+void		 shuffle_close(struct shuffle_file *);
+
+/* output.c */
+size_t		 output_format(char *, int64_t, int64_t);
+int		 output_write_part(const char *, const struct pair *, size_t,
+		     int, int, uint64_t *);
+int		 output_merge(char **, size_t, int, uint64_t *);
+int		 output_commit(const char *, const char *, int, char **);
+int		 fsync_dir(const char *);
+int		 rm_tree(const char *);
+char		*path_dirname(const char *);
+
+/* checkpoint.c */
+void		*map_shared_file(const char *, size_t, int);
+struct ckpt	*ckpt_open(const char *, unsigned int, uint64_t);
+void		 ckpt_close(struct ckpt *);
+int		 ckpt_load(const struct ckpt *, struct ckpt_state *);
+int		 ckpt_publish(struct ckpt *, struct ckpt_state *, int);
+
+/* worker.c */
+__dead void	 worker_main(struct job *, unsigned int, int);
+
+/* supervisor.c */
+int		 supervisor_run(struct job *);
+
+/* journal.c */
+int		 journal_open(struct job *, char **);
+int		 journal_commit_stage(struct job *, unsigned int);
+char		*job_path(const struct job *, const char *, ...)
+		     printflike(2, 3);
+
+/* expr.c */
+struct expr;
+struct expr	*expr_parse(const char *, char **, size_t *);
+struct expr	*expr_var(int);
+struct expr	*expr_const(int64_t);
+struct expr	*expr_unary(enum expr_op, struct expr *);
+struct expr	*expr_binary(enum expr_op, struct expr *, struct expr *);
+int		 expr_finish(struct expr *, char **, size_t *);
+void		 expr_free(struct expr *);
+int		 expr_eval(const struct expr *, int64_t, int64_t, int64_t *);
+int		 expr_eval_batch(const struct expr *, const int64_t *,
+		     const int64_t *, size_t, int64_t *, size_t *);
+int		 expr_uses(const struct expr *, int);
+int64_t		 expr_div(int64_t, int64_t);
+int64_t		 expr_mod(int64_t, int64_t);
+
+#endif /* FORKFLOW_H */

@@ -1,0 +1,344 @@
+/* forkflow: see LICENSE. */
+/*
+ * Input: read pairs from a byte range of the input files.
+ *
+ * The files are seen as one sequence of bytes, cut into one range per
+ * worker.  A line belongs to the range its first byte is in, so a worker
+ * skips the piece of a line at the start of its range (the previous worker
+ * reads it) and reads on past its end to finish its last line, as Hadoop's
+ * line reader does.  Files are mmap'd; the parser stops at the first byte
+ * that does not fit, and a line always ends at a newline before the end of
+ * the mapping except the last, unterminated one, which is copied out first.
+ *
+ * A line is "KEY SEP VALUE" where SEP is ',', ';', a tab or spaces, with
+ * spaces allowed around it and at the end, and CRLF endings.  A UTF-8 BOM
+ * and one header line at the start of a file are skipped, and so are blank
+ * lines.  Any other line is an error that names file, line and column.
+ */
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "forkflow.h"
+
+static int	input_open_file(struct input *, size_t);
+static void	input_close_file(struct input *);
+static int	input_error(struct input *, const char *, const char *);
+
+static inline int
+is_blank(int c)
+{
+	return (c == ' ' || c == '\t');
+}
+
+/* Does the line at p start with a number (so that it is no header)? */
+static int
+is_number_start(const char *p)
+{
+	while (is_blank(*p))
+		p++;
+	if (*p == '-' || *p == '+')
+		p++;
+	return (*p >= '0' && *p <= '9');
+}
+
+/*
+ * Parse a decimal int64 at p.  Returns the first byte after it, or NULL
+ * with *why set if there is no integer or it is out of range.
+ */
+static inline const char *
+parse_int(const char *p, int64_t *out, const char **why)
+{
+	const char	*digits;
+	uint64_t	 x, d, limit;
+	int		 neg = 0;
+
+	if (*p == '-') {
+		neg = 1;
+		p++;
+	} else if (*p == '+')
+		p++;
+	digits = p;
+	x = (unsigned char)*p - '0';
+	if (x > 9) {
+		*why = "expected an integer";
+		return (NULL);
+	}
+	p++;
+	while ((d = (unsigned char)*p - '0') <= 9) {
+		x = x * 10 + d;
+		p++;
+	}
+	if (p - digits > 18) {
+		/* Slow path: redo with overflow checks. */
+		limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+		x = 0;
+		for (p = digits; (d = (unsigned char)*p - '0') <= 9; p++) {
+			if (x > (limit - d) / 10) {
+				*why = "integer out of range for a signed "
+				    "64-bit integer";
+				return (NULL);
+			}
+			x = x * 10 + d;
+		}
+	}
+	*out = neg ? (int64_t)(0 - x) : (int64_t)x;
+	return (p);
+}
+
+/*
+ * Parse one line starting at p (which ends with '\n').  Returns the start
+ * of the next line, or NULL with *why and *at set.  *blank is set for a
+ * line with nothing on it.
+ */
+static inline const char *
+parse_line(const char *p, int64_t *k, int64_t *v, int *blank,
+    const char **why, const char **at)
+{
+	const char	*q;
+
+	*blank = 0;
+	while (is_blank(*p))
+		p++;
+	if (*p == '\n' || (*p == '\r' && p[1] == '\n')) {
+		*blank = 1;
+		return (p + (*p == '\r' ? 2 : 1));
+	}
+	if ((q = parse_int(p, k, why)) == NULL) {
+		*why = (*why)[0] == 'e' ? "expected an integer key" : *why;
+		*at = p;
+		return (NULL);
+	}
+	p = q;
+	if (*p == ',' || *p == ';')
+		p++;
+	else if (is_blank(*p)) {
+		while (is_blank(*p))
+			p++;
+		if (*p == ',' || *p == ';')
+			p++;
+	} else {
+		*why = "expected a separator (',', ';', tab or space) "
+		    "after the key";
+		*at = p;
+		return (NULL);
+	}
+	while (is_blank(*p))
+		p++;
+	if ((q = parse_int(p, v, why)) == NULL) {
+		*why = (*why)[0] == 'e' ? "expected an integer value" : *why;
+		*at = p;
+		return (NULL);
+	}
+	p = q;
+	while (is_blank(*p))
+		p++;
+	if (*p == '\r')
+		p++;
+	if (*p != '\n') {
+		*why = "unexpected characters after the value";
+		*at = p;
+		return (NULL);
+	}
+	return (p + 1);
+}
+
+/*
+ * Start reading the byte range [lo, hi) of the files (global offsets over
+ * their concatenation).
+ */
+void
+input_open(struct input *in, const struct input_file *files, size_t nfiles,
+    uint64_t lo, uint64_t hi)
+{
+	memset(in, 0, sizeof *in);
+	in->files = files;
+	in->nfiles = nfiles;
+	in->lo = lo;
+	in->hi = hi;
+	in->fi = 0;
+	in->fd = -1;
+	in->cur_start = 0;
+}
+
+void
+input_close(struct input *in)
+{
+	input_close_file(in);
+	free(in->cause);
+	in->cause = NULL;
+}
+
+static void
+input_close_file(struct input *in)
+{
+	if (in->map != NULL)
+		munmap(in->map, in->maplen);
+	in->map = NULL;
+	free(in->tail);
+	in->tail = NULL;
+	if (in->fd != -1)
+		close(in->fd);
+	in->fd = -1;
+}
+
+/*
+ * Map file fi and find where, inside it, this worker's lines start and end.
+ * Returns 1 if there is something to read, 0 if not, -1 on error.
+ */
+static int
+input_open_file(struct input *in, size_t fi)
+{
+	const struct input_file	*f = &in->files[fi];
+	uint64_t		 fstart = in->cur_start, fend, a, b;
+	const char		*nl;
+	struct stat		 st;
+
+	fend = fstart + f->size;
+	if (fend <= in->lo || fstart >= in->hi || f->size == 0)
+		return (0);
+	a = in->lo > fstart ? in->lo - fstart : 0;
+	b = in->hi < fend ? in->hi - fstart : f->size;
+
+	if ((in->fd = open(f->path, O_RDONLY)) == -1)
+		return (input_error(in, NULL, strerror(errno)));
+	if (fstat(in->fd, &st) == -1)
+		return (input_error(in, NULL, strerror(errno)));
+	if ((uint64_t)st.st_size != f->size)
+		return (input_error(in, NULL, "file changed size while the "
+		    "job ran"));
+	in->maplen = f->size;
+	in->map = mmap(NULL, in->maplen, PROT_READ, MAP_PRIVATE, in->fd, 0);
+	if (in->map == MAP_FAILED) {
+		in->map = NULL;
+		return (input_error(in, NULL, strerror(errno)));
+	}
+	(void)madvise(in->map, in->maplen, MADV_SEQUENTIAL);
+
+	in->base = in->map;
+	in->bom = 0;
+	if (in->maplen >= 3 && memcmp(in->map, "\xef\xbb\xbf", 3) == 0)
+		in->bom = 3;
+	/* The first line of the range starts after the first newline. */
+	if (a > 0) {
+		nl = memchr(in->map + a - 1, '\n', in->maplen - (a - 1));
+		if (nl == NULL || (uint64_t)(nl + 1 - in->map) >= b)
+			return (0);	/* no line starts in the range */
+		a = nl + 1 - in->map;
+	} else
+		a = in->bom;
+	in->p = in->map + a;
+	in->end = in->map + b;
+	in->first_line = (a == in->bom) ? in->map + a : NULL;
+
+	/* An unterminated last line is copied out, with a newline. */
+	nl = memrchr(in->map, '\n', in->maplen);
+	in->safe_end = nl == NULL ? in->map : nl + 1;
+	return (1);
+}
+
+/* Record an error at byte at of the current file (NULL: the file). */
+static int
+input_error(struct input *in, const char *at, const char *why)
+{
+	const struct input_file	*f = &in->files[in->fi];
+	const char		*s, *lim;
+	uint64_t		 line = 1, off, bol = 0;
+
+	free(in->cause);
+	if (at == NULL) {
+		xasprintf(&in->cause, "%s: %s", f->name, why);
+		in->err_off = 0;
+	} else {
+		/* Count lines in the mapping (a copied tail has none). */
+		off = at - in->base;
+		lim = in->map + (off < in->maplen ? off : in->maplen);
+		for (s = in->map; (s = memchr(s, '\n', lim - s)) != NULL;
+		    s++) {
+			line++;
+			bol = s + 1 - in->map;
+		}
+		if (line == 1)
+			bol = in->bom;
+		xasprintf(&in->cause, "%s:%llu:%llu: %s", f->name,
+		    (unsigned long long)line,
+		    (unsigned long long)(off - bol + 1), why);
+		in->err_off = off;
+	}
+	in->err_file = in->fi;
+	return (-1);
+}
+
+/*
+ * Parse lines into the batch until it is full or the range ends.  Returns
+ * the number of records, 0 at the end, -1 on error (in->cause says why).
+ */
+int
+input_read(struct input *in, struct batch *b)
+{
+	const char	*p, *next, *why = NULL, *at = NULL;
+	int64_t		*k = b->k, *v = b->v;
+	size_t		 n = 0, len;
+	int		 blank, r;
+
+	b->n = 0;
+	for (;;) {
+		if (in->map == NULL) {
+			if (in->fi >= in->nfiles)
+				return (0);
+			r = input_open_file(in, in->fi);
+			if (r == -1)
+				return (-1);
+			if (r == 0) {
+				input_close_file(in);
+				in->cur_start += in->files[in->fi].size;
+				in->fi++;
+				continue;
+			}
+		}
+		p = in->p;
+		while (n < BATCH_MAX && p < in->end) {
+			if (p >= in->safe_end && in->base == in->map) {
+				/* The last line lacks its newline. */
+				len = in->map + in->maplen - p;
+				in->tail = xmalloc(len + 2);
+				memcpy(in->tail, p, len);
+				in->tail[len] = '\n';
+				in->tail[len + 1] = '\0';
+				in->base = in->tail - (p - in->map);
+				in->end = in->tail + len;
+				if (in->first_line == p)
+					in->first_line = in->tail;
+				p = in->tail;
+			}
+			next = parse_line(p, &k[n], &v[n], &blank, &why, &at);
+			if (next == NULL) {
+				if (p != in->first_line || is_number_start(p))
+					return (input_error(in, at, why));
+				/* One header line at the start of a file. */
+				next = memchr(p, '\n', (in->base == in->map ?
+				    in->map + in->maplen : in->end + 1) - p);
+				next = next == NULL ? in->end : next + 1;
+			} else if (!blank)
+				n++;
+			p = next;
+		}
+		in->p = p;
+		if (p >= in->end) {
+			input_close_file(in);
+			in->cur_start += in->files[in->fi].size;
+			in->fi++;
+		}
+		if (n == BATCH_MAX || (n > 0 && in->map == NULL)) {
+			b->n = n;
+			return ((int)n);
+		}
+	}
+}

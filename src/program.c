@@ -1,0 +1,982 @@
+/* forkflow: see LICENSE. */
+/*
+ * Programs: read a JSON program file into a struct program.
+ *
+ * jansson parses and validates the JSON, but keeps no positions of the
+ * values it returns, and every error in a program must name FILE:LINE:COLUMN.
+ * So a small scanner walks the (already valid) text once more and builds a
+ * tree of positions parallel to jansson's; the loader looks a value's
+ * position up by the same path it used to find the value.
+ */
+
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "forkflow.h"
+
+#define PARTITIONS_MAX	1024
+
+/* Position of a JSON value, with its members or elements. */
+struct jpos {
+	int		 line;
+	int		 col;
+	size_t		 off;		/* byte offset of its first character */
+	size_t		 n;
+	char		**keys;		/* objects: member names */
+	struct jpos	**kids;		/* members or elements */
+	struct jpos	**keypos;	/* objects: where each name stands */
+};
+
+struct jscan {
+	const char	*s;
+	size_t		 len;
+	size_t		 i;
+	int		 line;
+	size_t		 bol;		/* offset of the current line */
+};
+
+/* Names of a function or operator, as the program may spell them. */
+struct name {
+	const char	*name;
+	int		 value;
+};
+
+static const struct name op_names[] = {
+	{ "map",	OP_MAP },
+	{ "filter",	OP_FILTER },
+	{ "changekey",	OP_CHANGEKEY },
+	{ "reduce",	OP_REDUCE },
+	{ NULL,		0 }
+};
+
+static const struct name unary_names[] = {
+	{ "add",	FN_ADD },
+	{ "sub",	FN_SUB },
+	{ "mul",	FN_MUL },
+	{ "div",	FN_DIV },
+	{ "mod",	FN_MOD },
+	{ NULL,		0 }
+};
+
+static const struct name filter_names[] = {
+	{ "gt",		FN_GT },
+	{ "ge",		FN_GE },
+	{ "lt",		FN_LT },
+	{ "le",		FN_LE },
+	{ "eq",		FN_EQ },
+	{ "ne",		FN_NE },
+	{ "even",	FN_EVEN },
+	{ "odd",	FN_ODD },
+	{ NULL,		0 }
+};
+
+static const struct name reduce_names[] = {
+	{ "sum",	FN_SUM },
+	{ "add",	FN_SUM },
+	{ "prod",	FN_PROD },
+	{ "min",	FN_MIN },
+	{ "max",	FN_MAX },
+	{ "count",	FN_COUNT },
+	{ NULL,		0 }
+};
+
+/* Canonical spelling of each function, indexed by enum op_fn. */
+static const char *fn_canonical[] = {
+	[FN_EXPR] = "expr",
+	[FN_ADD] = "ADD", [FN_SUB] = "SUB", [FN_MUL] = "MUL",
+	[FN_DIV] = "DIV", [FN_MOD] = "MOD",
+	[FN_GT] = "GT", [FN_GE] = "GE", [FN_LT] = "LT", [FN_LE] = "LE",
+	[FN_EQ] = "EQ", [FN_NE] = "NE", [FN_EVEN] = "EVEN", [FN_ODD] = "ODD",
+	[FN_SUM] = "SUM", [FN_PROD] = "PROD", [FN_MIN] = "MIN",
+	[FN_MAX] = "MAX", [FN_COUNT] = "COUNT",
+};
+
+static const char *op_canonical[] = {
+	[OP_MAP] = "map", [OP_FILTER] = "filter",
+	[OP_CHANGEKEY] = "changeKey", [OP_REDUCE] = "reduce",
+};
+
+static struct jpos	*jscan_value(struct jscan *);
+static void		 jpos_free(struct jpos *);
+static struct jpos	*jpos_member(const struct jpos *, const char *);
+static int		 name_lookup(const struct name *, const char *);
+static int		 load_op(struct program *, json_t *, struct jpos *,
+			     struct op *, char **);
+static int		 build_expr(struct program *, struct op *, char **);
+static void		 perr(char **, const struct program *,
+			     const struct jpos *, const char *, ...)
+			     printflike(4, 5);
+static void		 pwarn(struct program *, const struct jpos *,
+			     const char *, ...) printflike(3, 4);
+static int		 add_input(struct program *, const char *, char **);
+
+/* Skip white space, counting lines. */
+static void
+jscan_ws(struct jscan *js)
+{
+	while (js->i < js->len) {
+		switch (js->s[js->i]) {
+		case '\n':
+			js->line++;
+			js->bol = js->i + 1;
+			/* FALLTHROUGH */
+		case ' ':
+		case '\t':
+		case '\r':
+			js->i++;
+			continue;
+		}
+		break;
+	}
+}
+
+static struct jpos *
+jpos_new(struct jscan *js)
+{
+	struct jpos	*p;
+
+	p = xcalloc(1, sizeof *p);
+	p->line = js->line;
+	p->col = (int)(js->i - js->bol) + 1;
+	p->off = js->i;
+	return (p);
+}
+
+/* Scan a string and return its raw contents (escapes kept). */
+static char *
+jscan_string(struct jscan *js)
+{
+	size_t	start;
+
+	js->i++;		/* opening quote */
+	start = js->i;
+	while (js->i < js->len && js->s[js->i] != '"') {
+		if (js->s[js->i] == '\\')
+			js->i++;
+		js->i++;
+	}
+	if (js->i > js->len)
+		js->i = js->len;
+	js->i++;		/* closing quote */
+	return (xstrndup(js->s + start, js->i - 1 - start));
+}
+
+/* Decode the escapes of a raw JSON string well enough to compare names. */
+static char *
+jscan_unescape(const char *raw)
+{
+	json_t		*j;
+	json_error_t	 e;
+	char		*buf, *s;
+
+	xasprintf(&buf, "\"%s\"", raw);
+	j = json_loads(buf, JSON_DECODE_ANY, &e);
+	free(buf);
+	if (j == NULL || !json_is_string(j)) {
+		json_decref(j);
+		return (xstrdup(raw));
+	}
+	s = xstrdup(json_string_value(j));
+	json_decref(j);
+	return (s);
+}
+
+/* Scan one JSON value and record where it and its parts are. */
+static struct jpos *
+jscan_value(struct jscan *js)
+{
+	struct jpos	*p, *kp;
+	char		*raw;
+
+	jscan_ws(js);
+	p = jpos_new(js);
+	if (js->i >= js->len)
+		return (p);
+	switch (js->s[js->i]) {
+	case '{':
+		js->i++;
+		for (;;) {
+			jscan_ws(js);
+			if (js->i >= js->len || js->s[js->i] == '}')
+				break;
+			if (js->s[js->i] == ',') {
+				js->i++;
+				continue;
+			}
+			kp = jpos_new(js);
+			raw = jscan_string(js);
+			jscan_ws(js);
+			if (js->i < js->len && js->s[js->i] == ':')
+				js->i++;
+			p->keys = xreallocarray(p->keys, p->n + 1,
+			    sizeof *p->keys);
+			p->kids = xreallocarray(p->kids, p->n + 1,
+			    sizeof *p->kids);
+			p->keypos = xreallocarray(p->keypos, p->n + 1,
+			    sizeof *p->keypos);
+			p->keys[p->n] = jscan_unescape(raw);
+			free(raw);
+			p->keypos[p->n] = kp;
+			p->kids[p->n] = jscan_value(js);
+			p->n++;
+		}
+		js->i++;
+		break;
+	case '[':
+		js->i++;
+		for (;;) {
+			jscan_ws(js);
+			if (js->i >= js->len || js->s[js->i] == ']')
+				break;
+			if (js->s[js->i] == ',') {
+				js->i++;
+				continue;
+			}
+			p->kids = xreallocarray(p->kids, p->n + 1,
+			    sizeof *p->kids);
+			p->kids[p->n++] = jscan_value(js);
+		}
+		js->i++;
+		break;
+	case '"':
+		free(jscan_string(js));
+		break;
+	default:
+		while (js->i < js->len &&
+		    strchr(",]} \t\r\n", js->s[js->i]) == NULL)
+			js->i++;
+		break;
+	}
+	return (p);
+}
+
+static void
+jpos_free(struct jpos *p)
+{
+	size_t	i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->n; i++) {
+		if (p->keys != NULL) {
+			free(p->keys[i]);
+			jpos_free(p->keypos[i]);
+		}
+		jpos_free(p->kids[i]);
+	}
+	free(p->keys);
+	free(p->keypos);
+	free(p->kids);
+	free(p);
+}
+
+/* The position of member name of an object (the last, as jansson keeps). */
+static struct jpos *
+jpos_member(const struct jpos *p, const char *name)
+{
+	size_t	i;
+
+	if (p == NULL || p->keys == NULL)
+		return (NULL);
+	for (i = p->n; i > 0; i--) {
+		if (strcmp(p->keys[i - 1], name) == 0)
+			return (p->kids[i - 1]);
+	}
+	return (NULL);
+}
+
+static struct jpos *
+jpos_keypos(const struct jpos *p, const char *name)
+{
+	size_t	i;
+
+	if (p == NULL || p->keys == NULL)
+		return (NULL);
+	for (i = p->n; i > 0; i--) {
+		if (strcmp(p->keys[i - 1], name) == 0)
+			return (p->keypos[i - 1]);
+	}
+	return (NULL);
+}
+
+/* Compare names ignoring case, '_' and '-'. */
+static int
+name_equal(const char *a, const char *b)
+{
+	for (;;) {
+		while (*a == '_' || *a == '-')
+			a++;
+		while (*b == '_' || *b == '-')
+			b++;
+		if (*a == '\0' || *b == '\0')
+			return (*a == *b);
+		if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+			return (0);
+		a++;
+		b++;
+	}
+}
+
+static int
+name_lookup(const struct name *t, const char *s)
+{
+	for (; t->name != NULL; t++) {
+		if (name_equal(t->name, s))
+			return (t->value);
+	}
+	return (-1);
+}
+
+/* Format an error at a position of the program file. */
+static void
+perr(char **cause, const struct program *p, const struct jpos *at,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	va_start(ap, fmt);
+	xvasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (at != NULL)
+		xasprintf(cause, "%s:%d:%d: %s", p->path, at->line, at->col,
+		    msg);
+	else
+		xasprintf(cause, "%s: %s", p->path, msg);
+	free(msg);
+}
+
+static void
+pwarn(struct program *p, const struct jpos *at, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	va_start(ap, fmt);
+	xvasprintf(&msg, fmt, ap);
+	va_end(ap);
+	p->warnings = xreallocarray(p->warnings, p->nwarnings + 1,
+	    sizeof *p->warnings);
+	xasprintf(&p->warnings[p->nwarnings++], "%s:%d:%d: warning: %s",
+	    p->path, at->line, at->col, msg);
+	free(msg);
+}
+
+/* Read a whole file into memory. */
+static char *
+read_file(const char *path, size_t *lenp)
+{
+	FILE	*f;
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 0, n;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return (NULL);
+	for (;;) {
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			buf = xreallocarray(buf, cap, 1);
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		n = errno;
+		fclose(f);
+		free(buf);
+		errno = n;
+		return (NULL);
+	}
+	fclose(f);
+	buf[len] = '\0';
+	*lenp = len;
+	return (buf);
+}
+
+/*
+ * Load the program at path.  On error return NULL with *cause set to
+ * "FILE:LINE:COLUMN: what is wrong".  Warnings are kept in the program.
+ */
+struct program *
+program_load(const char *path, char **cause)
+{
+	struct program	*p;
+	json_t		*root, *j, *ops;
+	json_error_t	 e;
+	struct jscan	 js;
+	struct jpos	*rootpos, *at;
+	const char	*key, *slash;
+	char		*text;
+	size_t		 len, i;
+	json_int_t	 n;
+	static const char *known[] = { "partitions", "input", "changeKeyOn",
+	    "operations", NULL };
+
+	p = xcalloc(1, sizeof *p);
+	p->path = xstrdup(path);
+	if ((slash = strrchr(path, '/')) != NULL)
+		p->dir = xstrndup(path, slash - path + 1);
+	else
+		p->dir = xstrdup("");
+	if ((text = read_file(path, &len)) == NULL) {
+		xasprintf(cause, "%s: %s", path, strerror(errno));
+		program_free(p);
+		return (NULL);
+	}
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
+	if (root == NULL) {
+		xasprintf(cause, "%s:%d:%d: invalid JSON: %s", path,
+		    e.line < 1 ? 1 : e.line, e.column < 1 ? 1 : e.column,
+		    e.text);
+		free(text);
+		program_free(p);
+		return (NULL);
+	}
+	memset(&js, 0, sizeof js);
+	js.s = text;
+	js.len = len;
+	js.line = 1;
+	rootpos = jscan_value(&js);
+	p->pos_root = rootpos;
+	p->text = text;
+
+	if (!json_is_object(root)) {
+		perr(cause, p, rootpos, "a program is a JSON object");
+		goto fail;
+	}
+	json_object_foreach(root, key, j) {
+		for (i = 0; known[i] != NULL; i++) {
+			if (strcmp(known[i], key) == 0)
+				break;
+		}
+		if (known[i] == NULL)
+			pwarn(p, jpos_keypos(rootpos, key),
+			    "unknown key '%s' ignored", key);
+	}
+
+	if ((j = json_object_get(root, "partitions")) != NULL) {
+		at = jpos_member(rootpos, "partitions");
+		if (!json_is_integer(j)) {
+			perr(cause, p, at, "partitions must be an integer");
+			goto fail;
+		}
+		n = json_integer_value(j);
+		if (n < 1 || n > PARTITIONS_MAX) {
+			perr(cause, p, at, "partitions must be between 1 and %d",
+			    PARTITIONS_MAX);
+			goto fail;
+		}
+		p->partitions = (int)n;
+	}
+
+	if ((j = json_object_get(root, "changeKeyOn")) != NULL) {
+		at = jpos_member(rootpos, "changeKeyOn");
+		if (json_is_string(j) &&
+		    name_equal(json_string_value(j), "key"))
+			p->changekey_on_key = 1;
+		else if (json_is_string(j) &&
+		    name_equal(json_string_value(j), "value"))
+			p->changekey_on_key = 0;
+		else {
+			perr(cause, p, at,
+			    "changeKeyOn must be \"key\" or \"value\"");
+			goto fail;
+		}
+	}
+
+	if ((j = json_object_get(root, "input")) != NULL) {
+		at = jpos_member(rootpos, "input");
+		if (json_is_string(j)) {
+			p->input_specs = xcalloc(1, sizeof *p->input_specs);
+			p->input_specs[0] = xstrdup(json_string_value(j));
+			p->ninput_specs = 1;
+		} else if (json_is_array(j) && json_array_size(j) > 0) {
+			p->ninput_specs = json_array_size(j);
+			p->input_specs = xcalloc(p->ninput_specs,
+			    sizeof *p->input_specs);
+			for (i = 0; i < p->ninput_specs; i++) {
+				if (!json_is_string(json_array_get(j, i))) {
+					perr(cause, p, at->kids[i],
+					    "an input is a file name (string)");
+					goto fail;
+				}
+				p->input_specs[i] = xstrdup(
+				    json_string_value(json_array_get(j, i)));
+			}
+		} else {
+			perr(cause, p, at,
+			    "input must be a file name or a list of them");
+			goto fail;
+		}
+	}
+
+	ops = json_object_get(root, "operations");
+	at = jpos_member(rootpos, "operations");
+	if (ops == NULL) {
+		perr(cause, p, rootpos, "missing \"operations\"");
+		goto fail;
+	}
+	if (!json_is_array(ops)) {
+		perr(cause, p, at, "operations must be a list of operators");
+		goto fail;
+	}
+	p->nops = json_array_size(ops);
+	if (p->nops > 0)
+		p->ops = xcalloc(p->nops, sizeof *p->ops);
+	for (i = 0; i < p->nops; i++) {
+		if (load_op(p, json_array_get(ops, i), at->kids[i], &p->ops[i],
+		    cause) != 0)
+			goto fail;
+	}
+	json_decref(root);
+	return (p);
+
+fail:
+	json_decref(root);
+	program_free(p);
+	return (NULL);
+}
+
+/* Load one operator object. */
+static int
+load_op(struct program *p, json_t *j, struct jpos *pos, struct op *op,
+    char **cause)
+{
+	json_t		*jop, *jfn, *jarg, *jexpr, *v;
+	struct jpos	*at;
+	const char	*key, *s;
+	const struct name *table;
+	int		 kind, fn;
+	static const char *known[] = { "operator", "function", "arg", "expr",
+	    NULL };
+	size_t		 i;
+
+	op->pos.line = pos->line;
+	op->pos.col = pos->col;
+	if (!json_is_object(j)) {
+		perr(cause, p, pos, "an operator is a JSON object");
+		return (-1);
+	}
+	json_object_foreach(j, key, v) {
+		for (i = 0; known[i] != NULL; i++) {
+			if (strcmp(known[i], key) == 0)
+				break;
+		}
+		if (known[i] == NULL)
+			pwarn(p, jpos_keypos(pos, key),
+			    "unknown key '%s' ignored", key);
+	}
+
+	jop = json_object_get(j, "operator");
+	if (jop == NULL) {
+		perr(cause, p, pos, "missing \"operator\"");
+		return (-1);
+	}
+	at = jpos_member(pos, "operator");
+	if (!json_is_string(jop) ||
+	    (kind = name_lookup(op_names, json_string_value(jop))) == -1) {
+		perr(cause, p, at, "unknown operator %s%s%s (expected map, "
+		    "filter, changeKey or reduce)",
+		    json_is_string(jop) ? "'" : "",
+		    json_is_string(jop) ? json_string_value(jop) : "(not a "
+		    "string)", json_is_string(jop) ? "'" : "");
+		return (-1);
+	}
+	op->kind = kind;
+	op->on_key = (kind == OP_CHANGEKEY && p->changekey_on_key);
+
+	jfn = json_object_get(j, "function");
+	jexpr = json_object_get(j, "expr");
+	jarg = json_object_get(j, "arg");
+	if (jfn != NULL && jexpr != NULL) {
+		perr(cause, p, jpos_member(pos, "expr"),
+		    "give either \"function\" or \"expr\", not both");
+		return (-1);
+	}
+	if (jexpr != NULL) {
+		at = jpos_member(pos, "expr");
+		if (kind == OP_REDUCE) {
+			perr(cause, p, at, "reduce takes a \"function\" "
+			    "(SUM, PROD, MIN, MAX or COUNT), not an expression");
+			return (-1);
+		}
+		if (!json_is_string(jexpr)) {
+			perr(cause, p, at, "expr must be a string");
+			return (-1);
+		}
+		if (jarg != NULL)
+			pwarn(p, jpos_keypos(pos, "arg"),
+			    "\"arg\" is ignored with \"expr\"");
+		op->fn = FN_EXPR;
+		op->src = xstrdup(json_string_value(jexpr));
+		op->expr_pos.line = at->line;
+		op->expr_pos.col = at->col;
+		op->expr_off = at->off;
+		return (build_expr(p, op, cause));
+	}
+
+	if (jfn == NULL) {
+		perr(cause, p, pos, "missing \"function\" (or \"expr\")");
+		return (-1);
+	}
+	at = jpos_member(pos, "function");
+	switch (kind) {
+	case OP_FILTER:
+		table = filter_names;
+		break;
+	case OP_REDUCE:
+		table = reduce_names;
+		break;
+	default:
+		table = unary_names;
+		break;
+	}
+	s = json_is_string(jfn) ? json_string_value(jfn) : NULL;
+	if (s == NULL || (fn = name_lookup(table, s)) == -1) {
+		perr(cause, p, at, "unknown function '%s' for %s (expected %s)",
+		    s != NULL ? s : "(not a string)", op_canonical[kind],
+		    kind == OP_FILTER ? "GT, GE, LT, LE, EQ, NE, EVEN or ODD" :
+		    kind == OP_REDUCE ? "SUM, PROD, MIN, MAX or COUNT" :
+		    "ADD, SUB, MUL, DIV or MOD");
+		return (-1);
+	}
+	op->fn = fn;
+	if (kind == OP_REDUCE || fn == FN_EVEN || fn == FN_ODD)
+		return (0);	/* an "arg" here is ignored, as the seed does */
+
+	if (jarg == NULL) {
+		perr(cause, p, pos, "%s %s needs an integer \"arg\"",
+		    op_canonical[kind], fn_canonical[fn]);
+		return (-1);
+	}
+	at = jpos_member(pos, "arg");
+	if (!json_is_integer(jarg)) {
+		perr(cause, p, at, "\"arg\" must be an integer");
+		return (-1);
+	}
+	op->arg = json_integer_value(jarg);
+	op->has_arg = 1;
+	if ((fn == FN_DIV || fn == FN_MOD) && op->arg == 0) {
+		perr(cause, p, at, "%s by zero", fn == FN_DIV ? "division" :
+		    "modulo");
+		return (-1);
+	}
+	return (build_expr(p, op, cause));
+}
+
+/*
+ * Find the line and column in the file of byte off of an expression: walk
+ * the raw JSON string, whose escapes are longer than what they decode to.
+ */
+static void
+expr_srcpos(const struct program *p, const struct op *op, size_t off,
+    struct jpos *out)
+{
+	const char	*raw = p->text + op->expr_off + 1;
+	size_t		 dec = 0, r = 0;
+	unsigned int	 cp;
+
+	while (raw[r] != '\0' && raw[r] != '"' && dec < off) {
+		if (raw[r] == '\\') {
+			if (raw[r + 1] == 'u') {
+				cp = (unsigned int)strtoul(
+				    (char[]){ raw[r + 2], raw[r + 3],
+				    raw[r + 4], raw[r + 5], '\0' }, NULL, 16);
+				dec += cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
+				r += 6;
+			} else {
+				dec++;
+				r += 2;
+			}
+		} else {
+			dec++;
+			r++;
+		}
+	}
+	out->line = op->expr_pos.line;
+	out->col = op->expr_pos.col + 1 + (int)r;
+}
+
+/* Compile the operator's expression, or build one for a named function. */
+static int
+build_expr(struct program *p, struct op *op, char **cause)
+{
+	struct expr	*x, *var;
+	struct jpos	 at;
+	char		*why;
+	size_t		 errpos;
+
+	if (op->fn == FN_EXPR) {
+		op->expr = expr_parse(op->src, &why, &errpos);
+		if (op->expr == NULL) {
+			expr_srcpos(p, op, errpos, &at);
+			perr(cause, p, &at, "in expression \"%s\": %s",
+			    op->src, why);
+			free(why);
+			return (-1);
+		}
+		return (0);
+	}
+
+	var = expr_var(op->on_key ? 'k' : 'v');
+	switch (op->fn) {
+	case FN_ADD:
+		x = expr_binary(XOP_ADD, var, expr_const(op->arg));
+		break;
+	case FN_SUB:
+		x = expr_binary(XOP_SUB, var, expr_const(op->arg));
+		break;
+	case FN_MUL:
+		x = expr_binary(XOP_MUL, var, expr_const(op->arg));
+		break;
+	case FN_DIV:
+		x = expr_binary(XOP_DIV, var, expr_const(op->arg));
+		break;
+	case FN_MOD:
+		x = expr_binary(XOP_MOD, var, expr_const(op->arg));
+		break;
+	case FN_GT:
+		x = expr_binary(XOP_GT, var, expr_const(op->arg));
+		break;
+	case FN_GE:
+		x = expr_binary(XOP_GE, var, expr_const(op->arg));
+		break;
+	case FN_LT:
+		x = expr_binary(XOP_LT, var, expr_const(op->arg));
+		break;
+	case FN_LE:
+		x = expr_binary(XOP_LE, var, expr_const(op->arg));
+		break;
+	case FN_EQ:
+		x = expr_binary(XOP_EQ, var, expr_const(op->arg));
+		break;
+	case FN_NE:
+		x = expr_binary(XOP_NE, var, expr_const(op->arg));
+		break;
+	case FN_EVEN:
+	case FN_ODD:
+		x = expr_binary(op->fn == FN_EVEN ? XOP_EQ : XOP_NE,
+		    expr_binary(XOP_MOD, var, expr_const(2)), expr_const(0));
+		break;
+	default:
+		expr_free(var);
+		return (0);
+	}
+	if (expr_finish(x, &why, &errpos) != 0) {
+		perr(cause, p, NULL, "%s", why);
+		free(why);
+		expr_free(x);
+		return (-1);
+	}
+	op->expr = x;
+	return (0);
+}
+
+/* Add one input path, a folder standing for the files in it. */
+static int
+add_input(struct program *p, const char *path, char **cause)
+{
+	struct stat	  st;
+	struct dirent	**names;
+	char		 *file;
+	int		  n, i;
+
+	if (strcmp(path, "-") != 0) {
+		if (stat(path, &st) != 0) {
+			xasprintf(cause, "%s: %s", path, strerror(errno));
+			return (-1);
+		}
+		if (S_ISDIR(st.st_mode)) {
+			n = scandir(path, &names, NULL, alphasort);
+			if (n < 0) {
+				xasprintf(cause, "%s: %s", path,
+				    strerror(errno));
+				return (-1);
+			}
+			for (i = 0; i < n; i++) {
+				if (names[i]->d_name[0] != '.') {
+					xasprintf(&file, "%s/%s", path,
+					    names[i]->d_name);
+					if (stat(file, &st) == 0 &&
+					    S_ISREG(st.st_mode)) {
+						p->inputs = xreallocarray(
+						    p->inputs, p->ninputs + 1,
+						    sizeof *p->inputs);
+						p->inputs[p->ninputs++] = file;
+					} else
+						free(file);
+				}
+				free(names[i]);
+			}
+			free(names);
+			return (0);
+		}
+	}
+	p->inputs = xreallocarray(p->inputs, p->ninputs + 1,
+	    sizeof *p->inputs);
+	p->inputs[p->ninputs++] = xstrdup(path);
+	return (0);
+}
+
+/*
+ * Resolve the inputs: those given on the command line (relative to the
+ * current folder) replace the program's (relative to the program's folder).
+ */
+int
+program_set_inputs(struct program *p, char **given, size_t ngiven,
+    char **cause)
+{
+	char	*path;
+	size_t	 i;
+	int	 stdin_seen = 0;
+
+	if (ngiven > 0) {
+		for (i = 0; i < ngiven; i++) {
+			if (add_input(p, given[i], cause) != 0)
+				return (-1);
+		}
+	} else {
+		if (p->ninput_specs == 0) {
+			xasprintf(cause, "%s: no input: give \"input\" in the "
+			    "program or -i on the command line", p->path);
+			return (-1);
+		}
+		for (i = 0; i < p->ninput_specs; i++) {
+			if (p->input_specs[i][0] == '/' ||
+			    strcmp(p->input_specs[i], "-") == 0)
+				path = xstrdup(p->input_specs[i]);
+			else
+				xasprintf(&path, "%s%s", p->dir,
+				    p->input_specs[i]);
+			if (add_input(p, path, cause) != 0) {
+				free(path);
+				return (-1);
+			}
+			free(path);
+		}
+	}
+	for (i = 0; i < p->ninputs; i++) {
+		if (strcmp(p->inputs[i], "-") == 0 && stdin_seen++) {
+			xasprintf(cause, "standard input given twice");
+			return (-1);
+		}
+	}
+	if (p->ninputs == 0) {
+		xasprintf(cause, "no input files");
+		return (-1);
+	}
+	return (0);
+}
+
+void
+program_free(struct program *p)
+{
+	size_t	i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->nops; i++) {
+		free(p->ops[i].src);
+		expr_free(p->ops[i].expr);
+	}
+	free(p->ops);
+	for (i = 0; i < p->ninput_specs; i++)
+		free(p->input_specs[i]);
+	free(p->input_specs);
+	for (i = 0; i < p->ninputs; i++)
+		free(p->inputs[i]);
+	free(p->inputs);
+	for (i = 0; i < p->nwarnings; i++)
+		free(p->warnings[i]);
+	free(p->warnings);
+	jpos_free(p->pos_root);
+	free(p->text);
+	free(p->path);
+	free(p->dir);
+	free(p);
+}
+
+/* The canonical name of an operator. */
+const char *
+program_op_name(const struct op *op)
+{
+	return (op_canonical[op->kind]);
+}
+
+/* Describe an operator for messages: "map ADD 5 (job.json:7:5)". */
+char *
+program_op_describe(const struct program *p, const struct op *op)
+{
+	char	*s;
+
+	if (op->fn == FN_EXPR)
+		xasprintf(&s, "%s \"%s\" (%s:%d:%d)", op_canonical[op->kind],
+		    op->src, p->path, op->pos.line, op->pos.col);
+	else if (op->has_arg)
+		xasprintf(&s, "%s %s %lld (%s:%d:%d)", op_canonical[op->kind],
+		    fn_canonical[op->fn], (long long)op->arg, p->path,
+		    op->pos.line, op->pos.col);
+	else
+		xasprintf(&s, "%s %s (%s:%d:%d)", op_canonical[op->kind],
+		    fn_canonical[op->fn], p->path, op->pos.line, op->pos.col);
+	return (s);
+}
+
+/* The program in canonical JSON, as `forkflow validate` prints it. */
+char *
+program_canonical(const struct program *p)
+{
+	json_t		*root, *ops, *o, *in;
+	const struct op	*op;
+	size_t		 i;
+	char		*s;
+
+	root = json_object();
+	if (p->partitions > 0)
+		json_object_set_new(root, "partitions",
+		    json_integer(p->partitions));
+	if (p->ninput_specs == 1)
+		json_object_set_new(root, "input",
+		    json_string(p->input_specs[0]));
+	else if (p->ninput_specs > 1) {
+		in = json_array();
+		for (i = 0; i < p->ninput_specs; i++)
+			json_array_append_new(in,
+			    json_string(p->input_specs[i]));
+		json_object_set_new(root, "input", in);
+	}
+	json_object_set_new(root, "changeKeyOn",
+	    json_string(p->changekey_on_key ? "key" : "value"));
+	ops = json_array();
+	for (i = 0; i < p->nops; i++) {
+		op = &p->ops[i];
+		o = json_object();
+		json_object_set_new(o, "operator",
+		    json_string(op_canonical[op->kind]));
+		if (op->fn == FN_EXPR)
+			json_object_set_new(o, "expr", json_string(op->src));
+		else {
+			json_object_set_new(o, "function",
+			    json_string(fn_canonical[op->fn]));
+			if (op->has_arg)
+				json_object_set_new(o, "arg",
+				    json_integer(op->arg));
+		}
+		json_array_append_new(ops, o);
+	}
+	json_object_set_new(root, "operations", ops);
+	s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	return (s);
+}

@@ -1,0 +1,93 @@
+/* forkflow: see LICENSE. */
+/*
+ * The wire contract between the supervisor and its workers.  One
+ * SOCK_STREAM socketpair per worker carries messages made of a fixed header
+ * and a payload.  Bump PROTO_VERSION when any struct below changes; retired
+ * message numbers stay reserved.
+ */
+
+#ifndef PROTO_H
+#define PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_VERSION	1
+#define MSG_MAXSIZE	(64 * 1024)	/* payload bytes */
+
+enum msg_type {
+	MSG_HELLO = 100,	/* worker -> supervisor: version, pid */
+	MSG_START = 200,	/* supervisor -> worker: run a stage */
+	MSG_FINISH,		/* supervisor -> worker: all done, exit */
+	MSG_STAGE_DONE = 400,	/* worker -> supervisor: stage committed */
+	MSG_ERROR = 500,	/* worker -> supervisor: permanent failure */
+};
+
+struct msg_hdr {
+	uint32_t	type;
+	uint32_t	len;		/* payload bytes after the header */
+	uint32_t	partition;
+	uint32_t	seq;
+};
+
+struct msg_hello {
+	uint32_t	version;
+	int32_t		pid;
+};
+
+struct msg_start {
+	uint32_t	stage;
+	uint32_t	attempt;
+};
+
+struct msg_stage_done {
+	uint32_t	stage;
+	uint32_t	pad;
+	uint64_t	records_in;
+	uint64_t	records_out;
+	uint64_t	bytes_in;
+	uint64_t	bytes_out;
+};
+
+/* Kinds of permanent failure, as MSG_ERROR reports them. */
+#define ERROR_INPUT	1	/* bad input: exit 2 */
+#define ERROR_RUNTIME	2	/* deterministic run-time error: exit 1 */
+
+struct msg_error {
+	uint32_t	kind;
+	uint32_t	stage;
+	uint64_t	file;		/* where, to report the first error */
+	uint64_t	off;
+}; /* followed by the message text, not NUL-terminated */
+
+/* A growable byte buffer, one each way per peer. */
+struct buf {
+	char		*data;
+	size_t		 len;
+	size_t		 off;		/* consumed bytes at the front */
+	size_t		 cap;
+};
+
+/* A message taken from a buffer; data points into the buffer. */
+struct msg {
+	struct msg_hdr	 hdr;
+	const char	*data;
+	size_t		 len;
+	size_t		 rpos;		/* read position for proto_get_* */
+};
+
+void	buf_add(struct buf *, const void *, size_t);
+void	buf_drain(struct buf *, size_t);
+void	buf_free(struct buf *);
+void	proto_compose(struct buf *, uint32_t, uint32_t, uint32_t,
+	    const void *, size_t, const void *, size_t);
+int	proto_take(struct buf *, struct msg *);
+int	proto_get(struct msg *, void *, size_t);
+int	proto_end(const struct msg *);
+ssize_t	proto_flush(int, struct buf *);
+ssize_t	proto_fill(int, struct buf *);
+int	proto_send(int, uint32_t, uint32_t, const void *, size_t,
+	    const void *, size_t);
+int	proto_recv(int, struct buf *, struct msg *);
+
+#endif /* PROTO_H */

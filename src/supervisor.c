@@ -1,0 +1,653 @@
+/* forkflow: see LICENSE. */
+/*
+ * The supervisor: fork one worker per partition, lead them through the
+ * stages of the plan, and watch them.  It runs libev's default loop, the
+ * only one that handles SIGCHLD; libev reaps every child itself, so this
+ * process never calls waitpid().  It never touches a record: workers
+ * exchange data through files in the job directory.
+ *
+ * A stage is a barrier: stage s+1 starts when every worker has committed
+ * stage s.  A worker's life is the state-by-event table below.  A worker
+ * that crashes is forked again with the same partition and told to run its
+ * current stage, which it resumes from its checkpoint; a worker that finds
+ * the program or input at fault reports it and exits with a status that is
+ * never retried.
+ */
+
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "forkflow.h"
+#include "proto.h"
+
+enum worker_state {
+	W_RUNNING,		/* forked, running or waiting for a stage */
+	W_BACKOFF,		/* crashed, waiting to be forked again */
+	W_FINISHING,		/* told to exit */
+	W_DONE,			/* exited after the last stage */
+	W_FAILED,		/* gone for good */
+};
+
+enum worker_event {
+	WE_EXIT_OK,		/* exit status 0 */
+	WE_CRASH,		/* signal, exit 1, pipe EOF, bad message */
+	WE_EXIT_PERMANENT,	/* exit 100 or 101: bad program or input */
+	WE_TIMER,		/* backoff over */
+	WE_NEVENTS
+};
+
+enum worker_action {
+	A_NONE,
+	A_DONE,			/* the worker finished */
+	A_RESTART,		/* back off, then fork again */
+	A_FAIL,			/* the job fails */
+	A_SPAWN,		/* fork again now */
+};
+
+/*
+ * What happens to a worker, by state and event.  A worker told to exit has
+ * nothing left to do, so however it ends, it is done.
+ */
+static const enum worker_action actions[W_FAILED + 1][WE_NEVENTS] = {
+	/*		exit ok		crash		permanent	timer */
+	[W_RUNNING] =	{ A_DONE,	A_RESTART,	A_FAIL,		A_NONE },
+	[W_BACKOFF] =	{ A_NONE,	A_NONE,		A_NONE,		A_SPAWN },
+	[W_FINISHING] =	{ A_DONE,	A_DONE,		A_DONE,		A_NONE },
+	[W_DONE] =	{ A_NONE,	A_NONE,		A_NONE,		A_NONE },
+	[W_FAILED] =	{ A_NONE,	A_NONE,		A_NONE,		A_NONE },
+};
+
+struct supervisor;
+
+struct worker {
+	struct supervisor	*sv;
+	unsigned int		 part;
+	pid_t			 pid;
+	int			 fd;
+	enum worker_state	 state;
+	unsigned int		 attempts;	/* forks so far */
+	unsigned int		 stages_done;
+	ev_tstamp		 forked_at;
+	ev_io			 rio;
+	ev_io			 wio;
+	ev_child		 child;
+	ev_timer		 backoff;
+	struct buf		 rbuf;
+	struct buf		 wbuf;
+	struct status_page	*status;
+	int			 has_error;	/* a MSG_ERROR arrived */
+	struct msg_error	 error;
+	char			*error_text;
+	char			*last_exit;	/* "killed by signal 9" */
+};
+
+struct supervisor {
+	struct job		*job;
+	struct ev_loop		*loop;
+	struct worker		*w;
+	unsigned int		 stage;		/* the stage running */
+	int			 finishing;	/* MSG_FINISH sent */
+	int			 failing;	/* no new stage will start */
+	int			 interrupted;
+	char			*fail_msg;
+	int			 fail_status;
+	unsigned int		 live;		/* workers forked or waiting */
+	ev_signal		 sigint;
+	ev_signal		 sigterm;
+	uint64_t		 records_in;	/* of stage 0 */
+	uint64_t		 records_out;	/* of the last stage */
+};
+
+static void	supervisor_spawn(struct supervisor *, struct worker *);
+static void	supervisor_event(struct worker *, enum worker_event);
+static void	supervisor_send(struct worker *, uint32_t, const void *,
+		    size_t);
+static void	supervisor_barrier(struct supervisor *);
+static void	supervisor_stop_worker(struct worker *);
+
+/* Describe how a process ended, as log lines say it. */
+static char *
+exit_describe(int status)
+{
+	char	*s;
+
+	if (WIFSIGNALED(status))
+		xasprintf(&s, "killed by signal %d", WTERMSIG(status));
+	else if (WIFEXITED(status))
+		xasprintf(&s, "exited with status %d", WEXITSTATUS(status));
+	else
+		xasprintf(&s, "ended with wait status %d", status);
+	return (s);
+}
+
+/* Stop watching a worker's socket, and close it. */
+static void
+worker_close(struct worker *w)
+{
+	struct ev_loop	*loop = w->sv->loop;
+
+	if (w->fd == -1)
+		return;
+	ev_io_stop(loop, &w->rio);
+	ev_io_stop(loop, &w->wio);
+	close(w->fd);
+	w->fd = -1;
+	buf_free(&w->rbuf);
+	buf_free(&w->wbuf);
+}
+
+/* Write what is queued for a worker. */
+static void
+supervisor_write_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct worker	*w = io->data;
+
+	if (proto_flush(w->fd, &w->wbuf) == -1 && errno != EAGAIN &&
+	    errno != EINTR) {
+		/* The worker is gone; its exit tells what happened. */
+		worker_close(w);
+		return;
+	}
+	if (w->wbuf.len == w->wbuf.off)
+		ev_io_stop(loop, &w->wio);
+}
+
+/* Queue a message for a worker and arm the write watcher. */
+static void
+supervisor_send(struct worker *w, uint32_t type, const void *p, size_t len)
+{
+	if (w->fd == -1)
+		return;
+	proto_compose(&w->wbuf, type, w->part, 0, p, len, NULL, 0);
+	ev_io_start(w->sv->loop, &w->wio);
+}
+
+static void
+supervisor_start_stage(struct worker *w, unsigned int stage)
+{
+	struct msg_start	start;
+
+	memset(&start, 0, sizeof start);
+	start.stage = stage;
+	start.attempt = w->attempts;
+	supervisor_send(w, MSG_START, &start, sizeof start);
+}
+
+/* Handle one message from a worker; -1 if it is malformed. */
+static int
+supervisor_dispatch(struct worker *w, struct msg *m)
+{
+	struct supervisor	*sv = w->sv;
+	struct msg_hello	 hello;
+	struct msg_stage_done	 done;
+	size_t			 tlen;
+
+	if (m->hdr.partition != w->part)
+		return (-1);
+	switch (m->hdr.type) {
+	case MSG_HELLO:
+		if (proto_get(m, &hello, sizeof hello) != 0 ||
+		    proto_end(m) != 0 || hello.version != PROTO_VERSION)
+			return (-1);
+		break;
+	case MSG_STAGE_DONE:
+		if (proto_get(m, &done, sizeof done) != 0 ||
+		    proto_end(m) != 0 || done.stage != sv->stage)
+			return (-1);
+		w->stages_done = done.stage + 1;
+		if (done.stage == 0)
+			sv->records_in += done.records_in;
+		if (done.stage == sv->job->plan->nstages - 1)
+			sv->records_out += done.records_out;
+		log_info("worker %u committed stage %u: %llu records in, "
+		    "%llu out", w->part, done.stage,
+		    (unsigned long long)done.records_in,
+		    (unsigned long long)done.records_out);
+		supervisor_barrier(sv);
+		break;
+	case MSG_ERROR:
+		if (proto_get(m, &w->error, sizeof w->error) != 0)
+			return (-1);
+		tlen = m->len - m->rpos;
+		free(w->error_text);
+		w->error_text = xstrndup(m->data + m->rpos, tlen);
+		w->has_error = 1;
+		break;
+	default:
+		return (-1);
+	}
+	return (0);
+}
+
+/* Read from a worker and handle each whole message. */
+static void
+supervisor_read_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct worker	*w = io->data;
+	struct msg	 m;
+	ssize_t		 n;
+	int		 r;
+
+	n = proto_fill(w->fd, &w->rbuf);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* EOF: the exit status arrives through ev_child. */
+		worker_close(w);
+		return;
+	}
+	while ((r = proto_take(&w->rbuf, &m)) == 1) {
+		if (supervisor_dispatch(w, &m) != 0) {
+			r = -1;
+			break;
+		}
+		if (w->fd == -1)
+			return;
+	}
+	if (r == -1) {
+		log_warnx("worker %u (pid %ld) sent a malformed message",
+		    w->part, (long)w->pid);
+		worker_close(w);
+		if (w->pid > 0)
+			kill(w->pid, SIGKILL);
+	}
+}
+
+/* A worker exited. */
+static void
+supervisor_child_cb(struct ev_loop *loop, ev_child *c, int revents)
+{
+	struct worker	*w = c->data;
+	int		 status = c->rstatus;
+
+	ev_child_stop(loop, c);
+	/* Read what it said before it went. */
+	if (w->fd != -1)
+		supervisor_read_cb(loop, &w->rio, EV_READ);
+	worker_close(w);
+	free(w->last_exit);
+	w->last_exit = exit_describe(status);
+	w->pid = 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_OK)
+		supervisor_event(w, WE_EXIT_OK);
+	else if (WIFEXITED(status) && w->has_error &&
+	    (WEXITSTATUS(status) == WORKER_EXIT_INPUT ||
+	    WEXITSTATUS(status) == WORKER_EXIT_RUNTIME))
+		supervisor_event(w, WE_EXIT_PERMANENT);
+	else
+		supervisor_event(w, WE_CRASH);
+}
+
+static void
+supervisor_backoff_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	supervisor_event(t->data, WE_TIMER);
+}
+
+/* The job fails: no new stage starts, running workers are stopped. */
+static void
+supervisor_fail(struct supervisor *sv, int status, char *msg)
+{
+	unsigned int	i;
+
+	if (sv->fail_msg == NULL) {
+		sv->fail_msg = msg;
+		sv->fail_status = status;
+	} else
+		free(msg);
+	sv->failing = 1;
+	for (i = 0; i < sv->job->nparts; i++)
+		supervisor_stop_worker(&sv->w[i]);
+}
+
+/* Stop a worker that is running or waiting to be forked again. */
+static void
+supervisor_stop_worker(struct worker *w)
+{
+	struct supervisor	*sv = w->sv;
+
+	if (w->state == W_BACKOFF) {
+		ev_timer_stop(sv->loop, &w->backoff);
+		w->state = W_FAILED;
+		sv->live--;
+	} else if (w->state == W_RUNNING && w->stages_done > sv->stage) {
+		/* Idle at the barrier: it may leave in peace. */
+		w->state = W_FINISHING;
+		supervisor_send(w, MSG_FINISH, NULL, 0);
+	} else if (w->pid > 0 && w->state == W_RUNNING)
+		kill(w->pid, SIGTERM);
+}
+
+/*
+ * A worker failed for good with a permanent error.  The message shown is
+ * that of the first error in the input's order, so that it is the same on
+ * every run: workers after this one cannot have an earlier error and are
+ * stopped; those before it finish their stage and may report one.
+ */
+static void
+supervisor_permanent(struct supervisor *sv, struct worker *w)
+{
+	unsigned int	i;
+
+	sv->failing = 1;
+	for (i = 0; i < sv->job->nparts; i++) {
+		if (i > w->part || sv->w[i].stages_done > sv->stage)
+			supervisor_stop_worker(&sv->w[i]);
+	}
+}
+
+/* Run the action the table gives for a worker's event. */
+static void
+supervisor_event(struct worker *w, enum worker_event ev)
+{
+	struct supervisor	*sv = w->sv;
+	enum worker_action	 a = actions[w->state][ev];
+	unsigned int		 max = sv->job->max_attempts;
+	double			 delay;
+	char			*msg;
+
+	if (ev != WE_TIMER && w->state != W_BACKOFF && w->state != W_DONE &&
+	    w->state != W_FAILED)
+		sv->live--;
+	if (a == A_DONE && w->state == W_RUNNING && !sv->finishing &&
+	    !sv->failing) {
+		/* A worker must not leave before it is told to. */
+		a = A_RESTART;
+	}
+	if (a == A_RESTART && (sv->failing || sv->interrupted))
+		a = A_NONE;
+	switch (a) {
+	case A_DONE:
+		w->state = W_DONE;
+		break;
+	case A_FAIL:
+		w->state = W_FAILED;
+		if (ev == WE_EXIT_PERMANENT)
+			supervisor_permanent(sv, w);
+		else if (!sv->failing && !sv->interrupted) {
+			xasprintf(&msg, "worker %u %s after the job's last "
+			    "stage", w->part, w->last_exit);
+			supervisor_fail(sv, EXIT_JOB_FAILED, msg);
+		}
+		break;
+	case A_RESTART:
+		if (w->attempts >= max) {
+			w->state = W_FAILED;
+			xasprintf(&msg, "partition %u failed in stage %u: "
+			    "worker %s; gave up after %u attempts", w->part,
+			    sv->stage, w->last_exit, w->attempts);
+			supervisor_fail(sv, EXIT_JOB_FAILED, msg);
+			break;
+		}
+		/* The first restart is at once, later ones back off. */
+		delay = w->attempts <= 1 ? 0 :
+		    (double)(1u << (w->attempts - 2 > 5 ? 5 :
+		    w->attempts - 2));
+		if (delay > 30)
+			delay = 30;
+		log_warnx("worker %u (pid %ld) %s; restarting from "
+		    "checkpoint (stage %u), attempt %u/%u", w->part,
+		    (long)w->status->pid, w->last_exit, sv->stage,
+		    w->attempts + 1, max);
+		w->state = W_BACKOFF;
+		sv->live++;
+		ev_timer_init(&w->backoff, supervisor_backoff_cb, delay, 0);
+		w->backoff.data = w;
+		ev_timer_start(sv->loop, &w->backoff);
+		break;
+	case A_SPAWN:
+		sv->live--;
+		supervisor_spawn(sv, w);
+		break;
+	case A_NONE:
+		if (w->state == W_RUNNING || w->state == W_FINISHING)
+			w->state = W_FAILED;
+		break;
+	}
+	if (sv->live == 0)
+		ev_break(sv->loop, EVBREAK_ALL);
+}
+
+/*
+ * The barrier: when every worker has committed the current stage, record
+ * it in the journal and start the next, or tell the workers to exit.
+ */
+static void
+supervisor_barrier(struct supervisor *sv)
+{
+	struct job	*job = sv->job;
+	unsigned int	 i;
+
+	if (sv->failing) {
+		/* Let those that are done with the stage go. */
+		for (i = 0; i < job->nparts; i++)
+			supervisor_stop_worker(&sv->w[i]);
+		return;
+	}
+	for (i = 0; i < job->nparts; i++) {
+		if (sv->w[i].stages_done <= sv->stage)
+			return;
+	}
+	if (journal_commit_stage(job, sv->stage) != 0) {
+		supervisor_fail(sv, EXIT_JOB_FAILED, xstrdup("cannot write "
+		    "the journal"));
+		return;
+	}
+	log_info("stage %u committed", sv->stage);
+	if (sv->stage + 1 < job->plan->nstages) {
+		sv->stage++;
+		for (i = 0; i < job->nparts; i++)
+			supervisor_start_stage(&sv->w[i], sv->stage);
+		return;
+	}
+	sv->finishing = 1;
+	for (i = 0; i < job->nparts; i++) {
+		if (sv->w[i].state == W_RUNNING) {
+			sv->w[i].state = W_FINISHING;
+			supervisor_send(&sv->w[i], MSG_FINISH, NULL, 0);
+		}
+	}
+}
+
+/* Put signals back as a new process expects them. */
+static void
+proc_reset_signals(void)
+{
+	struct sigaction	sa;
+	sigset_t		set;
+	int			sig;
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++) {
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL);
+	}
+	/* Ctrl-C reaches the whole process group: let the supervisor
+	 * decide, and write errors rather than die of SIGPIPE. */
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&set);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
+/* Fork the worker of a partition, as a new one or again after a crash. */
+static void
+supervisor_spawn(struct supervisor *sv, struct worker *w)
+{
+	sigset_t	set, oldset;
+	int		sp[2], saved_errno;
+	unsigned int	i;
+	pid_t		pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) != 0) {
+		supervisor_fail(sv, EXIT_JOB_FAILED, xstrdup("socketpair "
+		    "failed"));
+		return;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	sigfillset(&set);
+	sigprocmask(SIG_BLOCK, &set, &oldset);
+	switch (pid = fork()) {
+	case -1:
+		saved_errno = errno;
+		sigprocmask(SIG_SETMASK, &oldset, NULL);
+		close(sp[0]);
+		close(sp[1]);
+		errno = saved_errno;
+		log_warn("fork worker %u", w->part);
+		w->attempts++;
+		w->last_exit = xstrdup("could not be forked");
+		sv->live++;
+		supervisor_event(w, WE_CRASH);
+		return;
+	case 0:
+		close(sp[0]);
+		for (i = 0; i < sv->job->nparts; i++) {
+			if (sv->w[i].fd != -1)
+				close(sv->w[i].fd);
+		}
+		ev_loop_destroy(EV_DEFAULT);
+		proc_reset_signals();
+		worker_main(sv->job, w->part, sp[1]);
+		/* NOTREACHED */
+	default:
+		break;
+	}
+	close(sp[1]);
+	w->pid = pid;
+	w->fd = sp[0];
+	w->attempts++;
+	w->state = W_RUNNING;
+	w->has_error = 0;
+	w->forked_at = ev_now(sv->loop);
+	sv->live++;
+	(void)fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) | O_NONBLOCK);
+	(void)fcntl(w->fd, F_SETFD, FD_CLOEXEC);
+	ev_child_init(&w->child, supervisor_child_cb, pid, 0);
+	w->child.data = w;
+	ev_child_start(sv->loop, &w->child);
+	sigprocmask(SIG_SETMASK, &oldset, NULL);
+	ev_io_init(&w->rio, supervisor_read_cb, w->fd, EV_READ);
+	w->rio.data = w;
+	ev_io_init(&w->wio, supervisor_write_cb, w->fd, EV_WRITE);
+	w->wio.data = w;
+	ev_io_start(sv->loop, &w->rio);
+	log_debug("worker %u forked (pid %ld), attempt %u", w->part,
+	    (long)pid, w->attempts);
+	supervisor_start_stage(w, sv->stage);
+}
+
+/* SIGINT or SIGTERM: stop the workers and keep the job directory. */
+static void
+supervisor_signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
+{
+	struct supervisor	*sv = s->data;
+	char			*msg;
+
+	if (sv->interrupted++)
+		return;
+	xasprintf(&msg, "interrupted by signal %d; the job directory %s "
+	    "is kept", s->signum, sv->job->jobdir);
+	sv->job->keep = 1;
+	supervisor_fail(sv, EXIT_JOB_FAILED, msg);
+}
+
+/* Pick the error to report: the first in input order. */
+static struct worker *
+supervisor_first_error(struct supervisor *sv)
+{
+	struct worker	*best = NULL, *w;
+	unsigned int	 i;
+
+	for (i = 0; i < sv->job->nparts; i++) {
+		w = &sv->w[i];
+		if (!w->has_error)
+			continue;
+		if (best == NULL || w->error.stage < best->error.stage)
+			best = w;
+	}
+	return (best);
+}
+
+/*
+ * Run the job's stages on its workers.  Returns 0 when every stage is
+ * committed; otherwise prints why and returns the exit status.
+ */
+int
+supervisor_run(struct job *job)
+{
+	struct supervisor	 sv;
+	struct worker		*w, *e;
+	char			*path;
+	unsigned int		 i;
+	int			 status;
+
+	memset(&sv, 0, sizeof sv);
+	sv.job = job;
+	if ((sv.loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
+		fatalx("cannot initialise libev");
+	sv.w = xcalloc(job->nparts, sizeof *sv.w);
+	for (i = 0; i < job->nparts; i++) {
+		w = &sv.w[i];
+		w->sv = &sv;
+		w->part = i;
+		w->fd = -1;
+		path = job_path(job, "status/%u", i);
+		w->status = map_shared_file(path, sizeof *w->status, 1);
+		if (w->status == NULL)
+			fatal("%s", path);
+		free(path);
+	}
+	ev_signal_init(&sv.sigint, supervisor_signal_cb, SIGINT);
+	sv.sigint.data = &sv;
+	ev_signal_start(sv.loop, &sv.sigint);
+	ev_signal_init(&sv.sigterm, supervisor_signal_cb, SIGTERM);
+	sv.sigterm.data = &sv;
+	ev_signal_start(sv.loop, &sv.sigterm);
+
+	for (i = 0; i < job->nparts; i++)
+		supervisor_spawn(&sv, &sv.w[i]);
+	if (sv.live > 0)
+		ev_run(sv.loop, 0);
+
+	status = 0;
+	if ((e = supervisor_first_error(&sv)) != NULL) {
+		log_warnx("%s", e->error_text);
+		status = e->error.kind == ERROR_INPUT ? EXIT_USAGE :
+		    EXIT_JOB_FAILED;
+	} else if (sv.fail_msg != NULL) {
+		log_warnx("%s", sv.fail_msg);
+		status = sv.fail_status;
+	} else if (sv.stage + 1 < job->plan->nstages || !sv.finishing) {
+		log_warnx("the job stopped before its last stage");
+		status = EXIT_JOB_FAILED;
+	}
+	job->records_in = sv.records_in;
+	job->records_out = sv.records_out;
+	for (i = 0; i < job->nparts; i++) {
+		w = &sv.w[i];
+		free(w->error_text);
+		free(w->last_exit);
+		munmap(w->status, sizeof *w->status);
+	}
+	free(sv.w);
+	free(sv.fail_msg);
+	ev_signal_stop(sv.loop, &sv.sigint);
+	ev_signal_stop(sv.loop, &sv.sigterm);
+	return (status);
+}
