@@ -6,7 +6,6 @@
  * supervisor, then presents the output.
  */
 
-#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <err.h>
@@ -281,6 +280,28 @@ job_output(struct job *job)
 	return (r == 0 ? 0 : EXIT_JOB_FAILED);
 }
 
+/*
+ * The peak resident set of this process, in KiB.  VmHWM belongs to the
+ * address space, so unlike getrusage() it does not carry the peak of the
+ * process that exec'd us.
+ */
+static long
+peak_rss_kib(void)
+{
+	FILE	*f;
+	char	 line[256];
+	long	 kib = -1;
+
+	if ((f = fopen("/proc/self/status", "r")) == NULL)
+		return (-1);
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+			break;
+	}
+	fclose(f);
+	return (kib);
+}
+
 static double
 now_seconds(void)
 {
@@ -295,7 +316,6 @@ cmd_run(int argc, char **argv)
 {
 	struct job	 job;
 	struct program	*p;
-	struct rusage	 ru;
 	char		*cause, **inputs = NULL, *jobdir = NULL, *base, *dir;
 	size_t		 ninputs = 0;
 	unsigned int	 parts = 0;
@@ -352,8 +372,11 @@ cmd_run(int argc, char **argv)
 		usage(EXIT_USAGE);
 	log_init(verbose, "forkflow");
 
-	if ((p = program_load(argv[optind], &cause)) == NULL)
-		errx(EXIT_USAGE, "%s", cause);
+	if ((p = program_load(argv[optind], &cause)) == NULL) {
+		/* FILE:LINE:COLUMN: first, as compilers print them. */
+		fprintf(stderr, "%s\n", cause);
+		exit(EXIT_USAGE);
+	}
 	print_warnings(p, job.quiet);
 	if (program_set_inputs(p, inputs, ninputs, &cause) != 0)
 		errx(EXIT_USAGE, "%s", cause);
@@ -397,19 +420,18 @@ cmd_run(int argc, char **argv)
 	if (status != 0 && job.outtmp != NULL)
 		(void)rm_tree(job.outtmp);
 
-	if (status == 0 || status == EXIT_USAGE) {
+	if (status == 0 || job.permanent) {
 		if (job.jobdir_made && !job.keep)
 			(void)rm_tree(job.jobdir);
 	} else if (!job.quiet)
 		log_warnx("the job directory %s is kept", job.jobdir);
 
 	if (status == 0 && verbose) {
-		getrusage(RUSAGE_SELF, &ru);
 		log_info("done: %llu records in, %llu out, %zu stages, "
 		    "%.3f s, supervisor peak RSS %ld KiB",
 		    (unsigned long long)job.records_in,
 		    (unsigned long long)job.records_out, job.plan->nstages,
-		    now_seconds() - t0, ru.ru_maxrss);
+		    now_seconds() - t0, peak_rss_kib());
 	}
 	return (status);
 }

@@ -258,6 +258,7 @@ struct job {
 	int		 lockfd;
 	int		 journalfd;
 	unsigned int	 max_attempts;
+	int		 permanent;	/* failed on the program or input */
 	uint64_t	 records_in;	/* counted by the supervisor */
 	uint64_t	 records_out;
 };

@@ -668,8 +668,8 @@ load_op(struct program *p, json_t *j, struct jpos *pos, struct op *op,
 	op->arg = json_integer_value(jarg);
 	op->has_arg = 1;
 	if ((fn == FN_DIV || fn == FN_MOD) && op->arg == 0) {
-		perr(cause, p, at, "%s by zero", fn == FN_DIV ? "division" :
-		    "modulo");
+		perr(cause, p, at, "%s %s 0: %s by zero", op_canonical[kind],
+		    fn_canonical[fn], fn == FN_DIV ? "division" : "modulo");
 		return (-1);
 	}
 	return (build_expr(p, op, cause));

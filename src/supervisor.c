@@ -627,7 +627,13 @@ supervisor_run(struct job *job)
 
 	status = 0;
 	if ((e = supervisor_first_error(&sv)) != NULL) {
-		log_warnx("%s", e->error_text);
+		/* Input errors start with FILE:LINE:COLUMN, as compilers
+		 * print them; run-time errors name the operator. */
+		if (e->error.kind == ERROR_INPUT)
+			fprintf(stderr, "%s\n", e->error_text);
+		else
+			log_warnx("%s", e->error_text);
+		job->permanent = 1;
 		status = e->error.kind == ERROR_INPUT ? EXIT_USAGE :
 		    EXIT_JOB_FAILED;
 	} else if (sv.fail_msg != NULL) {
