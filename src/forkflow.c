@@ -61,7 +61,7 @@ usage(int status)
 "usage: forkflow run program [-qv] [-p partitions] [-i input]... [-o output]\n"
 "                    [--force] [--job-dir dir] [--keep] [--durable]\n"
 "                    [--max-attempts n]\n"
-"       forkflow validate program\n"
+"       forkflow validate [-q] program\n"
 "       forkflow --help | --version\n");
 	if (status == 0) {
 		fprintf(f, "\n"

@@ -228,6 +228,8 @@ struct ckpt_state {
 	uint32_t	 op;		/* next operator of the current stage */
 	uint64_t	 input_off;	/* input consumed in the current stage */
 	uint64_t	 records_in;
+	uint64_t	 records_out;
+	uint64_t	 bytes_in;
 	uint64_t	 output_len;	/* committed output bytes */
 	uint64_t	 checksum;
 };

@@ -652,8 +652,11 @@ load_op(struct program *p, json_t *j, struct jpos *pos, struct op *op,
 		return (-1);
 	}
 	op->fn = fn;
-	if (kind == OP_REDUCE || fn == FN_EVEN || fn == FN_ODD)
-		return (0);	/* an "arg" here is ignored, as the seed does */
+	/* An "arg" here is ignored, as the seed implementation does. */
+	if (kind == OP_REDUCE)
+		return (0);
+	if (fn == FN_EVEN || fn == FN_ODD)
+		return (build_expr(p, op, cause));
 
 	if (jarg == NULL) {
 		perr(cause, p, pos, "%s %s needs an integer \"arg\"",

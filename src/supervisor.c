@@ -561,8 +561,7 @@ supervisor_signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 
 	if (sv->interrupted++)
 		return;
-	xasprintf(&msg, "interrupted by signal %d; the job directory %s "
-	    "is kept", s->signum, sv->job->jobdir);
+	xasprintf(&msg, "interrupted by signal %d", s->signum);
 	sv->job->keep = 1;
 	supervisor_fail(sv, EXIT_JOB_FAILED, msg);
 }

@@ -44,6 +44,7 @@ struct wctx {
 };
 
 static void	worker_run_stage(struct wctx *, unsigned int);
+static int	worker_stage_committed(struct wctx *, unsigned int);
 static __dead void worker_fail(struct wctx *, uint32_t, unsigned int,
 		    uint64_t, uint64_t, const char *);
 
@@ -170,6 +171,48 @@ worker_read_shuffle(struct wctx *w, const struct stage *st, unsigned int s,
 	agg_free(&red);
 }
 
+/* The path of a stage's committed output. */
+static char *
+worker_stage_path(struct wctx *w, unsigned int s)
+{
+	struct job	*job = w->job;
+	char		*path;
+
+	if (job->plan->stages[s].reduce_out != NULL)
+		return (job_path(job, "s%u/w%u.data", s, w->part));
+	if (job->output != NULL) {
+		xasprintf(&path, "%s/part-%05u", job->outtmp, w->part);
+		return (path);
+	}
+	return (job_path(job, "out/part-%05u", w->part));
+}
+
+/*
+ * Has this partition committed stage s already (a worker forked again after
+ * it finished the stage)?  Its checkpoint says so, and the output is there.
+ */
+static int
+worker_stage_committed(struct wctx *w, unsigned int s)
+{
+	struct ckpt_state	 cs;
+	char			*path;
+	int			 done;
+
+	if (!ckpt_load(w->ckpt, &cs) || cs.stages_done <= s)
+		return (0);
+	path = worker_stage_path(w, s);
+	done = access(path, F_OK) == 0;
+	free(path);
+	if (done) {
+		w->records_in = cs.records_in;
+		w->records_out = cs.records_out;
+		w->bytes_in = cs.bytes_in;
+		w->bytes_out = cs.output_len;
+		log_debug("stage %u already committed", s);
+	}
+	return (done);
+}
+
 /* Run stage s of this partition and commit its output. */
 static void
 worker_run_stage(struct wctx *w, unsigned int s)
@@ -183,6 +226,8 @@ worker_run_stage(struct wctx *w, unsigned int s)
 
 	w->records_in = w->records_out = w->bytes_in = w->bytes_out = 0;
 	w->status->stage = s;
+	if (worker_stage_committed(w, s))
+		return;
 	w->status->records_in = w->status->records_out = 0;
 	w->status->bytes_in = w->status->bytes_total = 0;
 	if (st->reduce_out != NULL)
@@ -197,18 +242,14 @@ worker_run_stage(struct wctx *w, unsigned int s)
 		worker_read_shuffle(w, st, s, b);
 	free(b);
 
+	path = worker_stage_path(w, s);
 	if (st->reduce_out != NULL) {
-		path = job_path(job, "s%u/w%u.data", s, w->part);
 		if (shuffle_write_agg(path, job->nparts, &w->comb,
 		    job->durable, &bytes) != 0)
 			fatal("%s", path);
 		agg_free(&w->comb);
 	} else {
 		sort_pairs(w->out, w->nout);
-		if (job->output != NULL)
-			xasprintf(&path, "%s/part-%05u", job->outtmp, w->part);
-		else
-			path = job_path(job, "out/part-%05u", w->part);
 		if (output_write_part(path, w->out, w->nout,
 		    job->output != NULL, job->output != NULL, &bytes) != 0)
 			fatal("%s", path);
@@ -223,6 +264,8 @@ worker_run_stage(struct wctx *w, unsigned int s)
 	memset(&cs, 0, sizeof cs);
 	cs.stages_done = s + 1;
 	cs.records_in = w->records_in;
+	cs.records_out = w->records_out;
+	cs.bytes_in = w->bytes_in;
 	cs.output_len = bytes;
 	if (ckpt_publish(w->ckpt, &cs, job->durable) != 0)
 		fatal("checkpoint");
