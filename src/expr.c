@@ -30,6 +30,8 @@
 #define XHEIGHT_MAX	1024	/* tallest tree the parser builds */
 #define XTOKEN_SHOW	32	/* longest token quoted in a message */
 
+#define XNITEMS(a)	(sizeof (a) / sizeof (a)[0])
+
 /* Inner loops handle this many lanes at once so they vectorise at -O2. */
 #define XK_CHUNK	16
 
@@ -183,56 +185,107 @@ static int		 xmirror(enum expr_op, enum expr_op *);
 static int		 xrun(const struct expr *, const int64_t *,
 			     const int64_t *, size_t, int64_t *, size_t *);
 static int		 xoverlap(const int64_t *, const int64_t *, size_t);
+static inline int	 xeval(const struct expr *, int64_t, int64_t, int64_t *);
 
-static inline int64_t	 xf_add(int64_t, int64_t);
-static inline int64_t	 xf_sub(int64_t, int64_t);
-static inline int64_t	 xf_mul(int64_t, int64_t);
 static inline uint64_t	 xf_nz(int64_t);
-static inline int64_t	 xf_lt(int64_t, int64_t);
-static inline int64_t	 xf_le(int64_t, int64_t);
-static inline int64_t	 xf_gt(int64_t, int64_t);
-static inline int64_t	 xf_ge(int64_t, int64_t);
-static inline int64_t	 xf_eq(int64_t, int64_t);
-static inline int64_t	 xf_ne(int64_t, int64_t);
-static inline int64_t	 xf_and(int64_t, int64_t);
-static inline int64_t	 xf_or(int64_t, int64_t);
+static inline int64_t	 xf_less(int64_t, int64_t);
 static inline int64_t	 xf_sel(int64_t, int64_t, int64_t);
-static inline int64_t	 xf_min(int64_t, int64_t);
-static inline int64_t	 xf_max(int64_t, int64_t);
 static inline int64_t	 xf_neg(int64_t);
-static inline int64_t	 xf_not(int64_t);
 static inline int64_t	 xf_abs(int64_t);
-static inline int64_t	 xf_divlane(int64_t, int64_t);
-static inline int64_t	 xf_modlane(int64_t, int64_t);
 static int64_t		 xf_unary(enum expr_op, int64_t);
 static int64_t		 xf_binary(enum expr_op, int64_t, int64_t);
 
-static xkern	xk_add_aa, xk_add_ai, xk_sub_aa, xk_sub_ai, xk_sub_ia;
-static xkern	xk_mul_aa, xk_mul_ai, xk_lt_aa, xk_lt_ai, xk_le_aa, xk_le_ai;
-static xkern	xk_gt_aa, xk_gt_ai, xk_ge_aa, xk_ge_ai, xk_eq_aa, xk_eq_ai;
-static xkern	xk_ne_aa, xk_ne_ai, xk_and_aa, xk_and_ai, xk_or_aa, xk_or_ai;
-static xkern	xk_min_aa, xk_min_ai, xk_max_aa, xk_max_ai;
-static xkern	xk_neg, xk_not, xk_abs, xk_mov, xk_fill, xk_shl;
-static xkern	xk_sel_aa, xk_sel_ai, xk_sel_ia, xk_sel_ii;
-static xkern	xk_div_aa, xk_div_ia, xk_div_ai, xk_mod_aa, xk_mod_ia;
-static xkern	xk_mod_ai;
+/*
+ * The operations other than / and %, each an expression in x (and y): one
+ * definition for folding, expr_eval() and the kernels.  Comparisons and
+ * selections use shifts and masks, not compares and branches: SSE2, all that
+ * x86-64 promises, has no 64-bit compare, and in this form GCC vectorises
+ * them anyway.  X(OP, name, value) stands for XOP_OP.
+ */
+#define XOPS_BINARY(X)							\
+	X(ADD, add, (int64_t)((uint64_t)x + (uint64_t)y))		\
+	X(SUB, sub, (int64_t)((uint64_t)x - (uint64_t)y))		\
+	X(MUL, mul, (int64_t)((uint64_t)x * (uint64_t)y))		\
+	X(LT, lt, xf_less(x, y))					\
+	X(LE, le, xf_less(y, x) ^ 1)					\
+	X(GT, gt, xf_less(y, x))					\
+	X(GE, ge, xf_less(x, y) ^ 1)					\
+	X(EQ, eq, (int64_t)(xf_nz(x ^ y) ^ 1))				\
+	X(NE, ne, (int64_t)xf_nz(x ^ y))				\
+	X(AND, and, (int64_t)(xf_nz(x) & xf_nz(y)))			\
+	X(OR, or, (int64_t)xf_nz(x | y))				\
+	X(MIN, min, xf_sel(xf_less(x, y), x, y))			\
+	X(MAX, max, xf_sel(xf_less(y, x), x, y))
+#define XOPS_UNARY(X)							\
+	X(NEG, neg, xf_neg(x))						\
+	X(NOT, not, (int64_t)(xf_nz(x) ^ 1))				\
+	X(ABS, abs, xf_abs(x))
 
-/* Kernels for array OP array and array OP immediate, by operation. */
+/* Declare xop_name(), the operation, and its kernels. */
+#define XOP_DECLARE_BINARY(OP, f, value)				\
+	static inline int64_t xop_##f(int64_t, int64_t);		\
+	static xkern xk_##f##_aa, xk_##f##_ai;
+#define XOP_DECLARE_UNARY(OP, f, value)					\
+	static inline int64_t xop_##f(int64_t);				\
+	static xkern xk_##f;
+XOPS_BINARY(XOP_DECLARE_BINARY)
+XOPS_UNARY(XOP_DECLARE_UNARY)
+static xkern	xk_sub_ia, xk_shl, xk_mov, xk_fill;
+static xkern	xk_sel_aa, xk_sel_ai, xk_sel_ia, xk_sel_ii;
+static xkern	xk_div_aa, xk_div_ia, xk_div_ai;
+static xkern	xk_mod_aa, xk_mod_ia, xk_mod_ai;
+
+/* Kernels by operation: OP array, array OP array, array OP immediate. */
+#define XK_A(OP, f, value)	[XOP_##OP] = xk_##f,
+#define XK_AA(OP, f, value)	[XOP_##OP] = xk_##f##_aa,
+#define XK_AI(OP, f, value)	[XOP_##OP] = xk_##f##_ai,
+static xkern *const xk_a[] = {
+	XOPS_UNARY(XK_A)
+};
 static xkern *const xk_aa[] = {
-	[XOP_ADD] = xk_add_aa, [XOP_SUB] = xk_sub_aa, [XOP_MUL] = xk_mul_aa,
-	[XOP_DIV] = xk_div_aa, [XOP_MOD] = xk_mod_aa,
-	[XOP_LT] = xk_lt_aa, [XOP_LE] = xk_le_aa, [XOP_GT] = xk_gt_aa,
-	[XOP_GE] = xk_ge_aa, [XOP_EQ] = xk_eq_aa, [XOP_NE] = xk_ne_aa,
-	[XOP_AND] = xk_and_aa, [XOP_OR] = xk_or_aa,
-	[XOP_MIN] = xk_min_aa, [XOP_MAX] = xk_max_aa,
+	XOPS_BINARY(XK_AA)
+	[XOP_DIV] = xk_div_aa,
+	[XOP_MOD] = xk_mod_aa,
 };
 static xkern *const xk_ai[] = {
-	[XOP_ADD] = xk_add_ai, [XOP_SUB] = xk_sub_ai, [XOP_MUL] = xk_mul_ai,
-	[XOP_DIV] = xk_div_ai, [XOP_MOD] = xk_mod_ai,
-	[XOP_LT] = xk_lt_ai, [XOP_LE] = xk_le_ai, [XOP_GT] = xk_gt_ai,
-	[XOP_GE] = xk_ge_ai, [XOP_EQ] = xk_eq_ai, [XOP_NE] = xk_ne_ai,
-	[XOP_AND] = xk_and_ai, [XOP_OR] = xk_or_ai,
-	[XOP_MIN] = xk_min_ai, [XOP_MAX] = xk_max_ai,
+	XOPS_BINARY(XK_AI)
+	[XOP_DIV] = xk_div_ai,
+	[XOP_MOD] = xk_mod_ai,
+};
+
+/* Binary operators: token, operation, precedence (higher binds tighter). */
+static const struct {
+	int		 type;
+	enum expr_op	 op;
+	int		 prec;
+} xbinops[] = {
+	{ XT_OR, XOP_OR, 1 },
+	{ XT_AND, XOP_AND, 2 },
+	{ XT_EQ, XOP_EQ, 3 }, { XT_NE, XOP_NE, 3 },
+	{ '<', XOP_LT, 4 }, { XT_LE, XOP_LE, 4 },
+	{ '>', XOP_GT, 4 }, { XT_GE, XOP_GE, 4 },
+	{ '+', XOP_ADD, 5 }, { '-', XOP_SUB, 5 },
+	{ '*', XOP_MUL, 6 }, { '/', XOP_DIV, 6 }, { '%', XOP_MOD, 6 },
+};
+
+/* Tokens of two characters. */
+static const struct {
+	const char	*text;
+	int		 type;
+} xpairs[] = {
+	{ "<=", XT_LE }, { ">=", XT_GE }, { "==", XT_EQ }, { "!=", XT_NE },
+	{ "&&", XT_AND }, { "||", XT_OR },
+};
+
+/* Functions. */
+static const struct {
+	const char	*name;
+	enum expr_op	 op;
+	int		 nargs;
+} xfuncs[] = {
+	{ "abs", XOP_ABS, 1 },
+	{ "min", XOP_MIN, 2 },
+	{ "max", XOP_MAX, 2 },
 };
 
 #define XISCONST(e)	((e)->type == XN_CONST)
@@ -259,10 +312,16 @@ static xkern *const xk_ai[] = {
 } while (0)
 
 /*
- * Define the kernels of a binary operation f: xk_f_aa(), both operands
- * arrays, and xk_f_ai(), the second operand the immediate imm[1].
+ * Define xop_f() and its kernels: xk_f_aa() for two arrays, xk_f_ai() for an
+ * array and the immediate imm[1].
  */
-#define XK_BINARY(f)							\
+#define XOP_DEFINE_BINARY(OP, f, value)					\
+static inline int64_t							\
+xop_##f(int64_t x, int64_t y)						\
+{									\
+	return (value);							\
+}									\
+									\
 static void								\
 xk_##f##_aa(const struct xinsn *in, int64_t *restrict d,		\
     const int64_t *restrict a, const int64_t *restrict b,		\
@@ -270,7 +329,7 @@ xk_##f##_aa(const struct xinsn *in, int64_t *restrict d,		\
 {									\
 	(void)in;							\
 	(void)c;							\
-	XK_LOOP(n, d[i] = xf_##f(a[i], b[i]));				\
+	XK_LOOP(n, d[i] = xop_##f(a[i], b[i]));				\
 }									\
 									\
 static void								\
@@ -282,11 +341,17 @@ xk_##f##_ai(const struct xinsn *in, int64_t *restrict d,		\
 									\
 	(void)b;							\
 	(void)c;							\
-	XK_LOOP(n, d[i] = xf_##f(a[i], y));				\
+	XK_LOOP(n, d[i] = xop_##f(a[i], y));				\
 }
 
-/* Define the kernel of a unary operation f. */
-#define XK_UNARY(f)							\
+/* Define xop_f() and its kernel xk_f() for a unary operation. */
+#define XOP_DEFINE_UNARY(OP, f, value)					\
+static inline int64_t							\
+xop_##f(int64_t x)							\
+{									\
+	return (value);							\
+}									\
+									\
 static void								\
 xk_##f(const struct xinsn *in, int64_t *restrict d,			\
     const int64_t *restrict a, const int64_t *restrict b,		\
@@ -295,35 +360,52 @@ xk_##f(const struct xinsn *in, int64_t *restrict d,			\
 	(void)in;							\
 	(void)b;							\
 	(void)c;							\
-	XK_LOOP(n, d[i] = xf_##f(a[i]));				\
-}
-
-/* Wrapping addition. */
-static inline int64_t
-xf_add(int64_t x, int64_t y)
-{
-	return ((int64_t)((uint64_t)x + (uint64_t)y));
-}
-
-/* Wrapping subtraction. */
-static inline int64_t
-xf_sub(int64_t x, int64_t y)
-{
-	return ((int64_t)((uint64_t)x - (uint64_t)y));
-}
-
-/* Wrapping multiplication. */
-static inline int64_t
-xf_mul(int64_t x, int64_t y)
-{
-	return ((int64_t)((uint64_t)x * (uint64_t)y));
+	XK_LOOP(n, d[i] = xop_##f(a[i]));				\
 }
 
 /*
- * Comparisons and selections below are written with shifts and masks rather
- * than compares and branches: SSE2, all that x86-64 promises, has no 64-bit
- * compare, and in this form GCC vectorises them anyway.
+ * Define a division of x, a[i] or the immediate imm[0], by an array with
+ * expr_div() or expr_mod(): lanes with a zero divisor are marked (and give 0).
+ * The hardware divides here, as nothing vectorises a 64-bit division.
  */
+#define XK_DIVIDE(name, lane, x)					\
+static void								\
+name(const struct xinsn *in, int64_t *restrict d,			\
+    const int64_t *restrict a, const int64_t *restrict b,		\
+    const int64_t *restrict c, size_t n)				\
+{									\
+	uint8_t *restrict	 zero = in->zero;			\
+	const int64_t		 imm = in->imm[0];			\
+	uint8_t			 any = 0, z;				\
+	size_t			 i;					\
+									\
+	(void)a;							\
+	(void)c;							\
+	(void)imm;							\
+	for (i = 0; i < n; i++) {					\
+		z = (b[i] == 0);					\
+		zero[i] |= z;						\
+		any |= z;						\
+		d[i] = lane(x, b[i]);					\
+	}								\
+	zero[BATCH_MAX] |= any;						\
+}
+
+/* Define a selection a[i] ? y : z, y and z arrays or immediates. */
+#define XK_SELECT(name, y, z)						\
+static void								\
+name(const struct xinsn *in, int64_t *restrict d,			\
+    const int64_t *restrict a, const int64_t *restrict b,		\
+    const int64_t *restrict c, size_t n)				\
+{									\
+	const int64_t	 iy = in->imm[1], iz = in->imm[2];		\
+									\
+	(void)b;							\
+	(void)c;							\
+	(void)iy;							\
+	(void)iz;							\
+	XK_LOOP(n, d[i] = xf_sel(a[i], y, z));				\
+}
 
 /* 1 if x is not 0, else 0. */
 static inline uint64_t
@@ -334,57 +416,14 @@ xf_nz(int64_t x)
 
 /* 1 if x < y, else 0: the sign of x - y, corrected for overflow. */
 static inline int64_t
-xf_lt(int64_t x, int64_t y)
+xf_less(int64_t x, int64_t y)
 {
 	uint64_t	 ux = (uint64_t)x, uy = (uint64_t)y, d = ux - uy;
 
 	return ((int64_t)((d ^ ((ux ^ uy) & (d ^ ux))) >> 63));
 }
 
-static inline int64_t
-xf_le(int64_t x, int64_t y)
-{
-	return (xf_lt(y, x) ^ 1);
-}
-
-static inline int64_t
-xf_gt(int64_t x, int64_t y)
-{
-	return (xf_lt(y, x));
-}
-
-static inline int64_t
-xf_ge(int64_t x, int64_t y)
-{
-	return (xf_lt(x, y) ^ 1);
-}
-
-static inline int64_t
-xf_eq(int64_t x, int64_t y)
-{
-	return ((int64_t)(xf_nz(x ^ y) ^ 1));
-}
-
-static inline int64_t
-xf_ne(int64_t x, int64_t y)
-{
-	return ((int64_t)xf_nz(x ^ y));
-}
-
-/* Logical and of two values already computed. */
-static inline int64_t
-xf_and(int64_t x, int64_t y)
-{
-	return ((int64_t)(xf_nz(x) & xf_nz(y)));
-}
-
-static inline int64_t
-xf_or(int64_t x, int64_t y)
-{
-	return ((int64_t)xf_nz(x | y));
-}
-
-/* c != 0 ? x : y */
+/* c != 0 ? x : y, without a branch. */
 static inline int64_t
 xf_sel(int64_t c, int64_t x, int64_t y)
 {
@@ -393,29 +432,11 @@ xf_sel(int64_t c, int64_t x, int64_t y)
 	return ((int64_t)((uint64_t)y ^ (((uint64_t)x ^ (uint64_t)y) & m)));
 }
 
-static inline int64_t
-xf_min(int64_t x, int64_t y)
-{
-	return (xf_sel(xf_lt(x, y), x, y));
-}
-
-static inline int64_t
-xf_max(int64_t x, int64_t y)
-{
-	return (xf_sel(xf_lt(y, x), x, y));
-}
-
 /* Wrapping negation: -INT64_MIN is INT64_MIN. */
 static inline int64_t
 xf_neg(int64_t x)
 {
 	return ((int64_t)(0 - (uint64_t)x));
-}
-
-static inline int64_t
-xf_not(int64_t x)
-{
-	return ((int64_t)(xf_nz(x) ^ 1));
 }
 
 /* Absolute value; abs(INT64_MIN) is INT64_MIN. */
@@ -427,37 +448,27 @@ xf_abs(int64_t x)
 	return ((int64_t)(((uint64_t)x ^ s) - s));
 }
 
-/* One lane of a division by an array: 0 where the divisor is 0. */
-static inline int64_t
-xf_divlane(int64_t x, int64_t y)
-{
-	if (y == 0)
-		return (0);
-	if (y == -1)
-		return (xf_neg(x));
-	return (x / y);
-}
+XOPS_BINARY(XOP_DEFINE_BINARY)
+XOPS_UNARY(XOP_DEFINE_UNARY)
+XK_DIVIDE(xk_div_aa, expr_div, a[i])
+XK_DIVIDE(xk_div_ia, expr_div, imm)
+XK_DIVIDE(xk_mod_aa, expr_mod, a[i])
+XK_DIVIDE(xk_mod_ia, expr_mod, imm)
+XK_SELECT(xk_sel_aa, b[i], c[i])
+XK_SELECT(xk_sel_ai, b[i], iz)
+XK_SELECT(xk_sel_ia, iy, c[i])
+XK_SELECT(xk_sel_ii, iy, iz)
 
-/* One lane of a modulo by an array: 0 where the divisor is 0. */
-static inline int64_t
-xf_modlane(int64_t x, int64_t y)
-{
-	if (y == 0 || y == -1)
-		return (0);
-	return (x % y);
-}
+#define XOP_CASE(OP, f, value)						\
+	case XOP_##OP:							\
+		return (value);
 
 /* Apply a unary operation. */
 static int64_t
 xf_unary(enum expr_op op, int64_t x)
 {
 	switch (op) {
-	case XOP_NEG:
-		return (xf_neg(x));
-	case XOP_NOT:
-		return (xf_not(x));
-	case XOP_ABS:
-		return (xf_abs(x));
+	XOPS_UNARY(XOP_CASE)
 	default:
 		fatalx("%s: bad operation %d", __func__, op);
 	}
@@ -468,46 +479,23 @@ static int64_t
 xf_binary(enum expr_op op, int64_t x, int64_t y)
 {
 	switch (op) {
-	case XOP_ADD:
-		return (xf_add(x, y));
-	case XOP_SUB:
-		return (xf_sub(x, y));
-	case XOP_MUL:
-		return (xf_mul(x, y));
+	XOPS_BINARY(XOP_CASE)
 	case XOP_DIV:
 		return (expr_div(x, y));
 	case XOP_MOD:
 		return (expr_mod(x, y));
-	case XOP_LT:
-		return (xf_lt(x, y));
-	case XOP_LE:
-		return (xf_le(x, y));
-	case XOP_GT:
-		return (xf_gt(x, y));
-	case XOP_GE:
-		return (xf_ge(x, y));
-	case XOP_EQ:
-		return (xf_eq(x, y));
-	case XOP_NE:
-		return (xf_ne(x, y));
-	case XOP_AND:
-		return (xf_and(x, y));
-	case XOP_OR:
-		return (xf_or(x, y));
-	case XOP_MIN:
-		return (xf_min(x, y));
-	case XOP_MAX:
-		return (xf_max(x, y));
 	default:
 		fatalx("%s: bad operation %d", __func__, op);
 	}
 }
 
-/* Divide, truncating toward zero; INT64_MIN / -1 is INT64_MIN. */
+/*
+ * Divide, truncating toward zero; INT64_MIN / -1 is INT64_MIN.  Callers
+ * check for zero, but the kernels rely on a zero divisor giving 0.
+ */
 int64_t
 expr_div(int64_t a, int64_t b)
 {
-	/* Callers check for zero; 0 is better than a SIGFPE if they do not. */
 	if (b == 0)
 		return (0);
 	if (b == -1)
@@ -515,7 +503,7 @@ expr_div(int64_t a, int64_t b)
 	return (a / b);
 }
 
-/* C's remainder, with the sign of a; INT64_MIN % -1 is 0. */
+/* C's remainder, with the sign of a; INT64_MIN % -1 is 0 and so is a % 0. */
 int64_t
 expr_mod(int64_t a, int64_t b)
 {
@@ -717,6 +705,7 @@ xlex(struct xparse *xp)
 	struct xtok	*t = &xp->tok;
 	size_t		 off = xp->off;
 	uint64_t	 big = (uint64_t)INT64_MAX + 1, d;
+	size_t		 i;
 	int		 ch, next;
 
 	while (s[off] == ' ' || s[off] == '\t' || s[off] == '\n' ||
@@ -726,6 +715,10 @@ xlex(struct xparse *xp)
 	t->num = 0;
 	ch = (unsigned char)s[off];
 	next = (ch == '\0') ? '\0' : (unsigned char)s[off + 1];
+	for (i = 0; i < XNITEMS(xpairs); i++) {
+		if (xpairs[i].text[0] == ch && xpairs[i].text[1] == next)
+			break;
+	}
 
 	if (ch == '\0') {
 		t->type = XT_END;
@@ -754,23 +747,8 @@ xlex(struct xparse *xp)
 		while (xisident(s[off]))
 			off++;
 		t->type = XT_IDENT;
-	} else if (ch == '<' && next == '=') {
-		t->type = XT_LE;
-		off += 2;
-	} else if (ch == '>' && next == '=') {
-		t->type = XT_GE;
-		off += 2;
-	} else if (ch == '=' && next == '=') {
-		t->type = XT_EQ;
-		off += 2;
-	} else if (ch == '!' && next == '=') {
-		t->type = XT_NE;
-		off += 2;
-	} else if (ch == '&' && next == '&') {
-		t->type = XT_AND;
-		off += 2;
-	} else if (ch == '|' && next == '|') {
-		t->type = XT_OR;
+	} else if (i < XNITEMS(xpairs)) {
+		t->type = xpairs[i].type;
 		off += 2;
 	} else if (strchr("+-*/%<>!?:(),", ch) != NULL) {
 		t->type = ch;
@@ -889,46 +867,13 @@ out:
 static int
 xbinop(int type, enum expr_op *op)
 {
-	switch (type) {
-	case XT_OR:
-		*op = XOP_OR;
-		return (1);
-	case XT_AND:
-		*op = XOP_AND;
-		return (2);
-	case XT_EQ:
-		*op = XOP_EQ;
-		return (3);
-	case XT_NE:
-		*op = XOP_NE;
-		return (3);
-	case '<':
-		*op = XOP_LT;
-		return (4);
-	case XT_LE:
-		*op = XOP_LE;
-		return (4);
-	case '>':
-		*op = XOP_GT;
-		return (4);
-	case XT_GE:
-		*op = XOP_GE;
-		return (4);
-	case '+':
-		*op = XOP_ADD;
-		return (5);
-	case '-':
-		*op = XOP_SUB;
-		return (5);
-	case '*':
-		*op = XOP_MUL;
-		return (6);
-	case '/':
-		*op = XOP_DIV;
-		return (6);
-	case '%':
-		*op = XOP_MOD;
-		return (6);
+	size_t	 i;
+
+	for (i = 0; i < XNITEMS(xbinops); i++) {
+		if (xbinops[i].type == type) {
+			*op = xbinops[i].op;
+			return (xbinops[i].prec);
+		}
 	}
 	return (0);
 }
@@ -1040,9 +985,9 @@ xp_ident(struct xparse *xp)
 {
 	struct xtok	*t = &xp->tok;
 	struct expr	*e, *a = NULL, *b = NULL;
-	const char	*s = xp->src + t->pos, *name, *after;
+	const char	*s = xp->src + t->pos, *name, *after, *more = "";
 	enum expr_op	 op;
-	size_t		 pos = t->pos;
+	size_t		 pos = t->pos, i;
 	int		 nargs, len = (int)t->len;
 
 	if (len == 1 && (*s == 'k' || *s == 'v')) {
@@ -1051,32 +996,30 @@ xp_ident(struct xparse *xp)
 		xlex(xp);
 		return (e);
 	}
-	if (len == 3 && strncmp(s, "abs", 3) == 0) {
-		name = "abs";
-		op = XOP_ABS;
-		nargs = 1;
-	} else if (len == 3 && strncmp(s, "min", 3) == 0) {
-		name = "min";
-		op = XOP_MIN;
-		nargs = 2;
-	} else if (len == 3 && strncmp(s, "max", 3) == 0) {
-		name = "max";
-		op = XOP_MAX;
-		nargs = 2;
-	} else {
+	for (i = 0; i < XNITEMS(xfuncs); i++) {
+		if (strlen(xfuncs[i].name) == t->len &&
+		    strncmp(s, xfuncs[i].name, t->len) == 0)
+			break;
+	}
+	if (i == XNITEMS(xfuncs)) {
 		after = s + len;
 		after += strspn(after, " \t\n\r");
-		if (len > XTOKEN_SHOW)
+		if (len > XTOKEN_SHOW) {
 			len = XTOKEN_SHOW;
+			more = "...";
+		}
 		if (*after == '(') {
-			xerror(xp, pos, "unknown function '%.*s' (use abs, min "
-			    "or max)", len, s);
+			xerror(xp, pos, "unknown function '%.*s%s' (use abs, "
+			    "min or max)", len, s, more);
 		} else {
-			xerror(xp, pos, "unknown identifier '%.*s' (use k or "
-			    "v)", len, s);
+			xerror(xp, pos, "unknown identifier '%.*s%s' (use k or "
+			    "v)", len, s, more);
 		}
 		return (NULL);
 	}
+	name = xfuncs[i].name;
+	op = xfuncs[i].op;
+	nargs = xfuncs[i].nargs;
 
 	xlex(xp);
 	if (t->type != '(') {
@@ -1459,12 +1402,7 @@ xselect(struct xcomp *xc, struct xinsn *in, const struct expr *e,
 	case XN_UNARY:
 		if (o[0].src == XS_IMM)
 			fatalx("%s: unfolded constant", __func__);
-		if (e->op == XOP_NEG)
-			in->fn = xk_neg;
-		else if (e->op == XOP_NOT)
-			in->fn = xk_not;
-		else
-			in->fn = xk_abs;
+		in->fn = xk_a[e->op];
 		break;
 	case XN_BINARY:
 		xselect_binary(xc, in, e->op, o);
@@ -1481,9 +1419,9 @@ xselect(struct xcomp *xc, struct xinsn *in, const struct expr *e,
 
 /*
  * Choose the kernel of a binary operation.  A constant left operand is moved
- * to the right where the operation allows; division by a constant uses
- * libdivide, except by 1 and -1, which libdivide cannot do (branchfree) or
- * would overflow on (INT64_MIN / -1).
+ * to the right where the operation allows.  Division by a constant uses
+ * libdivide, except by 1 and -1: a copy and a negation are cheaper, and
+ * libdivide's INT64_MIN / -1 overflows (undefined behaviour, not a wrap).
  */
 static void
 xselect_binary(struct xcomp *xc, struct xinsn *in, enum expr_op op,
@@ -1637,6 +1575,21 @@ expr_finish(struct expr *e, char **cause, size_t *errpos)
 	return (0);
 }
 
+/* Evaluate an operand, without a call for a constant or a variable. */
+static inline int
+xeval(const struct expr *e, int64_t k, int64_t v, int64_t *res)
+{
+	if (e->type == XN_CONST) {
+		*res = e->value;
+		return (0);
+	}
+	if (e->type == XN_VAR) {
+		*res = (e->var == 'k') ? k : v;
+		return (0);
+	}
+	return (expr_eval(e, k, v, res));
+}
+
 /* Evaluate an expression for one record, with C's short circuits. */
 int
 expr_eval(const struct expr *e, int64_t k, int64_t v, int64_t *res)
@@ -1645,25 +1598,22 @@ expr_eval(const struct expr *e, int64_t k, int64_t v, int64_t *res)
 
 	switch (e->type) {
 	case XN_CONST:
-		*res = e->value;
-		return (0);
 	case XN_VAR:
-		*res = (e->var == 'k') ? k : v;
-		return (0);
+		return (xeval(e, k, v, res));
 	case XN_UNARY:
-		if (expr_eval(e->arg[0], k, v, &a) != 0)
+		if (xeval(e->arg[0], k, v, &a) != 0)
 			return (-1);
 		*res = xf_unary(e->op, a);
 		return (0);
 	case XN_COND:
-		if (expr_eval(e->arg[0], k, v, &a) != 0)
+		if (xeval(e->arg[0], k, v, &a) != 0)
 			return (-1);
-		return (expr_eval(e->arg[a != 0 ? 1 : 2], k, v, res));
+		return (xeval(e->arg[a != 0 ? 1 : 2], k, v, res));
 	case XN_BINARY:
 		break;
 	}
 
-	if (expr_eval(e->arg[0], k, v, &a) != 0)
+	if (xeval(e->arg[0], k, v, &a) != 0)
 		return (-1);
 	if (e->op == XOP_AND && a == 0) {
 		*res = 0;
@@ -1673,7 +1623,7 @@ expr_eval(const struct expr *e, int64_t k, int64_t v, int64_t *res)
 		*res = 1;
 		return (0);
 	}
-	if (expr_eval(e->arg[1], k, v, &b) != 0)
+	if (xeval(e->arg[1], k, v, &b) != 0)
 		return (-1);
 	if ((e->op == XOP_DIV || e->op == XOP_MOD) && b == 0)
 		return (-1);
@@ -1785,24 +1735,6 @@ expr_eval_batch(const struct expr *e, const int64_t *k, const int64_t *v,
 	return (0);
 }
 
-XK_BINARY(add)
-XK_BINARY(sub)
-XK_BINARY(mul)
-XK_BINARY(lt)
-XK_BINARY(le)
-XK_BINARY(gt)
-XK_BINARY(ge)
-XK_BINARY(eq)
-XK_BINARY(ne)
-XK_BINARY(and)
-XK_BINARY(or)
-XK_BINARY(min)
-XK_BINARY(max)
-
-XK_UNARY(neg)
-XK_UNARY(not)
-XK_UNARY(abs)
-
 /* Immediate minus array. */
 static void
 xk_sub_ia(const struct xinsn *in, int64_t *restrict d,
@@ -1813,7 +1745,7 @@ xk_sub_ia(const struct xinsn *in, int64_t *restrict d,
 
 	(void)a;
 	(void)c;
-	XK_LOOP(n, d[i] = xf_sub(x, b[i]));
+	XK_LOOP(n, d[i] = xop_sub(x, b[i]));
 }
 
 /* Multiply by 2^shift. */
@@ -1855,140 +1787,6 @@ xk_fill(const struct xinsn *in, int64_t *restrict d,
 	XK_LOOP(n, d[i] = x);
 }
 
-/* Select between two arrays. */
-static void
-xk_sel_aa(const struct xinsn *in, int64_t *restrict d,
-    const int64_t *restrict a, const int64_t *restrict b,
-    const int64_t *restrict c, size_t n)
-{
-	(void)in;
-	XK_LOOP(n, d[i] = xf_sel(a[i], b[i], c[i]));
-}
-
-/* Select between an array and an immediate. */
-static void
-xk_sel_ai(const struct xinsn *in, int64_t *restrict d,
-    const int64_t *restrict a, const int64_t *restrict b,
-    const int64_t *restrict c, size_t n)
-{
-	const int64_t	 z = in->imm[2];
-
-	(void)c;
-	XK_LOOP(n, d[i] = xf_sel(a[i], b[i], z));
-}
-
-/* Select between an immediate and an array. */
-static void
-xk_sel_ia(const struct xinsn *in, int64_t *restrict d,
-    const int64_t *restrict a, const int64_t *restrict b,
-    const int64_t *restrict c, size_t n)
-{
-	const int64_t	 y = in->imm[1];
-
-	(void)b;
-	XK_LOOP(n, d[i] = xf_sel(a[i], y, c[i]));
-}
-
-/* Select between two immediates. */
-static void
-xk_sel_ii(const struct xinsn *in, int64_t *restrict d,
-    const int64_t *restrict a, const int64_t *restrict b,
-    const int64_t *restrict c, size_t n)
-{
-	const int64_t	 y = in->imm[1], z = in->imm[2];
-
-	(void)b;
-	(void)c;
-	XK_LOOP(n, d[i] = xf_sel(a[i], y, z));
-}
-
-/*
- * Divide by an array, marking lanes with a zero divisor (their result is 0).
- * The hardware divides here: nothing vectorises a 64-bit division.
- */
-static void
-xk_div_aa(const struct xinsn *in, int64_t *restrict d,
-    const int64_t *restrict a, const int64_t *restrict b,
-    const int64_t *restrict c, size_t n)
-{
-	uint8_t *restrict	 zero = in->zero;
-	uint8_t			 any = 0, z;
-	size_t			 i;
-
-	(void)c;
-	for (i = 0; i < n; i++) {
-		z = (b[i] == 0);
-		zero[i] |= z;
-		any |= z;
-		d[i] = xf_divlane(a[i], b[i]);
-	}
-	zero[BATCH_MAX] |= any;
-}
-
-/* Divide an immediate by an array. */
-static void
-xk_div_ia(const struct xinsn *in, int64_t *restrict d,
-    const int64_t *restrict a, const int64_t *restrict b,
-    const int64_t *restrict c, size_t n)
-{
-	uint8_t *restrict	 zero = in->zero;
-	const int64_t		 x = in->imm[0];
-	uint8_t			 any = 0, z;
-	size_t			 i;
-
-	(void)a;
-	(void)c;
-	for (i = 0; i < n; i++) {
-		z = (b[i] == 0);
-		zero[i] |= z;
-		any |= z;
-		d[i] = xf_divlane(x, b[i]);
-	}
-	zero[BATCH_MAX] |= any;
-}
-
-/* Modulo by an array, marking lanes with a zero divisor. */
-static void
-xk_mod_aa(const struct xinsn *in, int64_t *restrict d,
-    const int64_t *restrict a, const int64_t *restrict b,
-    const int64_t *restrict c, size_t n)
-{
-	uint8_t *restrict	 zero = in->zero;
-	uint8_t			 any = 0, z;
-	size_t			 i;
-
-	(void)c;
-	for (i = 0; i < n; i++) {
-		z = (b[i] == 0);
-		zero[i] |= z;
-		any |= z;
-		d[i] = xf_modlane(a[i], b[i]);
-	}
-	zero[BATCH_MAX] |= any;
-}
-
-/* An immediate modulo an array. */
-static void
-xk_mod_ia(const struct xinsn *in, int64_t *restrict d,
-    const int64_t *restrict a, const int64_t *restrict b,
-    const int64_t *restrict c, size_t n)
-{
-	uint8_t *restrict	 zero = in->zero;
-	const int64_t		 x = in->imm[0];
-	uint8_t			 any = 0, z;
-	size_t			 i;
-
-	(void)a;
-	(void)c;
-	for (i = 0; i < n; i++) {
-		z = (b[i] == 0);
-		zero[i] |= z;
-		any |= z;
-		d[i] = xf_modlane(x, b[i]);
-	}
-	zero[BATCH_MAX] |= any;
-}
-
 /* Divide by a constant other than 0, 1 and -1 with libdivide. */
 static void
 xk_div_ai(const struct xinsn *in, int64_t *restrict d,
@@ -2013,6 +1811,6 @@ xk_mod_ai(const struct xinsn *in, int64_t *restrict d,
 
 	(void)b;
 	(void)c;
-	XK_LOOP(n, d[i] = xf_sub(a[i],
-	    xf_mul(libdivide_s64_branchfree_do(a[i], &dv), y)));
+	XK_LOOP(n, d[i] = xop_sub(a[i],
+	    xop_mul(libdivide_s64_branchfree_do(a[i], &dv), y)));
 }
