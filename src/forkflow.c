@@ -30,6 +30,11 @@ enum {
 	OPT_FORCE,
 	OPT_DURABLE,
 	OPT_MAX_ATTEMPTS,
+	OPT_CKPT_INTERVAL,
+	OPT_HEARTBEAT,
+	OPT_INJECT,
+	OPT_CHAOS,
+	OPT_SKIP_BAD,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -43,6 +48,11 @@ static const struct option longopts[] = {
 	{ "keep",		no_argument,		NULL, OPT_KEEP },
 	{ "durable",		no_argument,		NULL, OPT_DURABLE },
 	{ "max-attempts",	required_argument,	NULL, OPT_MAX_ATTEMPTS },
+	{ "checkpoint-interval", required_argument,	NULL, OPT_CKPT_INTERVAL },
+	{ "heartbeat-timeout",	required_argument,	NULL, OPT_HEARTBEAT },
+	{ "inject-crash",	required_argument,	NULL, OPT_INJECT },
+	{ "chaos",		required_argument,	NULL, OPT_CHAOS },
+	{ "skip-bad-records",	no_argument,		NULL, OPT_SKIP_BAD },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "help",		no_argument,		NULL, OPT_HELP },
@@ -60,7 +70,10 @@ usage(int status)
 	fprintf(f,
 "usage: forkflow run program [-qv] [-p partitions] [-i input]... [-o output]\n"
 "                    [--force] [--job-dir dir] [--keep] [--durable]\n"
-"                    [--max-attempts n]\n"
+"                    [--max-attempts n] [--checkpoint-interval size]\n"
+"                    [--heartbeat-timeout seconds] [--skip-bad-records]\n"
+"                    [--inject-crash partition:operator[:record[:attempts]]]\n"
+"                    [--chaos mean-seconds]\n"
 "       forkflow validate [-q] program\n"
 "       forkflow --help | --version\n");
 	if (status == 0) {
@@ -78,7 +91,18 @@ usage(int status)
 "                       folder under $TMPDIR)\n"
 "      --keep           do not remove the job directory after success\n"
 "      --durable        sync checkpoints and outputs to disk\n"
-"      --max-attempts N forks of one partition before the job fails (4)\n"
+"      --max-attempts N failures in a row of one partition before the job\n"
+"                       fails (4)\n"
+"      --checkpoint-interval SIZE\n"
+"                       checkpoint every SIZE bytes of input (64M; k, M, G)\n"
+"      --heartbeat-timeout SECONDS\n"
+"                       kill a worker that shows no progress that long (10)\n"
+"      --skip-bad-records\n"
+"                       skip a record that crashed a worker twice\n"
+"      --inject-crash P:OP[:RECORD[:ATTEMPTS]]\n"
+"                       worker P kills itself at operator OP (on the stage\n"
+"                       input's RECORD-th record) on its first ATTEMPTS tries\n"
+"      --chaos SECONDS  kill a random worker every SECONDS on average\n"
 "  -v, --verbose        log stages and workers (twice: more)\n"
 "  -q, --quiet          print no warnings\n"
 "\n"
@@ -102,6 +126,111 @@ parse_count(const char *s, const char *what, unsigned int max)
 		errx(EXIT_USAGE, "%s must be an integer from 1 to %u: %s",
 		    what, max, s);
 	return ((unsigned int)n);
+}
+
+/* Parse a size: a number with an optional k, M or G (powers of 1024). */
+static uint64_t
+parse_size(const char *s, const char *what)
+{
+	char			*end;
+	unsigned long long	 n;
+	unsigned int		 shift = 0;
+
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	switch (*end) {
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	}
+	if (*s == '\0' || *s == '-' || *end != '\0' || errno != 0 ||
+	    n == 0 || n > (UINT64_MAX >> shift))
+		errx(EXIT_USAGE, "%s must be a positive size (like 64M): %s",
+		    what, s);
+	return ((uint64_t)n << shift);
+}
+
+/* Parse a number of seconds. */
+static double
+parse_seconds(const char *s, const char *what)
+{
+	char	*end;
+	double	 d;
+
+	errno = 0;
+	d = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || errno != 0 || !(d > 0) ||
+	    d > 1e6)
+		errx(EXIT_USAGE, "%s must be a positive number of seconds: %s",
+		    what, s);
+	return (d);
+}
+
+/* Parse --inject-crash PARTITION:OPERATOR[:RECORD[:ATTEMPTS]]. */
+static void
+parse_inject(const char *s, struct inject *ij)
+{
+	unsigned long long	 v[4] = { 0, 0, 0, 1 };
+	const char		*p = s;
+	char			*end;
+	int			 i;
+
+	for (i = 0; i < 4; i++) {
+		errno = 0;
+		if (*p < '0' || *p > '9')
+			break;
+		v[i] = strtoull(p, &end, 10);
+		if (errno != 0)
+			break;
+		p = end;
+		if (*p != ':') {
+			i++;
+			break;
+		}
+		p++;
+	}
+	if (i < 2 || *p != '\0' || v[0] > 1023 || v[1] > 100000 ||
+	    v[3] == 0 || v[3] > 1000)
+		errx(EXIT_USAGE, "--inject-crash wants "
+		    "PARTITION:OPERATOR[:RECORD[:ATTEMPTS]]: %s", s);
+	ij->set = 1;
+	ij->part = (unsigned int)v[0];
+	ij->op = (unsigned int)v[1];
+	ij->record = v[2];
+	ij->attempts = (unsigned int)v[3];
+}
+
+/* The command line that resumes this job, for messages. */
+static char *
+resume_hint(int argc, char **argv, const char *jobdir, int given)
+{
+	char	*s, *t;
+	int	 i;
+
+	s = xstrdup("forkflow");
+	for (i = 0; i < argc; i++) {
+		xasprintf(&t, "%s %s", s, argv[i]);
+		free(s);
+		s = t;
+	}
+	if (!given) {
+		xasprintf(&t, "%s --job-dir %s", s, jobdir);
+		free(s);
+		s = t;
+	}
+	return (s);
 }
 
 /* Print a program's warnings, unless quiet. */
@@ -302,6 +431,24 @@ peak_rss_kib(void)
 	return (kib);
 }
 
+/* List the records skipped by --skip-bad-records. */
+static void
+print_skipped(const struct job *job)
+{
+	FILE	*f;
+	char	*path, line[1024];
+
+	log_warnx("%llu bad record%s skipped:",
+	    (unsigned long long)job->skipped, job->skipped == 1 ? "" : "s");
+	path = job_path(job, "skipped");
+	if ((f = fopen(path, "r")) != NULL) {
+		while (fgets(line, sizeof line, f) != NULL)
+			fprintf(stderr, "  %s", line);
+		fclose(f);
+	}
+	free(path);
+}
+
 static double
 now_seconds(void)
 {
@@ -325,6 +472,8 @@ cmd_run(int argc, char **argv)
 
 	memset(&job, 0, sizeof job);
 	job.max_attempts = 4;
+	job.checkpoint_interval = 64 << 20;
+	job.heartbeat_timeout = 10;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "p:i:o:qv", longopts,
 	    NULL)) != -1) {
@@ -362,6 +511,23 @@ cmd_run(int argc, char **argv)
 			job.max_attempts = parse_count(optarg,
 			    "--max-attempts", 1000);
 			break;
+		case OPT_CKPT_INTERVAL:
+			job.checkpoint_interval = parse_size(optarg,
+			    "--checkpoint-interval");
+			break;
+		case OPT_HEARTBEAT:
+			job.heartbeat_timeout = parse_seconds(optarg,
+			    "--heartbeat-timeout");
+			break;
+		case OPT_INJECT:
+			parse_inject(optarg, &job.inject);
+			break;
+		case OPT_CHAOS:
+			job.chaos = parse_seconds(optarg, "--chaos");
+			break;
+		case OPT_SKIP_BAD:
+			job.skip_bad = 1;
+			break;
 		case OPT_HELP:
 			usage(0);
 		default:
@@ -391,24 +557,42 @@ cmd_run(int argc, char **argv)
 	job.nparts = parts;
 	job.plan = plan_make(p);
 
-	if (job.output != NULL && !job.force &&
-	    access(job.output, F_OK) == 0)
-		errx(EXIT_USAGE, "%s: output exists (use --force to replace "
-		    "it)", job.output);
+	if (job.inject.set && (job.inject.part >= job.nparts ||
+	    job.inject.op >= p->nops))
+		errx(EXIT_USAGE, "--inject-crash: no partition %u or operator "
+		    "%u in this job", job.inject.part, job.inject.op);
 
 	job_dir(&job, jobdir);
 	job_inputs(&job);
 	if (journal_open(&job, &cause) != 0)
 		errx(EXIT_JOB_FAILED, "%s", cause);
+	job.resume_hint = resume_hint(argc, argv, job.jobdir, jobdir != NULL);
+	if (job.output_done && job.output != NULL &&
+	    access(job.output, F_OK) == 0) {
+		if (!job.quiet)
+			log_warnx("the job in %s is complete; its output is "
+			    "%s", job.jobdir, job.output);
+		return (0);
+	}
+	if (job.output != NULL && !job.force &&
+	    access(job.output, F_OK) == 0)
+		errx(EXIT_USAGE, "%s: output exists (use --force to replace "
+		    "it)", job.output);
 	if (job.output != NULL) {
 		dir = path_dirname(job.output);
 		base = strrchr(job.output, '/');
 		base = base == NULL ? job.output : base + 1;
 		xasprintf(&job.outtmp, "%s/.%s.forkflow-tmp", dir, base);
 		free(dir);
-		if (rm_tree(job.outtmp) != 0 || mkdir(job.outtmp, 0755) != 0)
+		/* A resumed job keeps the parts it committed. */
+		if (!job.resumed && rm_tree(job.outtmp) != 0)
+			err(EXIT_JOB_FAILED, "%s", job.outtmp);
+		if (mkdir(job.outtmp, 0755) != 0 && errno != EEXIST)
 			err(EXIT_JOB_FAILED, "%s", job.outtmp);
 	}
+	if (job.resumed)
+		log_info("resuming the job in %s from stage %u",
+		    job.jobdir, job.first_stage);
 	log_info("job %016llx: %u partitions, %zu stages, %llu bytes of "
 	    "input in %zu files, job directory %s",
 	    (unsigned long long)job.job_id, job.nparts, job.plan->nstages,
@@ -417,6 +601,10 @@ cmd_run(int argc, char **argv)
 	status = supervisor_run(&job);
 	if (status == 0)
 		status = job_output(&job);
+	if (status == 0 && journal_note(&job, "output committed\n") != 0)
+		log_warn("journal");
+	if (status == 0 && job.skipped > 0 && !job.quiet)
+		print_skipped(&job);
 	if (status != 0 && job.outtmp != NULL)
 		(void)rm_tree(job.outtmp);
 

@@ -128,6 +128,13 @@ struct batch {
 	int64_t		*v;
 	int64_t		*tmp;		/* scratch column, swapped in and out */
 	int64_t		 col[3][BATCH_MAX];
+	uint64_t	 pos[BATCH_MAX];	/* input offsets (stage 0) */
+};
+
+/* A sorted array of records, one of those merged into an output. */
+struct pair_src {
+	const struct pair *p;
+	size_t		 n;
 };
 
 /* A record as stored in shuffle and output files. */
@@ -189,12 +196,25 @@ struct ops_error {
 	int64_t		 v;
 };
 
-/* A mapped shuffle file. */
+/* A run file being written. */
+struct runfile {
+	int		 fd;
+	char		*path;		/* final name */
+	char		*tmp;		/* name while written */
+	unsigned int	 nbuckets;
+	unsigned int	 runs;
+	uint64_t	 len;
+	uint64_t	 records;
+};
+
+/* A mapped run file. */
 struct shuffle_file {
 	char		*map;
 	size_t		 len;
 	unsigned int	 runs;
-	unsigned int	 nparts;
+	unsigned int	 nparts;	/* buckets per run */
+	uint64_t	*runoff;	/* [run * nparts + bucket] */
+	uint64_t	*runcount;
 };
 
 /*
@@ -205,13 +225,20 @@ struct shuffle_file {
 struct status_page {
 	uint64_t	 heartbeat;	/* bumped once per batch */
 	uint32_t	 stage;
-	uint32_t	 state;		/* enum worker_state */
+	uint32_t	 state;
 	int32_t		 pid;
 	uint32_t	 attempt;
 	uint64_t	 records_in;	/* this stage */
 	uint64_t	 records_out;
 	uint64_t	 bytes_in;
 	uint64_t	 bytes_total;	/* of the stage's input, if known */
+	uint32_t	 op;		/* operator being run */
+	uint32_t	 cur_n;		/* records in the batch being run */
+	uint64_t	 cur_lo;	/* stage input index of its first */
+	int64_t		 cur_k;		/* that record */
+	int64_t		 cur_v;
+	uint64_t	 cur_pos;	/* its input offset + 1, or 0 */
+	uint64_t	 checkpoints;
 };
 
 /*
@@ -225,19 +252,42 @@ struct ckpt_state {
 	uint64_t	 job_id;
 	uint64_t	 generation;
 	uint32_t	 stages_done;	/* stages committed */
+	uint32_t	 phase;		/* enum ckpt_phase, in stage stages_done */
 	uint32_t	 op;		/* next operator of the current stage */
-	uint64_t	 input_off;	/* input consumed in the current stage */
+	uint32_t	 sink_runs;	/* runs in the sink file */
+	uint64_t	 sink_len;	/* its committed length */
+	uint64_t	 cursor;	/* input offset, source, or group */
+	uint64_t	 cursor2;	/* record within the source */
+	uint32_t	 snap_gen;	/* which partial-reduce snapshot */
+	uint32_t	 pad;
+	uint64_t	 snap_len;	/* its length; 0: none */
 	uint64_t	 records_in;
 	uint64_t	 records_out;
 	uint64_t	 bytes_in;
-	uint64_t	 output_len;	/* committed output bytes */
+	uint64_t	 output_len;	/* bytes of the committed stage output */
 	uint64_t	 checksum;
+};
+
+/* Where a worker stands inside a stage. */
+enum ckpt_phase {
+	PHASE_NONE,		/* nothing of the stage is kept */
+	PHASE_READ,		/* reading the stage's input */
+	PHASE_EMIT,		/* sending the reduced groups on */
 };
 
 struct ckpt {
 	void		*slots;
 	unsigned int	 partition;
 	uint64_t	 job_id;
+};
+
+/* A crash to inject: --inject-crash PARTITION:OPERATOR[:RECORD[:ATTEMPTS]]. */
+struct inject {
+	int		 set;
+	unsigned int	 part;
+	unsigned int	 op;
+	uint64_t	 record;	/* of the operator's stage input */
+	unsigned int	 attempts;	/* crash on attempts 1..attempts */
 };
 
 /* Everything a job needs, set up by the supervisor before it forks. */
@@ -261,6 +311,16 @@ struct job {
 	int		 journalfd;
 	unsigned int	 max_attempts;
 	int		 permanent;	/* failed on the program or input */
+	uint64_t	 checkpoint_interval;	/* bytes of input */
+	double		 heartbeat_timeout;	/* seconds */
+	double		 chaos;		/* mean seconds between kills, or 0 */
+	int		 skip_bad;	/* --skip-bad-records */
+	struct inject	 inject;
+	unsigned int	 first_stage;	/* the first not committed */
+	int		 resumed;	/* the journal was there */
+	int		 output_done;	/* and says the output is committed */
+	char		*resume_hint;	/* the command line that resumes */
+	uint64_t	 skipped;	/* bad records skipped */
 	uint64_t	 records_in;	/* counted by the supervisor */
 	uint64_t	 records_out;
 };
@@ -273,6 +333,19 @@ char		*xstrdup(const char *);
 char		*xstrndup(const char *, size_t);
 int		 xasprintf(char **, const char *, ...) printflike(2, 3);
 int		 xvasprintf(char **, const char *, va_list) printflike(2, 0);
+
+/*
+ * A counter that long loops bump to show they progress; in a worker it
+ * points into its status page, elsewhere nowhere.
+ */
+extern volatile uint64_t *progress_counter;
+
+static inline void
+progress(void)
+{
+	if (progress_counter != NULL)
+		(*progress_counter)++;
+}
 
 /* log.c */
 void		 log_init(int, const char *);
@@ -302,6 +375,9 @@ void		 plan_free(struct plan *);
 void		 input_open(struct input *, const struct input_file *, size_t,
 		     uint64_t, uint64_t);
 int		 input_read(struct input *, struct batch *);
+uint64_t	 input_tell(const struct input *);
+int		 input_locate(const struct input_file *, size_t, uint64_t,
+		     size_t *, uint64_t *);
 void		 input_close(struct input *);
 
 /* agg.c */
@@ -333,9 +409,22 @@ const struct pair *shuffle_segment(const struct shuffle_file *,
 		     unsigned int, unsigned int, size_t *);
 void		 shuffle_close(struct shuffle_file *);
 
+int		 runfile_open(struct runfile *, const char *, unsigned int,
+		     uint64_t, unsigned int);
+int		 runfile_append(struct runfile *, const struct pair *,
+		     const uint64_t *);
+int		 runfile_append_agg(struct runfile *, const struct agg *);
+int		 runfile_sync(struct runfile *);
+int		 runfile_seal(struct runfile *, int);
+void		 runfile_abort(struct runfile *);
+int		 shuffle_open_len(struct shuffle_file *, const char *,
+		     unsigned int, uint64_t, char **);
+
 /* output.c */
 size_t		 output_format(char *, int64_t, int64_t);
 int		 output_write_part(const char *, const struct pair *, size_t,
+		     int, int, uint64_t *);
+int		 output_write_merged(const char *, struct pair_src *, size_t,
 		     int, int, uint64_t *);
 int		 output_merge(char **, size_t, int, uint64_t *);
 int		 output_commit(const char *, const char *, int, char **);
@@ -359,6 +448,8 @@ int		 supervisor_run(struct job *);
 /* journal.c */
 int		 journal_open(struct job *, char **);
 int		 journal_commit_stage(struct job *, unsigned int);
+int		 journal_note(struct job *, const char *, ...)
+		     printflike(2, 3);
 char		*job_path(const struct job *, const char *, ...)
 		     printflike(2, 3);
 

@@ -276,6 +276,15 @@ input_error(struct input *in, const char *at, const char *why)
 	return (-1);
 }
 
+/* The global offset of the next line to read. */
+uint64_t
+input_tell(const struct input *in)
+{
+	if (in->map == NULL)
+		return (in->fi >= in->nfiles ? in->hi : in->cur_start);
+	return (in->cur_start + (uint64_t)(in->p - in->base));
+}
+
 /*
  * Parse lines into the batch until it is full or the range ends.  Returns
  * the number of records, 0 at the end, -1 on error (in->cause says why).
@@ -318,6 +327,7 @@ input_read(struct input *in, struct batch *b)
 					in->first_line = in->tail;
 				p = in->tail;
 			}
+			b->pos[n] = in->cur_start + (uint64_t)(p - in->base);
 			next = parse_line(p, &k[n], &v[n], &blank, &why, &at);
 			if (next == NULL) {
 				if (p != in->first_line || is_number_start(p))
@@ -341,4 +351,43 @@ input_read(struct input *in, struct batch *b)
 			return ((int)n);
 		}
 	}
+}
+
+/*
+ * Find which file and line the global offset off is in, for messages
+ * about a record.  Reads the file up to there through a small buffer.
+ * Returns 0, or -1 if it cannot.
+ */
+int
+input_locate(const struct input_file *files, size_t nfiles, uint64_t off,
+    size_t *fi, uint64_t *line)
+{
+	char		 buf[65536], *p;
+	uint64_t	 start = 0, left;
+	ssize_t		 n;
+	size_t		 i;
+	int		 fd;
+
+	for (i = 0; i < nfiles; i++) {
+		if (off < start + files[i].size)
+			break;
+		start += files[i].size;
+	}
+	if (i == nfiles)
+		return (-1);
+	if ((fd = open(files[i].path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (-1);
+	*fi = i;
+	*line = 1;
+	left = off - start;
+	while (left > 0) {
+		n = read(fd, buf, left < sizeof buf ? left : sizeof buf);
+		if (n <= 0)
+			break;
+		for (p = buf; (p = memchr(p, '\n', buf + n - p)) != NULL; p++)
+			(*line)++;
+		left -= (uint64_t)n;
+	}
+	close(fd);
+	return (0);
 }

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,15 +52,18 @@ job_mkdir(const struct job *job, const char *name, char **cause)
 }
 
 /*
- * Lock the job directory, make its folders and start the journal.
- * Returns 0, or -1 with *cause set.
+ * Take the lock of the job directory.  The lock file holds the pid of the
+ * supervisor.  When that supervisor is dead, its workers may still hold
+ * the lock for a moment (they die with it, by PR_SET_PDEATHSIG): wait for
+ * them a little.
  */
-int
-journal_open(struct job *job, char **cause)
+static int
+journal_lock(struct job *job, char **cause)
 {
-	char		*path, line[128];
-	unsigned int	 s;
-	int		 fd, n;
+	char		*path, line[32];
+	long		 pid = 0;
+	ssize_t		 n;
+	int		 fd, tries;
 
 	path = job_path(job, "lock");
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -68,30 +72,108 @@ journal_open(struct job *job, char **cause)
 		free(path);
 		return (-1);
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		xasprintf(cause, "job directory %s is in use by another "
-		    "forkflow", job->jobdir);
-		free(path);
-		close(fd);
-		return (-1);
-	}
 	free(path);
+	for (tries = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; tries++) {
+		n = pread(fd, line, sizeof line - 1, 0);
+		line[n > 0 ? n : 0] = '\0';
+		pid = strtol(line, NULL, 10);
+		if ((pid > 0 && kill((pid_t)pid, 0) == 0) || tries == 500) {
+			xasprintf(cause, "job directory %s is in use by another "
+			    "forkflow (pid %ld)", job->jobdir, pid);
+			close(fd);
+			return (-1);
+		}
+		usleep(10000);
+	}
 	job->lockfd = fd;
 	n = snprintf(line, sizeof line, "%ld\n", (long)getpid());
-	(void)ftruncate(fd, 0);
-	(void)pwrite(fd, line, (size_t)n, 0);
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)n, 0) != n) {
+		xasprintf(cause, "job directory %s: %s", job->jobdir,
+		    strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
 
+/*
+ * Read an existing journal: it must be of this job; count the stages it
+ * has as committed.  Returns 1 if there is a journal, 0 if not, -1 with
+ * *cause set if it belongs to another job.
+ */
+static int
+journal_read(struct job *job, const char *path, char **cause)
+{
+	FILE			*f;
+	char			 line[256];
+	unsigned long long	 id;
+	unsigned int		 s;
+	int			 first = 1;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		if (errno == ENOENT)
+			return (0);
+		xasprintf(cause, "%s: %s", path, strerror(errno));
+		return (-1);
+	}
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (strchr(line, '\n') == NULL)
+			break;		/* a line cut short by a crash */
+		if (first) {
+			first = 0;
+			if (sscanf(line, "job %llx", &id) != 1 ||
+			    id != job->job_id) {
+				xasprintf(cause, "job directory %s holds "
+				    "another job: its program, partitions or "
+				    "input differ from this one's; use another "
+				    "--job-dir, or remove it", job->jobdir);
+				fclose(f);
+				return (-1);
+			}
+			continue;
+		}
+		if (sscanf(line, "stage %u committed", &s) == 1 &&
+		    s == job->first_stage)
+			job->first_stage = s + 1;
+		else if (strncmp(line, "output committed", 16) == 0)
+			job->output_done = 1;
+	}
+	fclose(f);
+	return (first ? 0 : 1);
+}
+
+/*
+ * Lock the job directory, make its folders, and open its journal: start
+ * it, or, when it is there, check that it is this job's and find where to
+ * resume.  Returns 0, or -1 with *cause set.
+ */
+int
+journal_open(struct job *job, char **cause)
+{
+	char		*path, line[128];
+	unsigned int	 s;
+	int		 fd, n, r;
+
+	if (journal_lock(job, cause) != 0)
+		return (-1);
+	path = job_path(job, "journal");
+	if ((r = journal_read(job, path, cause)) == -1) {
+		free(path);
+		return (-1);
+	}
+	job->resumed = r;
 	if (job_mkdir(job, "status", cause) != 0 ||
 	    job_mkdir(job, "ckpt", cause) != 0 ||
-	    job_mkdir(job, "out", cause) != 0)
+	    job_mkdir(job, "out", cause) != 0) {
+		free(path);
 		return (-1);
+	}
 	for (s = 0; s < job->plan->nstages; s++) {
 		snprintf(line, sizeof line, "s%u", s);
-		if (job_mkdir(job, line, cause) != 0)
+		if (job_mkdir(job, line, cause) != 0) {
+			free(path);
 			return (-1);
+		}
 	}
-
-	path = job_path(job, "journal");
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd == -1) {
 		xasprintf(cause, "%s: %s", path, strerror(errno));
@@ -99,29 +181,41 @@ journal_open(struct job *job, char **cause)
 		return (-1);
 	}
 	free(path);
-	n = snprintf(line, sizeof line, "job %016llx partitions %u stages %zu\n",
-	    (unsigned long long)job->job_id, job->nparts, job->plan->nstages);
+	job->journalfd = fd;
+	if (r == 1)
+		return (0);
+	n = snprintf(line, sizeof line, "job %016llx partitions %u stages "
+	    "%zu\n", (unsigned long long)job->job_id, job->nparts,
+	    job->plan->nstages);
 	if (write_all(fd, line, (size_t)n) != 0 ||
 	    (job->durable && fsync(fd) != 0)) {
 		xasprintf(cause, "journal: %s", strerror(errno));
-		close(fd);
 		return (-1);
 	}
-	job->journalfd = fd;
 	return (0);
+}
+
+/* Append a line to the journal, synced with --durable. */
+int
+journal_note(struct job *job, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*line;
+	int	 r;
+
+	va_start(ap, fmt);
+	xvasprintf(&line, fmt, ap);
+	va_end(ap);
+	r = write_all(job->journalfd, line, strlen(line));
+	free(line);
+	if (r == 0 && job->durable && fsync(job->journalfd) != 0)
+		r = -1;
+	return (r);
 }
 
 /* Record that every worker has committed stage s. */
 int
 journal_commit_stage(struct job *job, unsigned int s)
 {
-	char	line[64];
-	int	n;
-
-	n = snprintf(line, sizeof line, "stage %u committed\n", s);
-	if (write_all(job->journalfd, line, (size_t)n) != 0)
-		return (-1);
-	if (job->durable && fsync(job->journalfd) != 0)
-		return (-1);
-	return (0);
+	return (journal_note(job, "stage %u committed\n", s));
 }

@@ -15,6 +15,8 @@
 
 #include "forkflow.h"
 
+volatile uint64_t *progress_counter;
+
 static int	 log_verbose;
 static int	 log_child;	/* a forked worker: leave with _exit() */
 static char	 log_name[64] = "forkflow";

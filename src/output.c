@@ -56,17 +56,49 @@ output_format(char *buf, int64_t k, int64_t v)
 	return ((size_t)(p - buf));
 }
 
-/*
- * Write n sorted records to path, as text or binary, through a temporary
- * file renamed into place; sync it first when asked.
- */
+/* Write n sorted records to path (see output_write_merged). */
 int
 output_write_part(const char *path, const struct pair *r, size_t n, int text,
     int sync, uint64_t *bytes)
 {
-	char	*buf, *tmp;
-	size_t	 i, len = 0;
-	int	 fd, saved_errno;
+	struct pair_src	src;
+
+	src.p = r;
+	src.n = n;
+	return (output_write_merged(path, &src, 1, text, sync, bytes));
+}
+
+/* The source holding the least record, or NULL when all are done. */
+static inline struct pair_src *
+merged_least(struct pair_src *s, size_t ns)
+{
+	struct pair_src	*best = NULL;
+	size_t		 i;
+
+	for (i = 0; i < ns; i++) {
+		if (s[i].n == 0)
+			continue;
+		if (best == NULL || s[i].p->k < best->p->k ||
+		    (s[i].p->k == best->p->k && s[i].p->v < best->p->v))
+			best = &s[i];
+	}
+	return (best);
+}
+
+/*
+ * Merge sorted arrays of records into path, as text lines or binary
+ * records, through a temporary file renamed into place; sync it first
+ * when asked.  The arrays are few (one per checkpoint of the stage), so
+ * a linear scan picks the least.
+ */
+int
+output_write_merged(const char *path, struct pair_src *srcs, size_t nsrc,
+    int text, int sync, uint64_t *bytes)
+{
+	struct pair_src	*s;
+	char		*buf, *tmp;
+	size_t		 len = 0;
+	int		 fd, saved_errno;
 
 	*bytes = 0;
 	xasprintf(&tmp, "%s.tmp", path);
@@ -78,23 +110,32 @@ output_write_part(const char *path, const struct pair *r, size_t n, int text,
 		return (-1);
 	}
 	buf = xmalloc(OUTBUF_SIZE);
-	if (text) {
-		for (i = 0; i < n; i++) {
+	if (!text && nsrc == 1) {
+		if (write_all(fd, srcs[0].p, srcs[0].n * sizeof *srcs[0].p) != 0)
+			goto fail;
+		*bytes = srcs[0].n * sizeof *srcs[0].p;
+	} else {
+		while ((s = merged_least(srcs, nsrc)) != NULL) {
 			if (len > OUTBUF_SIZE - 64) {
 				if (write_all(fd, buf, len) != 0)
 					goto fail;
 				*bytes += len;
 				len = 0;
+				progress();
 			}
-			len += output_format(buf + len, r[i].k, r[i].v);
+			if (text)
+				len += output_format(buf + len, s->p->k,
+				    s->p->v);
+			else {
+				memcpy(buf + len, s->p, sizeof *s->p);
+				len += sizeof *s->p;
+			}
+			s->p++;
+			s->n--;
 		}
 		if (write_all(fd, buf, len) != 0)
 			goto fail;
 		*bytes += len;
-	} else {
-		if (write_all(fd, r, n * sizeof *r) != 0)
-			goto fail;
-		*bytes = n * sizeof *r;
 	}
 	if (sync && fsync(fd) != 0)
 		goto fail;

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION	1
+#define PROTO_VERSION	2
 #define MSG_MAXSIZE	(64 * 1024)	/* payload bytes */
 
 enum msg_type {
@@ -38,7 +38,9 @@ struct msg_hello {
 struct msg_start {
 	uint32_t	stage;
 	uint32_t	attempt;
-};
+	uint32_t	nskip;		/* stage input records to skip */
+	uint32_t	ncareful;	/* ranges to run a record at a time */
+}; /* followed by nskip uint64_t, then ncareful pairs of uint64_t */
 
 struct msg_stage_done {
 	uint32_t	stage;

@@ -1,13 +1,18 @@
 /* forkflow: see LICENSE. */
 /*
- * Shuffle files: how records move from the workers of one stage to those of
- * the next.  Each worker writes one file per stage holding one segment per
- * destination partition (the sort-shuffle layout), behind an index; the
- * reader of partition p maps the files of all workers and reads segment p
- * of each.  A file holds one or more runs, each with its own P segments,
- * so that a worker can add to its output in steps.  Files are written
- * beside their final name and renamed into place when complete: a file
- * under its final name is always whole.
+ * Run files: how records move from the workers of one stage to those of the
+ * next, and how a worker keeps what it has done inside a stage.
+ *
+ * A run file is a header followed by runs.  Each run holds its records
+ * grouped in buckets (one per destination partition for a shuffle, the
+ * sort-shuffle layout; one for a spill), behind a small table of counts.
+ * A worker appends a run at each checkpoint and records the file's length
+ * in its checkpoint, so after a crash it truncates the file to that length
+ * and carries on: every run below it is whole.  When the stage is done the
+ * header gets the number of runs and the file is renamed from NAME.tmp to
+ * NAME: a file under its final name is always sealed and whole.  The reader
+ * of partition p maps the files of all workers and reads bucket p of each
+ * run.
  */
 
 #include <sys/mman.h>
@@ -22,22 +27,24 @@
 
 #include "forkflow.h"
 
-#define SHUFFLE_MAGIC	"FFSHUF1"
-#define SHUFFLE_VERSION	1
+#define RUNFILE_MAGIC	"FFRUNS2"
+#define RUNFILE_VERSION	2
+#define RUN_MAGIC	0x314e5552u	/* "RUN1" */
 
-struct shuffle_hdr {
+struct runfile_hdr {
 	char		magic[8];
 	uint32_t	version;
-	uint32_t	partitions;
-	uint32_t	runs;
+	uint32_t	nbuckets;
+	uint32_t	runs;		/* 0 until sealed */
 	uint32_t	pad;
-	uint64_t	records;
+	uint64_t	length;		/* of the sealed file */
 };
 
-struct shuffle_seg {
-	uint64_t	off;		/* bytes from the start of the file */
-	uint64_t	count;		/* records */
-};
+struct run_hdr {
+	uint32_t	magic;
+	uint32_t	nbuckets;
+	uint64_t	records;
+}; /* followed by nbuckets counts, then the records */
 
 /*
  * The partition of a key: a 64-bit mix of the key (the finaliser of
@@ -78,114 +85,278 @@ write_all(int fd, const void *buf, size_t len)
 }
 
 /*
- * Write the aggregation table a as one run bucketed for nparts partitions
- * to path, through a temporary file renamed into place.  Returns 0, or -1
- * with errno set.
+ * Start writing a run file at path (as path.tmp), or, with len > 0, take
+ * up the one a crashed attempt left: truncate it to the length of its last
+ * checkpoint, where runs runs ended.  Returns 0, or -1 with errno set.
  */
 int
-shuffle_write_agg(const char *path, unsigned int nparts, const struct agg *a,
-    int durable, uint64_t *bytes)
+runfile_open(struct runfile *rf, const char *path, unsigned int nbuckets,
+    uint64_t len, unsigned int runs)
 {
-	struct shuffle_hdr	 hdr;
-	struct shuffle_seg	*seg;
-	struct pair		*pairs;
-	uint64_t		*count, off;
-	unsigned int		*part;
-	size_t			 n, i, pos;
-	int64_t			 k, acc;
-	char			*tmp;
-	int			 fd, saved_errno;
+	struct runfile_hdr	hdr;
+	struct stat		st;
+	int			saved_errno;
 
-	n = agg_count(a);
-	pairs = xcalloc(n + 1, sizeof *pairs);
-	part = xcalloc(n + 1, sizeof *part);
-	count = xcalloc(nparts + 1, sizeof *count);
-	seg = xcalloc(nparts, sizeof *seg);
-	pos = 0;
-	for (i = 0; agg_next(a, &pos, &k, &acc); i++) {
-		part[i] = shuffle_partition(k, nparts);
-		count[part[i] + 1]++;
-		pairs[i].k = k;
-		pairs[i].v = acc;
+	memset(rf, 0, sizeof *rf);
+	rf->fd = -1;
+	rf->nbuckets = nbuckets;
+	xasprintf(&rf->path, "%s", path);
+	xasprintf(&rf->tmp, "%s.tmp", path);
+	if (len > 0) {
+		rf->fd = open(rf->tmp, O_RDWR | O_CLOEXEC);
+		if (rf->fd == -1)
+			goto fail;
+		if (fstat(rf->fd, &st) != 0)
+			goto fail;
+		if ((uint64_t)st.st_size < len ||
+		    pread(rf->fd, &hdr, sizeof hdr, 0) != sizeof hdr ||
+		    memcmp(hdr.magic, RUNFILE_MAGIC, sizeof hdr.magic) != 0 ||
+		    hdr.nbuckets != nbuckets) {
+			errno = EINVAL;
+			goto fail;
+		}
+		if (ftruncate(rf->fd, (off_t)len) != 0 ||
+		    lseek(rf->fd, (off_t)len, SEEK_SET) == -1)
+			goto fail;
+		rf->len = len;
+		rf->runs = runs;
+		return (0);
 	}
-	for (i = 0; i < nparts; i++)
-		count[i + 1] += count[i];
-	off = sizeof hdr + (uint64_t)nparts * sizeof *seg;
-	for (i = 0; i < nparts; i++) {
-		seg[i].off = off + count[i] * sizeof *pairs;
-		seg[i].count = count[i + 1] - count[i];
-	}
-	/* Counting sort by partition, into a second array. */
-	{
-		struct pair	*sorted = xcalloc(n + 1, sizeof *sorted);
-
-		for (i = 0; i < n; i++)
-			sorted[count[part[i]]++] = pairs[i];
-		free(pairs);
-		pairs = sorted;
-	}
-
+	rf->fd = open(rf->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (rf->fd == -1)
+		goto fail;
 	memset(&hdr, 0, sizeof hdr);
-	memcpy(hdr.magic, SHUFFLE_MAGIC, sizeof hdr.magic);
-	hdr.version = SHUFFLE_VERSION;
-	hdr.partitions = nparts;
-	hdr.runs = 1;
-	hdr.records = n;
-
-	xasprintf(&tmp, "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1)
+	memcpy(hdr.magic, RUNFILE_MAGIC, sizeof hdr.magic);
+	hdr.version = RUNFILE_VERSION;
+	hdr.nbuckets = nbuckets;
+	if (write_all(rf->fd, &hdr, sizeof hdr) != 0)
 		goto fail;
-	if (write_all(fd, &hdr, sizeof hdr) != 0 ||
-	    write_all(fd, seg, nparts * sizeof *seg) != 0 ||
-	    write_all(fd, pairs, n * sizeof *pairs) != 0)
-		goto fail;
-	if (durable && fsync(fd) != 0)
-		goto fail;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0)
-		goto fail;
-	*bytes = off + n * sizeof *pairs;
-	free(tmp);
-	free(pairs);
-	free(part);
-	free(count);
-	free(seg);
+	rf->len = sizeof hdr;
 	return (0);
 
 fail:
 	saved_errno = errno;
-	if (fd != -1)
-		close(fd);
-	unlink(tmp);
-	free(tmp);
-	free(pairs);
-	free(part);
-	free(count);
-	free(seg);
+	runfile_abort(rf);
 	errno = saved_errno;
 	return (-1);
 }
 
 /*
- * Map a shuffle file and check its header and index.  Returns 0, or -1
- * with *cause set.
+ * Append a run: counts[b] records for each bucket b, stored one bucket
+ * after the other in pairs.
  */
 int
-shuffle_open(struct shuffle_file *sf, const char *path, unsigned int nparts,
-    char **cause)
+runfile_append(struct runfile *rf, const struct pair *pairs,
+    const uint64_t *counts)
 {
-	struct shuffle_hdr	 hdr;
-	struct shuffle_seg	 seg;
+	struct run_hdr	hdr;
+	uint64_t	n = 0;
+	unsigned int	b;
+
+	for (b = 0; b < rf->nbuckets; b++)
+		n += counts[b];
+	hdr.magic = RUN_MAGIC;
+	hdr.nbuckets = rf->nbuckets;
+	hdr.records = n;
+	if (write_all(rf->fd, &hdr, sizeof hdr) != 0 ||
+	    write_all(rf->fd, counts, rf->nbuckets * sizeof *counts) != 0 ||
+	    write_all(rf->fd, pairs, n * sizeof *pairs) != 0)
+		return (-1);
+	rf->len += sizeof hdr + rf->nbuckets * sizeof *counts +
+	    n * sizeof *pairs;
+	rf->runs++;
+	rf->records += n;
+	return (0);
+}
+
+/*
+ * Append the keys of an aggregation table as one run, bucketed by
+ * partition (nbuckets > 1), or sorted by key (one bucket).
+ */
+int
+runfile_append_agg(struct runfile *rf, const struct agg *a)
+{
+	struct pair	*pairs, *sorted;
+	uint64_t	*count, *pos;
+	unsigned int	*part = NULL;
+	size_t		 n, i, it = 0;
+	int64_t		 k, acc;
+	int		 r;
+
+	n = agg_count(a);
+	pairs = xreallocarray(NULL, n + 1, sizeof *pairs);
+	count = xcalloc(rf->nbuckets, sizeof *count);
+	for (i = 0; agg_next(a, &it, &k, &acc); i++) {
+		pairs[i].k = k;
+		pairs[i].v = acc;
+	}
+	if (rf->nbuckets == 1) {
+		sort_pairs(pairs, n);
+		count[0] = n;
+		r = runfile_append(rf, pairs, count);
+		free(pairs);
+		free(count);
+		return (r);
+	}
+	/* A counting sort by partition. */
+	part = xreallocarray(NULL, n + 1, sizeof *part);
+	pos = xcalloc(rf->nbuckets, sizeof *pos);
+	for (i = 0; i < n; i++) {
+		part[i] = shuffle_partition(pairs[i].k, rf->nbuckets);
+		count[part[i]]++;
+	}
+	for (i = 1; i < rf->nbuckets; i++)
+		pos[i] = pos[i - 1] + count[i - 1];
+	sorted = xreallocarray(NULL, n + 1, sizeof *sorted);
+	for (i = 0; i < n; i++)
+		sorted[pos[part[i]]++] = pairs[i];
+	r = runfile_append(rf, sorted, count);
+	free(sorted);
+	free(pos);
+	free(part);
+	free(pairs);
+	free(count);
+	return (r);
+}
+
+/* Sync what is written (for --durable checkpoints). */
+int
+runfile_sync(struct runfile *rf)
+{
+	return (fsync(rf->fd));
+}
+
+/*
+ * Seal the file: write the number of runs and the length into the header,
+ * and rename it to its final name.  With sync, make it durable first.
+ */
+int
+runfile_seal(struct runfile *rf, int sync)
+{
+	struct runfile_hdr	hdr;
+	int			saved_errno;
+
+	if (pread(rf->fd, &hdr, sizeof hdr, 0) != sizeof hdr) {
+		errno = EIO;
+		goto fail;
+	}
+	hdr.runs = rf->runs;
+	hdr.length = rf->len;
+	if (pwrite(rf->fd, &hdr, sizeof hdr, 0) != sizeof hdr)
+		goto fail;
+	if (sync && fsync(rf->fd) != 0)
+		goto fail;
+	if (close(rf->fd) != 0) {
+		rf->fd = -1;
+		goto fail;
+	}
+	rf->fd = -1;
+	if (rename(rf->tmp, rf->path) != 0)
+		goto fail;
+	free(rf->tmp);
+	free(rf->path);
+	rf->tmp = rf->path = NULL;
+	return (0);
+
+fail:
+	saved_errno = errno;
+	runfile_abort(rf);
+	errno = saved_errno;
+	return (-1);
+}
+
+/* Give up a run file being written (its .tmp stays for a later attempt). */
+void
+runfile_abort(struct runfile *rf)
+{
+	if (rf->fd != -1)
+		close(rf->fd);
+	rf->fd = -1;
+	free(rf->tmp);
+	free(rf->path);
+	rf->tmp = rf->path = NULL;
+}
+
+/*
+ * Write the aggregation table a as a whole run file of one run, bucketed
+ * for nbuckets partitions.
+ */
+int
+shuffle_write_agg(const char *path, unsigned int nbuckets, const struct agg *a,
+    int durable, uint64_t *bytes)
+{
+	struct runfile	rf;
+
+	if (runfile_open(&rf, path, nbuckets, 0, 0) != 0)
+		return (-1);
+	if (runfile_append_agg(&rf, a) != 0) {
+		runfile_abort(&rf);
+		return (-1);
+	}
+	*bytes = rf.len;
+	return (runfile_seal(&rf, durable));
+}
+
+/*
+ * Walk the runs of a mapped file up to len, checking each, and note where
+ * each run's buckets are.  Returns the number of runs, or -1.
+ */
+static int
+shuffle_walk(struct shuffle_file *sf, uint64_t len, unsigned int maxruns)
+{
+	struct run_hdr	 rh;
+	uint64_t	 off = sizeof(struct runfile_hdr), c, sum, at;
+	unsigned int	 r = 0, b;
+
+	while (off < len && r < maxruns) {
+		if (len - off < sizeof rh)
+			return (-1);
+		memcpy(&rh, sf->map + off, sizeof rh);
+		if (rh.magic != RUN_MAGIC || rh.nbuckets != sf->nparts)
+			return (-1);
+		off += sizeof rh;
+		if ((len - off) / sizeof c < sf->nparts)
+			return (-1);
+		at = off + (uint64_t)sf->nparts * sizeof c;
+		sum = 0;
+		sf->runoff = xreallocarray(sf->runoff,
+		    ((size_t)r + 1) * sf->nparts, sizeof *sf->runoff);
+		sf->runcount = xreallocarray(sf->runcount,
+		    ((size_t)r + 1) * sf->nparts, sizeof *sf->runcount);
+		for (b = 0; b < sf->nparts; b++) {
+			memcpy(&c, sf->map + off + b * sizeof c, sizeof c);
+			if (c > (len - at) / sizeof(struct pair) - sum)
+				return (-1);
+			sf->runoff[(size_t)r * sf->nparts + b] =
+			    at + sum * sizeof(struct pair);
+			sf->runcount[(size_t)r * sf->nparts + b] = c;
+			sum += c;
+		}
+		if (sum != rh.records)
+			return (-1);
+		off = at + sum * sizeof(struct pair);
+		r++;
+	}
+	if (off != len)
+		return (-1);
+	return ((int)r);
+}
+
+/*
+ * Map a run file and check every run.  A sealed file must be whole; with
+ * len > 0 the file is one still being written, valid up to len.  Returns 0,
+ * or -1 with *cause set.
+ */
+int
+shuffle_open_len(struct shuffle_file *sf, const char *path,
+    unsigned int nbuckets, uint64_t len, char **cause)
+{
+	struct runfile_hdr	 hdr;
 	struct stat		 st;
-	size_t			 i, nseg;
-	int			 fd;
+	int			 fd, n;
 
 	memset(sf, 0, sizeof *sf);
+	sf->nparts = nbuckets;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		xasprintf(cause, "%s: %s", path, strerror(errno));
 		return (-1);
@@ -196,8 +367,8 @@ shuffle_open(struct shuffle_file *sf, const char *path, unsigned int nparts,
 		return (-1);
 	}
 	sf->len = (size_t)st.st_size;
-	if (sf->len < sizeof hdr) {
-		xasprintf(cause, "%s: truncated shuffle file", path);
+	if (sf->len < sizeof hdr || (len > 0 && sf->len < len)) {
+		xasprintf(cause, "%s: truncated run file", path);
 		close(fd);
 		return (-1);
 	}
@@ -209,47 +380,45 @@ shuffle_open(struct shuffle_file *sf, const char *path, unsigned int nparts,
 		return (-1);
 	}
 	memcpy(&hdr, sf->map, sizeof hdr);
-	if (memcmp(hdr.magic, SHUFFLE_MAGIC, sizeof hdr.magic) != 0 ||
-	    hdr.version != SHUFFLE_VERSION || hdr.partitions != nparts ||
-	    hdr.runs == 0 || hdr.runs > 1u << 20) {
-		xasprintf(cause, "%s: not a shuffle file of this job", path);
+	if (memcmp(hdr.magic, RUNFILE_MAGIC, sizeof hdr.magic) != 0 ||
+	    hdr.version != RUNFILE_VERSION || hdr.nbuckets != nbuckets) {
+		xasprintf(cause, "%s: not a run file of this job", path);
 		goto fail;
 	}
-	nseg = (size_t)hdr.runs * nparts;
-	if (sizeof hdr + nseg * sizeof seg > sf->len) {
-		xasprintf(cause, "%s: truncated shuffle index", path);
+	if (len == 0 && (hdr.length != sf->len || hdr.runs == 0)) {
+		xasprintf(cause, "%s: run file not sealed or truncated", path);
 		goto fail;
 	}
-	for (i = 0; i < nseg; i++) {
-		memcpy(&seg, sf->map + sizeof hdr + i * sizeof seg, sizeof seg);
-		if (seg.off > sf->len || seg.count > (sf->len - seg.off) /
-		    sizeof(struct pair)) {
-			xasprintf(cause, "%s: segment %zu out of bounds",
-			    path, i);
-			goto fail;
-		}
+	n = shuffle_walk(sf, len > 0 ? len : sf->len,
+	    len > 0 ? UINT32_MAX : hdr.runs);
+	if (n < 0 || (len == 0 && (unsigned int)n != hdr.runs)) {
+		xasprintf(cause, "%s: damaged run file", path);
+		goto fail;
 	}
-	sf->runs = hdr.runs;
-	sf->nparts = nparts;
+	sf->runs = (unsigned int)n;
 	return (0);
 
 fail:
-	munmap(sf->map, sf->len);
-	sf->map = NULL;
+	shuffle_close(sf);
 	return (-1);
 }
 
-/* Find segment p of run r: its records and their number. */
+int
+shuffle_open(struct shuffle_file *sf, const char *path, unsigned int nparts,
+    char **cause)
+{
+	return (shuffle_open_len(sf, path, nparts, 0, cause));
+}
+
+/* Find bucket p of run r: its records and their number. */
 const struct pair *
 shuffle_segment(const struct shuffle_file *sf, unsigned int r, unsigned int p,
     size_t *count)
 {
-	struct shuffle_seg	seg;
+	size_t	i = (size_t)r * sf->nparts + p;
 
-	memcpy(&seg, sf->map + sizeof(struct shuffle_hdr) +
-	    ((size_t)r * sf->nparts + p) * sizeof seg, sizeof seg);
-	*count = (size_t)seg.count;
-	return ((const struct pair *)(sf->map + seg.off));
+	*count = (size_t)sf->runcount[i];
+	return ((const struct pair *)(sf->map + sf->runoff[i]));
 }
 
 void
@@ -258,4 +427,8 @@ shuffle_close(struct shuffle_file *sf)
 	if (sf->map != NULL)
 		munmap(sf->map, sf->len);
 	sf->map = NULL;
+	free(sf->runoff);
+	free(sf->runcount);
+	sf->runoff = NULL;
+	sf->runcount = NULL;
 }

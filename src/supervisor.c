@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,18 @@ static const enum worker_action actions[W_FAILED + 1][WE_NEVENTS] = {
 
 struct supervisor;
 
+/* A record (or a batch of them) a worker was running when it crashed. */
+struct suspect {
+	unsigned int		 stage;
+	uint64_t		 lo;		/* stage input record index */
+	uint64_t		 n;		/* 1: exactly that record */
+	int64_t			 k;
+	int64_t			 v;
+	uint64_t		 pos;		/* input offset + 1, or 0 */
+	unsigned int		 crashes;
+	int			 skip;		/* skip it from now on */
+};
+
 struct worker {
 	struct supervisor	*sv;
 	unsigned int		 part;
@@ -77,7 +90,14 @@ struct worker {
 	int			 fd;
 	enum worker_state	 state;
 	unsigned int		 attempts;	/* forks so far */
+	unsigned int		 failures;	/* in a row, without progress */
+	uint64_t		 ckpts_at_fork;	/* to see progress */
 	unsigned int		 stages_done;
+	uint64_t		 last_hb;	/* heartbeat when last seen */
+	ev_tstamp		 last_change;	/* when it last moved */
+	int			 hung;		/* killed for no progress */
+	struct suspect		*suspects;
+	size_t			 nsuspects;
 	ev_tstamp		 forked_at;
 	ev_io			 rio;
 	ev_io			 wio;
@@ -105,6 +125,9 @@ struct supervisor {
 	unsigned int		 live;		/* workers forked or waiting */
 	ev_signal		 sigint;
 	ev_signal		 sigterm;
+	ev_timer		 heartbeat;
+	ev_timer		 chaos;
+	uint64_t		 rng;
 	uint64_t		 records_in;	/* of stage 0 */
 	uint64_t		 records_out;	/* of the last stage */
 };
@@ -115,6 +138,7 @@ static void	supervisor_send(struct worker *, uint32_t, const void *,
 		    size_t);
 static void	supervisor_barrier(struct supervisor *);
 static void	supervisor_stop_worker(struct worker *);
+static void	supervisor_give_up(struct supervisor *, struct worker *);
 
 /* Describe how a process ended, as log lines say it. */
 static char *
@@ -129,6 +153,89 @@ exit_describe(int status)
 	else
 		xasprintf(&s, "ended with wait status %d", status);
 	return (s);
+}
+
+/* Describe a record for messages: key, value and where it was read. */
+static char *
+record_describe(const struct job *job, int64_t k, int64_t v, uint64_t pos)
+{
+	char		*s;
+	size_t		 fi;
+	uint64_t	 line;
+
+	if (pos > 0 && input_locate(job->files, job->nfiles, pos - 1, &fi,
+	    &line) == 0)
+		xasprintf(&s, "key %lld, value %lld (%s:%llu)", (long long)k,
+		    (long long)v, job->files[fi].name,
+		    (unsigned long long)line);
+	else
+		xasprintf(&s, "key %lld, value %lld", (long long)k,
+		    (long long)v);
+	return (s);
+}
+
+/* Name the operator a worker was running, for messages. */
+static char *
+op_describe(const struct job *job, unsigned int op)
+{
+	if (op >= job->prog->nops)
+		return (xstrdup("the stage's end"));
+	return (program_op_describe(job->prog, &job->prog->ops[op]));
+}
+
+/*
+ * A worker crashed in the middle of a stage: note what it was running.  A
+ * batch becomes a range the next attempt runs one record at a time; a
+ * single record is counted, and with --skip-bad-records one that crashed
+ * a worker twice is skipped from then on and listed in JOBDIR/skipped.
+ */
+static void
+supervisor_note_crash(struct worker *w)
+{
+	struct supervisor	*sv = w->sv;
+	struct job		*job = sv->job;
+	struct status_page	*sp = w->status;
+	struct suspect		*x;
+	char			*what, *line;
+	size_t			 i;
+	FILE			*f;
+
+	if (sp->cur_n == 0 || sp->stage != sv->stage)
+		return;
+	w->suspects = xreallocarray(w->suspects, w->nsuspects + 1,
+	    sizeof *w->suspects);
+	x = &w->suspects[w->nsuspects++];
+	memset(x, 0, sizeof *x);
+	x->stage = sp->stage;
+	x->lo = sp->cur_lo;
+	x->n = sp->cur_n;
+	x->k = sp->cur_k;
+	x->v = sp->cur_v;
+	x->pos = sp->cur_pos;
+	x->crashes = 1;
+	if (x->n != 1)
+		return;
+	for (i = 0; i + 1 < w->nsuspects; i++) {
+		if (w->suspects[i].stage == x->stage &&
+		    x->lo >= w->suspects[i].lo &&
+		    x->lo < w->suspects[i].lo + w->suspects[i].n)
+			x->crashes++;
+	}
+	if (x->crashes < 2 || !job->skip_bad)
+		return;
+	x->skip = 1;
+	what = record_describe(job, x->k, x->v, x->pos);
+	log_warnx("record %llu of stage %u (%s) crashed worker %u twice; "
+	    "skipping it", (unsigned long long)x->lo, x->stage, what,
+	    w->part);
+	line = job_path(job, "skipped");
+	if ((f = fopen(line, "a")) != NULL) {
+		fprintf(f, "partition %u stage %u record %llu: %s\n", w->part,
+		    x->stage, (unsigned long long)x->lo, what);
+		fclose(f);
+	}
+	free(line);
+	free(what);
 }
 
 /* Stop watching a worker's socket, and close it. */
@@ -173,15 +280,48 @@ supervisor_send(struct worker *w, uint32_t type, const void *p, size_t len)
 	ev_io_start(w->sv->loop, &w->wio);
 }
 
+/*
+ * Tell a worker to run a stage, with the records of that stage it must
+ * skip and the ranges it must run one record at a time.
+ */
 static void
 supervisor_start_stage(struct worker *w, unsigned int stage)
 {
-	struct msg_start	start;
+	struct msg_start	 start;
+	struct buf		 b;
+	const struct suspect	*x;
+	uint64_t		 u;
+	size_t			 i;
 
 	memset(&start, 0, sizeof start);
+	memset(&b, 0, sizeof b);
 	start.stage = stage;
 	start.attempt = w->attempts;
-	supervisor_send(w, MSG_START, &start, sizeof start);
+	for (i = 0; i < w->nsuspects; i++) {
+		x = &w->suspects[i];
+		if (x->stage == stage && x->skip)
+			start.nskip++;
+		else if (x->stage == stage && x->n > 1)
+			start.ncareful++;
+	}
+	buf_add(&b, &start, sizeof start);
+	for (i = 0; i < w->nsuspects; i++) {
+		x = &w->suspects[i];
+		if (x->stage == stage && x->skip)
+			buf_add(&b, &x->lo, sizeof x->lo);
+	}
+	for (i = 0; i < w->nsuspects; i++) {
+		x = &w->suspects[i];
+		if (x->stage == stage && !x->skip && x->n > 1) {
+			buf_add(&b, &x->lo, sizeof x->lo);
+			u = x->lo + x->n;
+			buf_add(&b, &u, sizeof u);
+		}
+	}
+	supervisor_send(w, MSG_START, b.data, b.len);
+	buf_free(&b);
+	w->last_change = ev_now(w->sv->loop);
+	w->last_hb = w->status->heartbeat;
 }
 
 /* Handle one message from a worker; -1 if it is malformed. */
@@ -206,6 +346,8 @@ supervisor_dispatch(struct worker *w, struct msg *m)
 		    proto_end(m) != 0 || done.stage != sv->stage)
 			return (-1);
 		w->stages_done = done.stage + 1;
+		w->failures = 0;
+		w->ckpts_at_fork = w->status->checkpoints;
 		if (done.stage == 0)
 			sv->records_in += done.records_in;
 		if (done.stage == sv->job->plan->nstages - 1)
@@ -285,8 +427,11 @@ supervisor_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 	    (WEXITSTATUS(status) == WORKER_EXIT_INPUT ||
 	    WEXITSTATUS(status) == WORKER_EXIT_RUNTIME))
 		supervisor_event(w, WE_EXIT_PERMANENT);
-	else
+	else {
+		if (w->state == W_RUNNING && w->stages_done <= w->sv->stage)
+			supervisor_note_crash(w);
 		supervisor_event(w, WE_CRASH);
+	}
 }
 
 static void
@@ -347,6 +492,36 @@ supervisor_permanent(struct supervisor *sv, struct worker *w)
 	}
 }
 
+/*
+ * A partition failed --max-attempts times in a row: the job fails, with
+ * one message that says where and on what.
+ */
+static void
+supervisor_give_up(struct supervisor *sv, struct worker *w)
+{
+	struct status_page	*sp = w->status;
+	const struct suspect	*x = NULL;
+	char			*what, *rec, *msg;
+
+	if (w->nsuspects > 0 && w->suspects[w->nsuspects - 1].stage ==
+	    sv->stage)
+		x = &w->suspects[w->nsuspects - 1];
+	what = op_describe(sv->job, sp->op);
+	if (x != NULL)
+		rec = record_describe(sv->job, x->k, x->v, x->pos);
+	else
+		rec = xstrdup("none (between records)");
+	xasprintf(&msg, "partition %u failed in stage %u, operator %u (%s): "
+	    "worker %s%s; gave up after %u attempts; record being processed: "
+	    "%s%s", w->part, sv->stage, sp->op, what, w->last_exit,
+	    w->hung ? " (no progress)" : "", w->failures, rec,
+	    x != NULL && !sv->job->skip_bad ? " (--skip-bad-records skips "
+	    "a record that crashes a worker twice)" : "");
+	free(what);
+	free(rec);
+	supervisor_fail(sv, EXIT_JOB_FAILED, msg);
+}
+
 /* Run the action the table gives for a worker's event. */
 static void
 supervisor_event(struct worker *w, enum worker_event ev)
@@ -355,7 +530,7 @@ supervisor_event(struct worker *w, enum worker_event ev)
 	enum worker_action	 a = actions[w->state][ev];
 	unsigned int		 max = sv->job->max_attempts;
 	double			 delay;
-	char			*msg;
+	char			*msg, *what;
 
 	if (ev != WE_TIMER && w->state != W_BACKOFF && w->state != W_DONE &&
 	    w->state != W_FAILED)
@@ -382,24 +557,30 @@ supervisor_event(struct worker *w, enum worker_event ev)
 		}
 		break;
 	case A_RESTART:
-		if (w->attempts >= max) {
+		/*
+		 * Failures count in a row: a worker that checkpointed or
+		 * committed a stage since its last fork made progress, and
+		 * its crash was not the same as the one before.
+		 */
+		if (w->status->checkpoints != w->ckpts_at_fork)
+			w->failures = 0;
+		w->failures++;
+		if (w->failures >= max) {
 			w->state = W_FAILED;
-			xasprintf(&msg, "partition %u failed in stage %u: "
-			    "worker %s; gave up after %u attempts", w->part,
-			    sv->stage, w->last_exit, w->attempts);
-			supervisor_fail(sv, EXIT_JOB_FAILED, msg);
+			supervisor_give_up(sv, w);
 			break;
 		}
 		/* The first restart is at once, later ones back off. */
-		delay = w->attempts <= 1 ? 0 :
-		    (double)(1u << (w->attempts - 2 > 5 ? 5 :
-		    w->attempts - 2));
+		delay = w->failures <= 1 ? 0 : (double)(1u << (w->failures -
+		    2 > 5 ? 5 : w->failures - 2));
 		if (delay > 30)
 			delay = 30;
-		log_warnx("worker %u (pid %ld) %s; restarting from "
-		    "checkpoint (stage %u), attempt %u/%u", w->part,
+		what = op_describe(sv->job, w->status->op);
+		log_warnx("worker %u (pid %ld) %s; restarting from checkpoint "
+		    "(stage %u, operator %u), attempt %u/%u", w->part,
 		    (long)w->status->pid, w->last_exit, sv->stage,
-		    w->attempts + 1, max);
+		    w->status->op, w->failures + 1, max);
+		free(what);
 		w->state = W_BACKOFF;
 		sv->live++;
 		ev_timer_init(&w->backoff, supervisor_backoff_cb, delay, 0);
@@ -532,6 +713,8 @@ supervisor_spawn(struct supervisor *sv, struct worker *w)
 	w->pid = pid;
 	w->fd = sp[0];
 	w->attempts++;
+	w->hung = 0;
+	w->ckpts_at_fork = w->status->checkpoints;
 	w->state = W_RUNNING;
 	w->has_error = 0;
 	w->forked_at = ev_now(sv->loop);
@@ -552,6 +735,95 @@ supervisor_spawn(struct supervisor *sv, struct worker *w)
 	supervisor_start_stage(w, sv->stage);
 }
 
+/* Is a worker busy with the current stage (so it must show progress)? */
+static int
+worker_busy(const struct worker *w)
+{
+	return (w->state == W_RUNNING && w->pid > 0 &&
+	    w->stages_done <= w->sv->stage && !w->sv->finishing);
+}
+
+/*
+ * The heartbeat: a busy worker bumps the counter in its status page at
+ * least once per batch, without a system call.  One whose counter has not
+ * moved for --heartbeat-timeout seconds is hung (stopped, or stuck in a
+ * loop): kill it, and it is restarted like any crashed worker.
+ */
+static void
+supervisor_heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct supervisor	*sv = t->data;
+	struct worker		*w;
+	ev_tstamp		 now = ev_now(loop);
+	uint64_t		 hb;
+	unsigned int		 i;
+
+	for (i = 0; i < sv->job->nparts; i++) {
+		w = &sv->w[i];
+		if (!worker_busy(w) || w->hung)
+			continue;
+		hb = w->status->heartbeat;
+		if (hb != w->last_hb) {
+			w->last_hb = hb;
+			w->last_change = now;
+		} else if (now - w->last_change >= sv->job->heartbeat_timeout) {
+			log_warnx("worker %u (pid %ld) made no progress for "
+			    "%.1f s; killing it", w->part, (long)w->pid,
+			    now - w->last_change);
+			w->hung = 1;
+			kill(w->pid, SIGKILL);
+		}
+	}
+}
+
+/* A random number in [0, 1), from a xorshift generator. */
+static double
+supervisor_random(struct supervisor *sv)
+{
+	sv->rng ^= sv->rng << 13;
+	sv->rng ^= sv->rng >> 7;
+	sv->rng ^= sv->rng << 17;
+	return ((double)(sv->rng >> 11) / 9007199254740992.0);
+}
+
+/* Arm the chaos timer: exponential delays of the given mean. */
+static void
+supervisor_chaos_arm(struct supervisor *sv)
+{
+	double	delay;
+
+	delay = -sv->job->chaos * log(1.0 - supervisor_random(sv));
+	ev_timer_set(&sv->chaos, delay, 0);
+	ev_timer_start(sv->loop, &sv->chaos);
+}
+
+/* --chaos: kill a random busy worker, as a crash would. */
+static void
+supervisor_chaos_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct supervisor	*sv = t->data;
+	struct worker		*w;
+	unsigned int		 i, n = 0, pick;
+
+	if (sv->finishing || sv->failing)
+		return;
+	for (i = 0; i < sv->job->nparts; i++)
+		n += worker_busy(&sv->w[i]);
+	if (n > 0) {
+		pick = (unsigned int)(supervisor_random(sv) * n);
+		for (i = 0; i < sv->job->nparts; i++) {
+			w = &sv->w[i];
+			if (worker_busy(w) && pick-- == 0) {
+				log_warnx("chaos: killing worker %u (pid %ld)",
+				    w->part, (long)w->pid);
+				kill(w->pid, SIGKILL);
+				break;
+			}
+		}
+	}
+	supervisor_chaos_arm(sv);
+}
+
 /* SIGINT or SIGTERM: stop the workers and keep the job directory. */
 static void
 supervisor_signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
@@ -561,7 +833,8 @@ supervisor_signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 
 	if (sv->interrupted++)
 		return;
-	xasprintf(&msg, "interrupted by signal %d", s->signum);
+	xasprintf(&msg, "interrupted by signal %d; to resume, run %s",
+	    s->signum, sv->job->resume_hint);
 	sv->job->keep = 1;
 	supervisor_fail(sv, EXIT_JOB_FAILED, msg);
 }
@@ -618,11 +891,27 @@ supervisor_run(struct job *job)
 	ev_signal_init(&sv.sigterm, supervisor_signal_cb, SIGTERM);
 	sv.sigterm.data = &sv;
 	ev_signal_start(sv.loop, &sv.sigterm);
+	ev_timer_init(&sv.heartbeat, supervisor_heartbeat_cb,
+	    job->heartbeat_timeout / 4, job->heartbeat_timeout / 4);
+	sv.heartbeat.data = &sv;
+	ev_timer_start(sv.loop, &sv.heartbeat);
+	sv.rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ULL | 1;
+	ev_init(&sv.chaos, supervisor_chaos_cb);
+	sv.chaos.data = &sv;
+	if (job->chaos > 0)
+		supervisor_chaos_arm(&sv);
 
-	for (i = 0; i < job->nparts; i++)
-		supervisor_spawn(&sv, &sv.w[i]);
-	if (sv.live > 0)
-		ev_run(sv.loop, 0);
+	/* Stages the journal has as committed are not run again. */
+	sv.stage = job->first_stage;
+	if (sv.stage < job->plan->nstages) {
+		for (i = 0; i < job->nparts; i++)
+			supervisor_spawn(&sv, &sv.w[i]);
+		if (sv.live > 0)
+			ev_run(sv.loop, 0);
+	} else
+		sv.finishing = 1;
+	ev_timer_stop(sv.loop, &sv.heartbeat);
+	ev_timer_stop(sv.loop, &sv.chaos);
 
 	status = 0;
 	if ((e = supervisor_first_error(&sv)) != NULL) {
@@ -638,7 +927,7 @@ supervisor_run(struct job *job)
 	} else if (sv.fail_msg != NULL) {
 		log_warnx("%s", sv.fail_msg);
 		status = sv.fail_status;
-	} else if (sv.stage + 1 < job->plan->nstages || !sv.finishing) {
+	} else if (!sv.finishing) {
 		log_warnx("the job stopped before its last stage");
 		status = EXIT_JOB_FAILED;
 	}
@@ -646,6 +935,9 @@ supervisor_run(struct job *job)
 	job->records_out = sv.records_out;
 	for (i = 0; i < job->nparts; i++) {
 		w = &sv.w[i];
+		for (size_t j = 0; j < w->nsuspects; j++)
+			job->skipped += w->suspects[j].skip;
+		free(w->suspects);
 		free(w->error_text);
 		free(w->last_exit);
 		munmap(w->status, sizeof *w->status);

@@ -8,9 +8,22 @@
  * the input is at fault, so that it is not restarted.  Any other death
  * (a signal, fatal()) is a crash the supervisor recovers from.
  *
- * Between stages the worker blocks on its socket; during a stage it runs
- * without system calls on the hot path and shows its progress in its
- * status page.  It exits as soon as its supervisor is gone.
+ * Inside a stage the worker checkpoints every --checkpoint-interval bytes
+ * of input: it appends what its sink holds to the stage's run file as one
+ * more run, and publishes in its checkpoint file how far it read and how
+ * long the run file is.  A worker forked again after a crash truncates the
+ * run file to that length and reads on from there, so at most one interval
+ * of work is done twice and no record is lost or counted twice.
+ *
+ * A stage that starts with a reduce reads in two phases: it merges its
+ * bucket of every shuffle file into a table (checkpointed as a snapshot of
+ * the whole table), then writes the groups sorted by key to a file and
+ * sends them on in that order, so that the place it stopped at is the same
+ * on every attempt.
+ *
+ * Between stages the worker blocks on its socket; during a stage it makes
+ * no system call on the hot path and shows its progress in its status page,
+ * where the supervisor's heartbeat timer looks for it.
  */
 
 #include <sys/prctl.h>
@@ -30,34 +43,48 @@ struct wctx {
 	struct job		*job;
 	unsigned int		 part;
 	int			 fd;
+	unsigned int		 attempt;
 	struct status_page	*status;
 	struct ckpt		*ckpt;
-	uint64_t		 records_in;
+	struct ckpt_state	 cs;		/* the state being built */
+
+	unsigned int		 s;		/* the stage */
+	const struct stage	*st;
+	uint64_t		 records_in;	/* stage input records */
 	uint64_t		 records_out;
 	uint64_t		 bytes_in;
 	uint64_t		 bytes_out;
-	/* The sink of the current stage. */
+	uint64_t		 mark;		/* bytes_in at the checkpoint */
+
+	/* The sink of the stage, and the run file behind it. */
 	struct agg		 comb;		/* before a shuffle */
 	struct pair		*out;		/* before the final output */
 	size_t			 nout;
 	size_t			 outcap;
+	struct runfile		 sink;
+
+	/* Records to skip, and ranges to run one record at a time. */
+	uint64_t		*skip;
+	size_t			 nskip;
+	uint64_t		*careful;	/* pairs lo, hi */
+	size_t			 ncareful;
 };
 
 static void	worker_run_stage(struct wctx *, unsigned int);
 static int	worker_stage_committed(struct wctx *, unsigned int);
-static __dead void worker_fail(struct wctx *, uint32_t, unsigned int,
-		    uint64_t, uint64_t, const char *);
+static __dead void worker_fail(struct wctx *, uint32_t, uint64_t, uint64_t,
+		    const char *);
 
 /* Report a permanent failure to the supervisor and exit. */
 static __dead void
-worker_fail(struct wctx *w, uint32_t kind, unsigned int stage, uint64_t file,
-    uint64_t off, const char *text)
+worker_fail(struct wctx *w, uint32_t kind, uint64_t file, uint64_t off,
+    const char *text)
 {
 	struct msg_error	e;
 
 	memset(&e, 0, sizeof e);
 	e.kind = kind;
-	e.stage = stage;
+	e.stage = w->s;
 	e.file = file;
 	e.off = off;
 	if (proto_send(w->fd, MSG_ERROR, w->part, &e, sizeof e, text,
@@ -66,21 +93,114 @@ worker_fail(struct wctx *w, uint32_t kind, unsigned int stage, uint64_t file,
 	_exit(kind == ERROR_INPUT ? WORKER_EXIT_INPUT : WORKER_EXIT_RUNTIME);
 }
 
+/*
+ * A system call on the stage's files failed.  A full disk will not empty
+ * itself by a retry: the job fails at once; anything else is a crash.
+ */
+static __dead void
+worker_io_fail(struct wctx *w, const char *what)
+{
+	char	*msg;
+
+	if (errno == ENOSPC || errno == EDQUOT) {
+		xasprintf(&msg, "worker %u: %s: %s", w->part, what,
+		    strerror(errno));
+		worker_fail(w, ERROR_RUNTIME, 0, 0, msg);
+	}
+	fatal("%s", what);
+}
+
+/* Is stage input record i to be skipped? */
+static int
+worker_skipped(const struct wctx *w, uint64_t i)
+{
+	size_t	j;
+
+	for (j = 0; j < w->nskip; j++) {
+		if (w->skip[j] == i)
+			return (1);
+	}
+	return (0);
+}
+
+/* Is stage input record i to be run on its own? */
+static int
+worker_careful(const struct wctx *w, uint64_t i)
+{
+	size_t	j;
+
+	for (j = 0; j < w->ncareful; j++) {
+		if (i >= w->careful[2 * j] && i < w->careful[2 * j + 1])
+			return (1);
+	}
+	return (0);
+}
+
+/* Does the batch [lo, lo + n) need skipping or care? */
+static int
+worker_special(const struct wctx *w, uint64_t lo, size_t n)
+{
+	size_t	j;
+
+	for (j = 0; j < w->nskip; j++) {
+		if (w->skip[j] >= lo && w->skip[j] < lo + n)
+			return (1);
+	}
+	for (j = 0; j < w->ncareful; j++) {
+		if (w->careful[2 * j] < lo + n && w->careful[2 * j + 1] > lo)
+			return (1);
+	}
+	return (0);
+}
+
+/* Crash here if the user asked for it (--inject-crash). */
+static void
+worker_inject(struct wctx *w, struct batch *b, uint64_t lo)
+{
+	const struct inject	*ij = &w->job->inject;
+	uint64_t		 i;
+
+	if (!ij->set || ij->part != w->part || w->attempt > ij->attempts)
+		return;
+	if (!(ij->op >= w->st->first && ij->op < w->st->end) &&
+	    !(w->st->reduce_out != NULL &&
+	    w->st->reduce_out == &w->job->prog->ops[ij->op]))
+		return;
+	if (ij->record < lo || ij->record >= lo + b->n)
+		return;
+	i = ij->record - lo;
+	w->status->op = ij->op;
+	w->status->cur_lo = ij->record;
+	w->status->cur_n = 1;
+	w->status->cur_k = b->k[i];
+	w->status->cur_v = b->v[i];
+	w->status->cur_pos = w->s == 0 ? b->pos[i] + 1 : 0;
+	raise(SIGKILL);
+}
+
 /* Send a batch through the stage's operators and into its sink. */
 static void
-worker_push(struct wctx *w, const struct stage *st, unsigned int s,
-    struct batch *b)
+worker_push_batch(struct wctx *w, struct batch *b)
 {
+	const struct stage	*st = w->st;
+	struct status_page	*sp = w->status;
 	struct ops_error	 err;
 	char			*what, *msg;
+	uint64_t		 lo = w->records_in;
 	size_t			 i;
 
+	sp->cur_lo = lo;
+	sp->cur_n = (uint32_t)b->n;
+	sp->cur_k = b->k[0];
+	sp->cur_v = b->v[0];
+	sp->cur_pos = w->s == 0 ? b->pos[0] + 1 : 0;
+	worker_inject(w, b, lo);
 	w->records_in += b->n;
 	if (ops_run(w->job->prog, st->first, st->end, b, &err) != 0) {
 		what = program_op_describe(w->job->prog, err.op);
 		xasprintf(&msg, "%s: division by zero at key %lld, value %lld",
 		    what, (long long)err.k, (long long)err.v);
-		worker_fail(w, ERROR_RUNTIME, s, 0, 0, msg);
+		worker_fail(w, ERROR_RUNTIME, 0, 0, msg);
 	}
 	w->records_out += b->n;
 	if (st->reduce_out != NULL)
@@ -97,78 +217,297 @@ worker_push(struct wctx *w, const struct stage *st, unsigned int s,
 		}
 		w->nout += b->n;
 	}
-	w->status->heartbeat++;
-	w->status->records_in = w->records_in;
-	w->status->records_out = w->records_out;
+	sp->cur_n = 0;
+	sp->heartbeat++;
+	sp->records_in = w->records_in;
+	sp->records_out = w->records_out;
+}
+
+/*
+ * Send a batch on.  Records the supervisor asked to skip are dropped (they
+ * still count, so that record numbers stay the same); records it suspects
+ * go one at a time, so that a crash names the one that caused it.
+ */
+static void
+worker_push(struct wctx *w, struct batch *b)
+{
+	struct batch	*one;
+	size_t		 i;
+
+	if (b->n == 0)
+		return;
+	if (!worker_special(w, w->records_in, b->n)) {
+		worker_push_batch(w, b);
+		return;
+	}
+	one = xmalloc(sizeof *one);
+	batch_init(one);
+	for (i = 0; i < b->n; i++) {
+		if (worker_skipped(w, w->records_in)) {
+			log_warnx("skipping record %llu of stage %u (key %lld, "
+			    "value %lld)", (unsigned long long)w->records_in,
+			    w->s, (long long)b->k[i], (long long)b->v[i]);
+			w->records_in++;
+			continue;
+		}
+		one->k[one->n] = b->k[i];
+		one->v[one->n] = b->v[i];
+		one->pos[one->n] = b->pos[i];
+		one->n++;
+		if (worker_careful(w, w->records_in + one->n - 1) ||
+		    i + 1 == b->n || worker_careful(w, w->records_in +
+		    one->n) || worker_skipped(w, w->records_in + one->n)) {
+			worker_push_batch(w, one);
+			one->n = 0;
+			batch_init(one);
+		}
+	}
+	free(one);
+}
+
+/*
+ * Checkpoint: append what the sink holds to the stage's run file as one
+ * run, then publish where the stage stands.  After a crash, a new attempt
+ * truncates the run file to this length and resumes from this cursor.
+ */
+static void
+worker_checkpoint(struct wctx *w, uint32_t phase, uint64_t cursor,
+    uint64_t cursor2)
+{
+	struct job	*job = w->job;
+	uint64_t	 n;
+
+	if (w->st->reduce_out != NULL) {
+		if (agg_count(&w->comb) > 0 &&
+		    runfile_append_agg(&w->sink, &w->comb) != 0)
+			worker_io_fail(w, w->sink.tmp);
+		agg_clear(&w->comb);
+	} else if (w->nout > 0) {
+		sort_pairs(w->out, w->nout);
+		n = w->nout;
+		if (runfile_append(&w->sink, w->out, &n) != 0)
+			worker_io_fail(w, w->sink.tmp);
+		w->nout = 0;
+	}
+	if (job->durable && runfile_sync(&w->sink) != 0)
+		worker_io_fail(w, w->sink.tmp);
+	w->cs.stages_done = w->s;
+	w->cs.phase = phase;
+	w->cs.op = (uint32_t)w->st->first;
+	w->cs.sink_runs = w->sink.runs;
+	w->cs.sink_len = w->sink.len;
+	w->cs.cursor = cursor;
+	w->cs.cursor2 = cursor2;
+	w->cs.records_in = w->records_in;
+	w->cs.records_out = w->records_out;
+	w->cs.bytes_in = w->bytes_in;
+	if (ckpt_publish(w->ckpt, &w->cs, job->durable) != 0)
+		worker_io_fail(w, "checkpoint");
+	w->status->checkpoints++;
+	w->mark = w->bytes_in;
+	log_debug("checkpoint %llu: stage %u, phase %u, at %llu/%llu, "
+	    "%u runs", (unsigned long long)w->cs.generation, w->s, phase,
+	    (unsigned long long)cursor, (unsigned long long)cursor2,
+	    w->sink.runs);
+}
+
+/* Is a checkpoint due? */
+static inline int
+worker_due(const struct wctx *w)
+{
+	return (w->bytes_in - w->mark >= w->job->checkpoint_interval);
 }
 
 /* Stage 0: read this worker's byte range of the input files. */
 static void
-worker_read_input(struct wctx *w, const struct stage *st, struct batch *b)
+worker_read_input(struct wctx *w, struct batch *b, int resume)
 {
 	struct job	*job = w->job;
 	struct input	 in;
-	uint64_t	 lo, hi;
+	uint64_t	 lo, hi, start;
 	int		 r;
 
 	lo = (uint64_t)((unsigned __int128)job->total * w->part / job->nparts);
 	hi = (uint64_t)((unsigned __int128)job->total * (w->part + 1) /
 	    job->nparts);
+	start = resume ? w->cs.cursor : lo;
 	w->status->bytes_total = hi - lo;
-	input_open(&in, job->files, job->nfiles, lo, hi);
-	while ((r = input_read(&in, b)) > 0)
-		worker_push(w, st, 0, b);
+	w->bytes_in = start - lo;
+	w->mark = w->bytes_in;
+	input_open(&in, job->files, job->nfiles, start, hi);
+	while ((r = input_read(&in, b)) > 0) {
+		worker_push(w, b);
+		w->bytes_in = input_tell(&in) - lo;
+		if (w->bytes_in > hi - lo)
+			w->bytes_in = hi - lo;
+		w->status->bytes_in = w->bytes_in;
+		if (worker_due(w))
+			worker_checkpoint(w, PHASE_READ, input_tell(&in), 0);
+	}
 	if (r == -1)
-		worker_fail(w, ERROR_INPUT, 0, in.err_file, in.err_off,
-		    in.cause);
+		worker_fail(w, ERROR_INPUT, in.err_file, in.err_off, in.cause);
 	w->bytes_in = hi - lo;
 	w->status->bytes_in = w->bytes_in;
 	input_close(&in);
 }
 
+/* Write the whole reduce table as a snapshot, for a checkpoint. */
+static void
+worker_snapshot(struct wctx *w, const struct agg *red)
+{
+	struct runfile	 rf;
+	char		*path;
+
+	w->cs.snap_gen++;
+	path = job_path(w->job, "s%u/w%u.snap%u", w->s, w->part,
+	    w->cs.snap_gen % 2);
+	if (runfile_open(&rf, path, 1, 0, 0) != 0)
+		worker_io_fail(w, path);
+	if (runfile_append_agg(&rf, red) != 0)
+		worker_io_fail(w, path);
+	w->cs.snap_len = rf.len;
+	if (runfile_seal(&rf, w->job->durable) != 0)
+		worker_io_fail(w, path);
+	free(path);
+}
+
+/* Load the snapshot the checkpoint names into the reduce table. */
+static int
+worker_load_snapshot(struct wctx *w, struct agg *red)
+{
+	struct shuffle_file	 sf;
+	const struct pair	*p;
+	char			*path, *cause;
+	size_t			 i, n;
+	unsigned int		 r;
+
+	if (w->cs.snap_len == 0)
+		return (0);
+	path = job_path(w->job, "s%u/w%u.snap%u", w->s, w->part,
+	    w->cs.snap_gen % 2);
+	if (shuffle_open(&sf, path, 1, &cause) != 0) {
+		log_warnx("%s", cause);
+		free(cause);
+		free(path);
+		return (-1);
+	}
+	free(path);
+	for (r = 0; r < sf.runs; r++) {
+		p = shuffle_segment(&sf, r, 0, &n);
+		for (i = 0; i < n; i++)
+			agg_add(red, p[i].k, p[i].v);
+	}
+	shuffle_close(&sf);
+	return (0);
+}
+
 /*
- * Later stages: reduce this worker's segment of every shuffle file of the
- * previous stage, then send the groups through the stage's operators.
+ * Later stages, first phase: merge this worker's bucket of every shuffle
+ * file of the previous stage into the reduce table, then write the groups
+ * sorted by key to the stage's reduced file.
  */
 static void
-worker_read_shuffle(struct wctx *w, const struct stage *st, unsigned int s,
-    struct batch *b)
+worker_reduce(struct wctx *w, int resume)
 {
 	struct job		*job = w->job;
 	struct shuffle_file	 sf;
 	struct agg		 red;
 	const struct pair	*seg;
+	struct runfile		 rf;
 	char			*path, *cause;
-	size_t			 i, n, pos;
-	unsigned int		 src, r;
+	size_t			 i, n;
+	uint64_t		 skip, rec;
+	unsigned int		 src, r, first = 0;
 
-	agg_init(&red, st->reduce_in->fn == FN_COUNT ? FN_SUM :
-	    st->reduce_in->fn);
-	for (src = 0; src < job->nparts; src++) {
-		path = job_path(job, "s%u/w%u.data", s - 1, src);
+	agg_init(&red, w->st->reduce_in->fn == FN_COUNT ? FN_SUM :
+	    w->st->reduce_in->fn);
+	skip = 0;
+	if (resume && worker_load_snapshot(w, &red) != 0) {
+		log_warnx("snapshot of stage %u unusable; reading the stage's "
+		    "input again", w->s);
+		agg_clear(&red);
+		resume = 0;
+	}
+	if (resume) {
+		first = (unsigned int)w->cs.cursor;
+		skip = w->cs.cursor2;
+		w->bytes_in = w->cs.bytes_in;
+		w->mark = w->bytes_in;
+	} else
+		w->cs.snap_len = 0;
+	for (src = first; src < job->nparts; src++) {
+		path = job_path(job, "s%u/w%u.data", w->s - 1, src);
 		if (shuffle_open(&sf, path, job->nparts, &cause) != 0)
 			fatalx("%s", cause);
 		free(path);
+		rec = 0;
 		for (r = 0; r < sf.runs; r++) {
 			seg = shuffle_segment(&sf, r, w->part, &n);
-			for (i = 0; i < n; i++)
+			for (i = 0; i < n; i++, rec++) {
+				if (rec < skip)
+					continue;
 				agg_add(&red, seg[i].k, seg[i].v);
-			w->bytes_in += n * sizeof *seg;
+				w->bytes_in += sizeof *seg;
+				if ((rec & 1023) == 1023) {
+					w->status->heartbeat++;
+					w->status->bytes_in = w->bytes_in;
+					if (worker_due(w)) {
+						worker_snapshot(w, &red);
+						worker_checkpoint(w,
+						    PHASE_READ, src, rec + 1);
+					}
+				}
+			}
 		}
+		skip = 0;
 		shuffle_close(&sf);
 	}
 	w->status->bytes_in = w->bytes_in;
-	pos = 0;
+
+	path = job_path(job, "s%u/w%u.reduced", w->s, w->part);
+	if (runfile_open(&rf, path, 1, 0, 0) != 0 ||
+	    runfile_append_agg(&rf, &red) != 0 ||
+	    runfile_seal(&rf, job->durable) != 0)
+		worker_io_fail(w, path);
+	free(path);
+	agg_free(&red);
+	w->cs.snap_len = 0;
+	worker_checkpoint(w, PHASE_EMIT, 0, 0);
+}
+
+/* Later stages, second phase: send the sorted groups on. */
+static void
+worker_emit(struct wctx *w, struct batch *b, uint64_t from)
+{
+	struct shuffle_file	 sf;
+	const struct pair	*g;
+	char			*path, *cause;
+	size_t			 n, i;
+
+	path = job_path(w->job, "s%u/w%u.reduced", w->s, w->part);
+	if (shuffle_open(&sf, path, 1, &cause) != 0)
+		fatalx("%s", cause);
+	free(path);
+	g = shuffle_segment(&sf, 0, 0, &n);
+	w->status->bytes_total = n * sizeof *g;
+	w->records_in = from;
+	w->bytes_in = from * sizeof *g;
+	w->mark = w->bytes_in;
 	b->n = 0;
-	while (agg_next(&red, &pos, &b->k[b->n], &b->v[b->n])) {
-		if (++b->n == BATCH_MAX) {
-			worker_push(w, st, s, b);
-			b->n = 0;
+	for (i = from; i < n; i++) {
+		b->k[b->n] = g[i].k;
+		b->v[b->n] = g[i].v;
+		b->pos[b->n] = 0;
+		if (++b->n == BATCH_MAX || i + 1 == n) {
+			worker_push(w, b);
+			batch_init(b);
+			w->bytes_in = (i + 1) * sizeof *g;
+			w->status->bytes_in = w->bytes_in;
+			if (worker_due(w) && i + 1 < n)
+				worker_checkpoint(w, PHASE_EMIT, i + 1, 0);
 		}
 	}
-	if (b->n > 0)
-		worker_push(w, st, s, b);
-	agg_free(&red);
+	shuffle_close(&sf);
 }
 
 /* The path of a stage's committed output. */
@@ -213,62 +552,184 @@ worker_stage_committed(struct wctx *w, unsigned int s)
 	return (done);
 }
 
+/* Commit the final stage's output: merge the sorted runs into the part. */
+static void
+worker_commit_final(struct wctx *w, const char *path)
+{
+	struct job		*job = w->job;
+	struct shuffle_file	 sf;
+	struct pair_src		*src;
+	char			*cause;
+	unsigned int		 r;
+	int			 rv;
+
+	sort_pairs(w->out, w->nout);
+	if (w->sink.runs == 0) {
+		rv = output_write_part(path, w->out, w->nout,
+		    job->output != NULL, job->output != NULL, &w->bytes_out);
+		if (rv != 0)
+			worker_io_fail(w, path);
+		unlink(w->sink.tmp);
+		runfile_abort(&w->sink);
+		return;
+	}
+	if (shuffle_open_len(&sf, w->sink.tmp, 1, w->sink.len, &cause) != 0)
+		fatalx("%s", cause);
+	src = xcalloc(sf.runs + 1, sizeof *src);
+	for (r = 0; r < sf.runs; r++)
+		src[r].p = shuffle_segment(&sf, r, 0, &src[r].n);
+	src[r].p = w->out;
+	src[r].n = w->nout;
+	rv = output_write_merged(path, src, sf.runs + 1, job->output != NULL,
+	    job->output != NULL, &w->bytes_out);
+	if (rv != 0)
+		worker_io_fail(w, path);
+	free(src);
+	shuffle_close(&sf);
+	unlink(w->sink.tmp);
+	runfile_abort(&w->sink);
+}
+
+/*
+ * Open the stage's sink: its run file, fresh or as the checkpoint left
+ * it.  Returns 0, or -1 if the checkpoint's file is not usable.
+ */
+static int
+worker_open_sink(struct wctx *w, int resume)
+{
+	struct job	*job = w->job;
+	char		*path;
+	int		 r;
+
+	if (w->st->reduce_out != NULL) {
+		path = job_path(job, "s%u/w%u.data", w->s, w->part);
+		r = runfile_open(&w->sink, path, job->nparts,
+		    resume ? w->cs.sink_len : 0, resume ? w->cs.sink_runs : 0);
+	} else {
+		path = job_path(job, "out/part-%05u.runs", w->part);
+		r = runfile_open(&w->sink, path, 1,
+		    resume ? w->cs.sink_len : 0, resume ? w->cs.sink_runs : 0);
+	}
+	if (r != 0 && !resume)
+		worker_io_fail(w, path);
+	free(path);
+	return (r);
+}
+
 /* Run stage s of this partition and commit its output. */
 static void
 worker_run_stage(struct wctx *w, unsigned int s)
 {
-	struct job		*job = w->job;
-	const struct stage	*st = &job->plan->stages[s];
-	struct batch		*b;
-	struct ckpt_state	 cs;
-	char			*path;
-	uint64_t		 bytes;
+	struct job	*job = w->job;
+	struct batch	*b;
+	char		*path;
+	int		 resume;
 
+	w->s = s;
+	w->st = &job->plan->stages[s];
 	w->records_in = w->records_out = w->bytes_in = w->bytes_out = 0;
+	w->mark = 0;
 	w->status->stage = s;
-	if (worker_stage_committed(w, s))
-		return;
+	w->status->op = (uint32_t)w->st->first;
 	w->status->records_in = w->status->records_out = 0;
 	w->status->bytes_in = w->status->bytes_total = 0;
-	if (st->reduce_out != NULL)
-		agg_init(&w->comb, st->reduce_out->fn);
+	if (worker_stage_committed(w, s))
+		return;
+
+	/* Resume from the checkpoint if it is inside this stage. */
+	resume = ckpt_load(w->ckpt, &w->cs) && w->cs.stages_done == s &&
+	    w->cs.phase != PHASE_NONE;
+	if (!resume)
+		memset(&w->cs, 0, sizeof w->cs);
+	if (resume && worker_open_sink(w, 1) != 0) {
+		log_warnx("checkpoint of stage %u unusable; starting the "
+		    "stage again", s);
+		resume = 0;
+		memset(&w->cs, 0, sizeof w->cs);
+	}
+	if (!resume)
+		(void)worker_open_sink(w, 0);
+	else {
+		w->records_in = w->cs.records_in;
+		w->records_out = w->cs.records_out;
+		log_info("resuming stage %u from checkpoint %llu (phase %u, "
+		    "at %llu)", s, (unsigned long long)w->cs.generation,
+		    w->cs.phase, (unsigned long long)w->cs.cursor);
+	}
+	if (w->st->reduce_out != NULL)
+		agg_init(&w->comb, w->st->reduce_out->fn);
 	w->nout = 0;
 
 	b = xmalloc(sizeof *b);
 	batch_init(b);
 	if (s == 0)
-		worker_read_input(w, st, b);
-	else
-		worker_read_shuffle(w, st, s, b);
+		worker_read_input(w, b, resume);
+	else {
+		if (w->cs.phase != PHASE_EMIT)
+			worker_reduce(w, resume);
+		worker_emit(w, b, w->cs.cursor);
+	}
 	free(b);
 
 	path = worker_stage_path(w, s);
-	if (st->reduce_out != NULL) {
-		if (shuffle_write_agg(path, job->nparts, &w->comb,
-		    job->durable, &bytes) != 0)
-			fatal("%s", path);
+	if (w->st->reduce_out != NULL) {
+		if (runfile_append_agg(&w->sink, &w->comb) != 0)
+			worker_io_fail(w, w->sink.tmp);
+		w->bytes_out = w->sink.len;
+		if (runfile_seal(&w->sink, job->durable) != 0)
+			worker_io_fail(w, path);
 		agg_free(&w->comb);
 	} else {
-		sort_pairs(w->out, w->nout);
-		if (output_write_part(path, w->out, w->nout,
-		    job->output != NULL, job->output != NULL, &bytes) != 0)
-			fatal("%s", path);
+		worker_commit_final(w, path);
 		free(w->out);
 		w->out = NULL;
 		w->outcap = 0;
 	}
 	free(path);
-	w->bytes_out = bytes;
+	if (s > 0) {
+		path = job_path(job, "s%u/w%u.reduced", s, w->part);
+		(void)unlink(path);
+		free(path);
+	}
 
 	/* The stage's output is under its final name: publish that. */
-	memset(&cs, 0, sizeof cs);
-	cs.stages_done = s + 1;
-	cs.records_in = w->records_in;
-	cs.records_out = w->records_out;
-	cs.bytes_in = w->bytes_in;
-	cs.output_len = bytes;
-	if (ckpt_publish(w->ckpt, &cs, job->durable) != 0)
-		fatal("checkpoint");
+	memset(&w->cs, 0, sizeof w->cs);
+	w->cs.stages_done = s + 1;
+	w->cs.records_in = w->records_in;
+	w->cs.records_out = w->records_out;
+	w->cs.bytes_in = w->bytes_in;
+	w->cs.output_len = w->bytes_out;
+	if (ckpt_publish(w->ckpt, &w->cs, job->durable) != 0)
+		worker_io_fail(w, "checkpoint");
+}
+
+/* Read MSG_START: the stage, the attempt, records to skip or watch. */
+static int
+worker_get_start(struct wctx *w, struct msg *m, struct msg_start *start)
+{
+	size_t	i;
+
+	if (proto_get(m, start, sizeof *start) != 0 ||
+	    start->stage >= w->job->plan->nstages ||
+	    start->nskip > MSG_MAXSIZE / 8 || start->ncareful > MSG_MAXSIZE / 16)
+		return (-1);
+	free(w->skip);
+	free(w->careful);
+	w->skip = xcalloc(start->nskip + 1, sizeof *w->skip);
+	w->careful = xcalloc(2 * start->ncareful + 1, sizeof *w->careful);
+	w->nskip = start->nskip;
+	w->ncareful = start->ncareful;
+	for (i = 0; i < w->nskip; i++) {
+		if (proto_get(m, &w->skip[i], sizeof *w->skip) != 0)
+			return (-1);
+	}
+	for (i = 0; i < 2 * w->ncareful; i++) {
+		if (proto_get(m, &w->careful[i], sizeof *w->careful) != 0)
+			return (-1);
+	}
+	w->attempt = start->attempt;
+	w->status->attempt = start->attempt;
+	return (proto_end(m));
 }
 
 /* The life of a worker process. */
@@ -294,10 +755,12 @@ worker_main(struct job *job, unsigned int part, int fd)
 	w.job = job;
 	w.part = part;
 	w.fd = fd;
+	w.sink.fd = -1;
 	path = job_path(job, "status/%u", part);
 	if ((w.status = map_shared_file(path, sizeof *w.status, 1)) == NULL)
 		fatal("%s", path);
 	free(path);
+	progress_counter = &w.status->heartbeat;
 	path = job_path(job, "ckpt/%u", part);
 	if ((w.ckpt = ckpt_open(path, part, job->job_id)) == NULL)
 		fatal("%s", path);
@@ -318,9 +781,7 @@ worker_main(struct job *job, unsigned int part, int fd)
 			fatalx("malformed message from the supervisor");
 		switch (m.hdr.type) {
 		case MSG_START:
-			if (proto_get(&m, &start, sizeof start) != 0 ||
-			    proto_end(&m) != 0 ||
-			    start.stage >= job->plan->nstages)
+			if (worker_get_start(&w, &m, &start) != 0)
 				fatalx("bad MSG_START");
 			worker_run_stage(&w, start.stage);
 			memset(&done, 0, sizeof done);
