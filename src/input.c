@@ -232,8 +232,15 @@ input_open_file(struct input *in, size_t fi)
 		if (nl == NULL || (uint64_t)(nl + 1 - in->map) >= b)
 			return (0);	/* no line starts in the range */
 		a = nl + 1 - in->map;
-	} else
+	} else {
+		/*
+		 * The first line starts at byte 0, BOM included: it is ours
+		 * even when the range ends inside the BOM.
+		 */
 		a = in->bom;
+		if (b <= a)
+			b = a + 1;
+	}
 	in->p = in->map + a;
 	in->end = in->map + b;
 	in->first_line = (a == in->bom) ? in->map + a : NULL;

@@ -83,6 +83,7 @@ static const struct name reduce_names[] = {
 	{ "sum",	FN_SUM },
 	{ "add",	FN_SUM },
 	{ "prod",	FN_PROD },
+	{ "mul",	FN_PROD },
 	{ "min",	FN_MIN },
 	{ "max",	FN_MAX },
 	{ "count",	FN_COUNT },
