@@ -562,6 +562,13 @@ cmd_run(int argc, char **argv)
 		errx(EXIT_USAGE, "--inject-crash: no partition %u or operator "
 		    "%u in this job", job.inject.part, job.inject.op);
 
+	/* Without --job-dir nothing can be resumed: refuse before making
+	 * anything. */
+	if (jobdir == NULL && job.output != NULL && !job.force &&
+	    access(job.output, F_OK) == 0)
+		errx(EXIT_USAGE, "%s: output exists (use --force to replace "
+		    "it)", job.output);
+
 	job_dir(&job, jobdir);
 	job_inputs(&job);
 	if (journal_open(&job, &cause) != 0)

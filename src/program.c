@@ -406,6 +406,36 @@ read_file(const char *path, size_t *lenp)
 }
 
 /*
+ * Where a JSON syntax error is, as a line and a byte column.  jansson
+ * reports the position after the token it choked on and quotes that token
+ * ("... near 'tru'"); the error is at the token's first byte.
+ */
+static void
+json_error_where(const char *text, size_t len, const json_error_t *e,
+    int *line, int *col)
+{
+	const char	*near, *q;
+	size_t		 pos, i, bol = 0;
+
+	pos = e->position > 0 && (size_t)e->position <= len ?
+	    (size_t)e->position : len;
+	if ((near = strstr(e->text, "near '")) != NULL &&
+	    (q = strrchr(near + 6, '\'')) != NULL &&
+	    (size_t)(q - (near + 6)) <= pos &&
+	    memcmp(text + pos - (q - (near + 6)), near + 6,
+	    q - (near + 6)) == 0)
+		pos -= q - (near + 6);
+	*line = 1;
+	for (i = 0; i < pos; i++) {
+		if (text[i] == '\n') {
+			(*line)++;
+			bol = i + 1;
+		}
+	}
+	*col = (int)(pos - bol) + 1;
+}
+
+/*
  * Load the program at path.  On error return NULL with *cause set to
  * "FILE:LINE:COLUMN: what is wrong".  Warnings are kept in the program.
  */
@@ -421,6 +451,7 @@ program_load(const char *path, char **cause)
 	char		*text;
 	size_t		 len, i;
 	json_int_t	 n;
+	int		 line, col;
 	static const char *known[] = { "partitions", "input", "changeKeyOn",
 	    "operations", NULL };
 
@@ -437,8 +468,8 @@ program_load(const char *path, char **cause)
 	}
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
 	if (root == NULL) {
-		xasprintf(cause, "%s:%d:%d: invalid JSON: %s", path,
-		    e.line < 1 ? 1 : e.line, e.column < 1 ? 1 : e.column,
+		json_error_where(text, len, &e, &line, &col);
+		xasprintf(cause, "%s:%d:%d: invalid JSON: %s", path, line, col,
 		    e.text);
 		free(text);
 		program_free(p);
