@@ -219,8 +219,8 @@ resume_hint(int argc, char **argv, const char *jobdir, int given)
 	char	*s, *t;
 	int	 i;
 
-	s = xstrdup("forkflow");
-	for (i = 0; i < argc; i++) {
+	s = xstrdup("forkflow run");
+	for (i = 1; i < argc; i++) {
 		xasprintf(&t, "%s %s", s, argv[i]);
 		free(s);
 		s = t;
@@ -279,38 +279,49 @@ cmd_validate(int argc, char **argv)
 	return (0);
 }
 
-/* Copy standard input into the job directory, so workers can map it. */
+/*
+ * Copy an input that cannot be mapped (standard input, a pipe, a device)
+ * into the job directory, so that workers can map it.  Its fingerprint is
+ * a hash of its contents.
+ */
 static char *
-spool_stdin(struct job *job)
+spool_input(struct job *job, int in, const char *name, size_t i,
+    uint64_t *hash)
 {
-	char	 buf[65536], *path;
-	ssize_t	 n;
-	int	 fd;
+	XXH3_state_t	*h;
+	char		 buf[65536], *path;
+	ssize_t		 n;
+	int		 fd;
 
-	path = job_path(job, "stdin");
+	path = job_path(job, "input-%zu", i);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd == -1)
 		err(EXIT_JOB_FAILED, "%s", path);
+	h = XXH3_createState();
+	XXH3_64bits_reset(h);
 	for (;;) {
-		n = read(STDIN_FILENO, buf, sizeof buf);
+		n = read(in, buf, sizeof buf);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
-			err(EXIT_JOB_FAILED, "reading standard input");
+			err(EXIT_USAGE, "%s", name);
 		if (n == 0)
 			break;
+		XXH3_64bits_update(h, buf, (size_t)n);
 		if (write_all(fd, buf, (size_t)n) != 0)
 			err(EXIT_JOB_FAILED, "%s", path);
 	}
 	if (close(fd) != 0)
 		err(EXIT_JOB_FAILED, "%s", path);
+	*hash = XXH3_64bits_digest(h);
+	XXH3_freeState(h);
 	return (path);
 }
 
 /*
  * Fix the input files and their sizes, and the job's fingerprint: the
  * program as it will run, the partitions, and each input's name, size and
- * modification time.
+ * modification time (or contents, for a spooled one).
  */
 static void
 job_inputs(struct job *job)
@@ -321,6 +332,7 @@ job_inputs(struct job *job)
 	char		*canon;
 	size_t		 i;
 	uint64_t	 mt;
+	int		 fd;
 
 	job->nfiles = p->ninputs;
 	job->files = xcalloc(p->ninputs, sizeof *job->files);
@@ -332,21 +344,32 @@ job_inputs(struct job *job)
 	XXH3_64bits_update(h, &job->nparts, sizeof job->nparts);
 	for (i = 0; i < p->ninputs; i++) {
 		if (strcmp(p->inputs[i], "-") == 0) {
-			job->files[i].path = spool_stdin(job);
 			job->files[i].name = xstrdup("<stdin>");
+			job->files[i].path = spool_input(job, STDIN_FILENO,
+			    "standard input", i, &mt);
 		} else {
-			job->files[i].path = xstrdup(p->inputs[i]);
 			job->files[i].name = xstrdup(p->inputs[i]);
+			if (stat(p->inputs[i], &st) != 0)
+				err(EXIT_USAGE, "%s", p->inputs[i]);
+			if (S_ISREG(st.st_mode)) {
+				job->files[i].path = xstrdup(p->inputs[i]);
+				mt = (uint64_t)st.st_mtim.tv_sec *
+				    1000000000u + (uint64_t)st.st_mtim.tv_nsec;
+			} else {
+				/* A pipe, as from -i <(command), or a
+				 * device. */
+				fd = open(p->inputs[i], O_RDONLY | O_CLOEXEC);
+				if (fd == -1)
+					err(EXIT_USAGE, "%s", p->inputs[i]);
+				job->files[i].path = spool_input(job, fd,
+				    p->inputs[i], i, &mt);
+				close(fd);
+			}
 		}
 		if (stat(job->files[i].path, &st) != 0)
-			err(EXIT_USAGE, "%s", job->files[i].name);
-		if (!S_ISREG(st.st_mode))
-			errx(EXIT_USAGE, "%s: not a regular file",
-			    job->files[i].name);
+			err(EXIT_JOB_FAILED, "%s", job->files[i].path);
 		job->files[i].size = (uint64_t)st.st_size;
 		job->total += job->files[i].size;
-		mt = (uint64_t)st.st_mtim.tv_sec * 1000000000u +
-		    (uint64_t)st.st_mtim.tv_nsec;
 		XXH3_64bits_update(h, job->files[i].name,
 		    strlen(job->files[i].name) + 1);
 		XXH3_64bits_update(h, &job->files[i].size,
@@ -355,6 +378,20 @@ job_inputs(struct job *job)
 	}
 	job->job_id = XXH3_64bits_digest(h);
 	XXH3_freeState(h);
+}
+
+/*
+ * The job directory this process made, to remove if it exits before the
+ * job could produce anything worth keeping.
+ */
+static struct job	*cleanup_job;
+
+static void
+cleanup_jobdir(void)
+{
+	if (cleanup_job != NULL && cleanup_job->jobdir_made &&
+	    !cleanup_job->keep)
+		(void)rm_tree(cleanup_job->jobdir);
 }
 
 /* Make or adopt the job directory. */
@@ -377,6 +414,8 @@ job_dir(struct job *job, const char *given)
 		err(EXIT_JOB_FAILED, "mkdtemp %s", templ);
 	job->jobdir = templ;
 	job->jobdir_made = 1;
+	cleanup_job = job;
+	atexit(cleanup_jobdir);
 }
 
 /* Present the result: merge the parts to stdout, or commit the folder. */
@@ -401,7 +440,10 @@ job_output(struct job *job)
 	for (i = 0; i < job->nparts; i++)
 		paths[i] = job_path(job, "out/part-%05u", i);
 	r = output_merge(paths, job->nparts, STDOUT_FILENO, &bytes);
-	if (r != 0 && errno != EPIPE)
+	if (r != 0 && errno == EPIPE) {
+		/* The reader stopped (| head): the job itself is done. */
+		job->stdout_closed = 1;
+	} else if (r != 0)
 		warn("writing the output");
 	for (i = 0; i < job->nparts; i++)
 		free(paths[i]);
@@ -468,6 +510,7 @@ cmd_run(int argc, char **argv)
 	unsigned int	 parts = 0;
 	int		 ch, verbose = 0, status;
 	double		 t0 = now_seconds();
+	struct stat	 st;
 	long		 ncpu;
 
 	memset(&job, 0, sizeof job);
@@ -562,6 +605,18 @@ cmd_run(int argc, char **argv)
 		errx(EXIT_USAGE, "--inject-crash: no partition %u or operator "
 		    "%u in this job", job.inject.part, job.inject.op);
 
+	if (job.output != NULL) {
+		/* "res/" is the folder res. */
+		job.output = xstrdup(job.output);
+		while (strlen(job.output) > 1 &&
+		    job.output[strlen(job.output) - 1] == '/')
+			job.output[strlen(job.output) - 1] = '\0';
+		dir = path_dirname(job.output);
+		if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+			errx(EXIT_USAGE, "%s: no such folder for the output",
+			    dir);
+		free(dir);
+	}
 	/* Without --job-dir nothing can be resumed: refuse before making
 	 * anything. */
 	if (jobdir == NULL && job.output != NULL && !job.force &&
@@ -615,11 +670,14 @@ cmd_run(int argc, char **argv)
 	if (status != 0 && job.outtmp != NULL)
 		(void)rm_tree(job.outtmp);
 
-	if (status == 0 || job.permanent) {
+	if (status == 0 || job.permanent || job.stdout_closed) {
 		if (job.jobdir_made && !job.keep)
 			(void)rm_tree(job.jobdir);
-	} else if (!job.quiet)
-		log_warnx("the job directory %s is kept", job.jobdir);
+	} else {
+		job.keep = 1;
+		if (!job.quiet)
+			log_warnx("the job directory %s is kept", job.jobdir);
+	}
 
 	if (status == 0 && verbose) {
 		log_info("done: %llu records in, %llu out, %zu stages, "
@@ -649,10 +707,15 @@ main(int argc, char **argv)
 		printf("forkflow %s\n", PACKAGE_VERSION);
 		return (0);
 	}
-	if (strcmp(argv[1], "run") == 0)
+	/* getopt names argv[0] in its messages. */
+	if (strcmp(argv[1], "run") == 0) {
+		argv[1] = argv[0];
 		return (cmd_run(argc - 1, argv + 1));
-	if (strcmp(argv[1], "validate") == 0)
+	}
+	if (strcmp(argv[1], "validate") == 0) {
+		argv[1] = argv[0];
 		return (cmd_validate(argc - 1, argv + 1));
+	}
 	warnx("unknown command: %s", argv[1]);
 	usage(EXIT_USAGE);
 }

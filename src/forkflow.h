@@ -321,6 +321,7 @@ struct job {
 	int		 output_done;	/* and says the output is committed */
 	char		*resume_hint;	/* the command line that resumes */
 	uint64_t	 skipped;	/* bad records skipped */
+	int		 stdout_closed;	/* the reader went away */
 	uint64_t	 records_in;	/* counted by the supervisor */
 	uint64_t	 records_out;
 };
