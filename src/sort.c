@@ -76,6 +76,7 @@ sort_pairs(struct pair *r, size_t n)
 		}
 		for (i = 0; i < n; i++)
 			dst[count[b][pair_byte(&src[i], b)]++] = src[i];
+		progress();
 		t = src;
 		src = dst;
 		dst = t;

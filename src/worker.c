@@ -232,6 +232,7 @@ static void
 worker_push(struct wctx *w, struct batch *b)
 {
 	struct batch	*one;
+	uint64_t	 idx;
 	size_t		 i;
 
 	if (b->n == 0)
@@ -243,25 +244,33 @@ worker_push(struct wctx *w, struct batch *b)
 	one = xmalloc(sizeof *one);
 	batch_init(one);
 	for (i = 0; i < b->n; i++) {
-		if (worker_skipped(w, w->records_in)) {
-			log_warnx("skipping record %llu of stage %u (key %lld, "
-			    "value %lld)", (unsigned long long)w->records_in,
-			    w->s, (long long)b->k[i], (long long)b->v[i]);
-			w->records_in++;
-			continue;
+		/* Records go in order: what is pending goes first. */
+		idx = w->records_in + one->n;
+		if (worker_skipped(w, idx) || worker_careful(w, idx)) {
+			if (one->n > 0) {
+				worker_push_batch(w, one);
+				batch_init(one);
+			}
+			if (worker_skipped(w, idx)) {
+				log_warnx("skipping record %llu of stage %u "
+				    "(key %lld, value %lld)",
+				    (unsigned long long)idx, w->s,
+				    (long long)b->k[i], (long long)b->v[i]);
+				w->records_in++;
+				continue;
+			}
 		}
 		one->k[one->n] = b->k[i];
 		one->v[one->n] = b->v[i];
 		one->pos[one->n] = b->pos[i];
 		one->n++;
-		if (worker_careful(w, w->records_in + one->n - 1) ||
-		    i + 1 == b->n || worker_careful(w, w->records_in +
-		    one->n) || worker_skipped(w, w->records_in + one->n)) {
+		if (worker_careful(w, idx)) {
 			worker_push_batch(w, one);
-			one->n = 0;
 			batch_init(one);
 		}
 	}
+	if (one->n > 0)
+		worker_push_batch(w, one);
 	free(one);
 }
 
