@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +36,8 @@ enum {
 	OPT_INJECT,
 	OPT_CHAOS,
 	OPT_SKIP_BAD,
+	OPT_CHANGEKEY_ON,
+	OPT_CANONICAL,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -53,6 +56,8 @@ static const struct option longopts[] = {
 	{ "inject-crash",	required_argument,	NULL, OPT_INJECT },
 	{ "chaos",		required_argument,	NULL, OPT_CHAOS },
 	{ "skip-bad-records",	no_argument,		NULL, OPT_SKIP_BAD },
+	{ "changekey-on",	required_argument,	NULL, OPT_CHANGEKEY_ON },
+	{ "canonical",		no_argument,		NULL, OPT_CANONICAL },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "help",		no_argument,		NULL, OPT_HELP },
@@ -73,8 +78,9 @@ usage(int status)
 "                    [--max-attempts n] [--checkpoint-interval size]\n"
 "                    [--heartbeat-timeout seconds] [--skip-bad-records]\n"
 "                    [--inject-crash partition:operator[:record[:attempts]]]\n"
-"                    [--chaos mean-seconds]\n"
-"       forkflow validate [-q] program\n"
+"                    [--chaos mean-seconds] [--changekey-on key|value]\n"
+"       forkflow validate [-q] [--canonical] [--changekey-on key|value]\n"
+"                         program\n"
 "       forkflow --help | --version\n");
 	if (status == 0) {
 		fprintf(f, "\n"
@@ -103,6 +109,9 @@ usage(int status)
 "                       worker P kills itself at operator OP (on the stage\n"
 "                       input's RECORD-th record) on its first ATTEMPTS tries\n"
 "      --chaos SECONDS  kill a random worker every SECONDS on average\n"
+"      --changekey-on key|value\n"
+"                       what a named changeKey function applies to, as the\n"
+"                       program's \"changeKeyOn\" (default: value)\n"
 "  -v, --verbose        log stages and workers (twice: more)\n"
 "  -q, --quiet          print no warnings\n"
 "\n"
@@ -233,6 +242,17 @@ resume_hint(int argc, char **argv, const char *jobdir, int given)
 	return (s);
 }
 
+/* Parse --changekey-on key|value. */
+static int
+parse_changekey(const char *s)
+{
+	if (strcasecmp(s, "key") == 0)
+		return (1);
+	if (strcasecmp(s, "value") == 0)
+		return (0);
+	errx(EXIT_USAGE, "--changekey-on wants key or value: %s", s);
+}
+
 /* Print a program's warnings, unless quiet. */
 static void
 print_warnings(const struct program *p, int quiet)
@@ -250,13 +270,18 @@ cmd_validate(int argc, char **argv)
 {
 	struct program	*p;
 	char		*cause, *s;
-	int		 ch, quiet = 0;
+	int		 ch, quiet = 0, changekey = -1;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'q':
 			quiet = 1;
+			break;
+		case OPT_CANONICAL:
+			break;		/* what validate prints anyway */
+		case OPT_CHANGEKEY_ON:
+			changekey = parse_changekey(optarg);
 			break;
 		case OPT_HELP:
 			usage(0);
@@ -266,7 +291,8 @@ cmd_validate(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		usage(EXIT_USAGE);
-	if ((p = program_load(argv[optind], &cause)) == NULL) {
+	if ((p = program_load_opts(argv[optind], changekey, &cause)) ==
+	    NULL) {
 		fprintf(stderr, "%s\n", cause);
 		free(cause);
 		return (EXIT_USAGE);
@@ -394,6 +420,19 @@ cleanup_jobdir(void)
 		(void)rm_tree(cleanup_job->jobdir);
 }
 
+/* Is there a whole output folder at path (with its _SUCCESS)? */
+static int
+output_complete(const char *path)
+{
+	char	*s;
+	int	 r;
+
+	xasprintf(&s, "%s/_SUCCESS", path);
+	r = access(s, F_OK) == 0;
+	free(s);
+	return (r);
+}
+
 /* Make or adopt the job directory. */
 static void
 job_dir(struct job *job, const char *given)
@@ -508,7 +547,7 @@ cmd_run(int argc, char **argv)
 	char		*cause, **inputs = NULL, *jobdir = NULL, *base, *dir;
 	size_t		 ninputs = 0;
 	unsigned int	 parts = 0;
-	int		 ch, verbose = 0, status;
+	int		 ch, verbose = 0, status, changekey = -1;
 	double		 t0 = now_seconds();
 	struct stat	 st;
 	long		 ncpu;
@@ -571,6 +610,9 @@ cmd_run(int argc, char **argv)
 		case OPT_SKIP_BAD:
 			job.skip_bad = 1;
 			break;
+		case OPT_CHANGEKEY_ON:
+			changekey = parse_changekey(optarg);
+			break;
 		case OPT_HELP:
 			usage(0);
 		default:
@@ -581,7 +623,8 @@ cmd_run(int argc, char **argv)
 		usage(EXIT_USAGE);
 	log_init(verbose, "forkflow");
 
-	if ((p = program_load(argv[optind], &cause)) == NULL) {
+	if ((p = program_load_opts(argv[optind], changekey, &cause)) ==
+	    NULL) {
 		/* FILE:LINE:COLUMN: first, as compilers print them. */
 		fprintf(stderr, "%s\n", cause);
 		exit(EXIT_USAGE);
@@ -593,6 +636,9 @@ cmd_run(int argc, char **argv)
 	job.prog = p;
 	if (parts == 0)
 		parts = (unsigned int)p->partitions;
+	/* As the peers do: one partition per input file. */
+	if (parts == 0 && p->ninputs >= 2)
+		parts = p->ninputs > 1024 ? 1024 : (unsigned int)p->ninputs;
 	if (parts == 0) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		parts = ncpu < 1 ? 1 : ncpu > 1024 ? 1024 : (unsigned int)ncpu;
@@ -629,8 +675,14 @@ cmd_run(int argc, char **argv)
 	if (journal_open(&job, &cause) != 0)
 		errx(EXIT_JOB_FAILED, "%s", cause);
 	job.resume_hint = resume_hint(argc, argv, job.jobdir, jobdir != NULL);
-	if (job.output_done && job.output != NULL &&
-	    access(job.output, F_OK) == 0) {
+	/*
+	 * The job was done: its journal says so, or every stage was
+	 * committed and the output, with its _SUCCESS, is in place (the
+	 * supervisor died between the rename and the journal line).
+	 */
+	if (job.output != NULL && job.resumed && (job.output_done ||
+	    job.first_stage >= job.plan->nstages) &&
+	    output_complete(job.output)) {
 		if (!job.quiet)
 			log_warnx("the job in %s is complete; its output is "
 			    "%s", job.jobdir, job.output);

@@ -90,12 +90,30 @@ struct op {
 	size_t		 expr_off;	/* its byte offset in the file */
 };
 
+/* An operator as a program spells it, in any of the accepted dialects. */
+struct opspec {
+	const char	*oper;		/* operator name */
+	const char	*func;		/* function, may hold "(ARG)"; or NULL */
+	int		 has_arg;	/* arg holds an argument given apart */
+	int64_t		 arg;
+	const char	*arg_text;	/* or the argument as text, or NULL */
+	const char	*arg_bad;	/* a key holding a non-integer */
+	const char	*expr;		/* an expression, or NULL */
+	size_t		 expr_off;	/* the JSON string's offset */
+	struct srcpos	 at;		/* the operator */
+	struct srcpos	 oper_at;
+	struct srcpos	 func_at;
+	struct srcpos	 arg_at;
+	struct srcpos	 expr_at;
+};
+
 /* A program: operators and where the input is. */
 struct program {
 	char		*path;		/* program file as given */
 	char		*dir;		/* its folder, for relative inputs */
 	int		 partitions;	/* 0: not given */
 	int		 changekey_on_key;
+	int		 changekey_forced;	/* by the command line, or -1 */
 	char		**input_specs;	/* as the program gives them */
 	size_t		 ninput_specs;
 	char		**inputs;	/* resolved paths; "-" is stdin */
@@ -362,11 +380,22 @@ __dead void	 fatalx(const char *, ...) printflike(1, 2);
 
 /* program.c */
 struct program	*program_load(const char *, char **);
+struct program	*program_load_opts(const char *, int, char **);
+int		 program_op_build(struct program *, const struct opspec *,
+		     struct op *, char **);
+void		 program_error(char **, const struct program *,
+		     const struct srcpos *, const char *, ...)
+		     printflike(4, 5);
+void		 program_warn(struct program *, const struct srcpos *,
+		     const char *, ...) printflike(3, 4);
 void		 program_free(struct program *);
 int		 program_set_inputs(struct program *, char **, size_t, char **);
 char		*program_canonical(const struct program *);
 const char	*program_op_name(const struct op *);
 char		*program_op_describe(const struct program *, const struct op *);
+
+/* program-text.c */
+int		 program_load_text(struct program *, size_t, char **);
 
 /* plan.c */
 struct plan	*plan_make(const struct program *);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -27,8 +28,7 @@
 
 /* Position of a JSON value, with its members or elements. */
 struct jpos {
-	int		 line;
-	int		 col;
+	struct srcpos	 at;
 	size_t		 off;		/* byte offset of its first character */
 	size_t		 n;
 	char		**keys;		/* objects: member names */
@@ -50,44 +50,103 @@ struct name {
 	int		 value;
 };
 
+/*
+ * Operators and functions, with the synonyms the other public
+ * implementations use (see forkflow-program(5), "Compatibility").  Names
+ * match whatever their case, and '_' and '-' in them are ignored.
+ */
 static const struct name op_names[] = {
-	{ "map",	OP_MAP },
-	{ "filter",	OP_FILTER },
-	{ "changekey",	OP_CHANGEKEY },
-	{ "reduce",	OP_REDUCE },
-	{ NULL,		0 }
+	{ "map",		OP_MAP },
+	{ "filter",		OP_FILTER },
+	{ "changekey",		OP_CHANGEKEY },
+	{ "change",		OP_CHANGEKEY },
+	{ "reduce",		OP_REDUCE },
+	{ NULL,			0 }
 };
 
 static const struct name unary_names[] = {
-	{ "add",	FN_ADD },
-	{ "sub",	FN_SUB },
-	{ "mul",	FN_MUL },
-	{ "div",	FN_DIV },
-	{ "mod",	FN_MOD },
-	{ NULL,		0 }
+	{ "add",		FN_ADD },
+	{ "sub",		FN_SUB },
+	{ "subtract",		FN_SUB },
+	{ "mul",		FN_MUL },
+	{ "mult",		FN_MUL },
+	{ "multiply",		FN_MUL },
+	{ "div",		FN_DIV },
+	{ "divide",		FN_DIV },
+	{ "mod",		FN_MOD },
+	{ "modulo",		FN_MOD },
+	{ NULL,			0 }
 };
 
 static const struct name filter_names[] = {
-	{ "gt",		FN_GT },
-	{ "ge",		FN_GE },
-	{ "lt",		FN_LT },
-	{ "le",		FN_LE },
-	{ "eq",		FN_EQ },
-	{ "ne",		FN_NE },
-	{ "even",	FN_EVEN },
-	{ "odd",	FN_ODD },
-	{ NULL,		0 }
+	{ "gt",			FN_GT },
+	{ "greater_than",	FN_GT },
+	{ "ge",			FN_GE },
+	{ "gte",		FN_GE },
+	{ "greater_or_equal",	FN_GE },
+	{ "greater_of_equal",	FN_GE },	/* sic, in one peer */
+	{ "greater_equal",	FN_GE },
+	{ "lt",			FN_LT },
+	{ "lower_than",		FN_LT },
+	{ "less_than",		FN_LT },
+	{ "le",			FN_LE },
+	{ "lte",		FN_LE },
+	{ "lower_or_equal",	FN_LE },
+	{ "less_or_equal",	FN_LE },
+	{ "lower_equal",	FN_LE },
+	{ "less_equal",		FN_LE },
+	{ "eq",			FN_EQ },
+	{ "equal",		FN_EQ },
+	{ "equals",		FN_EQ },
+	{ "ne",			FN_NE },
+	{ "neq",		FN_NE },
+	{ "not_equal",		FN_NE },
+	{ "even",		FN_EVEN },
+	{ "is_even",		FN_EVEN },
+	{ "odd",		FN_ODD },
+	{ "is_odd",		FN_ODD },
+	{ NULL,			0 }
 };
 
 static const struct name reduce_names[] = {
-	{ "sum",	FN_SUM },
-	{ "add",	FN_SUM },
-	{ "prod",	FN_PROD },
-	{ "mul",	FN_PROD },
-	{ "min",	FN_MIN },
-	{ "max",	FN_MAX },
-	{ "count",	FN_COUNT },
-	{ NULL,		0 }
+	{ "sum",		FN_SUM },
+	{ "add",		FN_SUM },
+	{ "prod",		FN_PROD },
+	{ "product",		FN_PROD },
+	{ "mul",		FN_PROD },
+	{ "mult",		FN_PROD },
+	{ "multiply",		FN_PROD },
+	{ "min",		FN_MIN },
+	{ "minimum",		FN_MIN },
+	{ "max",		FN_MAX },
+	{ "maximum",		FN_MAX },
+	{ "count",		FN_COUNT },
+	{ NULL,			0 }
+};
+
+/* What cannot be given one meaning, and why. */
+static const struct refusal {
+	int		 kind;		/* -1: any operator */
+	const char	*name;
+	const char	*why;
+} refusals[] = {
+	{ OP_REDUCE, "sub", "depends on the order of the values, which is "
+	    "not defined" },
+	{ OP_REDUCE, "subtract", "depends on the order of the values, which "
+	    "is not defined" },
+	{ OP_REDUCE, "div", "depends on the order of the values, which is "
+	    "not defined" },
+	{ OP_REDUCE, "divide", "depends on the order of the values, which is "
+	    "not defined" },
+	{ -1, "power", "gives numbers that are not integers; values are "
+	    "64-bit integers" },
+	{ -1, "pow", "gives numbers that are not integers; values are "
+	    "64-bit integers" },
+	{ -1, "root", "gives numbers that are not integers; values are "
+	    "64-bit integers" },
+	{ -1, "sqrt", "gives numbers that are not integers; values are "
+	    "64-bit integers" },
+	{ -1, NULL, NULL }
 };
 
 /* Canonical spelling of each function, indexed by enum op_fn. */
@@ -112,12 +171,10 @@ static struct jpos	*jpos_member(const struct jpos *, const char *);
 static int		 name_lookup(const struct name *, const char *);
 static int		 load_op(struct program *, json_t *, struct jpos *,
 			     struct op *, char **);
+static int		 program_load_json(struct program *, size_t, char **);
+static int		 program_op_string(struct program *, const char *,
+			     const struct srcpos *, struct op *, char **);
 static int		 build_expr(struct program *, struct op *, char **);
-static void		 perr(char **, const struct program *,
-			     const struct jpos *, const char *, ...)
-			     printflike(4, 5);
-static void		 pwarn(struct program *, const struct jpos *,
-			     const char *, ...) printflike(3, 4);
 static int		 add_input(struct program *, const char *, char **);
 
 /* Skip white space, counting lines. */
@@ -146,8 +203,8 @@ jpos_new(struct jscan *js)
 	struct jpos	*p;
 
 	p = xcalloc(1, sizeof *p);
-	p->line = js->line;
-	p->col = (int)(js->i - js->bol) + 1;
+	p->at.line = js->line;
+	p->at.col = (int)(js->i - js->bol) + 1;
 	p->off = js->i;
 	return (p);
 }
@@ -338,8 +395,8 @@ name_lookup(const struct name *t, const char *s)
 }
 
 /* Format an error at a position of the program file. */
-static void
-perr(char **cause, const struct program *p, const struct jpos *at,
+void
+program_error(char **cause, const struct program *p, const struct srcpos *at,
     const char *fmt, ...)
 {
 	va_list	 ap;
@@ -356,8 +413,9 @@ perr(char **cause, const struct program *p, const struct jpos *at,
 	free(msg);
 }
 
-static void
-pwarn(struct program *p, const struct jpos *at, const char *fmt, ...)
+/* Keep a warning at a position of the program file. */
+void
+program_warn(struct program *p, const struct srcpos *at, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*msg;
@@ -436,24 +494,20 @@ json_error_where(const char *text, size_t len, const json_error_t *e,
 }
 
 /*
- * Load the program at path.  On error return NULL with *cause set to
- * "FILE:LINE:COLUMN: what is wrong".  Warnings are kept in the program.
+ * Load the program at path, in any of the accepted dialects: JSON (with
+ * the variations of forkflow-program(5), "Compatibility"), or lines of
+ * "OPERATOR FUNCTION [ARG]" when its first non-blank character is not '{'.
+ * changekey_on is 1 (key), 0 (value) or -1 (as the program says).  On
+ * error return NULL with *cause set to "FILE:LINE:COLUMN: what is wrong".
+ * Warnings are kept in the program.
  */
 struct program *
-program_load(const char *path, char **cause)
+program_load_opts(const char *path, int changekey_on, char **cause)
 {
 	struct program	*p;
-	json_t		*root, *j, *ops;
-	json_error_t	 e;
-	struct jscan	 js;
-	struct jpos	*rootpos, *at;
-	const char	*key, *slash;
+	const char	*slash;
 	char		*text;
 	size_t		 len, i;
-	json_int_t	 n;
-	int		 line, col;
-	static const char *known[] = { "partitions", "input", "changeKeyOn",
-	    "operations", NULL };
 
 	p = xcalloc(1, sizeof *p);
 	p->path = xstrdup(path);
@@ -461,51 +515,124 @@ program_load(const char *path, char **cause)
 		p->dir = xstrndup(path, slash - path + 1);
 	else
 		p->dir = xstrdup("");
+	p->changekey_forced = changekey_on;
+	if (changekey_on != -1)
+		p->changekey_on_key = changekey_on;
 	if ((text = read_file(path, &len)) == NULL) {
 		xasprintf(cause, "%s: %s", path, strerror(errno));
 		program_free(p);
 		return (NULL);
 	}
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
-	if (root == NULL) {
-		json_error_where(text, len, &e, &line, &col);
-		xasprintf(cause, "%s:%d:%d: invalid JSON: %s", path, line, col,
-		    e.text);
-		free(text);
+	p->text = text;
+	for (i = 0; i < len && strchr(" \t\r\n", text[i]) != NULL; i++)
+		;
+	if (i == len) {
+		xasprintf(cause, "%s:1:1: empty program", path);
 		program_free(p);
 		return (NULL);
 	}
-	memset(&js, 0, sizeof js);
-	js.s = text;
-	js.len = len;
-	js.line = 1;
-	rootpos = jscan_value(&js);
-	p->pos_root = rootpos;
-	p->text = text;
-
-	if (!json_is_object(root)) {
-		perr(cause, p, rootpos, "a program is a JSON object");
-		goto fail;
+	if (strchr("{[\"", text[i]) != NULL) {
+		if (program_load_json(p, len, cause) != 0) {
+			program_free(p);
+			return (NULL);
+		}
+	} else if (program_load_text(p, len, cause) != 0) {
+		program_free(p);
+		return (NULL);
 	}
-	json_object_foreach(root, key, j) {
+	return (p);
+}
+
+struct program *
+program_load(const char *path, char **cause)
+{
+	return (program_load_opts(path, -1, cause));
+}
+
+/* The first of the names that object j has, and which it is. */
+static json_t *
+json_get_any(json_t *j, const char **names, const char **which)
+{
+	json_t	*v;
+
+	for (; *names != NULL; names++) {
+		if ((v = json_object_get(j, *names)) != NULL) {
+			*which = *names;
+			return (v);
+		}
+	}
+	return (NULL);
+}
+
+/* Warn of keys of object j that are not among known. */
+static void
+json_warn_unknown(struct program *p, json_t *j, struct jpos *pos,
+    const char **known)
+{
+	const char	*key;
+	json_t		*v;
+	size_t		 i;
+
+	json_object_foreach(j, key, v) {
 		for (i = 0; known[i] != NULL; i++) {
 			if (strcmp(known[i], key) == 0)
 				break;
 		}
 		if (known[i] == NULL)
-			pwarn(p, jpos_keypos(rootpos, key),
+			program_warn(p, &jpos_keypos(pos, key)->at,
 			    "unknown key '%s' ignored", key);
 	}
+}
+
+/* Load a JSON program from p->text. */
+static int
+program_load_json(struct program *p, size_t len, char **cause)
+{
+	json_t		*root, *j, *ops;
+	json_error_t	 e;
+	struct jscan	 js;
+	struct jpos	*rootpos, *at;
+	const char	*which;
+	size_t		 i;
+	json_int_t	 n;
+	struct srcpos	 where;
+	static const char *known[] = { "partitions", "input", "files",
+	    "changeKeyOn", "operations", "instructions", NULL };
+	static const char *ops_names[] = { "operations", "instructions",
+	    NULL };
+	static const char *input_names[] = { "input", "files", NULL };
+
+	root = json_loadb(p->text, len, JSON_REJECT_DUPLICATES, &e);
+	if (root == NULL) {
+		json_error_where(p->text, len, &e, &where.line, &where.col);
+		program_error(cause, p, &where, "invalid JSON: %s", e.text);
+		return (-1);
+	}
+	memset(&js, 0, sizeof js);
+	js.s = p->text;
+	js.len = len;
+	js.line = 1;
+	rootpos = jscan_value(&js);
+	p->pos_root = rootpos;
+
+	if (!json_is_object(root)) {
+		program_error(cause, p, &rootpos->at,
+		    "a program is a JSON object");
+		goto fail;
+	}
+	json_warn_unknown(p, root, rootpos, known);
 
 	if ((j = json_object_get(root, "partitions")) != NULL) {
 		at = jpos_member(rootpos, "partitions");
 		if (!json_is_integer(j)) {
-			perr(cause, p, at, "partitions must be an integer");
+			program_error(cause, p, &at->at,
+			    "partitions must be an integer");
 			goto fail;
 		}
 		n = json_integer_value(j);
 		if (n < 1 || n > PARTITIONS_MAX) {
-			perr(cause, p, at, "partitions must be between 1 and %d",
+			program_error(cause, p, &at->at,
+			    "partitions must be between 1 and %d",
 			    PARTITIONS_MAX);
 			goto fail;
 		}
@@ -515,20 +642,22 @@ program_load(const char *path, char **cause)
 	if ((j = json_object_get(root, "changeKeyOn")) != NULL) {
 		at = jpos_member(rootpos, "changeKeyOn");
 		if (json_is_string(j) &&
-		    name_equal(json_string_value(j), "key"))
-			p->changekey_on_key = 1;
-		else if (json_is_string(j) &&
-		    name_equal(json_string_value(j), "value"))
-			p->changekey_on_key = 0;
-		else {
-			perr(cause, p, at,
+		    name_equal(json_string_value(j), "key")) {
+			if (p->changekey_forced == -1)
+				p->changekey_on_key = 1;
+		} else if (json_is_string(j) &&
+		    name_equal(json_string_value(j), "value")) {
+			if (p->changekey_forced == -1)
+				p->changekey_on_key = 0;
+		} else {
+			program_error(cause, p, &at->at,
 			    "changeKeyOn must be \"key\" or \"value\"");
 			goto fail;
 		}
 	}
 
-	if ((j = json_object_get(root, "input")) != NULL) {
-		at = jpos_member(rootpos, "input");
+	if ((j = json_get_any(root, input_names, &which)) != NULL) {
+		at = jpos_member(rootpos, which);
 		if (json_is_string(j)) {
 			p->input_specs = xcalloc(1, sizeof *p->input_specs);
 			p->input_specs[0] = xstrdup(json_string_value(j));
@@ -539,28 +668,30 @@ program_load(const char *path, char **cause)
 			    sizeof *p->input_specs);
 			for (i = 0; i < p->ninput_specs; i++) {
 				if (!json_is_string(json_array_get(j, i))) {
-					perr(cause, p, at->kids[i],
-					    "an input is a file name (string)");
+					program_error(cause, p,
+					    &at->kids[i]->at, "an input is a "
+					    "file name (string)");
 					goto fail;
 				}
 				p->input_specs[i] = xstrdup(
 				    json_string_value(json_array_get(j, i)));
 			}
 		} else {
-			perr(cause, p, at,
-			    "input must be a file name or a list of them");
+			program_error(cause, p, &at->at, "%s must be a file "
+			    "name or a list of them", which);
 			goto fail;
 		}
 	}
 
-	ops = json_object_get(root, "operations");
-	at = jpos_member(rootpos, "operations");
-	if (ops == NULL) {
-		perr(cause, p, rootpos, "missing \"operations\"");
+	if ((ops = json_get_any(root, ops_names, &which)) == NULL) {
+		program_error(cause, p, &rootpos->at,
+		    "missing \"operations\"");
 		goto fail;
 	}
+	at = jpos_member(rootpos, which);
 	if (!json_is_array(ops)) {
-		perr(cause, p, at, "operations must be a list of operators");
+		program_error(cause, p, &at->at,
+		    "%s must be a list of operators", which);
 		goto fail;
 	}
 	p->nops = json_array_size(ops);
@@ -572,97 +703,267 @@ program_load(const char *path, char **cause)
 			goto fail;
 	}
 	json_decref(root);
-	return (p);
+	return (0);
 
 fail:
 	json_decref(root);
-	program_free(p);
-	return (NULL);
+	return (-1);
 }
 
-/* Load one operator object. */
+/*
+ * Load one operator of a JSON program: an object, or a string such as
+ * "map(ADD(5))", "change(MUL(2))" or "reduce()".
+ */
 static int
 load_op(struct program *p, json_t *j, struct jpos *pos, struct op *op,
     char **cause)
 {
-	json_t		*jop, *jfn, *jarg, *jexpr, *v;
+	json_t		*jop, *jfn, *jarg, *jexpr;
+	struct opspec	 spec;
 	struct jpos	*at;
-	const char	*key, *s;
-	const struct name *table;
-	int		 kind, fn;
-	static const char *known[] = { "operator", "function", "arg", "expr",
-	    NULL };
-	size_t		 i;
+	const char	*which = NULL;
+	static const char *known[] = { "operator", "function", "arg",
+	    "value", "expr", NULL };
+	static const char *arg_names[] = { "arg", "value", NULL };
 
-	op->pos.line = pos->line;
-	op->pos.col = pos->col;
+	memset(&spec, 0, sizeof spec);
+	spec.at = pos->at;
+	if (json_is_string(j))
+		return (program_op_string(p, json_string_value(j), &pos->at,
+		    op, cause));
 	if (!json_is_object(j)) {
-		perr(cause, p, pos, "an operator is a JSON object");
+		program_error(cause, p, &pos->at, "an operator is a JSON "
+		    "object or a string like \"map(ADD(5))\"");
 		return (-1);
 	}
-	json_object_foreach(j, key, v) {
-		for (i = 0; known[i] != NULL; i++) {
-			if (strcmp(known[i], key) == 0)
-				break;
-		}
-		if (known[i] == NULL)
-			pwarn(p, jpos_keypos(pos, key),
-			    "unknown key '%s' ignored", key);
-	}
+	json_warn_unknown(p, j, pos, known);
 
-	jop = json_object_get(j, "operator");
-	if (jop == NULL) {
-		perr(cause, p, pos, "missing \"operator\"");
+	if ((jop = json_object_get(j, "operator")) == NULL) {
+		program_error(cause, p, &pos->at, "missing \"operator\"");
 		return (-1);
 	}
 	at = jpos_member(pos, "operator");
-	if (!json_is_string(jop) ||
-	    (kind = name_lookup(op_names, json_string_value(jop))) == -1) {
-		perr(cause, p, at, "unknown operator %s%s%s (expected map, "
-		    "filter, changeKey or reduce)",
-		    json_is_string(jop) ? "'" : "",
-		    json_is_string(jop) ? json_string_value(jop) : "(not a "
-		    "string)", json_is_string(jop) ? "'" : "");
+	if (!json_is_string(jop)) {
+		program_error(cause, p, &at->at, "\"operator\" must be a "
+		    "string");
 		return (-1);
 	}
-	op->kind = kind;
-	op->on_key = (kind == OP_CHANGEKEY && p->changekey_on_key);
+	spec.oper = json_string_value(jop);
+	spec.oper_at = at->at;
 
 	jfn = json_object_get(j, "function");
 	jexpr = json_object_get(j, "expr");
-	jarg = json_object_get(j, "arg");
+	jarg = json_get_any(j, arg_names, &which);
 	if (jfn != NULL && jexpr != NULL) {
-		perr(cause, p, jpos_member(pos, "expr"),
+		program_error(cause, p, &jpos_member(pos, "expr")->at,
 		    "give either \"function\" or \"expr\", not both");
 		return (-1);
 	}
 	if (jexpr != NULL) {
 		at = jpos_member(pos, "expr");
-		if (kind == OP_REDUCE) {
-			perr(cause, p, at, "reduce takes a \"function\" "
-			    "(SUM, PROD, MIN, MAX or COUNT), not an expression");
-			return (-1);
-		}
 		if (!json_is_string(jexpr)) {
-			perr(cause, p, at, "expr must be a string");
+			program_error(cause, p, &at->at,
+			    "expr must be a string");
 			return (-1);
 		}
 		if (jarg != NULL)
-			pwarn(p, jpos_keypos(pos, "arg"),
-			    "\"arg\" is ignored with \"expr\"");
+			program_warn(p, &jpos_keypos(pos, which)->at,
+			    "\"%s\" is ignored with \"expr\"", which);
+		spec.expr = json_string_value(jexpr);
+		spec.expr_at = at->at;
+		spec.expr_off = at->off;
+		return (program_op_build(p, &spec, op, cause));
+	}
+	if (jfn != NULL) {
+		at = jpos_member(pos, "function");
+		if (!json_is_string(jfn)) {
+			program_error(cause, p, &at->at,
+			    "\"function\" must be a string");
+			return (-1);
+		}
+		spec.func = json_string_value(jfn);
+		spec.func_at = at->at;
+	}
+	if (jarg != NULL) {
+		at = jpos_member(pos, which);
+		spec.arg_at = at->at;
+		if (json_is_integer(jarg)) {
+			spec.has_arg = 1;
+			spec.arg = json_integer_value(jarg);
+		} else
+			spec.arg_bad = which;	/* an error if it is used */
+	}
+	return (program_op_build(p, &spec, op, cause));
+}
+
+/*
+ * Split "NAME(INNER)" at s: the name's length, and where INNER is (NULL
+ * if there are no parentheses).  Returns -1 if the parentheses are not
+ * balanced or something follows them.
+ */
+static int
+split_call(const char *s, size_t *namelen, const char **inner,
+    size_t *innerlen)
+{
+	const char	*open, *close;
+
+	*inner = NULL;
+	*innerlen = 0;
+	if ((open = strchr(s, '(')) == NULL) {
+		*namelen = strlen(s);
+		return (0);
+	}
+	*namelen = (size_t)(open - s);
+	close = strrchr(s, ')');
+	if (close == NULL || close < open || close[1] != '\0')
+		return (-1);
+	*inner = open + 1;
+	*innerlen = (size_t)(close - open - 1);
+	return (0);
+}
+
+/* Trim blanks around a piece of a string: its start and new length. */
+static const char *
+trim(const char *s, size_t *len)
+{
+	while (*len > 0 && (*s == ' ' || *s == '\t')) {
+		s++;
+		(*len)--;
+	}
+	while (*len > 0 && (s[*len - 1] == ' ' || s[*len - 1] == '\t'))
+		(*len)--;
+	return (s);
+}
+
+/* An operator written as a string: "map(ADD(5))", "reduce()". */
+static int
+program_op_string(struct program *p, const char *s, const struct srcpos *at,
+    struct op *op, char **cause)
+{
+	struct opspec	 spec;
+	const char	*inner, *t;
+	size_t		 nlen, ilen;
+	char		*oper, *func = NULL;
+	int		 r;
+
+	memset(&spec, 0, sizeof spec);
+	spec.at = *at;
+	spec.oper_at = *at;
+	spec.oper_at.col++;		/* past the quote */
+	if (split_call(s, &nlen, &inner, &ilen) != 0) {
+		program_error(cause, p, at, "an operator written as a string "
+		    "is NAME(FUNCTION(ARG)), like \"map(ADD(5))\": \"%s\"",
+		    s);
+		return (-1);
+	}
+	t = trim(s, &nlen);
+	oper = xstrndup(t, nlen);
+	spec.oper = oper;
+	if (inner != NULL) {
+		t = trim(inner, &ilen);
+		if (ilen > 0) {
+			func = xstrndup(t, ilen);
+			spec.func = func;
+			spec.func_at = *at;
+			spec.func_at.col += 1 + (int)(t - s);
+		}
+	}
+	r = program_op_build(p, &spec, op, cause);
+	free(oper);
+	free(func);
+	return (r);
+}
+
+/* Parse an integer argument written as text. */
+static int
+parse_arg(const char *s, size_t len, int64_t *out)
+{
+	char		 buf[32], *end;
+	long long	 v;
+
+	if (len == 0 || len >= sizeof buf)
+		return (-1);
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	errno = 0;
+	v = strtoll(buf, &end, 10);
+	if (*end != '\0' || errno != 0 || !(isdigit((unsigned char)buf[0]) ||
+	    ((buf[0] == '-' || buf[0] == '+') &&
+	    isdigit((unsigned char)buf[1]))))
+		return (-1);
+	*out = v;
+	return (0);
+}
+
+/* Is name refused for an operator kind?  Return why, or NULL. */
+static const char *
+refused(int kind, const char *name)
+{
+	const struct refusal	*r;
+
+	for (r = refusals; r->name != NULL; r++) {
+		if ((r->kind == -1 || r->kind == kind) &&
+		    name_equal(r->name, name))
+			return (r->why);
+	}
+	return (NULL);
+}
+
+/*
+ * Build an operator from its parts as the program spells them, in any
+ * dialect: names in any case, synonyms, an argument embedded in the
+ * function ("ADD(5)") or given apart.
+ */
+int
+program_op_build(struct program *p, const struct opspec *spec, struct op *op,
+    char **cause)
+{
+	const struct name	*table;
+	const char		*inner, *why, *t;
+	size_t			 nlen, ilen;
+	char			*fname;
+	int			 kind, fn;
+
+	op->pos = spec->at;
+	if ((kind = name_lookup(op_names, spec->oper)) == -1) {
+		program_error(cause, p, &spec->oper_at, "unknown operator "
+		    "'%s' (expected map, filter, changeKey or reduce)",
+		    spec->oper);
+		return (-1);
+	}
+	op->kind = kind;
+	op->on_key = (kind == OP_CHANGEKEY && p->changekey_on_key);
+
+	if (spec->expr != NULL) {
+		if (kind == OP_REDUCE) {
+			program_error(cause, p, &spec->expr_at, "reduce takes "
+			    "a \"function\" (SUM, PROD, MIN, MAX or COUNT), "
+			    "not an expression");
+			return (-1);
+		}
 		op->fn = FN_EXPR;
-		op->src = xstrdup(json_string_value(jexpr));
-		op->expr_pos.line = at->line;
-		op->expr_pos.col = at->col;
-		op->expr_off = at->off;
+		op->src = xstrdup(spec->expr);
+		op->expr_pos = spec->expr_at;
+		op->expr_off = spec->expr_off;
 		return (build_expr(p, op, cause));
 	}
 
-	if (jfn == NULL) {
-		perr(cause, p, pos, "missing \"function\" (or \"expr\")");
+	if (spec->func == NULL) {
+		if (kind == OP_REDUCE) {
+			op->fn = FN_SUM;	/* as the peers do */
+			return (0);
+		}
+		program_error(cause, p, &spec->at,
+		    "missing \"function\" (or \"expr\")");
 		return (-1);
 	}
-	at = jpos_member(pos, "function");
+	if (split_call(spec->func, &nlen, &inner, &ilen) != 0) {
+		program_error(cause, p, &spec->func_at, "unbalanced "
+		    "parentheses in function '%s'", spec->func);
+		return (-1);
+	}
+	t = trim(spec->func, &nlen);
+	fname = xstrndup(t, nlen);
 	switch (kind) {
 	case OP_FILTER:
 		table = filter_names;
@@ -674,36 +975,71 @@ load_op(struct program *p, json_t *j, struct jpos *pos, struct op *op,
 		table = unary_names;
 		break;
 	}
-	s = json_is_string(jfn) ? json_string_value(jfn) : NULL;
-	if (s == NULL || (fn = name_lookup(table, s)) == -1) {
-		perr(cause, p, at, "unknown function '%s' for %s (expected %s)",
-		    s != NULL ? s : "(not a string)", op_canonical[kind],
-		    kind == OP_FILTER ? "GT, GE, LT, LE, EQ, NE, EVEN or ODD" :
-		    kind == OP_REDUCE ? "SUM, PROD, MIN, MAX or COUNT" :
-		    "ADD, SUB, MUL, DIV or MOD");
+	if ((fn = name_lookup(table, fname)) == -1) {
+		if ((why = refused(kind, fname)) != NULL)
+			program_error(cause, p, &spec->func_at, "%s %s is "
+			    "refused: it %s", op_canonical[kind], fname, why);
+		else
+			program_error(cause, p, &spec->func_at, "unknown "
+			    "function '%s' for %s (expected %s)", fname,
+			    op_canonical[kind], kind == OP_FILTER ?
+			    "GT, GE, LT, LE, EQ, NE, EVEN or ODD" :
+			    kind == OP_REDUCE ? "SUM, PROD, MIN, MAX or COUNT" :
+			    "ADD, SUB, MUL, DIV or MOD");
+		free(fname);
 		return (-1);
 	}
+	free(fname);
 	op->fn = fn;
-	/* An "arg" here is ignored, as the seed implementation does. */
-	if (kind == OP_REDUCE)
-		return (0);
-	if (fn == FN_EVEN || fn == FN_ODD)
-		return (build_expr(p, op, cause));
 
-	if (jarg == NULL) {
-		perr(cause, p, pos, "%s %s needs an integer \"arg\"",
-		    op_canonical[kind], fn_canonical[fn]);
+	/* The argument: embedded, apart, or as text. */
+	op->has_arg = spec->has_arg;
+	op->arg = spec->arg;
+	if (inner != NULL) {
+		t = trim(inner, &ilen);
+		if (ilen > 0) {
+			if (spec->has_arg) {
+				program_error(cause, p, &spec->func_at,
+				    "the argument is given twice");
+				return (-1);
+			}
+			if (parse_arg(t, ilen, &op->arg) != 0) {
+				program_error(cause, p, &spec->func_at,
+				    "the argument of '%s' must be an integer",
+				    spec->func);
+				return (-1);
+			}
+			op->has_arg = 1;
+		}
+	} else if (spec->arg_text != NULL) {
+		if (parse_arg(spec->arg_text, strlen(spec->arg_text),
+		    &op->arg) != 0) {
+			program_error(cause, p, &spec->arg_at, "the argument "
+			    "'%s' must be an integer", spec->arg_text);
+			return (-1);
+		}
+		op->has_arg = 1;
+	}
+
+	/* An argument here is ignored, as the seed implementation does. */
+	if (kind == OP_REDUCE || fn == FN_EVEN || fn == FN_ODD) {
+		op->has_arg = 0;
+		op->arg = 0;
+		return (kind == OP_REDUCE ? 0 : build_expr(p, op, cause));
+	}
+	if (spec->arg_bad != NULL && !op->has_arg) {
+		program_error(cause, p, &spec->arg_at, "\"%s\" must be an "
+		    "integer", spec->arg_bad);
 		return (-1);
 	}
-	at = jpos_member(pos, "arg");
-	if (!json_is_integer(jarg)) {
-		perr(cause, p, at, "\"arg\" must be an integer");
+	if (!op->has_arg) {
+		program_error(cause, p, &spec->at, "%s %s needs an integer "
+		    "\"arg\"", op_canonical[kind], fn_canonical[fn]);
 		return (-1);
 	}
-	op->arg = json_integer_value(jarg);
-	op->has_arg = 1;
 	if ((fn == FN_DIV || fn == FN_MOD) && op->arg == 0) {
-		perr(cause, p, at, "%s %s 0: %s by zero", op_canonical[kind],
+		program_error(cause, p, spec->has_arg ? &spec->arg_at :
+		    &spec->func_at, "%s %s 0: %s by zero", op_canonical[kind],
 		    fn_canonical[fn], fn == FN_DIV ? "division" : "modulo");
 		return (-1);
 	}
@@ -716,7 +1052,7 @@ load_op(struct program *p, json_t *j, struct jpos *pos, struct op *op,
  */
 static void
 expr_srcpos(const struct program *p, const struct op *op, size_t off,
-    struct jpos *out)
+    struct srcpos *out)
 {
 	const char	*raw = p->text + op->expr_off + 1;
 	size_t		 dec = 0, r = 0;
@@ -748,7 +1084,7 @@ static int
 build_expr(struct program *p, struct op *op, char **cause)
 {
 	struct expr	*x, *var;
-	struct jpos	 at;
+	struct srcpos	 at;
 	char		*why;
 	size_t		 errpos;
 
@@ -756,7 +1092,7 @@ build_expr(struct program *p, struct op *op, char **cause)
 		op->expr = expr_parse(op->src, &why, &errpos);
 		if (op->expr == NULL) {
 			expr_srcpos(p, op, errpos, &at);
-			perr(cause, p, &at, "in expression \"%s\": %s",
+			program_error(cause, p, &at, "in expression \"%s\": %s",
 			    op->src, why);
 			free(why);
 			return (-1);
@@ -809,7 +1145,7 @@ build_expr(struct program *p, struct op *op, char **cause)
 		return (0);
 	}
 	if (expr_finish(x, &why, &errpos) != 0) {
-		perr(cause, p, NULL, "%s", why);
+		program_error(cause, p, NULL, "%s", why);
 		free(why);
 		expr_free(x);
 		return (-1);
@@ -865,6 +1201,32 @@ add_input(struct program *p, const char *path, char **cause)
 }
 
 /*
+ * Find an input the program names: an absolute path or "-" is what it
+ * says; a relative one is looked for beside the program, in input/ beside
+ * it, then in the current folder, as the other implementations' layouts
+ * need.  Returns the path, or NULL if it is nowhere.
+ */
+static char *
+find_input(const struct program *p, const char *spec)
+{
+	char	*path;
+
+	if (spec[0] == '/' || strcmp(spec, "-") == 0)
+		return (xstrdup(spec));
+	xasprintf(&path, "%s%s", p->dir, spec);
+	if (access(path, F_OK) == 0)
+		return (path);
+	free(path);
+	xasprintf(&path, "%sinput/%s", p->dir, spec);
+	if (access(path, F_OK) == 0)
+		return (path);
+	free(path);
+	if (access(spec, F_OK) == 0)
+		return (xstrdup(spec));
+	return (NULL);
+}
+
+/*
  * Resolve the inputs: those given on the command line (relative to the
  * current folder) replace the program's (relative to the program's folder).
  */
@@ -888,12 +1250,14 @@ program_set_inputs(struct program *p, char **given, size_t ngiven,
 			return (-1);
 		}
 		for (i = 0; i < p->ninput_specs; i++) {
-			if (p->input_specs[i][0] == '/' ||
-			    strcmp(p->input_specs[i], "-") == 0)
-				path = xstrdup(p->input_specs[i]);
-			else
-				xasprintf(&path, "%s%s", p->dir,
-				    p->input_specs[i]);
+			if ((path = find_input(p, p->input_specs[i])) == NULL) {
+				xasprintf(cause, "%s: input %s not found (in "
+				    "%s, %sinput/ or the current folder)",
+				    p->path, p->input_specs[i],
+				    *p->dir != '\0' ? p->dir : "./",
+				    p->dir);
+				return (-1);
+			}
 			if (add_input(p, path, cause) != 0) {
 				free(path);
 				return (-1);

@@ -466,7 +466,6 @@ START_TEST(test_program_bad_json)
 
 	check_bad_json("{\"operations\": [}", 1, 17);
 	check_bad_json("{\n  \"operations\": [],\n  \"operations\": []\n}\n", 3, 3);
-	check_bad_json("", 1, 1);
 	check_bad_json("{\n\t\"operations\": [\n\t\ttrue false\n]}", 3, 8);
 	check_bad_json("{\"operations\": []}\n}", 2, 1);
 
@@ -488,7 +487,8 @@ START_TEST(test_program_bad_structure)
 	check_bad("{'operations': `{}}",
 	    "operations must be a list of operators");
 	check_bad("{'operations': [\n  {'operator': 'map', 'function': 'ADD', "
-	    "'arg': 1},\n  `5\n]}", "an operator is a JSON object");
+	    "'arg': 1},\n  `5\n]}", "an operator is a JSON object or a "
+	    "string like \"map(ADD(5))\"");
 	check_bad("{'operations': [`{'function': 'ADD', 'arg': 1}]}",
 	    "missing \"operator\"");
 	check_bad("{'operations': [{'operator': `'mapp', 'function': 'ADD', "
@@ -499,8 +499,8 @@ START_TEST(test_program_bad_structure)
 	    "map, filter, changeKey or reduce)");
 	check_bad("{'operations': [{'operator': `'', 'function': 'ADD'}]}",
 	    "unknown operator '' (expected map, filter, changeKey or reduce)");
-	check_bad("{'operations': [{'operator':\t`7}]}", "unknown operator "
-	    "(not a string) (expected map, filter, changeKey or reduce)");
+	check_bad("{'operations': [{'operator':\t`7}]}",
+	    "\"operator\" must be a string");
 	check_bad("{'operations': [`{'operator': 'map'}]}",
 	    "missing \"function\" (or \"expr\")");
 }
@@ -509,7 +509,10 @@ END_TEST
 START_TEST(test_program_bad_function)
 {
 	check_bad("{'operations': [{'operator': 'map', 'function': `'POW', "
-	    "'arg': 1}]}", "unknown function 'POW' for map (expected ADD, "
+	    "'arg': 1}]}", "map POW is refused: it gives numbers that are not "
+	    "integers; values are 64-bit integers");
+	check_bad("{'operations': [{'operator': 'map', 'function': `'EXP', "
+	    "'arg': 1}]}", "unknown function 'EXP' for map (expected ADD, "
 	    "SUB, MUL, DIV or MOD)");
 	check_bad("{'operations': [{'operator': 'changeKey', 'function': "
 	    "`'GT', 'arg': 1}]}", "unknown function 'GT' for changeKey "
@@ -521,8 +524,7 @@ START_TEST(test_program_bad_function)
 	    "]}", "unknown function 'AVG' for reduce (expected SUM, PROD, "
 	    "MIN, MAX or COUNT)");
 	check_bad("{'operations': [{'operator': 'map', 'function': `null}]}",
-	    "unknown function '(not a string)' for map (expected ADD, SUB, "
-	    "MUL, DIV or MOD)");
+	    "\"function\" must be a string");
 }
 END_TEST
 
@@ -836,7 +838,9 @@ START_TEST(test_program_inputs)
 	ck_assert_ptr_nonnull(p);
 	ck_assert_int_eq(program_set_inputs(p, NULL, 0, &cause), -1);
 	free(d);
-	xasprintf(&d, "%s/sub/nope.csv: %s", prog_tmpdir, strerror(ENOENT));
+	xasprintf(&d, "%s/sub/missing.json: input nope.csv not found (in "
+	    "%s/sub/, %s/sub/input/ or the current folder)", prog_tmpdir,
+	    prog_tmpdir, prog_tmpdir);
 	ck_assert_str_eq(cause, d);
 	free(cause);
 	free(d);

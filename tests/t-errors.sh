@@ -323,7 +323,7 @@ fails "missing input file" 2 "nope.csv: No such file" \
 cat >noin.json <<'EOF'
 {"input": "nope.csv", "operations": [{"operator": "map", "expr": "v"}]}
 EOF
-fails "missing input file named by the program" 2 "nope.csv: No such file" \
+fails "missing input file named by the program" 2 "input nope.csv not found" \
     run noin.json
 fails "missing program file" 2 "nope.json: No such file" run nope.json
 # An input that is no regular file (here a device) is refused or read as
