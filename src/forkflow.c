@@ -407,17 +407,47 @@ job_inputs(struct job *job)
 }
 
 /*
- * The job directory this process made, to remove if it exits before the
- * job could produce anything worth keeping.
+ * The job of this process, freed at exit, with the job directory when
+ * this process made it and the job left nothing in it worth keeping (an
+ * error stopped it early, or it succeeded).
  */
 static struct job	*cleanup_job;
 
+static void	job_free(struct job *);
+
 static void
-cleanup_jobdir(void)
+cleanup_at_exit(void)
 {
-	if (cleanup_job != NULL && cleanup_job->jobdir_made &&
-	    !cleanup_job->keep)
-		(void)rm_tree(cleanup_job->jobdir);
+	if (cleanup_job != NULL)
+		job_free(cleanup_job);
+}
+
+/* Free what a job holds (the job directory stays as it is). */
+static void
+job_free(struct job *job)
+{
+	size_t	i;
+
+	if (cleanup_job == job)
+		cleanup_job = NULL;
+	if (job->jobdir_made && !job->keep)
+		(void)rm_tree(job->jobdir);
+	for (i = 0; i < job->nfiles; i++) {
+		free(job->files[i].path);
+		free(job->files[i].name);
+	}
+	free(job->files);
+	program_free(job->prog);
+	plan_free(job->plan);
+	free(job->jobdir);
+	free(job->outtmp);
+	free(job->output);
+	free(job->resume_hint);
+	if (job->journalfd > 0)
+		close(job->journalfd);
+	if (job->lockfd > 0)
+		close(job->lockfd);
+	memset(job, 0, sizeof *job);
 }
 
 /* Is there a whole output folder at path (with its _SUCCESS)? */
@@ -453,8 +483,6 @@ job_dir(struct job *job, const char *given)
 		err(EXIT_JOB_FAILED, "mkdtemp %s", templ);
 	job->jobdir = templ;
 	job->jobdir_made = 1;
-	cleanup_job = job;
-	atexit(cleanup_jobdir);
 }
 
 /* Present the result: merge the parts to stdout, or commit the folder. */
@@ -553,6 +581,8 @@ cmd_run(int argc, char **argv)
 	long		 ncpu;
 
 	memset(&job, 0, sizeof job);
+	cleanup_job = &job;
+	atexit(cleanup_at_exit);
 	job.max_attempts = 4;
 	job.checkpoint_interval = 64 << 20;
 	job.heartbeat_timeout = 10;
@@ -626,14 +656,17 @@ cmd_run(int argc, char **argv)
 	if ((p = program_load_opts(argv[optind], changekey, &cause)) ==
 	    NULL) {
 		/* FILE:LINE:COLUMN: first, as compilers print them. */
+		free(inputs);
 		fprintf(stderr, "%s\n", cause);
 		exit(EXIT_USAGE);
 	}
-	print_warnings(p, job.quiet);
-	if (program_set_inputs(p, inputs, ninputs, &cause) != 0)
-		errx(EXIT_USAGE, "%s", cause);
-	free(inputs);
 	job.prog = p;
+	print_warnings(p, job.quiet);
+	if (program_set_inputs(p, inputs, ninputs, &cause) != 0) {
+		free(inputs);
+		errx(EXIT_USAGE, "%s", cause);
+	}
+	free(inputs);
 	if (parts == 0)
 		parts = (unsigned int)p->partitions;
 	/* As the peers do: one partition per input file. */
@@ -686,6 +719,7 @@ cmd_run(int argc, char **argv)
 		if (!job.quiet)
 			log_warnx("the job in %s is complete; its output is "
 			    "%s", job.jobdir, job.output);
+		job_free(&job);
 		return (0);
 	}
 	if (job.output != NULL && !job.force &&
@@ -738,6 +772,7 @@ cmd_run(int argc, char **argv)
 		    (unsigned long long)job.records_out, job.plan->nstages,
 		    now_seconds() - t0, peak_rss_kib());
 	}
+	job_free(&job);
 	return (status);
 }
 
