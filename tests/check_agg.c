@@ -16,7 +16,6 @@
 #include "forkflow.h"
 #include "check_forkflow.h"
 
-static uint64_t	agg_rand(uint64_t *);
 static int64_t	agg_ref(enum op_fn, int64_t, int64_t);
 static int64_t	agg_fold(enum op_fn, int64_t, const int64_t *, size_t);
 static void	check_fold(enum op_fn, const int64_t *, size_t, int64_t);
@@ -28,16 +27,6 @@ static void	check_growth(enum op_fn, size_t, unsigned int);
 	static const int64_t xs_[] = { __VA_ARGS__ };			\
 	check_fold(fn, xs_, NITEMS(xs_), want);				\
 } while (0)
-
-/* xorshift64*: a small deterministic generator. */
-static uint64_t
-agg_rand(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return (*s * 0x2545F4914F6CDD1DULL);
-}
 
 /* The reference fold of one value into an accumulator. */
 static int64_t
@@ -253,7 +242,7 @@ check_growth(enum op_fn fn, size_t nkeys, unsigned int rounds)
 	for (i = 0; i < nkeys; i++) {
 		switch (i % 4) {
 		case 0:
-			keys[i] = (int64_t)agg_rand(&s);
+			keys[i] = (int64_t)ck_rand(&s);
 			break;
 		case 1:
 			keys[i] = (int64_t)i;		/* dense keys */
@@ -262,7 +251,7 @@ check_growth(enum op_fn fn, size_t nkeys, unsigned int rounds)
 			keys[i] = (int64_t)(0 - ((uint64_t)i << 20));
 			break;
 		default:
-			keys[i] = (int64_t)(agg_rand(&s) & 0xffff0000ULL);
+			keys[i] = (int64_t)(ck_rand(&s) & 0xffff0000ULL);
 			break;
 		}
 	}
@@ -281,8 +270,8 @@ check_growth(enum op_fn fn, size_t nkeys, unsigned int rounds)
 	for (r = 0; r < rounds; r++) {
 		for (i = 0; i < n; i++) {
 			/* Visit the keys in a scrambled order. */
-			j = (size_t)(agg_rand(&s) % n);
-			x = (int64_t)agg_rand(&s);
+			j = (size_t)(ck_rand(&s) % n);
+			x = (int64_t)ck_rand(&s);
 			if (fn == FN_PROD)
 				x = (x & 7) - 3;
 			agg_add(&a, keys[j], fn == FN_COUNT ? 1 : x);
@@ -388,7 +377,7 @@ START_TEST(test_agg_order_deterministic)
 	agg_init(&a, FN_SUM);
 	agg_init(&b, FN_SUM);
 	for (i = 0; i < 20000; i++) {
-		int64_t	k = (int64_t)(agg_rand(&s) % 5000) - 2500;
+		int64_t	k = (int64_t)(ck_rand(&s) % 5000) - 2500;
 
 		agg_add(&a, k, (int64_t)i);
 		agg_add(&b, k, (int64_t)i);

@@ -6,6 +6,17 @@
 
 #include <check.h>
 
+#include <stddef.h>
+#include <stdint.h>
+
+/* check_util.c */
+void	 ck_tmpdir(char *, size_t, const char *);
+char	*ck_path(const char *, const char *, ...)
+	    __attribute__((__format__(__printf__, 2, 3)));
+char	*ck_slurp(const char *, size_t *);
+void	 ck_spew(const char *, const void *, size_t);
+uint64_t ck_rand(uint64_t *);
+
 Suite	*agg_suite(void);
 Suite	*expr_suite(void);
 Suite	*input_suite(void);

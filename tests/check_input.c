@@ -69,12 +69,7 @@ static int	cuts_next(uint64_t *, unsigned int, uint64_t);
 static void
 in_setup(void)
 {
-	const char	*t = getenv("TMPDIR");
-
-	snprintf(in_tmpdir, sizeof in_tmpdir, "%s/check_input.XXXXXX",
-	    t != NULL && *t != '\0' ? t : "/tmp");
-	if (mkdtemp(in_tmpdir) == NULL)
-		ck_abort_msg("mkdtemp: %s", strerror(errno));
+	ck_tmpdir(in_tmpdir, sizeof in_tmpdir, "check_input");
 }
 
 static void

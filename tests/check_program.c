@@ -27,9 +27,10 @@
 
 static char	prog_tmpdir[256];
 
+#define tmp_path(...)	ck_path(prog_tmpdir, __VA_ARGS__)
+
 static void	prog_setup(void);
 static void	prog_teardown(void);
-static char	*tmp_path(const char *, ...) printflike(1, 2);
 static void	spew(const char *, const char *);
 static char	*prog_text(const char *, int *, int *);
 static char	*prog_write(const char *, const char *, int *, int *);
@@ -44,32 +45,13 @@ static void	check_inputs(struct program *, const char *const *, size_t);
 static void
 prog_setup(void)
 {
-	const char	*t = getenv("TMPDIR");
-
-	snprintf(prog_tmpdir, sizeof prog_tmpdir, "%s/check_program.XXXXXX",
-	    t != NULL && *t != '\0' ? t : "/tmp");
-	if (mkdtemp(prog_tmpdir) == NULL)
-		ck_abort_msg("mkdtemp: %s", strerror(errno));
+	ck_tmpdir(prog_tmpdir, sizeof prog_tmpdir, "check_program");
 }
 
 static void
 prog_teardown(void)
 {
 	rm_tree(prog_tmpdir);
-}
-
-static char *
-tmp_path(const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*name, *path;
-
-	va_start(ap, fmt);
-	xvasprintf(&name, fmt, ap);
-	va_end(ap);
-	xasprintf(&path, "%s/%s", prog_tmpdir, name);
-	free(name);
-	return (path);
 }
 
 static void

@@ -35,27 +35,16 @@
 
 static char	shuf_tmpdir[256];
 
-static uint64_t	shuf_rand(uint64_t *);
+#define tmp_path(...)	ck_path(shuf_tmpdir, __VA_ARGS__)
+
 static unsigned int ref_partition(int64_t, unsigned int);
 static void	shuf_setup(void);
 static void	shuf_teardown(void);
-static char	*tmp_path(const char *, ...) printflike(1, 2);
-static char	*slurp(const char *, size_t *);
-static void	spew(const char *, const void *, size_t);
 static void	check_round_trip(unsigned int, size_t, uint64_t);
 static void	check_refused(const char *, const void *, size_t,
 		    unsigned int, const char *);
 static void	put_u32(char *, size_t, uint32_t);
 static void	put_u64(char *, size_t, uint64_t);
-
-static uint64_t
-shuf_rand(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return (*s * 0x2545F4914F6CDD1DULL);
-}
 
 /*
  * The partition as documented: the MurmurHash3 finaliser, then the high
@@ -90,7 +79,7 @@ START_TEST(test_shuffle_partition_range)
 	for (i = 0; i < sizeof nparts / sizeof nparts[0]; i++) {
 		for (j = 0; j < 20000 + sizeof keys / sizeof keys[0]; j++) {
 			k = j < sizeof keys / sizeof keys[0] ? keys[j] :
-			    (int64_t)shuf_rand(&s);
+			    (int64_t)ck_rand(&s);
 			p = shuffle_partition(k, nparts[i]);
 			if (p >= nparts[i] || p != ref_partition(k, nparts[i]))
 				ck_abort_msg("key %" PRId64 ", P %u: partition "
@@ -165,60 +154,13 @@ END_TEST
 static void
 shuf_setup(void)
 {
-	const char	*t = getenv("TMPDIR");
-
-	snprintf(shuf_tmpdir, sizeof shuf_tmpdir, "%s/check_shuffle.XXXXXX",
-	    t != NULL && *t != '\0' ? t : "/tmp");
-	if (mkdtemp(shuf_tmpdir) == NULL)
-		ck_abort_msg("mkdtemp: %s", strerror(errno));
+	ck_tmpdir(shuf_tmpdir, sizeof shuf_tmpdir, "check_shuffle");
 }
 
 static void
 shuf_teardown(void)
 {
 	rm_tree(shuf_tmpdir);
-}
-
-static char *
-tmp_path(const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*name, *path;
-
-	va_start(ap, fmt);
-	xvasprintf(&name, fmt, ap);
-	va_end(ap);
-	xasprintf(&path, "%s/%s", shuf_tmpdir, name);
-	free(name);
-	return (path);
-}
-
-static char *
-slurp(const char *path, size_t *lenp)
-{
-	struct stat	 st;
-	char		*buf;
-	int		 fd;
-
-	fd = open(path, O_RDONLY);
-	ck_assert_int_ne(fd, -1);
-	ck_assert_int_eq(fstat(fd, &st), 0);
-	buf = xmalloc((size_t)st.st_size + 1);
-	ck_assert_int_eq(read(fd, buf, (size_t)st.st_size), st.st_size);
-	close(fd);
-	*lenp = (size_t)st.st_size;
-	return (buf);
-}
-
-static void
-spew(const char *path, const void *data, size_t len)
-{
-	int	fd;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	ck_assert_int_ne(fd, -1);
-	ck_assert_int_eq(write_all(fd, data, len), 0);
-	ck_assert_int_eq(close(fd), 0);
 }
 
 static int
@@ -253,7 +195,7 @@ check_round_trip(unsigned int nparts, size_t nkeys, uint64_t seed)
 	sums = xcalloc(nkeys + 1, sizeof *sums);
 	seen = xcalloc(nkeys + 1, 1);
 	for (i = 0; i < nkeys; i++)
-		keys[i] = (int64_t)shuf_rand(&s) >> (i % 50);
+		keys[i] = (int64_t)ck_rand(&s) >> (i % 50);
 	if (nkeys > 2) {
 		keys[0] = INT64_MIN;
 		keys[1] = INT64_MAX;
@@ -267,9 +209,9 @@ check_round_trip(unsigned int nparts, size_t nkeys, uint64_t seed)
 
 	agg_init(&a, FN_SUM);
 	for (i = 0; i < 3 * nuniq; i++) {
-		int64_t	x = (int64_t)shuf_rand(&s);
+		int64_t	x = (int64_t)ck_rand(&s);
 
-		j = (size_t)(shuf_rand(&s) % nuniq);
+		j = (size_t)(ck_rand(&s) % nuniq);
 		agg_add(&a, keys[j], x);
 		sums[j] = (int64_t)((uint64_t)sums[j] + (uint64_t)x);
 		seen[j] = 1;
@@ -374,7 +316,7 @@ check_refused(const char *path, const void *data, size_t len,
 	char			*cause = NULL, *want;
 
 	if (data != NULL)
-		spew(path, data, len);
+		ck_spew(path, data, len);
 	ck_assert_int_eq(shuffle_open(&sf, path, nparts, &cause), -1);
 	ck_assert_ptr_nonnull(cause);
 	ck_assert_ptr_null(sf.map);
@@ -408,7 +350,7 @@ START_TEST(test_shuffle_corrupt)
 		agg_add(&a, (int64_t)i, (int64_t)i * 10);
 	path = tmp_path("good");
 	ck_assert_int_eq(shuffle_write_agg(path, 4, &a, 0, &bytes), 0);
-	good = slurp(path, &len);
+	good = ck_slurp(path, &len);
 	ck_assert_uint_eq(len, SHDR_SIZE + RHDR_SIZE + 4 * SCNT_SIZE +
 	    100 * 16);
 	ck_assert(memcmp(good, "FFRUNS2", 8) == 0);
@@ -548,13 +490,13 @@ START_TEST(test_shuffle_fuzz)
 	path = tmp_path("fuzz");
 	copy = tmp_path("fuzz-copy");
 	ck_assert_int_eq(shuffle_write_agg(path, 3, &a, 0, &bytes), 0);
-	good = slurp(path, &len);
+	good = ck_slurp(path, &len);
 	bad = xmalloc(len);
 	index_len = SHDR_SIZE + RHDR_SIZE + 3 * SCNT_SIZE;
 
 	for (cut = 0; cut < len; cut++) {
 		cause = NULL;
-		spew(copy, good, cut);
+		ck_spew(copy, good, cut);
 		r = shuffle_open(&sf, copy, 3, &cause);
 		if (r != -1 || cause == NULL)
 			ck_abort_msg("a file cut to %zu of %zu bytes opened",
@@ -564,11 +506,11 @@ START_TEST(test_shuffle_fuzz)
 	for (t = 0; t < 3000; t++) {
 		memcpy(bad, good, len);
 		for (i = 0; i < 1 + (size_t)t % 4; i++) {
-			size_t	at = (size_t)(shuf_rand(&s) % index_len);
+			size_t	at = (size_t)(ck_rand(&s) % index_len);
 
-			bad[at] = (char)shuf_rand(&s);
+			bad[at] = (char)ck_rand(&s);
 		}
-		spew(copy, bad, len);
+		ck_spew(copy, bad, len);
 		cause = NULL;
 		r = shuffle_open(&sf, copy, 3, &cause);
 		if (r == -1) {

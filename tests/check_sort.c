@@ -36,25 +36,15 @@ enum shape {
 
 static char	sort_tmpdir[256];
 
-static uint64_t	sort_rand(uint64_t *);
+#define tmp_path(...)	ck_path(sort_tmpdir, __VA_ARGS__)
+
 static int	pair_cmp(const void *, const void *);
 static void	fill(struct pair *, size_t, enum shape, uint64_t *);
 static void	check_sort(size_t, enum shape);
 static void	check_format(int64_t, int64_t, const char *);
 static void	sort_setup(void);
 static void	sort_teardown(void);
-static char	*tmp_path(const char *, ...) printflike(1, 2);
-static char	*read_all(const char *, size_t *);
 static void	check_merge(const size_t *, size_t, uint64_t);
-
-static uint64_t
-sort_rand(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return (*s * 0x2545F4914F6CDD1DULL);
-}
 
 static int
 pair_cmp(const void *a, const void *b)
@@ -78,20 +68,20 @@ fill(struct pair *r, size_t n, enum shape shape, uint64_t *s)
 	for (i = 0; i < n; i++) {
 		switch (shape) {
 		case SHAPE_RANDOM:
-			r[i].k = (int64_t)sort_rand(s);
-			r[i].v = (int64_t)sort_rand(s);
+			r[i].k = (int64_t)ck_rand(s);
+			r[i].v = (int64_t)ck_rand(s);
 			break;
 		case SHAPE_EXTREME:
-			r[i].k = extremes[sort_rand(s) % 10];
-			r[i].v = extremes[sort_rand(s) % 10];
+			r[i].k = extremes[ck_rand(s) % 10];
+			r[i].v = extremes[ck_rand(s) % 10];
 			break;
 		case SHAPE_FEWKEYS:
-			r[i].k = (int64_t)(sort_rand(s) % 7) - 3;
-			r[i].v = (int64_t)sort_rand(s);
+			r[i].k = (int64_t)(ck_rand(s) % 7) - 3;
+			r[i].v = (int64_t)ck_rand(s);
 			break;
 		case SHAPE_EQUAL:
 			r[i].k = INT64_MIN;
-			r[i].v = (int64_t)(sort_rand(s) % 3) - 1;
+			r[i].v = (int64_t)(ck_rand(s) % 3) - 1;
 			break;
 		case SHAPE_SORTED:
 			r[i].k = (int64_t)i - (int64_t)n / 2;
@@ -102,13 +92,13 @@ fill(struct pair *r, size_t n, enum shape shape, uint64_t *s)
 			r[i].v = (int64_t)i;
 			break;
 		case SHAPE_NEGATIVE:
-			r[i].k = (int64_t)(sort_rand(s) % 2001) - 1000;
-			r[i].v = (int64_t)(sort_rand(s) % 2001) - 1000;
+			r[i].k = (int64_t)(ck_rand(s) % 2001) - 1000;
+			r[i].v = (int64_t)(ck_rand(s) % 2001) - 1000;
 			break;
 		default:
-			r[i].k = (int64_t)(sort_rand(s) &
+			r[i].k = (int64_t)(ck_rand(s) &
 			    0xff00000000000000ULL);
-			r[i].v = (int64_t)(sort_rand(s) &
+			r[i].v = (int64_t)(ck_rand(s) &
 			    0xf000000000000001ULL);
 			break;
 		}
@@ -177,7 +167,7 @@ START_TEST(test_sort_each_byte)
 
 	for (b = 0; b < 16; b++) {
 		for (i = 0; i < 200; i++) {
-			uint64_t x = (sort_rand(&s) & 0xff) << ((b & 7) * 8);
+			uint64_t x = (ck_rand(&s) & 0xff) << ((b & 7) * 8);
 
 			r[i].k = b < 8 ? 5 : (int64_t)x;
 			r[i].v = b < 8 ? (int64_t)x : -5;
@@ -233,8 +223,8 @@ START_TEST(test_output_format_random)
 	int		i;
 
 	for (i = 0; i < 100000; i++) {
-		k = (int64_t)(sort_rand(&s) >> (sort_rand(&s) % 64));
-		v = (int64_t)sort_rand(&s);
+		k = (int64_t)(ck_rand(&s) >> (ck_rand(&s) % 64));
+		v = (int64_t)ck_rand(&s);
 		if (i & 1)
 			k = (int64_t)(0 - (uint64_t)k);
 		n = output_format(buf, k, v);
@@ -249,50 +239,13 @@ END_TEST
 static void
 sort_setup(void)
 {
-	const char	*t = getenv("TMPDIR");
-
-	snprintf(sort_tmpdir, sizeof sort_tmpdir, "%s/check_sort.XXXXXX",
-	    t != NULL && *t != '\0' ? t : "/tmp");
-	if (mkdtemp(sort_tmpdir) == NULL)
-		ck_abort_msg("mkdtemp: %s", strerror(errno));
+	ck_tmpdir(sort_tmpdir, sizeof sort_tmpdir, "check_sort");
 }
 
 static void
 sort_teardown(void)
 {
 	rm_tree(sort_tmpdir);
-}
-
-static char *
-tmp_path(const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*name, *path;
-
-	va_start(ap, fmt);
-	xvasprintf(&name, fmt, ap);
-	va_end(ap);
-	xasprintf(&path, "%s/%s", sort_tmpdir, name);
-	free(name);
-	return (path);
-}
-
-static char *
-read_all(const char *path, size_t *lenp)
-{
-	struct stat	 st;
-	char		*buf;
-	int		 fd;
-
-	fd = open(path, O_RDONLY);
-	ck_assert_int_ne(fd, -1);
-	ck_assert_int_eq(fstat(fd, &st), 0);
-	buf = xmalloc((size_t)st.st_size + 1);
-	ck_assert_int_eq(read(fd, buf, (size_t)st.st_size), st.st_size);
-	buf[st.st_size] = '\0';
-	close(fd);
-	*lenp = (size_t)st.st_size;
-	return (buf);
 }
 
 /*
@@ -317,10 +270,10 @@ check_merge(const size_t *sizes, size_t nparts, uint64_t seed)
 		part = all + n;
 		for (j = 0; j < sizes[i]; j++) {
 			/* Keys collide across parts; values break ties. */
-			part[j].k = (int64_t)(sort_rand(&s) % 5000) - 2500;
-			part[j].v = (int64_t)(sort_rand(&s) % 3) - 1;
-			if (sort_rand(&s) % 97 == 0)
-				part[j].k = sort_rand(&s) & 1 ? INT64_MIN :
+			part[j].k = (int64_t)(ck_rand(&s) % 5000) - 2500;
+			part[j].v = (int64_t)(ck_rand(&s) % 3) - 1;
+			if (ck_rand(&s) % 97 == 0)
+				part[j].k = ck_rand(&s) & 1 ? INT64_MIN :
 				    INT64_MAX;
 		}
 		qsort(part, sizes[i], sizeof *part, pair_cmp);
@@ -342,7 +295,7 @@ check_merge(const size_t *sizes, size_t nparts, uint64_t seed)
 	ck_assert_int_ne(fd, -1);
 	ck_assert_int_eq(output_merge(paths, nparts, fd, &bytes), 0);
 	close(fd);
-	got = read_all(out, &len);
+	got = ck_slurp(out, &len);
 	ck_assert_uint_eq(bytes, (uint64_t)(w - want));
 	ck_assert_uint_eq(len, (size_t)(w - want));
 	ck_assert_msg(strcmp(got, want) == 0, "merge of %zu parts differs",
@@ -386,7 +339,7 @@ START_TEST(test_output_write_part_text)
 
 	path = tmp_path("text");
 	ck_assert_int_eq(output_write_part(path, r, 3, 1, 1, &bytes), 0);
-	got = read_all(path, &len);
+	got = ck_slurp(path, &len);
 	ck_assert_str_eq(got, "-9223372036854775808,-1\n0,0\n"
 	    "7,9223372036854775807\n");
 	ck_assert_uint_eq(bytes, len);
