@@ -15,10 +15,32 @@
 
 static void	agg_grow(struct agg *);
 
+/*
+ * Multiply-shift hashing, with a multiplier of its own for each table.
+ * Tables feed each other (a shuffle file holds a combiner's keys in the
+ * order of its slots, and a reduce adds them in that order): with one
+ * hash for all, keys would arrive sorted by their slot in the new table
+ * and pile up in long runs while it is small.
+ */
 static inline size_t
-agg_slot(int64_t k, unsigned int shift)
+agg_slot(const struct agg *a, int64_t k)
 {
-	return ((size_t)(((uint64_t)k * 0x9E3779B97F4A7C15ULL) >> shift));
+	return ((size_t)(((uint64_t)k * a->mult) >> (64 - a->bits)));
+}
+
+/* The multiplier of the n-th table: odd, from a splitmix64 sequence. */
+static uint64_t
+agg_multiplier(void)
+{
+	static uint64_t	n;
+	uint64_t	z;
+
+	if (n++ == 0)
+		return (0x9E3779B97F4A7C15ULL);
+	z = n * 0x9E3779B97F4A7C15ULL;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return ((z ^ (z >> 31)) | 1);
 }
 
 /* Create a table for the reduce function fn. */
@@ -30,6 +52,7 @@ agg_init(struct agg *a, enum op_fn fn)
 	memset(a, 0, sizeof *a);
 	a->fn = fn;
 	a->bits = 10;
+	a->mult = agg_multiplier();
 	a->cap = (size_t)1 << a->bits;
 	a->e = xreallocarray(NULL, a->cap, sizeof *a->e);
 	for (i = 0; i < a->cap; i++)
@@ -71,7 +94,7 @@ agg_grow(struct agg *a)
 	for (i = 0; i < oldcap; i++) {
 		if (old[i].k == AGG_EMPTY)
 			continue;
-		j = agg_slot(old[i].k, 64 - a->bits);
+		j = agg_slot(a, old[i].k);
 		while (a->e[j].k != AGG_EMPTY)
 			j = (j + 1) & (a->cap - 1);
 		a->e[j] = old[i];
@@ -100,14 +123,13 @@ void
 agg_add(struct agg *a, int64_t k, int64_t x)
 {
 	size_t	j, mask = a->cap - 1;
-	unsigned int shift = 64 - a->bits;
 
 	if (k == AGG_EMPTY) {
 		a->min_acc = a->has_min ? agg_merge(a->fn, a->min_acc, x) : x;
 		a->has_min = 1;
 		return;
 	}
-	j = agg_slot(k, shift);
+	j = agg_slot(a, k);
 	for (;;) {
 		if (a->e[j].k == k) {
 			a->e[j].acc = agg_merge(a->fn, a->e[j].acc, x);
@@ -121,6 +143,26 @@ agg_add(struct agg *a, int64_t k, int64_t x)
 	a->e[j].acc = x;
 	if (++a->used * 2 > a->cap)	/* keep the load under 1/2 */
 		agg_grow(a);
+}
+
+/* Find key k: 1 with its accumulator, or 0 if the table lacks it. */
+int
+agg_lookup(const struct agg *a, int64_t k, int64_t *acc)
+{
+	size_t	j;
+
+	if (k == AGG_EMPTY) {
+		*acc = a->min_acc;
+		return (a->has_min);
+	}
+	for (j = agg_slot(a, k); a->e[j].k != AGG_EMPTY;
+	    j = (j + 1) & (a->cap - 1)) {
+		if (a->e[j].k == k) {
+			*acc = a->e[j].acc;
+			return (1);
+		}
+	}
+	return (0);
 }
 
 /*

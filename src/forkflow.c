@@ -230,7 +230,12 @@ resume_hint(int argc, char **argv, const char *jobdir, int given)
 
 	s = xstrdup("forkflow run");
 	for (i = 1; i < argc; i++) {
-		xasprintf(&t, "%s %s", s, argv[i]);
+		if (argv[i][0] != '\0' && strspn(argv[i], "abcdefghijklmnopq"
+		    "rstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%") ==
+		    strlen(argv[i]))
+			xasprintf(&t, "%s %s", s, argv[i]);
+		else
+			xasprintf(&t, "%s '%s'", s, argv[i]);
 		free(s);
 		s = t;
 	}
@@ -337,7 +342,7 @@ spool_input(struct job *job, int in, const char *name, size_t i,
 		if (write_all(fd, buf, (size_t)n) != 0)
 			err(EXIT_JOB_FAILED, "%s", path);
 	}
-	if (close(fd) != 0)
+	if ((job->durable && fsync(fd) != 0) || close(fd) != 0)
 		err(EXIT_JOB_FAILED, "%s", path);
 	*hash = XXH3_64bits_digest(h);
 	XXH3_freeState(h);
@@ -443,6 +448,7 @@ job_free(struct job *job)
 	free(job->outtmp);
 	free(job->output);
 	free(job->resume_hint);
+	free(job->skips);
 	if (job->journalfd > 0)
 		close(job->journalfd);
 	if (job->lockfd > 0)
@@ -704,6 +710,10 @@ cmd_run(int argc, char **argv)
 		    "it)", job.output);
 
 	job_dir(&job, jobdir);
+	/* Lock first: copying standard input must not touch a running
+	 * job's copy. */
+	if (journal_lock(&job, &cause) != 0)
+		errx(EXIT_JOB_FAILED, "%s", cause);
 	job_inputs(&job);
 	if (journal_open(&job, &cause) != 0)
 		errx(EXIT_JOB_FAILED, "%s", cause);
@@ -714,7 +724,7 @@ cmd_run(int argc, char **argv)
 	 * supervisor died between the rename and the journal line).
 	 */
 	if (job.output != NULL && job.resumed && (job.output_done ||
-	    job.first_stage >= job.plan->nstages) &&
+	    job.committed >= job.plan->nstages) &&
 	    output_complete(job.output)) {
 		if (!job.quiet)
 			log_warnx("the job in %s is complete; its output is "

@@ -203,6 +203,7 @@ struct agg {
 	size_t		 cap;
 	size_t		 used;
 	unsigned int	 bits;
+	uint64_t	 mult;		/* this table's hash multiplier */
 	int		 has_min;	/* the key INT64_MIN is held apart */
 	int64_t		 min_acc;
 };
@@ -308,6 +309,16 @@ struct inject {
 	unsigned int	 attempts;	/* crash on attempts 1..attempts */
 };
 
+/* A record to skip, from --skip-bad-records, as the journal keeps it. */
+struct skip {
+	unsigned int	 part;
+	unsigned int	 stage;
+	uint64_t	 record;	/* index in the stage's input */
+	int64_t		 k;
+	int64_t		 v;
+	uint64_t	 pos;		/* input offset + 1, or 0 */
+};
+
 /* Everything a job needs, set up by the supervisor before it forks. */
 struct job {
 	struct program	*prog;
@@ -334,11 +345,14 @@ struct job {
 	double		 chaos;		/* mean seconds between kills, or 0 */
 	int		 skip_bad;	/* --skip-bad-records */
 	struct inject	 inject;
-	unsigned int	 first_stage;	/* the first not committed */
+	unsigned int	 first_stage;	/* the first to run */
+	unsigned int	 committed;	/* stages the journal has */
 	int		 resumed;	/* the journal was there */
 	int		 output_done;	/* and says the output is committed */
 	char		*resume_hint;	/* the command line that resumes */
 	uint64_t	 skipped;	/* bad records skipped */
+	struct skip	*skips;		/* from the journal */
+	size_t		 nskips;
 	int		 stdout_closed;	/* the reader went away */
 	uint64_t	 records_in;	/* counted by the supervisor */
 	uint64_t	 records_out;
@@ -358,6 +372,7 @@ int		 xvasprintf(char **, const char *, va_list) printflike(2, 0);
  * points into its status page, elsewhere nowhere.
  */
 extern volatile uint64_t *progress_counter;
+extern volatile uint32_t *progress_op;	/* the operator being run */
 
 static inline void
 progress(void)
@@ -415,6 +430,7 @@ void		 agg_init(struct agg *, enum op_fn);
 void		 agg_free(struct agg *);
 void		 agg_clear(struct agg *);
 void		 agg_add(struct agg *, int64_t, int64_t);
+int		 agg_lookup(const struct agg *, int64_t, int64_t *);
 void		 agg_add_batch(struct agg *, const int64_t *, const int64_t *,
 		     size_t);
 size_t		 agg_count(const struct agg *);
@@ -459,6 +475,7 @@ int		 output_write_merged(const char *, struct pair_src *, size_t,
 int		 output_merge(char **, size_t, int, uint64_t *);
 int		 output_commit(const char *, const char *, int, char **);
 int		 fsync_dir(const char *);
+int		 fsync_parent(const char *);
 int		 rm_tree(const char *);
 char		*path_dirname(const char *);
 
@@ -476,6 +493,7 @@ __dead void	 worker_main(struct job *, unsigned int, int);
 int		 supervisor_run(struct job *);
 
 /* journal.c */
+int		 journal_lock(struct job *, char **);
 int		 journal_open(struct job *, char **);
 int		 journal_commit_stage(struct job *, unsigned int);
 int		 journal_note(struct job *, const char *, ...)

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,7 +58,7 @@ job_mkdir(const struct job *job, const char *name, char **cause)
  * the lock for a moment (they die with it, by PR_SET_PDEATHSIG): wait for
  * them a little.
  */
-static int
+int
 journal_lock(struct job *job, char **cause)
 {
 	char		*path, line[32];
@@ -93,6 +94,22 @@ journal_lock(struct job *job, char **cause)
 		return (-1);
 	}
 	return (0);
+}
+
+/* A record skipped by an earlier run: skip it again. */
+static void
+journal_read_skip(struct job *job, const char *line)
+{
+	struct skip	 x;
+
+	memset(&x, 0, sizeof x);
+	if (sscanf(line, "skip %u %u %" SCNu64 " %" SCNd64 " %" SCNd64
+	    " %" SCNu64, &x.part, &x.stage, &x.record, &x.k, &x.v,
+	    &x.pos) != 6)
+		return;
+	job->skips = xreallocarray(job->skips, job->nskips + 1,
+	    sizeof *job->skips);
+	job->skips[job->nskips++] = x;
 }
 
 /*
@@ -132,12 +149,22 @@ journal_read(struct job *job, const char *path, char **cause)
 			continue;
 		}
 		if (sscanf(line, "stage %u committed", &s) == 1 &&
-		    s == job->first_stage)
+		    s == job->first_stage) {
 			job->first_stage = s + 1;
+			job->committed = s + 1;
+		} else if (strncmp(line, "skip ", 5) == 0)
+			journal_read_skip(job, line);
 		else if (strncmp(line, "output committed", 16) == 0)
 			job->output_done = 1;
 	}
 	fclose(f);
+	/*
+	 * The last stage runs again: its parts are in the output folder
+	 * or the job directory, by where the output goes, and workers that
+	 * committed it for this output find theirs and do nothing.
+	 */
+	if (job->first_stage >= job->plan->nstages)
+		job->first_stage = job->plan->nstages - 1;
 	return (first ? 0 : 1);
 }
 
@@ -153,8 +180,6 @@ journal_open(struct job *job, char **cause)
 	unsigned int	 s;
 	int		 fd, n, r;
 
-	if (journal_lock(job, cause) != 0)
-		return (-1);
 	path = job_path(job, "journal");
 	if ((r = journal_read(job, path, cause)) == -1) {
 		free(path);

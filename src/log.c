@@ -16,6 +16,7 @@
 #include "forkflow.h"
 
 volatile uint64_t *progress_counter;
+volatile uint32_t *progress_op;
 
 static int	 log_verbose;
 static int	 log_child;	/* a forked worker: leave with _exit() */

@@ -45,6 +45,8 @@ ops_run(const struct program *p, size_t first, size_t end, struct batch *b,
 	for (i = first; i < end && b->n > 0; i++) {
 		op = &p->ops[i];
 		n = b->n;
+		if (progress_op != NULL)
+			*progress_op = (uint32_t)i;
 		if (op->kind == OP_REDUCE) {
 			/* In place: every key is seen once (plan.c). */
 			if (op->fn == FN_COUNT) {

@@ -143,7 +143,7 @@ output_write_merged(const char *path, struct pair_src *srcs, size_t nsrc,
 		fd = -1;
 		goto fail;
 	}
-	if (rename(tmp, path) != 0) {
+	if (rename(tmp, path) != 0 || (sync && fsync_parent(path) != 0)) {
 		fd = -1;
 		goto fail;
 	}
@@ -310,6 +310,20 @@ fsync_dir(const char *path)
 	r = fsync(fd);
 	saved_errno = errno;
 	close(fd);
+	errno = saved_errno;
+	return (r);
+}
+
+/* Sync the folder that holds path, after a rename into it. */
+int
+fsync_parent(const char *path)
+{
+	char	*dir = path_dirname(path);
+	int	 r, saved_errno;
+
+	r = fsync_dir(dir);
+	saved_errno = errno;
+	free(dir);
 	errno = saved_errno;
 	return (r);
 }

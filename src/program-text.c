@@ -29,7 +29,8 @@ text_partitions(const char *line, size_t len, long *n, int *bad)
 	char		*e;
 
 	*bad = 0;
-	if (len < 10 || strncasecmp(s, "partitions", 10) != 0)
+	if (len < 10 || strncasecmp(s, "partitions", 10) != 0 ||
+	    (len > 10 && !is_sep(s[10]) && s[10] != '=' && s[10] != ':'))
 		return (0);
 	s += 10;
 	while (s < end && (is_sep(*s) || *s == '=' || *s == ':'))
@@ -52,7 +53,7 @@ program_load_text(struct program *p, size_t len, char **cause)
 {
 	struct opspec	 spec;
 	struct srcpos	 at;
-	const char	*line, *end, *nl, *s, *w[WORDS_MAX + 1];
+	const char	*line, *end, *nl = NULL, *s, *w[WORDS_MAX + 1];
 	char		*word[WORDS_MAX];
 	size_t		 wlen[WORDS_MAX + 1], n, i;
 	long		 parts;
@@ -128,6 +129,12 @@ program_load_text(struct program *p, size_t len, char **cause)
 			return (-1);
 		if (nl == p->text + len)
 			break;
+	}
+	if (p->nops == 0) {
+		at.line = 1;
+		at.col = 1;
+		program_error(cause, p, &at, "no operator in this program");
+		return (-1);
 	}
 	return (0);
 }

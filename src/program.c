@@ -549,19 +549,28 @@ program_load(const char *path, char **cause)
 	return (program_load_opts(path, -1, cause));
 }
 
-/* The first of the names that object j has, and which it is. */
+/*
+ * The first of the names that object j has, and which it is; a warning
+ * for any other of them it also has.
+ */
 static json_t *
-json_get_any(json_t *j, const char **names, const char **which)
+json_get_any(struct program *p, json_t *j, struct jpos *pos,
+    const char **names, const char **which)
 {
-	json_t	*v;
+	json_t		*v, *found = NULL;
 
 	for (; *names != NULL; names++) {
-		if ((v = json_object_get(j, *names)) != NULL) {
+		if ((v = json_object_get(j, *names)) == NULL)
+			continue;
+		if (found == NULL) {
+			found = v;
 			*which = *names;
-			return (v);
-		}
+		} else
+			program_warn(p, &jpos_keypos(pos, *names)->at,
+			    "\"%s\" is ignored: \"%s\" says the same",
+			    *names, *which);
 	}
-	return (NULL);
+	return (found);
 }
 
 /* Warn of keys of object j that are not among known. */
@@ -656,7 +665,7 @@ program_load_json(struct program *p, size_t len, char **cause)
 		}
 	}
 
-	if ((j = json_get_any(root, input_names, &which)) != NULL) {
+	if ((j = json_get_any(p, root, rootpos, input_names, &which)) != NULL) {
 		at = jpos_member(rootpos, which);
 		if (json_is_string(j)) {
 			p->input_specs = xcalloc(1, sizeof *p->input_specs);
@@ -683,7 +692,7 @@ program_load_json(struct program *p, size_t len, char **cause)
 		}
 	}
 
-	if ((ops = json_get_any(root, ops_names, &which)) == NULL) {
+	if ((ops = json_get_any(p, root, rootpos, ops_names, &which)) == NULL) {
 		program_error(cause, p, &rootpos->at,
 		    "missing \"operations\"");
 		goto fail;
@@ -753,7 +762,7 @@ load_op(struct program *p, json_t *j, struct jpos *pos, struct op *op,
 
 	jfn = json_object_get(j, "function");
 	jexpr = json_object_get(j, "expr");
-	jarg = json_get_any(j, arg_names, &which);
+	jarg = json_get_any(p, j, pos, arg_names, &which);
 	if (jfn != NULL && jexpr != NULL) {
 		program_error(cause, p, &jpos_member(pos, "expr")->at,
 		    "give either \"function\" or \"expr\", not both");
@@ -859,6 +868,7 @@ program_op_string(struct program *p, const char *s, const struct srcpos *at,
 	t = trim(s, &nlen);
 	oper = xstrndup(t, nlen);
 	spec.oper = oper;
+	spec.oper_at.col += (int)(t - s);
 	if (inner != NULL) {
 		t = trim(inner, &ilen);
 		if (ilen > 0) {
@@ -998,7 +1008,8 @@ program_op_build(struct program *p, const struct opspec *spec, struct op *op,
 	if (inner != NULL) {
 		t = trim(inner, &ilen);
 		if (ilen > 0) {
-			if (spec->has_arg) {
+			if (spec->has_arg || spec->arg_bad != NULL ||
+			    spec->arg_text != NULL) {
 				program_error(cause, p, &spec->func_at,
 				    "the argument is given twice");
 				return (-1);
@@ -1038,8 +1049,9 @@ program_op_build(struct program *p, const struct opspec *spec, struct op *op,
 		return (-1);
 	}
 	if ((fn == FN_DIV || fn == FN_MOD) && op->arg == 0) {
-		program_error(cause, p, spec->has_arg ? &spec->arg_at :
-		    &spec->func_at, "%s %s 0: %s by zero", op_canonical[kind],
+		program_error(cause, p, spec->has_arg ||
+		    spec->arg_text != NULL ? &spec->arg_at : &spec->func_at,
+		    "%s %s 0: %s by zero", op_canonical[kind],
 		    fn_canonical[fn], fn == FN_DIV ? "division" : "modulo");
 		return (-1);
 	}

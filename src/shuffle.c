@@ -253,6 +253,8 @@ runfile_seal(struct runfile *rf, int sync)
 	rf->fd = -1;
 	if (rename(rf->tmp, rf->path) != 0)
 		goto fail;
+	if (sync && fsync_parent(rf->path) != 0)
+		goto fail;
 	free(rf->tmp);
 	free(rf->path);
 	rf->tmp = rf->path = NULL;

@@ -96,6 +96,8 @@ struct worker {
 	uint64_t		 last_hb;	/* heartbeat when last seen */
 	ev_tstamp		 last_change;	/* when it last moved */
 	int			 hung;		/* killed for no progress */
+	int			 doomed;	/* sent SIGKILL, not reaped yet */
+	pid_t			 last_pid;
 	struct suspect		*suspects;
 	size_t			 nsuspects;
 	ev_tstamp		 forked_at;
@@ -228,6 +230,9 @@ supervisor_note_crash(struct worker *w)
 	log_warnx("record %llu of stage %u (%s) crashed worker %u twice; "
 	    "skipping it", (unsigned long long)x->lo, x->stage, what,
 	    w->part);
+	(void)journal_note(job, "skip %u %u %llu %lld %lld %llu\n", w->part,
+	    x->stage, (unsigned long long)x->lo, (long long)x->k,
+	    (long long)x->v, (unsigned long long)x->pos);
 	line = job_path(job, "skipped");
 	if ((f = fopen(line, "a")) != NULL) {
 		fprintf(f, "partition %u stage %u record %llu: %s\n", w->part,
@@ -236,6 +241,30 @@ supervisor_note_crash(struct worker *w)
 	}
 	free(line);
 	free(what);
+}
+
+/* Skip a record the journal says an earlier run skipped. */
+static void
+supervisor_add_skip(struct supervisor *sv, const struct skip *sk)
+{
+	struct worker	*w;
+	struct suspect	*x;
+
+	if (sk->part >= sv->job->nparts)
+		return;
+	w = &sv->w[sk->part];
+	w->suspects = xreallocarray(w->suspects, w->nsuspects + 1,
+	    sizeof *w->suspects);
+	x = &w->suspects[w->nsuspects++];
+	memset(x, 0, sizeof *x);
+	x->stage = sk->stage;
+	x->lo = sk->record;
+	x->n = 1;
+	x->k = sk->k;
+	x->v = sk->v;
+	x->pos = sk->pos;
+	x->crashes = 2;
+	x->skip = 1;
 }
 
 /* Stop watching a worker's socket, and close it. */
@@ -420,6 +449,7 @@ supervisor_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 	worker_close(w);
 	free(w->last_exit);
 	w->last_exit = exit_describe(status);
+	w->last_pid = w->pid;
 	w->pid = 0;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_OK)
 		supervisor_event(w, WE_EXIT_OK);
@@ -512,9 +542,10 @@ supervisor_give_up(struct supervisor *sv, struct worker *w)
 	else
 		rec = xstrdup("none (between records)");
 	xasprintf(&msg, "partition %u failed in stage %u, operator %u (%s): "
-	    "worker %s%s; gave up after %u attempts; record being processed: "
+	    "worker %s%s; gave up after %u attempt%s; record being processed: "
 	    "%s%s", w->part, sv->stage, sp->op, what, w->last_exit,
-	    w->hung ? " (no progress)" : "", w->failures, rec,
+	    w->hung ? " (no progress)" : "", w->failures,
+	    w->failures == 1 ? "" : "s", rec,
 	    x != NULL && !sv->job->skip_bad ? " (--skip-bad-records skips "
 	    "a record that crashes a worker twice)" : "");
 	free(what);
@@ -578,7 +609,7 @@ supervisor_event(struct worker *w, enum worker_event ev)
 		what = op_describe(sv->job, w->status->op);
 		log_warnx("worker %u (pid %ld) %s; restarting from checkpoint "
 		    "(stage %u, operator %u), attempt %u/%u", w->part,
-		    (long)w->status->pid, w->last_exit, sv->stage,
+		    (long)w->last_pid, w->last_exit, sv->stage,
 		    w->status->op, w->failures + 1, max);
 		free(what);
 		w->state = W_BACKOFF;
@@ -714,6 +745,7 @@ supervisor_spawn(struct supervisor *sv, struct worker *w)
 	w->fd = sp[0];
 	w->attempts++;
 	w->hung = 0;
+	w->doomed = 0;
 	w->ckpts_at_fork = w->status->checkpoints;
 	w->state = W_RUNNING;
 	w->has_error = 0;
@@ -739,7 +771,7 @@ supervisor_spawn(struct supervisor *sv, struct worker *w)
 static int
 worker_busy(const struct worker *w)
 {
-	return (w->state == W_RUNNING && w->pid > 0 &&
+	return (w->state == W_RUNNING && w->pid > 0 && !w->doomed &&
 	    w->stages_done <= w->sv->stage && !w->sv->finishing);
 }
 
@@ -771,6 +803,7 @@ supervisor_heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			    "%.1f s; killing it", w->part, (long)w->pid,
 			    now - w->last_change);
 			w->hung = 1;
+			w->doomed = 1;
 			kill(w->pid, SIGKILL);
 		}
 	}
@@ -816,6 +849,7 @@ supervisor_chaos_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			if (worker_busy(w) && pick-- == 0) {
 				log_warnx("chaos: killing worker %u (pid %ld)",
 				    w->part, (long)w->pid);
+				w->doomed = 1;
 				kill(w->pid, SIGKILL);
 				break;
 			}
@@ -900,6 +934,10 @@ supervisor_run(struct job *job)
 	sv.chaos.data = &sv;
 	if (job->chaos > 0)
 		supervisor_chaos_arm(&sv);
+
+	/* Records an earlier run skipped are skipped again. */
+	for (i = 0; i < job->nskips; i++)
+		supervisor_add_skip(&sv, &job->skips[i]);
 
 	/* Stages the journal has as committed are not run again. */
 	sv.stage = job->first_stage;

@@ -203,8 +203,10 @@ worker_push_batch(struct wctx *w, struct batch *b)
 		worker_fail(w, ERROR_RUNTIME, 0, 0, msg);
 	}
 	w->records_out += b->n;
-	if (st->reduce_out != NULL)
+	if (st->reduce_out != NULL) {
+		sp->op = (uint32_t)(st->reduce_out - w->job->prog->ops);
 		agg_add_batch(&w->comb, b->k, b->v, b->n);
+	}
 	else {
 		if (w->outcap - w->nout < b->n) {
 			w->outcap = w->outcap ? w->outcap * 2 : 4 * BATCH_MAX;
@@ -575,7 +577,8 @@ worker_commit_final(struct wctx *w, const char *path)
 	sort_pairs(w->out, w->nout);
 	if (w->sink.runs == 0) {
 		rv = output_write_part(path, w->out, w->nout,
-		    job->output != NULL, job->output != NULL, &w->bytes_out);
+		    job->output != NULL, job->output != NULL || job->durable,
+		    &w->bytes_out);
 		if (rv != 0)
 			worker_io_fail(w, path);
 		unlink(w->sink.tmp);
@@ -590,7 +593,7 @@ worker_commit_final(struct wctx *w, const char *path)
 	src[r].p = w->out;
 	src[r].n = w->nout;
 	rv = output_write_merged(path, src, sf.runs + 1, job->output != NULL,
-	    job->output != NULL, &w->bytes_out);
+	    job->output != NULL || job->durable, &w->bytes_out);
 	if (rv != 0)
 		worker_io_fail(w, path);
 	free(src);
@@ -632,6 +635,7 @@ worker_run_stage(struct wctx *w, unsigned int s)
 	struct job	*job = w->job;
 	struct batch	*b;
 	char		*path;
+	unsigned int	 i;
 	int		 resume;
 
 	w->s = s;
@@ -696,9 +700,15 @@ worker_run_stage(struct wctx *w, unsigned int s)
 	}
 	free(path);
 	if (s > 0) {
+		/* What the reduce kept on the way is no longer needed. */
 		path = job_path(job, "s%u/w%u.reduced", s, w->part);
 		(void)unlink(path);
 		free(path);
+		for (i = 0; i < 2; i++) {
+			path = job_path(job, "s%u/w%u.snap%u", s, w->part, i);
+			(void)unlink(path);
+			free(path);
+		}
 	}
 
 	/* The stage's output is under its final name: publish that. */
@@ -770,6 +780,7 @@ worker_main(struct job *job, unsigned int part, int fd)
 		fatal("%s", path);
 	free(path);
 	progress_counter = &w.status->heartbeat;
+	progress_op = &w.status->op;
 	path = job_path(job, "ckpt/%u", part);
 	if ((w.ckpt = ckpt_open(path, part, job->job_id)) == NULL)
 		fatal("%s", path);
