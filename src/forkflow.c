@@ -38,6 +38,7 @@ enum {
 	OPT_SKIP_BAD,
 	OPT_CHANGEKEY_ON,
 	OPT_CANONICAL,
+	OPT_OUTPUT_FORMAT,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -58,6 +59,7 @@ static const struct option longopts[] = {
 	{ "skip-bad-records",	no_argument,		NULL, OPT_SKIP_BAD },
 	{ "changekey-on",	required_argument,	NULL, OPT_CHANGEKEY_ON },
 	{ "canonical",		no_argument,		NULL, OPT_CANONICAL },
+	{ "output-format",	required_argument,	NULL, OPT_OUTPUT_FORMAT },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "help",		no_argument,		NULL, OPT_HELP },
@@ -79,6 +81,7 @@ usage(int status)
 "                    [--heartbeat-timeout seconds] [--skip-bad-records]\n"
 "                    [--inject-crash partition:operator[:record[:attempts]]]\n"
 "                    [--chaos mean-seconds] [--changekey-on key|value]\n"
+"                    [--output-format csv|tsv]\n"
 "       forkflow validate [-q] [--canonical] [--changekey-on key|value]\n"
 "                         program\n"
 "       forkflow --help | --version\n");
@@ -109,6 +112,8 @@ usage(int status)
 "                       worker P kills itself at operator OP (on the stage\n"
 "                       input's RECORD-th record) on its first ATTEMPTS tries\n"
 "      --chaos SECONDS  kill a random worker every SECONDS on average\n"
+"      --output-format csv|tsv\n"
+"                       k,v lines (strings quoted when needed) or key\\tvalue\n"
 "      --changekey-on key|value\n"
 "                       what a named changeKey function applies to, as the\n"
 "                       program's \"changeKeyOn\" (default: value)\n"
@@ -373,6 +378,7 @@ job_inputs(struct job *job)
 	XXH3_64bits_update(h, canon, strlen(canon));
 	free(canon);
 	XXH3_64bits_update(h, &job->nparts, sizeof job->nparts);
+	XXH3_64bits_update(h, &job->out_format, sizeof job->out_format);
 	for (i = 0; i < p->ninputs; i++) {
 		if (strcmp(p->inputs[i], "-") == 0) {
 			job->files[i].name = xstrdup("<stdin>");
@@ -496,6 +502,7 @@ static int
 job_output(struct job *job)
 {
 	char		**paths, *cause;
+	struct outspec	  os;
 	unsigned int	  i;
 	uint64_t	  bytes;
 	int		  r;
@@ -512,7 +519,11 @@ job_output(struct job *job)
 	paths = xcalloc(job->nparts, sizeof *paths);
 	for (i = 0; i < job->nparts; i++)
 		paths[i] = job_path(job, "out/part-%05u", i);
-	r = output_merge(paths, job->nparts, STDOUT_FILENO, &bytes);
+	os.kt = job->plan->stages[job->plan->nstages - 1].out_k;
+	os.vt = job->plan->stages[job->plan->nstages - 1].out_v;
+	os.fmt = job->out_format;
+	os.text = 1;
+	r = output_merge_spec(paths, job->nparts, STDOUT_FILENO, &os, &bytes);
 	if (r != 0 && errno == EPIPE) {
 		/* The reader stopped (| head): the job itself is done. */
 		job->stdout_closed = 1;
@@ -582,6 +593,7 @@ cmd_run(int argc, char **argv)
 	size_t		 ninputs = 0;
 	unsigned int	 parts = 0;
 	int		 ch, verbose = 0, status, changekey = -1;
+	int		 outfmt = -1;
 	double		 t0 = now_seconds();
 	struct stat	 st;
 	long		 ncpu;
@@ -649,6 +661,15 @@ cmd_run(int argc, char **argv)
 		case OPT_CHANGEKEY_ON:
 			changekey = parse_changekey(optarg);
 			break;
+		case OPT_OUTPUT_FORMAT:
+			if (strcasecmp(optarg, "csv") == 0)
+				outfmt = OUT_CSV;
+			else if (strcasecmp(optarg, "tsv") == 0)
+				outfmt = OUT_TSV;
+			else
+				errx(EXIT_USAGE, "--output-format wants csv or "
+				    "tsv: %s", optarg);
+			break;
 		case OPT_HELP:
 			usage(0);
 		default:
@@ -667,6 +688,8 @@ cmd_run(int argc, char **argv)
 		exit(EXIT_USAGE);
 	}
 	job.prog = p;
+	job.out_format = outfmt == -1 ? p->out_format :
+	    (enum out_format)outfmt;
 	print_warnings(p, job.quiet);
 	if (program_set_inputs(p, inputs, ninputs, &cause) != 0) {
 		free(inputs);

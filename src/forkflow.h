@@ -60,6 +60,43 @@ enum op_kind {
 	OP_FILTER,
 	OP_CHANGEKEY,
 	OP_REDUCE,
+	OP_FLATMAP,
+};
+
+/* The type of keys or values at a point of a program. */
+enum vtype {
+	VT_INT,			/* int64 */
+	VT_STR,			/* bytes: a struct str, by pointer */
+};
+
+/* Input and output formats. */
+enum in_format {
+	IN_CSV,			/* k,v lines of integers */
+	IN_TEXT,		/* <file name, line> per line */
+};
+
+enum out_format {
+	OUT_CSV,
+	OUT_TSV,
+};
+
+/*
+ * A string value: its bytes follow its length.  Records hold strings by
+ * pointer, cast to int64, where their type says VT_STR; the bytes live in
+ * an arena, or in a mapped run file that stores them in this layout.
+ */
+struct str {
+	uint32_t	 len;
+	char		 s[];
+};
+
+/* An arena for strings: chunks that are freed together. */
+struct arena {
+	char		*chunk;
+	size_t		 used;
+	size_t		 size;
+	char		**old;		/* full chunks */
+	size_t		 nold;
 };
 
 /* Named functions; FN_EXPR means the operator has an expression. */
@@ -68,6 +105,8 @@ enum op_fn {
 	FN_ADD, FN_SUB, FN_MUL, FN_DIV, FN_MOD,			/* map, changeKey */
 	FN_GT, FN_GE, FN_LT, FN_LE, FN_EQ, FN_NE, FN_EVEN, FN_ODD,	/* filter */
 	FN_SUM, FN_PROD, FN_MIN, FN_MAX, FN_COUNT,		/* reduce */
+	FN_COLLECT,						/* reduce */
+	FN_WORDS, FN_WORDS_DOC, FN_SPLIT,			/* flatMap */
 };
 
 /* Where something stands in the program file. */
@@ -82,6 +121,7 @@ struct op {
 	enum op_fn	 fn;
 	int64_t		 arg;
 	int		 has_arg;
+	char		*sarg;		/* SPLIT's separator */
 	int		 on_key;	/* changeKey with a named function on k */
 	char		*src;		/* expression text (FN_EXPR) */
 	struct expr	*expr;		/* map/filter/changeKey: compiled form */
@@ -98,6 +138,7 @@ struct opspec {
 	int64_t		 arg;
 	const char	*arg_text;	/* or the argument as text, or NULL */
 	const char	*arg_bad;	/* a key holding a non-integer */
+	const char	*sarg;		/* a string argument (SPLIT) */
 	const char	*expr;		/* an expression, or NULL */
 	size_t		 expr_off;	/* the JSON string's offset */
 	struct srcpos	 at;		/* the operator */
@@ -114,6 +155,8 @@ struct program {
 	int		 partitions;	/* 0: not given */
 	int		 changekey_on_key;
 	int		 changekey_forced;	/* by the command line, or -1 */
+	enum in_format	 in_format;
+	enum out_format	 out_format;
 	char		**input_specs;	/* as the program gives them */
 	size_t		 ninput_specs;
 	char		**inputs;	/* resolved paths; "-" is stdin */
@@ -132,6 +175,11 @@ struct stage {
 	size_t		 end;		/* one past its last narrow operator */
 	const struct op	*reduce_in;	/* reduce applied to this stage's input */
 	const struct op	*reduce_out;	/* reduce after it: combine, shuffle */
+	enum vtype	 in_k;		/* records entering its operators */
+	enum vtype	 in_v;
+	enum vtype	 out_k;		/* records reaching its sink */
+	enum vtype	 out_v;
+	enum vtype	 red_v;		/* values entering reduce_in */
 };
 
 struct plan {
@@ -147,6 +195,15 @@ struct batch {
 	int64_t		*tmp;		/* scratch column, swapped in and out */
 	int64_t		 col[3][BATCH_MAX];
 	uint64_t	 pos[BATCH_MAX];	/* input offsets (stage 0) */
+	struct arena	 arena;		/* strings made for this batch */
+};
+
+/* How records are written out. */
+struct outspec {
+	enum vtype	 kt;
+	enum vtype	 vt;
+	enum out_format	 fmt;
+	int		 text;		/* lines, or the binary encoding */
 };
 
 /* A sorted array of records, one of those merged into an output. */
@@ -189,6 +246,19 @@ struct input {
 	char		*cause;		/* the error, "FILE:LINE:COL: why" */
 	size_t		 err_file;
 	uint64_t	 err_off;
+	enum in_format	 format;
+	int64_t		*names;		/* text: each file's name, a string */
+	struct arena	 names_arena;
+};
+
+/* Records of any types in memory, with an arena for their strings. */
+struct recbuf {
+	enum vtype	 kt;
+	enum vtype	 vt;
+	struct pair	*r;
+	size_t		 n;
+	size_t		 cap;
+	struct arena	 a;
 };
 
 /* A hash aggregation table. */
@@ -215,6 +285,12 @@ struct ops_error {
 	int64_t		 v;
 };
 
+/* Where the operators of a stage hand their batches. */
+struct ops_sink {
+	void		(*fn)(void *, struct batch *);
+	void		*ctx;
+};
+
 /* A run file being written. */
 struct runfile {
 	int		 fd;
@@ -224,6 +300,8 @@ struct runfile {
 	unsigned int	 runs;
 	uint64_t	 len;
 	uint64_t	 records;
+	enum vtype	 kt;
+	enum vtype	 vt;
 };
 
 /* A mapped run file. */
@@ -233,7 +311,11 @@ struct shuffle_file {
 	unsigned int	 runs;
 	unsigned int	 nparts;	/* buckets per run */
 	uint64_t	*runoff;	/* [run * nparts + bucket] */
-	uint64_t	*runcount;
+	uint64_t	*runcount;	/* records, or bytes if schema != 0 */
+	uint64_t	 records;	/* in all runs */
+	uint32_t	 schema;
+	enum vtype	 kt;
+	enum vtype	 vt;
 };
 
 /*
@@ -257,6 +339,8 @@ struct status_page {
 	int64_t		 cur_k;		/* that record */
 	int64_t		 cur_v;
 	uint64_t	 cur_pos;	/* its input offset + 1, or 0 */
+	uint32_t	 cur_str;	/* 1: its key, 2: its value is text */
+	uint32_t	 pad;
 	uint64_t	 checkpoints;
 };
 
@@ -332,6 +416,7 @@ struct job {
 	char		*output;	/* -o DIR, or NULL for stdout */
 	char		*outtmp;	/* the folder written before commit */
 	int		 force;
+	enum out_format	 out_format;
 	struct input_file *files;
 	size_t		 nfiles;
 	uint64_t	 total;		/* bytes of input */
@@ -407,6 +492,7 @@ void		 program_free(struct program *);
 int		 program_set_inputs(struct program *, char **, size_t, char **);
 char		*program_canonical(const struct program *);
 const char	*program_op_name(const struct op *);
+const char	*program_fn_name(enum op_fn);
 char		*program_op_describe(const struct program *, const struct op *);
 
 /* program-text.c */
@@ -414,6 +500,8 @@ int		 program_load_text(struct program *, size_t, char **);
 
 /* plan.c */
 struct plan	*plan_make(const struct program *);
+const char	*op_types(const struct op *, enum vtype *, enum vtype *);
+int		 program_check_types(struct program *, char **);
 void		 plan_free(struct plan *);
 
 /* input.c */
@@ -439,10 +527,39 @@ int		 agg_next(const struct agg *, size_t *, int64_t *, int64_t *);
 /* sort.c */
 void		 sort_pairs(struct pair *, size_t);
 
+/* value.c */
+void		*arena_alloc(struct arena *, size_t);
+void		 arena_reset(struct arena *);
+void		 arena_free(struct arena *);
+int64_t		 str_make(struct arena *, const char *, size_t);
+const struct str *str_of(int64_t);
+int		 val_cmp(enum vtype, int64_t, int64_t);
+int		 val_eq(enum vtype, int64_t, int64_t);
+uint64_t	 val_hash(enum vtype, int64_t);
+int64_t		 val_copy(enum vtype, struct arena *, int64_t);
+size_t		 val_size(enum vtype, int64_t);
+char		*val_put(enum vtype, char *, int64_t);
+const char	*val_get(enum vtype, const char *, const char *, int64_t *);
+char		*val_format(enum vtype, enum out_format, char *, int64_t);
+size_t		 val_width(enum vtype, int64_t);
+const char	*vtype_name(enum vtype);
+
+/* recs.c */
+void		 recbuf_add(struct recbuf *, int64_t, int64_t);
+void		 recbuf_clear(struct recbuf *);
+void		 recbuf_free(struct recbuf *);
+void		 recs_sort(struct pair *, size_t, enum vtype, enum vtype);
+size_t		 recs_fold(struct pair *, size_t, enum vtype, enum vtype,
+		     enum op_fn, int, struct arena *);
+int64_t		 fold_one(enum op_fn, enum vtype, int64_t, int64_t);
+
 /* ops.c */
 void		 batch_init(struct batch *);
+struct batch	*batch_new(void);
+void		 batch_free(struct batch *);
 int		 ops_run(const struct program *, size_t, size_t,
-		     struct batch *, struct ops_error *);
+		     struct batch *, const struct ops_sink *,
+		     struct ops_error *);
 
 /* shuffle.c */
 unsigned int	 shuffle_partition(int64_t, unsigned int);
@@ -460,6 +577,18 @@ int		 runfile_open(struct runfile *, const char *, unsigned int,
 int		 runfile_append(struct runfile *, const struct pair *,
 		     const uint64_t *);
 int		 runfile_append_agg(struct runfile *, const struct agg *);
+int		 runfile_open_typed(struct runfile *, const char *,
+		     unsigned int, enum vtype, enum vtype, uint64_t,
+		     unsigned int);
+int		 runfile_append_recs(struct runfile *, const struct pair *,
+		     const uint64_t *);
+int		 runfile_append_sorted(struct runfile *, const struct pair *,
+		     size_t);
+unsigned int	 part_of(enum vtype, int64_t, unsigned int);
+const char	*shuffle_bucket(const struct shuffle_file *, unsigned int,
+		     unsigned int, size_t *);
+int		 shuffle_next(const struct shuffle_file *, const char **,
+		     const char *, struct pair *);
 int		 runfile_sync(struct runfile *);
 int		 runfile_seal(struct runfile *, int);
 void		 runfile_abort(struct runfile *);
@@ -471,8 +600,10 @@ size_t		 output_format(char *, int64_t, int64_t);
 int		 output_write_part(const char *, const struct pair *, size_t,
 		     int, int, uint64_t *);
 int		 output_write_merged(const char *, struct pair_src *, size_t,
-		     int, int, uint64_t *);
+		     const struct outspec *, int, uint64_t *);
 int		 output_merge(char **, size_t, int, uint64_t *);
+int		 output_merge_spec(char **, size_t, int,
+		     const struct outspec *, uint64_t *);
 int		 output_commit(const char *, const char *, int, char **);
 int		 fsync_dir(const char *);
 int		 fsync_parent(const char *);

@@ -31,6 +31,8 @@
 static int	input_open_file(struct input *, size_t);
 static void	input_close_file(struct input *);
 static int	input_error(struct input *, const char *, const char *);
+static const char *input_text_lines(struct input *, struct batch *,
+		    const char *, size_t *);
 
 static inline int
 is_blank(int c)
@@ -172,6 +174,9 @@ void
 input_close(struct input *in)
 {
 	input_close_file(in);
+	free(in->names);
+	in->names = NULL;
+	arena_free(&in->names_arena);
 	free(in->cause);
 	in->cause = NULL;
 }
@@ -283,6 +288,52 @@ input_error(struct input *in, const char *at, const char *why)
 	return (-1);
 }
 
+/*
+ * Text input: each line is a record <file name, line>, the line without
+ * its end of line (LF or CRLF).  Returns where the next line starts.
+ */
+static const char *
+input_text_lines(struct input *in, struct batch *b, const char *p, size_t *np)
+{
+	const char	*nl, *lim;
+	size_t		 n = *np, len;
+
+	if (in->names == NULL) {
+		in->names = xcalloc(in->nfiles + 1, sizeof *in->names);
+		for (size_t i = 0; i < in->nfiles; i++)
+			in->names[i] = str_make(&in->names_arena,
+			    in->files[i].name, strlen(in->files[i].name));
+	}
+	if (n == 0)
+		arena_reset(&b->arena);	/* the batch's old lines are gone */
+	while (n < BATCH_MAX && p < in->end) {
+		if (p >= in->safe_end && in->base == in->map) {
+			/* The last line lacks its newline. */
+			len = in->map + in->maplen - p;
+			in->tail = xmalloc(len + 2);
+			memcpy(in->tail, p, len);
+			in->tail[len] = '\n';
+			in->tail[len + 1] = '\0';
+			in->base = in->tail - (p - in->map);
+			in->end = in->tail + len;
+			p = in->tail;
+		}
+		lim = in->base == in->map ? in->map + in->maplen :
+		    in->end + 1;
+		nl = memchr(p, '\n', lim - p);
+		len = (size_t)(nl - p);
+		if (len > 0 && p[len - 1] == '\r')
+			len--;
+		b->pos[n] = in->cur_start + (uint64_t)(p - in->base);
+		b->k[n] = in->names[in->fi];
+		b->v[n] = str_make(&b->arena, p, len);
+		n++;
+		p = nl + 1;
+	}
+	*np = n;
+	return (p);
+}
+
 /* The global offset of the next line to read. */
 uint64_t
 input_tell(const struct input *in)
@@ -320,6 +371,10 @@ input_read(struct input *in, struct batch *b)
 			}
 		}
 		p = in->p;
+		if (in->format == IN_TEXT) {
+			p = input_text_lines(in, b, p, &n);
+			goto advanced;
+		}
 		while (n < BATCH_MAX && p < in->end) {
 			if (p >= in->safe_end && in->base == in->map) {
 				/* The last line lacks its newline. */
@@ -347,6 +402,7 @@ input_read(struct input *in, struct batch *b)
 				n++;
 			p = next;
 		}
+advanced:
 		in->p = p;
 		if (p >= in->end) {
 			input_close_file(in);

@@ -3,9 +3,12 @@
  * Operator kernels: run a stage's narrow operators over a batch of records,
  * fused, one operator after the other over the whole batch.  Expressions
  * are evaluated a batch at a time (expr.c); a map or changeKey swaps the
- * result column in, and a filter compacts the batch in place.
+ * result column in, and a filter compacts the batch in place.  A flatMap
+ * fills batches of its own and runs the operators after it on each as it
+ * fills; the end of the operators hands each batch to the stage's sink.
  */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "forkflow.h"
@@ -19,7 +22,7 @@ batch_swap(int64_t **a, int64_t **b)
 	*b = t;
 }
 
-/* Set up an empty batch. */
+/* Empty a batch (its arena keeps its strings until batch_clear). */
 void
 batch_init(struct batch *b)
 {
@@ -29,6 +32,134 @@ batch_init(struct batch *b)
 	b->tmp = b->col[2];
 }
 
+/* A new, empty batch. */
+struct batch *
+batch_new(void)
+{
+	struct batch	*b;
+
+	b = xcalloc(1, sizeof *b);
+	batch_init(b);
+	return (b);
+}
+
+void
+batch_free(struct batch *b)
+{
+	if (b == NULL)
+		return;
+	arena_free(&b->arena);
+	free(b);
+}
+
+/* The batches flatMaps fill, one per operator, kept between calls. */
+static struct batch	**fm_out;
+static size_t		  fm_nout;
+
+static struct batch *
+ops_fm_batch(size_t i)
+{
+	if (i >= fm_nout) {
+		fm_out = xreallocarray(fm_out, i + 1, sizeof *fm_out);
+		memset(fm_out + fm_nout, 0, (i + 1 - fm_nout) *
+		    sizeof *fm_out);
+		fm_nout = i + 1;
+	}
+	if (fm_out[i] == NULL)
+		fm_out[i] = batch_new();
+	return (fm_out[i]);
+}
+
+/* Emit one record of a flatMap; run the rest when the batch is full. */
+static int
+ops_emit(const struct program *p, size_t i, size_t end, struct batch *out,
+    int64_t k, int64_t v, const struct ops_sink *sink, struct ops_error *err)
+{
+	int	r = 0;
+
+	out->k[out->n] = k;
+	out->v[out->n] = v;
+	out->pos[out->n] = 0;
+	if (++out->n == BATCH_MAX) {
+		r = ops_run(p, i + 1, end, out, sink, err);
+		batch_init(out);
+		arena_reset(&out->arena);
+	}
+	return (r);
+}
+
+/*
+ * WORDS: each maximal run of ASCII letters of the value, lower-cased, is a
+ * word; every other byte (digits, punctuation, blanks, bytes of UTF-8
+ * sequences) ends one.  WORDS_DOC pairs each word with the record's key.
+ */
+static int
+ops_words(const struct program *p, size_t i, size_t end, struct batch *b,
+    const struct ops_sink *sink, struct ops_error *err)
+{
+	const struct op		*op = &p->ops[i];
+	struct batch		*out = ops_fm_batch(i);
+	const struct str	*line;
+	struct str		*w;
+	size_t			 j, a, e;
+	unsigned char		 c;
+
+	for (j = 0; j < b->n; j++) {
+		line = str_of(b->v[j]);
+		for (a = 0; a < line->len;) {
+			c = (unsigned char)line->s[a];
+			if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) {
+				a++;
+				continue;
+			}
+			for (e = a; e < line->len; e++) {
+				c = (unsigned char)line->s[e];
+				if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
+					break;
+			}
+			w = arena_alloc(&out->arena, sizeof *w + (e - a));
+			w->len = (uint32_t)(e - a);
+			for (size_t m = a; m < e; m++)
+				w->s[m - a] = (char)(line->s[m] | 0x20);
+			if (ops_emit(p, i, end, out, (int64_t)(uintptr_t)w,
+			    op->fn == FN_WORDS_DOC ? b->k[j] : 1, sink,
+			    err) != 0)
+				return (-1);
+			a = e;
+		}
+	}
+	return (0);
+}
+
+/* SPLIT: each field of the value between separators. */
+static int
+ops_split(const struct program *p, size_t i, size_t end, struct batch *b,
+    const struct ops_sink *sink, struct ops_error *err)
+{
+	const struct op		*op = &p->ops[i];
+	struct batch		*out = ops_fm_batch(i);
+	const struct str	*line;
+	const char		*s, *e, *hit;
+	size_t			 j, seplen = strlen(op->sarg);
+
+	for (j = 0; j < b->n; j++) {
+		line = str_of(b->v[j]);
+		s = line->s;
+		e = line->s + line->len;
+		for (;;) {
+			hit = memmem(s, (size_t)(e - s), op->sarg, seplen);
+			if (ops_emit(p, i, end, out, str_make(&out->arena, s,
+			    (size_t)((hit != NULL ? hit : e) - s)), 1, sink,
+			    err) != 0)
+				return (-1);
+			if (hit == NULL)
+				break;
+			s = hit + seplen;
+		}
+	}
+	return (0);
+}
+
 /*
  * Run operators [first, end) of the program over the batch.  Returns 0, or
  * -1 with *failed_op and the failing record's key and value for a run-time
@@ -36,8 +167,11 @@ batch_init(struct batch *b)
  */
 int
 ops_run(const struct program *p, size_t first, size_t end, struct batch *b,
-    struct ops_error *err)
+    const struct ops_sink *sink, struct ops_error *err)
 {
+	struct batch	*out;
+	int		 r;
+
 	const struct op	*op;
 	size_t		 i, j, n, failed;
 	int64_t		*t;
@@ -47,6 +181,17 @@ ops_run(const struct program *p, size_t first, size_t end, struct batch *b,
 		n = b->n;
 		if (progress_op != NULL)
 			*progress_op = (uint32_t)i;
+		if (op->kind == OP_FLATMAP) {
+			/* The rest runs on the flatMap's own batches. */
+			out = ops_fm_batch(i);
+			r = op->fn == FN_SPLIT ? ops_split(p, i, end, b, sink,
+			    err) : ops_words(p, i, end, b, sink, err);
+			if (r == 0 && out->n > 0)
+				r = ops_run(p, i + 1, end, out, sink, err);
+			batch_init(out);
+			arena_reset(&out->arena);
+			return (r);
+		}
 		if (op->kind == OP_REDUCE) {
 			/* In place: every key is seen once (plan.c). */
 			if (op->fn == FN_COUNT) {
@@ -84,5 +229,7 @@ ops_run(const struct program *p, size_t first, size_t end, struct batch *b,
 			break;
 		}
 	}
+	if (b->n > 0)
+		sink->fn(sink->ctx, b);
 	return (0);
 }

@@ -10,6 +10,7 @@
  * buffers, so its memory does not grow with the data.
  */
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -23,6 +24,10 @@
 #include "forkflow.h"
 
 #define OUTBUF_SIZE	(256 * 1024)
+
+struct outspec;
+static int	output_merge_typed(char **, size_t, int,
+		    const struct outspec *, uint64_t *);
 
 /* Format a decimal int64 at p; returns the byte after it. */
 static inline char *
@@ -56,33 +61,67 @@ output_format(char *buf, int64_t k, int64_t v)
 	return ((size_t)(p - buf));
 }
 
-/* Write n sorted records to path (see output_write_merged). */
+/* Write n sorted integer pairs to path (see output_write_merged). */
 int
 output_write_part(const char *path, const struct pair *r, size_t n, int text,
     int sync, uint64_t *bytes)
 {
 	struct pair_src	src;
+	struct outspec	os = { VT_INT, VT_INT, OUT_CSV, text };
 
 	src.p = r;
 	src.n = n;
-	return (output_write_merged(path, &src, 1, text, sync, bytes));
+	return (output_write_merged(path, &src, 1, &os, sync, bytes));
 }
 
 /* The source holding the least record, or NULL when all are done. */
 static inline struct pair_src *
-merged_least(struct pair_src *s, size_t ns)
+merged_least(struct pair_src *s, size_t ns, const struct outspec *os)
 {
 	struct pair_src	*best = NULL;
 	size_t		 i;
+	int		 c;
 
 	for (i = 0; i < ns; i++) {
 		if (s[i].n == 0)
 			continue;
-		if (best == NULL || s[i].p->k < best->p->k ||
-		    (s[i].p->k == best->p->k && s[i].p->v < best->p->v))
+		if (best == NULL) {
+			best = &s[i];
+			continue;
+		}
+		c = val_cmp(os->kt, s[i].p->k, best->p->k);
+		if (c < 0 || (c == 0 && val_cmp(os->vt, s[i].p->v,
+		    best->p->v) < 0))
 			best = &s[i];
 	}
 	return (best);
+}
+
+/*
+ * Format a record as an output line (text) or its run-file encoding
+ * (binary) at p; returns the byte after it.
+ */
+static char *
+output_record(char *p, const struct pair *r, const struct outspec *os)
+{
+	if (!os->text) {
+		p = val_put(os->kt, p, r->k);
+		return (val_put(os->vt, p, r->v));
+	}
+	p = val_format(os->kt, os->fmt, p, r->k);
+	*p++ = os->fmt == OUT_TSV ? '\t' : ',';
+	p = val_format(os->vt, os->fmt, p, r->v);
+	*p++ = '\n';
+	return (p);
+}
+
+/* The most bytes output_record() writes for a record. */
+static size_t
+output_record_width(const struct pair *r, const struct outspec *os)
+{
+	if (!os->text)
+		return (val_size(os->kt, r->k) + val_size(os->vt, r->v));
+	return (val_width(os->kt, r->k) + val_width(os->vt, r->v) + 2);
 }
 
 /*
@@ -93,11 +132,11 @@ merged_least(struct pair_src *s, size_t ns)
  */
 int
 output_write_merged(const char *path, struct pair_src *srcs, size_t nsrc,
-    int text, int sync, uint64_t *bytes)
+    const struct outspec *os, int sync, uint64_t *bytes)
 {
 	struct pair_src	*s;
-	char		*buf, *tmp;
-	size_t		 len = 0;
+	char		*buf, *tmp, *big = NULL;
+	size_t		 len = 0, w;
 	int		 fd, saved_errno;
 
 	*bytes = 0;
@@ -110,26 +149,30 @@ output_write_merged(const char *path, struct pair_src *srcs, size_t nsrc,
 		return (-1);
 	}
 	buf = xmalloc(OUTBUF_SIZE);
-	if (!text && nsrc == 1) {
+	if (!os->text && nsrc == 1 && os->kt == VT_INT && os->vt == VT_INT) {
 		if (write_all(fd, srcs[0].p, srcs[0].n * sizeof *srcs[0].p) != 0)
 			goto fail;
 		*bytes = srcs[0].n * sizeof *srcs[0].p;
 	} else {
-		while ((s = merged_least(srcs, nsrc)) != NULL) {
-			if (len > OUTBUF_SIZE - 64) {
+		while ((s = merged_least(srcs, nsrc, os)) != NULL) {
+			w = output_record_width(s->p, os);
+			if (len + w > OUTBUF_SIZE) {
 				if (write_all(fd, buf, len) != 0)
 					goto fail;
 				*bytes += len;
 				len = 0;
 				progress();
 			}
-			if (text)
-				len += output_format(buf + len, s->p->k,
-				    s->p->v);
-			else {
-				memcpy(buf + len, s->p, sizeof *s->p);
-				len += sizeof *s->p;
-			}
+			if (w > OUTBUF_SIZE) {
+				/* A record longer than the buffer. */
+				big = xreallocarray(big, w, 1);
+				w = (size_t)(output_record(big, s->p, os) - big);
+				if (write_all(fd, big, w) != 0)
+					goto fail;
+				*bytes += w;
+			} else
+				len = (size_t)(output_record(buf + len, s->p,
+				    os) - buf);
 			s->p++;
 			s->n--;
 		}
@@ -148,6 +191,7 @@ output_write_merged(const char *path, struct pair_src *srcs, size_t nsrc,
 		goto fail;
 	}
 	free(buf);
+	free(big);
 	free(tmp);
 	return (0);
 
@@ -158,6 +202,7 @@ fail:
 	unlink(tmp);
 	free(tmp);
 	free(buf);
+	free(big);
 	errno = saved_errno;
 	return (-1);
 }
@@ -237,11 +282,23 @@ merge_sift(struct merge_src **h, size_t n, size_t i)
 int
 output_merge(char **paths, size_t nparts, int out, uint64_t *bytes)
 {
+	struct outspec	os = { VT_INT, VT_INT, OUT_CSV, 1 };
+
+	return (output_merge_spec(paths, nparts, out, &os, bytes));
+}
+
+/* The same, for parts of the given types and format. */
+int
+output_merge_spec(char **paths, size_t nparts, int out,
+    const struct outspec *os, uint64_t *bytes)
+{
 	struct merge_src	*src, **heap;
 	char			*obuf;
 	size_t			 i, nh = 0, len = 0, cap;
 	int			 r, ret = -1, saved_errno = 0;
 
+	if (os->kt != VT_INT || os->vt != VT_INT || os->fmt != OUT_CSV)
+		return (output_merge_typed(paths, nparts, out, os, bytes));
 	cap = (size_t)(8 << 20) / (nparts * sizeof(struct pair));
 	if (cap > 4096)
 		cap = 4096;
@@ -295,6 +352,141 @@ done:
 	free(src);
 	free(heap);
 	free(obuf);
+	errno = saved_errno;
+	return (ret);
+}
+
+/* A part of any types being merged: mapped, read in order. */
+struct gsrc {
+	char		*map;
+	size_t		 len;
+	const char	*p;
+	const char	*dropped;	/* pages given back up to here */
+	struct pair	 cur;
+	int		 has;
+};
+
+/* Decode the next record of a part; give back pages behind it. */
+static int
+gsrc_next(struct gsrc *g, const struct outspec *os)
+{
+	const char	*end = g->map + g->len, *q, *to;
+
+	g->has = 0;
+	if (g->p >= end)
+		return (0);
+	if ((q = val_get(os->kt, g->p, end, &g->cur.k)) == NULL ||
+	    (q = val_get(os->vt, q, end, &g->cur.v)) == NULL) {
+		errno = EIO;
+		return (-1);
+	}
+	/* The record now read stays; pages before it go. */
+	to = g->map + (((size_t)(g->p - g->map)) & ~(size_t)0xfffff);
+	if (to > g->dropped) {
+		(void)madvise((void *)g->dropped, (size_t)(to - g->dropped),
+		    MADV_DONTNEED);
+		g->dropped = to;
+	}
+	g->p = q;
+	g->has = 1;
+	return (1);
+}
+
+/*
+ * Merge sorted parts of records of any types onto fd as text.  Parts are
+ * mapped and read in order, and the pages behind the reading position
+ * are given back, so memory stays small.
+ */
+static int
+output_merge_typed(char **paths, size_t nparts, int out,
+    const struct outspec *os, uint64_t *bytes)
+{
+	struct outspec	 text = *os;
+	struct gsrc	*g, *best;
+	struct stat	 st;
+	char		*buf;
+	size_t		 i, len = 0, w;
+	int		 fd, c, ret = -1, saved_errno = 0;
+
+	text.text = 1;
+	*bytes = 0;
+	g = xcalloc(nparts, sizeof *g);
+	buf = xmalloc(OUTBUF_SIZE);
+	for (i = 0; i < nparts; i++) {
+		if ((fd = open(paths[i], O_RDONLY | O_CLOEXEC)) == -1)
+			goto done;
+		if (fstat(fd, &st) != 0) {
+			close(fd);
+			goto done;
+		}
+		g[i].len = (size_t)st.st_size;
+		if (g[i].len > 0) {
+			g[i].map = mmap(NULL, g[i].len, PROT_READ, MAP_PRIVATE,
+			    fd, 0);
+			if (g[i].map == MAP_FAILED) {
+				g[i].map = NULL;
+				close(fd);
+				goto done;
+			}
+			(void)madvise(g[i].map, g[i].len, MADV_SEQUENTIAL);
+		}
+		close(fd);
+		g[i].p = g[i].dropped = g[i].map;
+		if (g[i].map != NULL && gsrc_next(&g[i], os) == -1)
+			goto done;
+	}
+	for (;;) {
+		best = NULL;
+		for (i = 0; i < nparts; i++) {
+			if (!g[i].has)
+				continue;
+			if (best == NULL) {
+				best = &g[i];
+				continue;
+			}
+			c = val_cmp(os->kt, g[i].cur.k, best->cur.k);
+			if (c < 0 || (c == 0 && val_cmp(os->vt, g[i].cur.v,
+			    best->cur.v) < 0))
+				best = &g[i];
+		}
+		if (best == NULL)
+			break;
+		w = output_record_width(&best->cur, &text);
+		if (len + w > OUTBUF_SIZE || w > OUTBUF_SIZE) {
+			if (write_all(out, buf, len) != 0)
+				goto done;
+			*bytes += len;
+			len = 0;
+		}
+		if (w > OUTBUF_SIZE) {
+			char	*big = xmalloc(w);
+
+			w = (size_t)(output_record(big, &best->cur, &text) -
+			    big);
+			c = write_all(out, big, w);
+			free(big);
+			if (c != 0)
+				goto done;
+			*bytes += w;
+		} else
+			len = (size_t)(output_record(buf + len, &best->cur,
+			    &text) - buf);
+		if (gsrc_next(best, os) == -1)
+			goto done;
+	}
+	if (write_all(out, buf, len) != 0)
+		goto done;
+	*bytes += len;
+	ret = 0;
+
+done:
+	saved_errno = errno;
+	for (i = 0; i < nparts; i++) {
+		if (g[i].map != NULL)
+			munmap(g[i].map, g[i].len);
+	}
+	free(g);
+	free(buf);
 	errno = saved_errno;
 	return (ret);
 }

@@ -15,6 +15,94 @@
 
 #include "forkflow.h"
 
+/*
+ * The types of keys and values after op, given those before it.  Returns
+ * NULL, or what is wrong: expressions and named map, filter and changeKey
+ * functions compute on integers; WORDS and SPLIT take text values.
+ */
+const char *
+op_types(const struct op *op, enum vtype *kt, enum vtype *vt)
+{
+	int	uses_k, uses_v;
+
+	switch (op->kind) {
+	case OP_MAP:
+	case OP_FILTER:
+	case OP_CHANGEKEY:
+		if (op->fn == FN_EXPR) {
+			uses_k = expr_uses(op->expr, 'k');
+			uses_v = expr_uses(op->expr, 'v');
+		} else {
+			uses_k = op->on_key;
+			uses_v = !op->on_key;
+		}
+		if ((uses_k && *kt != VT_INT) || (uses_v && *vt != VT_INT))
+			return ("computes on integers, but the keys or values "
+			    "here are strings");
+		if (op->kind == OP_MAP)
+			*vt = VT_INT;
+		else if (op->kind == OP_CHANGEKEY)
+			*kt = VT_INT;
+		return (NULL);
+	case OP_FLATMAP:
+		if (*vt != VT_STR)
+			return ("splits text, but the values here are "
+			    "integers (use \"format\": \"text\" input)");
+		if (op->fn == FN_WORDS_DOC) {
+			if (*kt != VT_STR)
+				return ("needs file names as keys, as text "
+				    "input gives them");
+			*vt = VT_STR;
+		} else
+			*vt = VT_INT;
+		*kt = VT_STR;
+		return (NULL);
+	case OP_REDUCE:
+		switch (op->fn) {
+		case FN_SUM:
+		case FN_PROD:
+			if (*vt != VT_INT)
+				return ("adds or multiplies integers, but the "
+				    "values here are strings");
+			break;
+		case FN_COUNT:
+			*vt = VT_INT;
+			break;
+		case FN_COLLECT:
+			*vt = VT_STR;
+			break;
+		default:
+			break;	/* MIN, MAX: integers or strings */
+		}
+		return (NULL);
+	}
+	return (NULL);
+}
+
+/*
+ * Check that each operator gets keys and values of the types it works
+ * on.  Returns 0, or -1 with *cause naming the operator.
+ */
+int
+program_check_types(struct program *p, char **cause)
+{
+	enum vtype	 kt, vt;
+	const char	*why;
+	size_t		 i;
+
+	kt = vt = p->in_format == IN_TEXT ? VT_STR : VT_INT;
+	for (i = 0; i < p->nops; i++) {
+		if ((why = op_types(&p->ops[i], &kt, &vt)) != NULL) {
+			program_error(cause, p, &p->ops[i].pos, "%s %s %s",
+			    program_op_name(&p->ops[i]),
+			    p->ops[i].fn == FN_EXPR ? "(expr)" :
+			    program_fn_name(p->ops[i].fn), why);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
 struct plan *
 plan_make(const struct program *p)
 {
@@ -22,14 +110,25 @@ plan_make(const struct program *p)
 	struct stage	*st;
 	const struct op	*op;
 	size_t		 i;
+	enum vtype	 kt, vt, red_v = VT_INT;
 	int		 grouped = 0;	/* keys unique and partitioned */
 
 	pl = xcalloc(1, sizeof *pl);
 	pl->stages = xcalloc(p->nops + 1, sizeof *pl->stages);
 	st = &pl->stages[0];
 	st->first = 0;
+	kt = vt = p->in_format == IN_TEXT ? VT_STR : VT_INT;
+	st->in_k = kt;
+	st->in_v = vt;
 	for (i = 0; i < p->nops; i++) {
 		op = &p->ops[i];
+		if (op->kind == OP_REDUCE && !grouped) {
+			/* The sink of this stage sees the reduce's input. */
+			st->out_k = kt;
+			st->out_v = vt;
+		}
+		red_v = vt;
+		(void)op_types(op, &kt, &vt);
 		switch (op->kind) {
 		case OP_CHANGEKEY:
 			grouped = 0;
@@ -42,13 +141,21 @@ plan_make(const struct program *p)
 			st = &pl->stages[++pl->nstages];
 			st->reduce_in = op;
 			st->first = i + 1;
+			st->red_v = red_v;
+			st->in_k = kt;
+			st->in_v = vt;
 			grouped = 1;
+			break;
+		case OP_FLATMAP:
+			grouped = 0;
 			break;
 		default:
 			break;
 		}
 	}
 	st->end = p->nops;
+	st->out_k = kt;
+	st->out_v = vt;
 	pl->nstages++;
 	return (pl);
 }

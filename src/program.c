@@ -61,6 +61,14 @@ static const struct name op_names[] = {
 	{ "changekey",		OP_CHANGEKEY },
 	{ "change",		OP_CHANGEKEY },
 	{ "reduce",		OP_REDUCE },
+	{ "flatmap",		OP_FLATMAP },
+	{ NULL,			0 }
+};
+
+static const struct name flatmap_names[] = {
+	{ "words",		FN_WORDS },
+	{ "words_doc",		FN_WORDS_DOC },
+	{ "split",		FN_SPLIT },
 	{ NULL,			0 }
 };
 
@@ -121,6 +129,7 @@ static const struct name reduce_names[] = {
 	{ "max",		FN_MAX },
 	{ "maximum",		FN_MAX },
 	{ "count",		FN_COUNT },
+	{ "collect",		FN_COLLECT },
 	{ NULL,			0 }
 };
 
@@ -157,12 +166,15 @@ static const char *fn_canonical[] = {
 	[FN_GT] = "GT", [FN_GE] = "GE", [FN_LT] = "LT", [FN_LE] = "LE",
 	[FN_EQ] = "EQ", [FN_NE] = "NE", [FN_EVEN] = "EVEN", [FN_ODD] = "ODD",
 	[FN_SUM] = "SUM", [FN_PROD] = "PROD", [FN_MIN] = "MIN",
-	[FN_MAX] = "MAX", [FN_COUNT] = "COUNT",
+	[FN_MAX] = "MAX", [FN_COUNT] = "COUNT", [FN_COLLECT] = "COLLECT",
+	[FN_WORDS] = "WORDS", [FN_WORDS_DOC] = "WORDS_DOC",
+	[FN_SPLIT] = "SPLIT",
 };
 
 static const char *op_canonical[] = {
 	[OP_MAP] = "map", [OP_FILTER] = "filter",
 	[OP_CHANGEKEY] = "changeKey", [OP_REDUCE] = "reduce",
+	[OP_FLATMAP] = "flatMap",
 };
 
 static struct jpos	*jscan_value(struct jscan *);
@@ -540,6 +552,10 @@ program_load_opts(const char *path, int changekey_on, char **cause)
 		program_free(p);
 		return (NULL);
 	}
+	if (program_check_types(p, cause) != 0) {
+		program_free(p);
+		return (NULL);
+	}
 	return (p);
 }
 
@@ -593,6 +609,70 @@ json_warn_unknown(struct program *p, json_t *j, struct jpos *pos,
 	}
 }
 
+/*
+ * "input": {"path": PATH or [PATHS], "format": "csv" or "text"}: set the
+ * format and hand back the path part.
+ */
+static int
+json_input_object(struct program *p, json_t *j, struct jpos *pos,
+    json_t **path, struct jpos **path_pos, char **cause)
+{
+	static const char	*known[] = { "path", "format", NULL };
+	json_t			*f;
+	struct jpos		*at;
+
+	json_warn_unknown(p, j, pos, known);
+	if ((f = json_object_get(j, "format")) != NULL) {
+		at = jpos_member(pos, "format");
+		if (json_is_string(f) && name_equal(json_string_value(f),
+		    "text"))
+			p->in_format = IN_TEXT;
+		else if (json_is_string(f) && name_equal(json_string_value(f),
+		    "csv"))
+			p->in_format = IN_CSV;
+		else {
+			program_error(cause, p, &at->at, "the input format "
+			    "is \"csv\" or \"text\"");
+			return (-1);
+		}
+	}
+	if ((*path = json_object_get(j, "path")) == NULL) {
+		program_error(cause, p, &pos->at, "an input object needs a "
+		    "\"path\"");
+		return (-1);
+	}
+	*path_pos = jpos_member(pos, "path");
+	return (0);
+}
+
+/* "output": {"format": "csv" or "tsv"}. */
+static int
+json_output_object(struct program *p, json_t *j, struct jpos *pos,
+    char **cause)
+{
+	static const char	*known[] = { "format", NULL };
+	json_t			*f;
+
+	if (!json_is_object(j)) {
+		program_error(cause, p, &pos->at, "output is an object, like "
+		    "{\"format\": \"tsv\"}");
+		return (-1);
+	}
+	json_warn_unknown(p, j, pos, known);
+	if ((f = json_object_get(j, "format")) == NULL)
+		return (0);
+	if (json_is_string(f) && name_equal(json_string_value(f), "tsv"))
+		p->out_format = OUT_TSV;
+	else if (json_is_string(f) && name_equal(json_string_value(f), "csv"))
+		p->out_format = OUT_CSV;
+	else {
+		program_error(cause, p, &jpos_member(pos, "format")->at,
+		    "the output format is \"csv\" or \"tsv\"");
+		return (-1);
+	}
+	return (0);
+}
+
 /* Load a JSON program from p->text. */
 static int
 program_load_json(struct program *p, size_t len, char **cause)
@@ -606,7 +686,7 @@ program_load_json(struct program *p, size_t len, char **cause)
 	json_int_t	 n;
 	struct srcpos	 where;
 	static const char *known[] = { "partitions", "input", "files",
-	    "changeKeyOn", "operations", "instructions", NULL };
+	    "changeKeyOn", "operations", "instructions", "output", NULL };
 	static const char *ops_names[] = { "operations", "instructions",
 	    NULL };
 	static const char *input_names[] = { "input", "files", NULL };
@@ -667,6 +747,9 @@ program_load_json(struct program *p, size_t len, char **cause)
 
 	if ((j = json_get_any(p, root, rootpos, input_names, &which)) != NULL) {
 		at = jpos_member(rootpos, which);
+		if (json_is_object(j) &&
+		    json_input_object(p, j, at, &j, &at, cause) != 0)
+			goto fail;
 		if (json_is_string(j)) {
 			p->input_specs = xcalloc(1, sizeof *p->input_specs);
 			p->input_specs[0] = xstrdup(json_string_value(j));
@@ -691,6 +774,11 @@ program_load_json(struct program *p, size_t len, char **cause)
 			goto fail;
 		}
 	}
+
+	if ((j = json_object_get(root, "output")) != NULL &&
+	    json_output_object(p, j, jpos_member(rootpos, "output"),
+	    cause) != 0)
+		goto fail;
 
 	if ((ops = json_get_any(p, root, rootpos, ops_names, &which)) == NULL) {
 		program_error(cause, p, &rootpos->at,
@@ -799,8 +887,11 @@ load_op(struct program *p, json_t *j, struct jpos *pos, struct op *op,
 		if (json_is_integer(jarg)) {
 			spec.has_arg = 1;
 			spec.arg = json_integer_value(jarg);
-		} else
+		} else {
 			spec.arg_bad = which;	/* an error if it is used */
+			if (json_is_string(jarg))
+				spec.sarg = json_string_value(jarg);
+		}
 	}
 	return (program_op_build(p, &spec, op, cause));
 }
@@ -937,7 +1028,7 @@ program_op_build(struct program *p, const struct opspec *spec, struct op *op,
 	op->pos = spec->at;
 	if ((kind = name_lookup(op_names, spec->oper)) == -1) {
 		program_error(cause, p, &spec->oper_at, "unknown operator "
-		    "'%s' (expected map, filter, changeKey or reduce)",
+		    "'%s' (expected map, filter, changeKey, flatMap or reduce)",
 		    spec->oper);
 		return (-1);
 	}
@@ -947,7 +1038,7 @@ program_op_build(struct program *p, const struct opspec *spec, struct op *op,
 	if (spec->expr != NULL) {
 		if (kind == OP_REDUCE) {
 			program_error(cause, p, &spec->expr_at, "reduce takes "
-			    "a \"function\" (SUM, PROD, MIN, MAX or COUNT), "
+			    "a \"function\" (SUM, PROD, MIN, MAX, COUNT or COLLECT), "
 			    "not an expression");
 			return (-1);
 		}
@@ -981,6 +1072,9 @@ program_op_build(struct program *p, const struct opspec *spec, struct op *op,
 	case OP_REDUCE:
 		table = reduce_names;
 		break;
+	case OP_FLATMAP:
+		table = flatmap_names;
+		break;
 	default:
 		table = unary_names;
 		break;
@@ -994,13 +1088,31 @@ program_op_build(struct program *p, const struct opspec *spec, struct op *op,
 			    "function '%s' for %s (expected %s)", fname,
 			    op_canonical[kind], kind == OP_FILTER ?
 			    "GT, GE, LT, LE, EQ, NE, EVEN or ODD" :
-			    kind == OP_REDUCE ? "SUM, PROD, MIN, MAX or COUNT" :
-			    "ADD, SUB, MUL, DIV or MOD");
+			    kind == OP_REDUCE ? "SUM, PROD, MIN, MAX, COUNT or "
+			    "COLLECT" : kind == OP_FLATMAP ? "WORDS, WORDS_DOC "
+			    "or SPLIT" : "ADD, SUB, MUL, DIV or MOD");
 		free(fname);
 		return (-1);
 	}
 	free(fname);
 	op->fn = fn;
+	if (kind == OP_FLATMAP) {
+		if (fn != FN_SPLIT)
+			return (0);
+		/* SPLIT's separator: a string, or the embedded text. */
+		if (spec->sarg != NULL)
+			op->sarg = xstrdup(spec->sarg);
+		else if (spec->arg_text != NULL)
+			op->sarg = xstrdup(spec->arg_text);
+		else if (inner != NULL && ilen > 0)
+			op->sarg = xstrndup(inner, ilen);
+		if (op->sarg == NULL || *op->sarg == '\0') {
+			program_error(cause, p, &spec->at, "flatMap SPLIT "
+			    "needs a separator \"arg\", like \",\"");
+			return (-1);
+		}
+		return (0);
+	}
 
 	/* The argument: embedded, apart, or as text. */
 	op->has_arg = spec->has_arg;
@@ -1298,6 +1410,7 @@ program_free(struct program *p)
 	if (p == NULL)
 		return;
 	for (i = 0; i < p->nops; i++) {
+		free(p->ops[i].sarg);
 		free(p->ops[i].src);
 		expr_free(p->ops[i].expr);
 	}
@@ -1316,6 +1429,13 @@ program_free(struct program *p)
 	free(p->path);
 	free(p->dir);
 	free(p);
+}
+
+/* The canonical name of a function. */
+const char *
+program_fn_name(enum op_fn fn)
+{
+	return (fn_canonical[fn]);
 }
 
 /* The canonical name of an operator. */
@@ -1367,6 +1487,17 @@ program_canonical(const struct program *p)
 			    json_string(p->input_specs[i]));
 		json_object_set_new(root, "input", in);
 	}
+	if (p->in_format == IN_TEXT) {
+		in = json_object();
+		json_object_set(in, "path", json_object_get(root, "input"));
+		json_object_set_new(in, "format", json_string("text"));
+		json_object_set_new(root, "input", in);
+	}
+	if (p->out_format == OUT_TSV) {
+		in = json_object();
+		json_object_set_new(in, "format", json_string("tsv"));
+		json_object_set_new(root, "output", in);
+	}
 	json_object_set_new(root, "changeKeyOn",
 	    json_string(p->changekey_on_key ? "key" : "value"));
 	ops = json_array();
@@ -1383,6 +1514,9 @@ program_canonical(const struct program *p)
 			if (op->has_arg)
 				json_object_set_new(o, "arg",
 				    json_integer(op->arg));
+			else if (op->sarg != NULL)
+				json_object_set_new(o, "arg",
+				    json_string(op->sarg));
 		}
 		json_array_append_new(ops, o);
 	}

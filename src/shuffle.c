@@ -36,7 +36,7 @@ struct runfile_hdr {
 	uint32_t	version;
 	uint32_t	nbuckets;
 	uint32_t	runs;		/* 0 until sealed */
-	uint32_t	pad;
+	uint32_t	schema;		/* key type | value type << 1 */
 	uint64_t	length;		/* of the sealed file */
 };
 
@@ -44,7 +44,7 @@ struct run_hdr {
 	uint32_t	magic;
 	uint32_t	nbuckets;
 	uint64_t	records;
-}; /* followed by nbuckets counts, then the records */
+}; /* followed by nbuckets counts (bytes when any type is a string) */
 
 /*
  * The partition of a key: a 64-bit mix of the key (the finaliser of
@@ -62,6 +62,16 @@ shuffle_partition(int64_t k, unsigned int nparts)
 	h *= 0xc4ceb9fe1a85ec53ULL;
 	h ^= h >> 33;
 	return ((unsigned int)(((unsigned __int128)h * nparts) >> 64));
+}
+
+/* The partition of a key of either type. */
+unsigned int
+part_of(enum vtype kt, int64_t k, unsigned int nparts)
+{
+	if (kt == VT_INT)
+		return (shuffle_partition(k, nparts));
+	return ((unsigned int)(((unsigned __int128)val_hash(kt, k) *
+	    nparts) >> 64));
 }
 
 /* Write all of buf, or fail. */
@@ -93,6 +103,16 @@ int
 runfile_open(struct runfile *rf, const char *path, unsigned int nbuckets,
     uint64_t len, unsigned int runs)
 {
+	return (runfile_open_typed(rf, path, nbuckets, VT_INT, VT_INT, len,
+	    runs));
+}
+
+/* The same, for records of the given types. */
+int
+runfile_open_typed(struct runfile *rf, const char *path,
+    unsigned int nbuckets, enum vtype kt, enum vtype vt, uint64_t len,
+    unsigned int runs)
+{
 	struct runfile_hdr	hdr;
 	struct stat		st;
 	int			saved_errno;
@@ -100,6 +120,8 @@ runfile_open(struct runfile *rf, const char *path, unsigned int nbuckets,
 	memset(rf, 0, sizeof *rf);
 	rf->fd = -1;
 	rf->nbuckets = nbuckets;
+	rf->kt = kt;
+	rf->vt = vt;
 	xasprintf(&rf->path, "%s", path);
 	xasprintf(&rf->tmp, "%s.tmp", path);
 	if (len > 0) {
@@ -111,7 +133,8 @@ runfile_open(struct runfile *rf, const char *path, unsigned int nbuckets,
 		if ((uint64_t)st.st_size < len ||
 		    pread(rf->fd, &hdr, sizeof hdr, 0) != sizeof hdr ||
 		    memcmp(hdr.magic, RUNFILE_MAGIC, sizeof hdr.magic) != 0 ||
-		    hdr.nbuckets != nbuckets) {
+		    hdr.nbuckets != nbuckets ||
+		    hdr.schema != (uint32_t)(kt | vt << 1)) {
 			errno = EINVAL;
 			goto fail;
 		}
@@ -129,6 +152,7 @@ runfile_open(struct runfile *rf, const char *path, unsigned int nbuckets,
 	memcpy(hdr.magic, RUNFILE_MAGIC, sizeof hdr.magic);
 	hdr.version = RUNFILE_VERSION;
 	hdr.nbuckets = nbuckets;
+	hdr.schema = (uint32_t)(kt | vt << 1);
 	if (write_all(rf->fd, &hdr, sizeof hdr) != 0)
 		goto fail;
 	rf->len = sizeof hdr;
@@ -167,6 +191,93 @@ runfile_append(struct runfile *rf, const struct pair *pairs,
 	rf->runs++;
 	rf->records += n;
 	return (0);
+}
+
+/*
+ * Append a run of records of any types: counts[b] records for bucket b,
+ * one bucket after the other in r.  The run's table then holds each
+ * bucket's length in bytes.
+ */
+int
+runfile_append_recs(struct runfile *rf, const struct pair *r,
+    const uint64_t *counts)
+{
+	struct run_hdr	 hdr;
+	uint64_t	*bytes, n = 0, i, total = 0;
+	unsigned int	 b;
+	char		*buf, *p;
+	int		 ret;
+
+	if (rf->kt == VT_INT && rf->vt == VT_INT)
+		return (runfile_append(rf, r, counts));
+	bytes = xcalloc(rf->nbuckets, sizeof *bytes);
+	for (b = 0; b < rf->nbuckets; b++) {
+		for (i = 0; i < counts[b]; i++, n++)
+			bytes[b] += val_size(rf->kt, r[n].k) +
+			    val_size(rf->vt, r[n].v);
+		total += bytes[b];
+	}
+	buf = xmalloc(total + 1);
+	p = buf;
+	for (i = 0; i < n; i++) {
+		p = val_put(rf->kt, p, r[i].k);
+		p = val_put(rf->vt, p, r[i].v);
+	}
+	hdr.magic = RUN_MAGIC;
+	hdr.nbuckets = rf->nbuckets;
+	hdr.records = n;
+	ret = 0;
+	if (write_all(rf->fd, &hdr, sizeof hdr) != 0 ||
+	    write_all(rf->fd, bytes, rf->nbuckets * sizeof *bytes) != 0 ||
+	    write_all(rf->fd, buf, total) != 0)
+		ret = -1;
+	else {
+		rf->len += sizeof hdr + rf->nbuckets * sizeof *bytes + total;
+		rf->runs++;
+		rf->records += n;
+	}
+	free(buf);
+	free(bytes);
+	return (ret);
+}
+
+/*
+ * Append records sorted by key as one run, bucketed by the partition of
+ * their key, keeping their order inside each bucket.
+ */
+int
+runfile_append_sorted(struct runfile *rf, const struct pair *r, size_t n)
+{
+	struct pair	*out;
+	uint64_t	*count, *pos;
+	unsigned int	*part, b;
+	size_t		 i;
+	int		 ret;
+
+	count = xcalloc(rf->nbuckets, sizeof *count);
+	if (rf->nbuckets == 1) {
+		count[0] = n;
+		ret = runfile_append_recs(rf, r, count);
+		free(count);
+		return (ret);
+	}
+	part = xreallocarray(NULL, n + 1, sizeof *part);
+	pos = xcalloc(rf->nbuckets, sizeof *pos);
+	for (i = 0; i < n; i++) {
+		part[i] = part_of(rf->kt, r[i].k, rf->nbuckets);
+		count[part[i]]++;
+	}
+	for (b = 1; b < rf->nbuckets; b++)
+		pos[b] = pos[b - 1] + count[b - 1];
+	out = xreallocarray(NULL, n + 1, sizeof *out);
+	for (i = 0; i < n; i++)
+		out[pos[part[i]]++] = r[i];
+	ret = runfile_append_recs(rf, out, count);
+	free(out);
+	free(pos);
+	free(part);
+	free(count);
+	return (ret);
 }
 
 /*
@@ -327,16 +438,25 @@ shuffle_walk(struct shuffle_file *sf, uint64_t len, unsigned int maxruns)
 		    ((size_t)r + 1) * sf->nparts, sizeof *sf->runcount);
 		for (b = 0; b < sf->nparts; b++) {
 			memcpy(&c, sf->map + off + b * sizeof c, sizeof c);
-			if (c > (len - at) / sizeof(struct pair) - sum)
-				return (-1);
-			sf->runoff[(size_t)r * sf->nparts + b] =
-			    at + sum * sizeof(struct pair);
+			if (sf->schema != 0) {
+				/* Lengths in bytes, of whole fields. */
+				if (c > len - at - sum || (c & 3) != 0)
+					return (-1);
+				sf->runoff[(size_t)r * sf->nparts + b] =
+				    at + sum;
+			} else {
+				if (c > (len - at) / sizeof(struct pair) - sum)
+					return (-1);
+				sf->runoff[(size_t)r * sf->nparts + b] =
+				    at + sum * sizeof(struct pair);
+			}
 			sf->runcount[(size_t)r * sf->nparts + b] = c;
 			sum += c;
 		}
-		if (sum != rh.records)
+		if (sf->schema == 0 && sum != rh.records)
 			return (-1);
-		off = at + sum * sizeof(struct pair);
+		sf->records += rh.records;
+		off = at + (sf->schema != 0 ? sum : sum * sizeof(struct pair));
 		r++;
 	}
 	if (off != len)
@@ -383,11 +503,15 @@ shuffle_open_len(struct shuffle_file *sf, const char *path,
 	}
 	memcpy(&hdr, sf->map, sizeof hdr);
 	if (memcmp(hdr.magic, RUNFILE_MAGIC, sizeof hdr.magic) != 0 ||
-	    hdr.version != RUNFILE_VERSION || hdr.nbuckets != nbuckets) {
+	    hdr.version != RUNFILE_VERSION || hdr.nbuckets != nbuckets ||
+	    hdr.schema > 3) {
 		xasprintf(cause, "%s: not a run file of this job", path);
 		goto fail;
 	}
-	if (len == 0 && (hdr.length != sf->len || hdr.runs == 0)) {
+	sf->schema = hdr.schema;
+	sf->kt = (enum vtype)(hdr.schema & 1);
+	sf->vt = (enum vtype)(hdr.schema >> 1);
+	if (len == 0 && hdr.length != sf->len) {
 		xasprintf(cause, "%s: run file not sealed or truncated", path);
 		goto fail;
 	}
@@ -410,6 +534,37 @@ shuffle_open(struct shuffle_file *sf, const char *path, unsigned int nparts,
     char **cause)
 {
 	return (shuffle_open_len(sf, path, nparts, 0, cause));
+}
+
+/* Find bucket p of run r of a file of any types: its bytes. */
+const char *
+shuffle_bucket(const struct shuffle_file *sf, unsigned int r, unsigned int p,
+    size_t *bytes)
+{
+	size_t	i = (size_t)r * sf->nparts + p;
+
+	*bytes = (size_t)(sf->schema == 0 ? sf->runcount[i] *
+	    sizeof(struct pair) : sf->runcount[i]);
+	return (sf->map + sf->runoff[i]);
+}
+
+/*
+ * Decode the next record of a bucket at *p (see shuffle_bucket); returns
+ * 0 at its end, -1 if it is damaged.
+ */
+int
+shuffle_next(const struct shuffle_file *sf, const char **p, const char *end,
+    struct pair *rec)
+{
+	const char	*q;
+
+	if (*p >= end)
+		return (0);
+	if ((q = val_get(sf->kt, *p, end, &rec->k)) == NULL ||
+	    (q = val_get(sf->vt, q, end, &rec->v)) == NULL)
+		return (-1);
+	*p = q;
+	return (1);
 }
 
 /* Find bucket p of run r: its records and their number. */

@@ -79,6 +79,7 @@ struct suspect {
 	int64_t			 k;
 	int64_t			 v;
 	uint64_t		 pos;		/* input offset + 1, or 0 */
+	unsigned int		 strs;		/* 1: key, 2: value is text */
 	unsigned int		 crashes;
 	int			 skip;		/* skip it from now on */
 };
@@ -159,20 +160,30 @@ exit_describe(int status)
 
 /* Describe a record for messages: key, value and where it was read. */
 static char *
-record_describe(const struct job *job, int64_t k, int64_t v, uint64_t pos)
+record_describe(const struct job *job, int64_t k, int64_t v, uint64_t pos,
+    unsigned int strs)
 {
 	char		*s;
 	size_t		 fi;
 	uint64_t	 line;
 
+	char	kb[32], vb[32];
+
+	/* A string field held a pointer in the worker: only ints show. */
+	if (strs & 1)
+		snprintf(kb, sizeof kb, "(text)");
+	else
+		snprintf(kb, sizeof kb, "%lld", (long long)k);
+	if (strs & 2)
+		snprintf(vb, sizeof vb, "(text)");
+	else
+		snprintf(vb, sizeof vb, "%lld", (long long)v);
 	if (pos > 0 && input_locate(job->files, job->nfiles, pos - 1, &fi,
 	    &line) == 0)
-		xasprintf(&s, "key %lld, value %lld (%s:%llu)", (long long)k,
-		    (long long)v, job->files[fi].name,
-		    (unsigned long long)line);
+		xasprintf(&s, "key %s, value %s (%s:%llu)", kb, vb,
+		    job->files[fi].name, (unsigned long long)line);
 	else
-		xasprintf(&s, "key %lld, value %lld", (long long)k,
-		    (long long)v);
+		xasprintf(&s, "key %s, value %s", kb, vb);
 	return (s);
 }
 
@@ -214,6 +225,7 @@ supervisor_note_crash(struct worker *w)
 	x->k = sp->cur_k;
 	x->v = sp->cur_v;
 	x->pos = sp->cur_pos;
+	x->strs = sp->cur_str;
 	x->crashes = 1;
 	if (x->n != 1)
 		return;
@@ -226,7 +238,7 @@ supervisor_note_crash(struct worker *w)
 	if (x->crashes < 2 || !job->skip_bad)
 		return;
 	x->skip = 1;
-	what = record_describe(job, x->k, x->v, x->pos);
+	what = record_describe(job, x->k, x->v, x->pos, x->strs);
 	log_warnx("record %llu of stage %u (%s) crashed worker %u twice; "
 	    "skipping it", (unsigned long long)x->lo, x->stage, what,
 	    w->part);
@@ -538,7 +550,7 @@ supervisor_give_up(struct supervisor *sv, struct worker *w)
 		x = &w->suspects[w->nsuspects - 1];
 	what = op_describe(sv->job, sp->op);
 	if (x != NULL)
-		rec = record_describe(sv->job, x->k, x->v, x->pos);
+		rec = record_describe(sv->job, x->k, x->v, x->pos, x->strs);
 	else
 		rec = xstrdup("none (between records)");
 	xasprintf(&msg, "partition %u failed in stage %u, operator %u (%s): "

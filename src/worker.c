@@ -57,10 +57,9 @@ struct wctx {
 	uint64_t		 mark;		/* bytes_in at the checkpoint */
 
 	/* The sink of the stage, and the run file behind it. */
-	struct agg		 comb;		/* before a shuffle */
-	struct pair		*out;		/* before the final output */
-	size_t			 nout;
-	size_t			 outcap;
+	struct agg		 comb;		/* integer pairs, to shuffle */
+	struct recbuf		 recs;		/* any other, or to output */
+	int			 use_agg;	/* comb, not recs */
 	struct runfile		 sink;
 
 	/* Records to skip, and ranges to run one record at a time. */
@@ -178,6 +177,25 @@ worker_inject(struct wctx *w, struct batch *b, uint64_t lo)
 	raise(SIGKILL);
 }
 
+/* The end of a stage's operators: keep what reaches it, to combine. */
+static void
+worker_sink(void *arg, struct batch *b)
+{
+	struct wctx	*w = arg;
+	size_t		 i;
+
+	w->records_out += b->n;
+	if (w->st->reduce_out != NULL)
+		w->status->op = (uint32_t)(w->st->reduce_out -
+		    w->job->prog->ops);
+	if (w->use_agg)
+		agg_add_batch(&w->comb, b->k, b->v, b->n);
+	else {
+		for (i = 0; i < b->n; i++)
+			recbuf_add(&w->recs, b->k[i], b->v[i]);
+	}
+}
+
 /* Send a batch through the stage's operators and into its sink. */
 static void
 worker_push_batch(struct wctx *w, struct batch *b)
@@ -185,39 +203,23 @@ worker_push_batch(struct wctx *w, struct batch *b)
 	const struct stage	*st = w->st;
 	struct status_page	*sp = w->status;
 	struct ops_error	 err;
+	struct ops_sink		 sink = { worker_sink, w };
 	char			*what, *msg;
 	uint64_t		 lo = w->records_in;
-	size_t			 i;
 
 	sp->cur_lo = lo;
 	sp->cur_n = (uint32_t)b->n;
+	sp->cur_str = (st->in_k == VT_STR) | (st->in_v == VT_STR) << 1;
 	sp->cur_k = b->k[0];
 	sp->cur_v = b->v[0];
 	sp->cur_pos = w->s == 0 ? b->pos[0] + 1 : 0;
 	worker_inject(w, b, lo);
 	w->records_in += b->n;
-	if (ops_run(w->job->prog, st->first, st->end, b, &err) != 0) {
+	if (ops_run(w->job->prog, st->first, st->end, b, &sink, &err) != 0) {
 		what = program_op_describe(w->job->prog, err.op);
 		xasprintf(&msg, "%s: division by zero at key %lld, value %lld",
 		    what, (long long)err.k, (long long)err.v);
 		worker_fail(w, ERROR_RUNTIME, 0, 0, msg);
-	}
-	w->records_out += b->n;
-	if (st->reduce_out != NULL) {
-		sp->op = (uint32_t)(st->reduce_out - w->job->prog->ops);
-		agg_add_batch(&w->comb, b->k, b->v, b->n);
-	}
-	else {
-		if (w->outcap - w->nout < b->n) {
-			w->outcap = w->outcap ? w->outcap * 2 : 4 * BATCH_MAX;
-			w->out = xreallocarray(w->out, w->outcap,
-			    sizeof *w->out);
-		}
-		for (i = 0; i < b->n; i++) {
-			w->out[w->nout + i].k = b->k[i];
-			w->out[w->nout + i].v = b->v[i];
-		}
-		w->nout += b->n;
 	}
 	sp->cur_n = 0;
 	sp->heartbeat++;
@@ -243,8 +245,7 @@ worker_push(struct wctx *w, struct batch *b)
 		worker_push_batch(w, b);
 		return;
 	}
-	one = xmalloc(sizeof *one);
-	batch_init(one);
+	one = batch_new();
 	for (i = 0; i < b->n; i++) {
 		/* Records go in order: what is pending goes first. */
 		idx = w->records_in + one->n;
@@ -273,7 +274,41 @@ worker_push(struct wctx *w, struct batch *b)
 	}
 	if (one->n > 0)
 		worker_push_batch(w, one);
-	free(one);
+	batch_free(one);
+}
+
+/*
+ * Append what the sink holds to the stage's run file as one run: the
+ * combined groups, bucketed by partition, before a shuffle; the records
+ * sorted, before the final output.
+ */
+static void
+worker_flush(struct wctx *w)
+{
+	struct recbuf	*rb = &w->recs;
+	uint64_t	 n;
+
+	if (w->use_agg) {
+		if (agg_count(&w->comb) > 0 &&
+		    runfile_append_agg(&w->sink, &w->comb) != 0)
+			worker_io_fail(w, w->sink.tmp);
+		agg_clear(&w->comb);
+		return;
+	}
+	if (rb->n == 0)
+		return;
+	recs_sort(rb->r, rb->n, rb->kt, rb->vt);
+	if (w->st->reduce_out != NULL) {
+		n = recs_fold(rb->r, rb->n, rb->kt, rb->vt,
+		    w->st->reduce_out->fn, 1, &rb->a);
+		if (runfile_append_sorted(&w->sink, rb->r, n) != 0)
+			worker_io_fail(w, w->sink.tmp);
+	} else {
+		n = rb->n;
+		if (runfile_append_recs(&w->sink, rb->r, &n) != 0)
+			worker_io_fail(w, w->sink.tmp);
+	}
+	recbuf_clear(rb);
 }
 
 /*
@@ -286,20 +321,8 @@ worker_checkpoint(struct wctx *w, uint32_t phase, uint64_t cursor,
     uint64_t cursor2)
 {
 	struct job	*job = w->job;
-	uint64_t	 n;
 
-	if (w->st->reduce_out != NULL) {
-		if (agg_count(&w->comb) > 0 &&
-		    runfile_append_agg(&w->sink, &w->comb) != 0)
-			worker_io_fail(w, w->sink.tmp);
-		agg_clear(&w->comb);
-	} else if (w->nout > 0) {
-		sort_pairs(w->out, w->nout);
-		n = w->nout;
-		if (runfile_append(&w->sink, w->out, &n) != 0)
-			worker_io_fail(w, w->sink.tmp);
-		w->nout = 0;
-	}
+	worker_flush(w);
 	if (job->durable && runfile_sync(&w->sink) != 0)
 		worker_io_fail(w, w->sink.tmp);
 	w->cs.stages_done = w->s;
@@ -346,6 +369,7 @@ worker_read_input(struct wctx *w, struct batch *b, int resume)
 	w->bytes_in = start - lo;
 	w->mark = w->bytes_in;
 	input_open(&in, job->files, job->nfiles, start, hi);
+	in.format = job->prog->in_format;
 	while ((r = input_read(&in, b)) > 0) {
 		worker_push(w, b);
 		w->bytes_in = input_tell(&in) - lo;
@@ -413,6 +437,73 @@ worker_load_snapshot(struct wctx *w, struct agg *red)
 }
 
 /*
+ * Later stages, first phase, for keys or values that are strings: gather
+ * this worker's bucket of every shuffle file, sort it by key and fold each
+ * key's group, and write the groups to the stage's reduced file.  (This
+ * phase takes no checkpoint inside it yet: a crash reads it again.)
+ */
+static void
+worker_reduce_sorted(struct wctx *w)
+{
+	struct job		*job = w->job;
+	struct shuffle_file	*sf;
+	struct runfile		 rf;
+	struct pair		*r = NULL, rec;
+	struct arena		 a;
+	const char		*p, *end;
+	char			*path, *cause;
+	size_t			 n = 0, cap = 0, len;
+	unsigned int		 src, run;
+	uint64_t		 one;
+	int			 got;
+
+	memset(&a, 0, sizeof a);
+	sf = xcalloc(job->nparts, sizeof *sf);
+	for (src = 0; src < job->nparts; src++) {
+		path = job_path(job, "s%u/w%u.data", w->s - 1, src);
+		if (shuffle_open(&sf[src], path, job->nparts, &cause) != 0)
+			fatalx("%s", cause);
+		free(path);
+		for (run = 0; run < sf[src].runs; run++) {
+			p = shuffle_bucket(&sf[src], run, w->part, &len);
+			end = p + len;
+			while ((got = shuffle_next(&sf[src], &p, end,
+			    &rec)) == 1) {
+				if (n == cap) {
+					cap = cap ? cap * 2 : 4096;
+					r = xreallocarray(r, cap, sizeof *r);
+				}
+				r[n++] = rec;
+				if ((n & 1023) == 0)
+					w->status->heartbeat++;
+			}
+			if (got == -1)
+				fatalx("s%u/w%u.data: damaged record", w->s - 1,
+				    src);
+			w->bytes_in += len;
+		}
+	}
+	w->status->bytes_in = w->bytes_in;
+	recs_sort(r, n, w->st->in_k, w->st->red_v);
+	n = recs_fold(r, n, w->st->in_k, w->st->red_v, w->st->reduce_in->fn,
+	    0, &a);
+	path = job_path(job, "s%u/w%u.reduced", w->s, w->part);
+	one = n;
+	if (runfile_open_typed(&rf, path, 1, w->st->in_k, w->st->in_v, 0,
+	    0) != 0 || runfile_append_recs(&rf, r, &one) != 0 ||
+	    runfile_seal(&rf, job->durable) != 0)
+		worker_io_fail(w, path);
+	free(path);
+	for (src = 0; src < job->nparts; src++)
+		shuffle_close(&sf[src]);
+	free(sf);
+	free(r);
+	arena_free(&a);
+	w->cs.snap_len = 0;
+	worker_checkpoint(w, PHASE_EMIT, 0, 0);
+}
+
+/*
  * Later stages, first phase: merge this worker's bucket of every shuffle
  * file of the previous stage into the reduce table, then write the groups
  * sorted by key to the stage's reduced file.
@@ -430,6 +521,11 @@ worker_reduce(struct wctx *w, int resume)
 	uint64_t		 skip, rec;
 	unsigned int		 src, r, first = 0;
 
+	if (w->st->in_k != VT_INT || w->st->red_v != VT_INT ||
+	    w->st->in_v != VT_INT) {
+		worker_reduce_sorted(w);
+		return;
+	}
 	agg_init(&red, w->st->reduce_in->fn == FN_COUNT ? FN_SUM :
 	    w->st->reduce_in->fn);
 	skip = 0;
@@ -491,28 +587,34 @@ static void
 worker_emit(struct wctx *w, struct batch *b, uint64_t from)
 {
 	struct shuffle_file	 sf;
-	const struct pair	*g;
+	struct pair		 g;
+	const char		*p, *end;
 	char			*path, *cause;
-	size_t			 n, i;
+	size_t			 len;
+	uint64_t		 i, n;
 
 	path = job_path(w->job, "s%u/w%u.reduced", w->s, w->part);
 	if (shuffle_open(&sf, path, 1, &cause) != 0)
 		fatalx("%s", cause);
 	free(path);
-	g = shuffle_segment(&sf, 0, 0, &n);
-	w->status->bytes_total = n * sizeof *g;
+	p = shuffle_bucket(&sf, 0, 0, &len);
+	end = p + len;
+	n = sf.records;
+	w->status->bytes_total = len;
 	w->records_in = from;
-	w->bytes_in = from * sizeof *g;
-	w->mark = w->bytes_in;
 	b->n = 0;
-	for (i = from; i < n; i++) {
-		b->k[b->n] = g[i].k;
-		b->v[b->n] = g[i].v;
+	for (i = 0; i < n; i++) {
+		if (shuffle_next(&sf, &p, end, &g) != 1)
+			fatalx("s%u/w%u.reduced: damaged", w->s, w->part);
+		if (i < from)
+			continue;
+		b->k[b->n] = g.k;
+		b->v[b->n] = g.v;
 		b->pos[b->n] = 0;
 		if (++b->n == BATCH_MAX || i + 1 == n) {
 			worker_push(w, b);
 			batch_init(b);
-			w->bytes_in = (i + 1) * sizeof *g;
+			w->bytes_in = (uint64_t)(p - (end - len));
 			w->status->bytes_in = w->bytes_in;
 			if (worker_due(w) && i + 1 < n)
 				worker_checkpoint(w, PHASE_EMIT, i + 1, 0);
@@ -570,17 +672,28 @@ worker_commit_final(struct wctx *w, const char *path)
 	struct job		*job = w->job;
 	struct shuffle_file	 sf;
 	struct pair_src		*src;
+	struct outspec		 os;
+	struct pair		**dec = NULL;
+	const char		*p, *end;
 	char			*cause;
+	size_t			 len;
 	unsigned int		 r;
 	int			 rv;
 
-	sort_pairs(w->out, w->nout);
+	os.kt = w->st->out_k;
+	os.vt = w->st->out_v;
+	os.fmt = job->out_format;
+	os.text = job->output != NULL;
+	recs_sort(w->recs.r, w->recs.n, os.kt, os.vt);
 	if (w->sink.runs == 0) {
-		rv = output_write_part(path, w->out, w->nout,
-		    job->output != NULL, job->output != NULL || job->durable,
-		    &w->bytes_out);
+		src = xcalloc(1, sizeof *src);
+		src[0].p = w->recs.r;
+		src[0].n = w->recs.n;
+		rv = output_write_merged(path, src, 1, &os, job->output !=
+		    NULL || job->durable, &w->bytes_out);
 		if (rv != 0)
 			worker_io_fail(w, path);
+		free(src);
 		unlink(w->sink.tmp);
 		runfile_abort(&w->sink);
 		return;
@@ -588,14 +701,29 @@ worker_commit_final(struct wctx *w, const char *path)
 	if (shuffle_open_len(&sf, w->sink.tmp, 1, w->sink.len, &cause) != 0)
 		fatalx("%s", cause);
 	src = xcalloc(sf.runs + 1, sizeof *src);
-	for (r = 0; r < sf.runs; r++)
-		src[r].p = shuffle_segment(&sf, r, 0, &src[r].n);
-	src[r].p = w->out;
-	src[r].n = w->nout;
-	rv = output_write_merged(path, src, sf.runs + 1, job->output != NULL,
+	dec = xcalloc(sf.runs + 1, sizeof *dec);
+	for (r = 0; r < sf.runs; r++) {
+		if (sf.schema == 0) {
+			src[r].p = shuffle_segment(&sf, r, 0, &src[r].n);
+			continue;
+		}
+		/* Records with strings: decode them, pointing into the map. */
+		p = shuffle_bucket(&sf, r, 0, &len);
+		end = p + len;
+		dec[r] = xreallocarray(NULL, len / 8 + 1, sizeof **dec);
+		while (shuffle_next(&sf, &p, end, &dec[r][src[r].n]) == 1)
+			src[r].n++;
+		src[r].p = dec[r];
+	}
+	src[r].p = w->recs.r;
+	src[r].n = w->recs.n;
+	rv = output_write_merged(path, src, sf.runs + 1, &os,
 	    job->output != NULL || job->durable, &w->bytes_out);
 	if (rv != 0)
 		worker_io_fail(w, path);
+	for (r = 0; r <= sf.runs; r++)
+		free(dec[r]);
+	free(dec);
 	free(src);
 	shuffle_close(&sf);
 	unlink(w->sink.tmp);
@@ -609,18 +737,26 @@ worker_commit_final(struct wctx *w, const char *path)
 static int
 worker_open_sink(struct wctx *w, int resume)
 {
-	struct job	*job = w->job;
-	char		*path;
-	int		 r;
+	struct job		*job = w->job;
+	const struct stage	*st = w->st;
+	char			*path;
+	int			 r;
 
-	if (w->st->reduce_out != NULL) {
+	enum vtype		 vt = st->out_v;
+
+	/* A combiner's values: counts for COUNT. */
+	if (st->reduce_out != NULL && st->reduce_out->fn == FN_COUNT)
+		vt = VT_INT;
+	if (st->reduce_out != NULL) {
 		path = job_path(job, "s%u/w%u.data", w->s, w->part);
-		r = runfile_open(&w->sink, path, job->nparts,
-		    resume ? w->cs.sink_len : 0, resume ? w->cs.sink_runs : 0);
+		r = runfile_open_typed(&w->sink, path, job->nparts, st->out_k,
+		    vt, resume ? w->cs.sink_len : 0,
+		    resume ? w->cs.sink_runs : 0);
 	} else {
 		path = job_path(job, "out/part-%05u.runs", w->part);
-		r = runfile_open(&w->sink, path, 1,
-		    resume ? w->cs.sink_len : 0, resume ? w->cs.sink_runs : 0);
+		r = runfile_open_typed(&w->sink, path, 1, st->out_k, vt,
+		    resume ? w->cs.sink_len : 0,
+		    resume ? w->cs.sink_runs : 0);
 	}
 	if (r != 0 && !resume)
 		worker_io_fail(w, path);
@@ -669,12 +805,16 @@ worker_run_stage(struct wctx *w, unsigned int s)
 		    "at %llu)", s, (unsigned long long)w->cs.generation,
 		    w->cs.phase, (unsigned long long)w->cs.cursor);
 	}
-	if (w->st->reduce_out != NULL)
+	/* Integer pairs to combine take the hash table; all else sorts. */
+	w->use_agg = w->st->reduce_out != NULL && w->st->out_k == VT_INT &&
+	    w->st->out_v == VT_INT;
+	if (w->use_agg)
 		agg_init(&w->comb, w->st->reduce_out->fn);
-	w->nout = 0;
+	recbuf_free(&w->recs);
+	w->recs.kt = w->st->out_k;
+	w->recs.vt = w->st->out_v;
 
-	b = xmalloc(sizeof *b);
-	batch_init(b);
+	b = batch_new();
 	if (s == 0)
 		worker_read_input(w, b, resume);
 	else {
@@ -682,22 +822,19 @@ worker_run_stage(struct wctx *w, unsigned int s)
 			worker_reduce(w, resume);
 		worker_emit(w, b, w->cs.cursor);
 	}
-	free(b);
+	batch_free(b);
 
 	path = worker_stage_path(w, s);
 	if (w->st->reduce_out != NULL) {
-		if (runfile_append_agg(&w->sink, &w->comb) != 0)
-			worker_io_fail(w, w->sink.tmp);
+		worker_flush(w);
 		w->bytes_out = w->sink.len;
 		if (runfile_seal(&w->sink, job->durable) != 0)
 			worker_io_fail(w, path);
-		agg_free(&w->comb);
-	} else {
+		if (w->use_agg)
+			agg_free(&w->comb);
+	} else
 		worker_commit_final(w, path);
-		free(w->out);
-		w->out = NULL;
-		w->outcap = 0;
-	}
+	recbuf_free(&w->recs);
 	free(path);
 	if (s > 0) {
 		/* What the reduce kept on the way is no longer needed. */

@@ -902,7 +902,7 @@ END_TEST
 /* Unknown names, at their position in every dialect. */
 START_TEST(test_dialect_unknown)
 {
-	static const char *const opers[] = { "mapp", "flatMap", "iterate",
+	static const char *const opers[] = { "mapp", "flatMapp", "iterate",
 	    "change key", "chang" };
 	char		*src, *msg;
 	size_t		 i;
@@ -910,7 +910,7 @@ START_TEST(test_dialect_unknown)
 
 	for (i = 0; i < NITEMS(opers); i++) {
 		xasprintf(&msg, "unknown operator '%s' (expected map, filter, "
-		    "changeKey or reduce)", opers[i]);
+		    "changeKey, flatMap or reduce)", opers[i]);
 		for (d = 0; d < D_NDIALECTS; d++) {
 			/* A blank splits a line's words. */
 			if (d >= D_LINE && strchr(opers[i], ' ') != NULL)
@@ -932,7 +932,7 @@ START_TEST(test_dialect_unknown)
 		free(src);
 		src = dl_source(d, "reduce", "AVG", "1", M_FUNC);
 		dl_bad(src, -1, "unknown function 'AVG' for reduce (expected "
-		    "SUM, PROD, MIN, MAX or COUNT)");
+		    "SUM, PROD, MIN, MAX, COUNT or COLLECT)");
 		free(src);
 		src = dl_source(d, "change_key", "GT", "1", M_FUNC);
 		dl_bad(src, -1, "unknown function 'GT' for changeKey (expected "
@@ -966,7 +966,7 @@ END_TEST
 START_TEST(test_dialect_string_blank_position)
 {
 	dl_bad("{'operations': ['  `mapp(ADD(1))']}", -1, "unknown operator "
-	    "'mapp' (expected map, filter, changeKey or reduce)");
+	    "'mapp' (expected map, filter, changeKey, flatMap or reduce)");
 }
 END_TEST
 
@@ -1051,7 +1051,7 @@ START_TEST(test_dialect_lines)
 	ck_assert_uint_eq(p->nops, 1);
 	program_free(p);
 	dl_bad("# JSON?\n`{'operations': []}\n", -1, "unknown operator "
-	    "'{\"operations\":' (expected map, filter, changeKey or reduce)");
+	    "'{\"operations\":' (expected map, filter, changeKey, flatMap or reduce)");
 	dl_bad("\n `[1]", -1, "a program is a JSON object");
 }
 END_TEST
@@ -1083,10 +1083,10 @@ START_TEST(test_dialect_lines_bad)
 	dl_bad("# ok\nmap add 1\nfilter;gt;1;`2\n", -1, "a line is OPERATOR "
 	    "FUNCTION [ARG]; this one has more words");
 	dl_bad("map add 1 # more words here are a comment\n\t`mapp add 1\n", -1,
-	    "unknown operator 'mapp' (expected map, filter, changeKey or "
-	    "reduce)");
+	    "unknown operator 'mapp' (expected map, filter, changeKey, "
+	    "flatMap or reduce)");
 	dl_bad("\n\n   `mapp add 1\n", -1, "unknown operator 'mapp' (expected "
-	    "map, filter, changeKey or reduce)");
+	    "map, filter, changeKey, flatMap or reduce)");
 	dl_bad("map;`addd;1\n", -1, "unknown function 'addd' for map "
 	    "(expected ADD, SUB, MUL, DIV or MOD)");
 	dl_bad("reduce add 0\nreduce `sub 0\n", -1, "reduce sub is refused: "

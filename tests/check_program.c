@@ -475,12 +475,12 @@ START_TEST(test_program_bad_structure)
 	    "missing \"operator\"");
 	check_bad("{'operations': [{'operator': `'mapp', 'function': 'ADD', "
 	    "'arg': 1}]}", "unknown operator 'mapp' (expected map, filter, "
-	    "changeKey or reduce)");
+	    "changeKey, flatMap or reduce)");
 	check_bad("{'operations': [{'operator': `'changekeys', 'function': "
 	    "'ADD', 'arg': 1}]}", "unknown operator 'changekeys' (expected "
-	    "map, filter, changeKey or reduce)");
+	    "map, filter, changeKey, flatMap or reduce)");
 	check_bad("{'operations': [{'operator': `'', 'function': 'ADD'}]}",
-	    "unknown operator '' (expected map, filter, changeKey or reduce)");
+	    "unknown operator '' (expected map, filter, changeKey, flatMap or reduce)");
 	check_bad("{'operations': [{'operator':\t`7}]}",
 	    "\"operator\" must be a string");
 	check_bad("{'operations': [`{'operator': 'map'}]}",
@@ -504,7 +504,7 @@ START_TEST(test_program_bad_function)
 	    "GE, LT, LE, EQ, NE, EVEN or ODD)");
 	check_bad("{'operations': [{'operator': 'reduce', 'function': `'AVG'}"
 	    "]}", "unknown function 'AVG' for reduce (expected SUM, PROD, "
-	    "MIN, MAX or COUNT)");
+	    "MIN, MAX, COUNT or COLLECT)");
 	check_bad("{'operations': [{'operator': 'map', 'function': `null}]}",
 	    "\"function\" must be a string");
 }
@@ -563,7 +563,8 @@ START_TEST(test_program_bad_expr_use)
 	    "'function': 'ADD'}]}",
 	    "give either \"function\" or \"expr\", not both");
 	check_bad("{'operations': [{'operator': 'reduce', 'expr': `'v + 1'}]}",
-	    "reduce takes a \"function\" (SUM, PROD, MIN, MAX or COUNT), not "
+	    "reduce takes a \"function\" (SUM, PROD, MIN, MAX, COUNT or "
+	    "COLLECT), not "
 	    "an expression");
 	check_bad("{'operations': [{'operator': 'filter', 'expr': `42}]}",
 	    "expr must be a string");
@@ -606,7 +607,7 @@ START_TEST(test_program_positions)
 {
 	check_bad("{\r\n\t'operations': [\r\n\t\t{'op\\u0065rator': `'mapp', "
 	    "'function': 'ADD'}\r\n\t]\r\n}\r\n", "unknown operator 'mapp' "
-	    "(expected map, filter, changeKey or reduce)");
+	    "(expected map, filter, changeKey, flatMap or reduce)");
 	check_bad("{'input': 'a\\'],[{b', 'x': {'y': [1, {'z': '}'}]},\n"
 	    "'operations': [{'operator': 'map', 'function': 'DIV', "
 	    "'arg': `0}]}", "map DIV 0: division by zero");

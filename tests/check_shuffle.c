@@ -370,6 +370,9 @@ START_TEST(test_shuffle_corrupt)
 	/* Not sealed, or not as long as sealed. */
 	memcpy(bad, good, len);
 	put_u32(bad, OFF_RUNS, 0);
+	check_refused(copy, bad, len, 4, "damaged run file");
+	memcpy(bad, good, len);
+	put_u64(bad, OFF_LENGTH, 0);	/* never sealed */
 	check_refused(copy, bad, len, 4, "run file not sealed or truncated");
 	memcpy(bad, good, len);
 	put_u64(bad, OFF_LENGTH, len + 16);
