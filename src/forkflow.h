@@ -261,6 +261,29 @@ struct recbuf {
 	struct arena	 a;
 };
 
+/* A hash aggregation table for string keys and integer values. */
+struct sagg_entry {
+	uint64_t	 hash;
+	int64_t		 acc;
+	uint32_t	 off;		/* of the key in keys */
+	uint32_t	 len;		/* 0: empty */
+};
+
+/* Keys a word table holds before it must be flushed (offsets are 32-bit). */
+#define SAGG_KEYS_MAX	((size_t)3 << 30)
+
+struct sagg {
+	enum op_fn	 fn;
+	uint64_t	 seed;
+	struct sagg_entry *e;
+	size_t		 cap;
+	size_t		 used;
+	char		*keys;		/* packed end to end */
+	size_t		 klen;
+	size_t		 kcap;
+	struct arena	 a;		/* strings made by sagg_pairs */
+};
+
 /* A hash aggregation table. */
 struct agg_entry {
 	int64_t		 k;
@@ -509,6 +532,7 @@ void		 input_open(struct input *, const struct input_file *, size_t,
 		     uint64_t, uint64_t);
 int		 input_read(struct input *, struct batch *);
 uint64_t	 input_tell(const struct input *);
+int		 input_read_block(struct input *, const char **, size_t *);
 int		 input_locate(const struct input_file *, size_t, uint64_t,
 		     size_t *, uint64_t *);
 void		 input_close(struct input *);
@@ -543,6 +567,40 @@ const char	*val_get(enum vtype, const char *, const char *, int64_t *);
 char		*val_format(enum vtype, enum out_format, char *, int64_t);
 size_t		 val_width(enum vtype, int64_t);
 const char	*vtype_name(enum vtype);
+
+/*
+ * The hash of word tables: FNV-1a from a basis of the table's own, with a
+ * final shift to mix the high bits down.  For words of a few bytes it
+ * costs less than xxh3, and its low bits, which pick the slot, are as good;
+ * word count computes it a byte at a time as it copies a word.
+ */
+static inline uint64_t
+sagg_hash_start(const struct sagg *t)
+{
+	return (14695981039346656037ULL ^ t->seed);
+}
+
+static inline uint64_t
+sagg_hash_step(uint64_t h, unsigned char c)
+{
+	return ((h ^ c) * 1099511628211ULL);
+}
+
+static inline uint64_t
+sagg_hash_end(uint64_t h)
+{
+	return (h ^ (h >> 29));
+}
+
+/* sagg.c */
+void		 sagg_init(struct sagg *, enum op_fn);
+void		 sagg_free(struct sagg *);
+void		 sagg_clear(struct sagg *);
+void		 sagg_add(struct sagg *, const char *, size_t, int64_t);
+void		 sagg_add_hashed(struct sagg *, const char *, size_t,
+		     uint64_t, int64_t);
+struct pair	*sagg_pairs(struct sagg *, size_t *);
+int		 sagg_full(const struct sagg *);
 
 /* recs.c */
 void		 recbuf_add(struct recbuf *, int64_t, int64_t);

@@ -334,6 +334,67 @@ input_text_lines(struct input *in, struct batch *b, const char *p, size_t *np)
 	return (p);
 }
 
+/*
+ * Text input, read as blocks of whole lines (about 1 MiB each) rather than
+ * records, for kernels that scan text: *p and *len are the next block,
+ * whose lines all belong to this range.  Returns 1, 0 at the end, -1 on
+ * error.
+ */
+int
+input_read_block(struct input *in, const char **pp, size_t *lenp)
+{
+	const char	*p, *q, *nl, *lim;
+	size_t		 len;
+	int		 r;
+
+	for (;;) {
+		if (in->map == NULL) {
+			if (in->fi >= in->nfiles)
+				return (0);
+			r = input_open_file(in, in->fi);
+			if (r == -1)
+				return (-1);
+			if (r == 0) {
+				input_close_file(in);
+				in->cur_start += in->files[in->fi].size;
+				in->fi++;
+				continue;
+			}
+		}
+		p = in->p;
+		if (p >= in->end) {
+			input_close_file(in);
+			in->cur_start += in->files[in->fi].size;
+			in->fi++;
+			continue;
+		}
+		if (p >= in->safe_end && in->base == in->map) {
+			/* The last line lacks its newline. */
+			len = in->map + in->maplen - p;
+			in->tail = xmalloc(len + 2);
+			memcpy(in->tail, p, len);
+			in->tail[len] = '\n';
+			in->tail[len + 1] = '\0';
+			in->base = in->tail - (p - in->map);
+			in->end = in->tail + len;
+			p = in->tail;
+		}
+		lim = in->base == in->map ? in->safe_end : in->end + 1;
+		/* The block ends with the line that holds its last byte. */
+		q = (size_t)(in->end - p) > (1 << 20) ? p + (1 << 20) :
+		    in->end;
+		if (q > lim)
+			q = lim;
+		nl = memchr(q - 1, '\n', (size_t)(lim - (q - 1)));
+		if (nl == NULL)
+			nl = lim - 1;
+		*pp = p;
+		*lenp = (size_t)(nl + 1 - p);
+		in->p = nl + 1;
+		return (1);
+	}
+}
+
 /* The global offset of the next line to read. */
 uint64_t
 input_tell(const struct input *in)

@@ -60,6 +60,8 @@ struct wctx {
 	struct agg		 comb;		/* integer pairs, to shuffle */
 	struct recbuf		 recs;		/* any other, or to output */
 	int			 use_agg;	/* comb, not recs */
+	struct sagg		 words;		/* word count: word -> count */
+	int			 use_sagg;
 	struct runfile		 sink;
 
 	/* Records to skip, and ranges to run one record at a time. */
@@ -295,6 +297,19 @@ worker_flush(struct wctx *w)
 		agg_clear(&w->comb);
 		return;
 	}
+	if (w->use_sagg) {
+		struct pair	*r;
+		size_t		 nr;
+
+		if (w->words.used == 0)
+			return;
+		r = sagg_pairs(&w->words, &nr);
+		if (runfile_append_sorted(&w->sink, r, nr) != 0)
+			worker_io_fail(w, w->sink.tmp);
+		free(r);
+		sagg_clear(&w->words);
+		return;
+	}
 	if (rb->n == 0)
 		return;
 	recs_sort(rb->r, rb->n, rb->kt, rb->vt);
@@ -384,6 +399,96 @@ worker_read_input(struct wctx *w, struct batch *b, int resume)
 	w->bytes_in = hi - lo;
 	w->status->bytes_in = w->bytes_in;
 	input_close(&in);
+}
+
+/*
+ * Word count, fused: text input, flatMap WORDS and a combining reduce
+ * (SUM, COUNT, MIN, MAX or PROD of the ones it gives) run as one scan of
+ * the input's bytes into a hash table of words, with no line or record in
+ * between.  It reads, checkpoints and resumes as worker_read_input does.
+ */
+static void
+worker_count_words(struct wctx *w, int resume)
+{
+	struct job	*job = w->job;
+	struct input	 in;
+	const char	*p, *e, *q;
+	char		 word[256], *big = NULL, *buf;
+	size_t		 len, n, bigcap = 0;
+	uint64_t	 lo, hi, start, lines, words, h;
+	unsigned char	 c;
+	int		 r;
+
+	lo = (uint64_t)((unsigned __int128)job->total * w->part / job->nparts);
+	hi = (uint64_t)((unsigned __int128)job->total * (w->part + 1) /
+	    job->nparts);
+	start = resume ? w->cs.cursor : lo;
+	w->status->bytes_total = hi - lo;
+	w->bytes_in = start - lo;
+	w->mark = w->bytes_in;
+	input_open(&in, job->files, job->nfiles, start, hi);
+	in.format = IN_TEXT;
+	while ((r = input_read_block(&in, &p, &len)) > 0) {
+		e = p + len;
+		lines = words = 0;
+		while (p < e) {
+			c = (unsigned char)*p;
+			if ((unsigned char)((c | 0x20) - 'a') >= 26) {
+				lines += (c == '\n');
+				p++;
+				continue;
+			}
+			/* Find the word's end, then copy it lower-cased. */
+			for (q = p + 1; q < e && (unsigned char)(((unsigned
+			    char)*q | 0x20) - 'a') < 26; q++)
+				;
+			n = (size_t)(q - p);
+			if (n > sizeof word && n > bigcap) {
+				bigcap = n;
+				big = xreallocarray(big, bigcap, 1);
+			}
+			buf = n > sizeof word ? big : word;
+			h = sagg_hash_start(&w->words);
+			for (size_t i = 0; i < n; i++) {
+				buf[i] = (char)(p[i] | 0x20);
+				h = sagg_hash_step(h, (unsigned char)buf[i]);
+			}
+			sagg_add_hashed(&w->words, buf, n, sagg_hash_end(h), 1);
+			words++;
+			p = q;
+		}
+		w->records_in += lines;
+		w->records_out += words;
+		w->bytes_in = input_tell(&in) - lo;
+		if (w->bytes_in > hi - lo)
+			w->bytes_in = hi - lo;
+		w->status->bytes_in = w->bytes_in;
+		w->status->records_in = w->records_in;
+		w->status->heartbeat++;
+		if (worker_due(w) || sagg_full(&w->words))
+			worker_checkpoint(w, PHASE_READ, input_tell(&in), 0);
+	}
+	if (r == -1)
+		worker_fail(w, ERROR_INPUT, in.err_file, in.err_off, in.cause);
+	w->bytes_in = hi - lo;
+	input_close(&in);
+	free(big);
+}
+
+/* Does stage s of this program count words (worker_count_words)? */
+static int
+worker_is_wordcount(const struct wctx *w)
+{
+	const struct stage	*st = w->st;
+	const struct op		*op;
+
+	if (w->s != 0 || w->job->prog->in_format != IN_TEXT ||
+	    st->end != st->first + 1 || st->reduce_out == NULL ||
+	    w->job->skip_bad || w->job->inject.set)
+		return (0);
+	op = &w->job->prog->ops[st->first];
+	return (op->kind == OP_FLATMAP && op->fn == FN_WORDS &&
+	    st->reduce_out->fn != FN_COLLECT);
 }
 
 /* Write the whole reduce table as a snapshot, for a checkpoint. */
@@ -684,7 +789,10 @@ worker_commit_final(struct wctx *w, const char *path)
 	os.vt = w->st->out_v;
 	os.fmt = job->out_format;
 	os.text = job->output != NULL;
-	recs_sort(w->recs.r, w->recs.n, os.kt, os.vt);
+	/* A reduce's groups come sorted, one per key: no operator after it
+	 * can change that order. */
+	if (w->st->reduce_in == NULL || w->st->first != w->st->end)
+		recs_sort(w->recs.r, w->recs.n, os.kt, os.vt);
 	if (w->sink.runs == 0) {
 		src = xcalloc(1, sizeof *src);
 		src[0].p = w->recs.r;
@@ -808,14 +916,20 @@ worker_run_stage(struct wctx *w, unsigned int s)
 	/* Integer pairs to combine take the hash table; all else sorts. */
 	w->use_agg = w->st->reduce_out != NULL && w->st->out_k == VT_INT &&
 	    w->st->out_v == VT_INT;
+	w->use_sagg = worker_is_wordcount(w);
 	if (w->use_agg)
 		agg_init(&w->comb, w->st->reduce_out->fn);
+	if (w->use_sagg)
+		sagg_init(&w->words, w->st->reduce_out->fn == FN_COUNT ?
+		    FN_SUM : w->st->reduce_out->fn);
 	recbuf_free(&w->recs);
 	w->recs.kt = w->st->out_k;
 	w->recs.vt = w->st->out_v;
 
 	b = batch_new();
-	if (s == 0)
+	if (w->use_sagg)
+		worker_count_words(w, resume);
+	else if (s == 0)
 		worker_read_input(w, b, resume);
 	else {
 		if (w->cs.phase != PHASE_EMIT)
@@ -832,6 +946,8 @@ worker_run_stage(struct wctx *w, unsigned int s)
 			worker_io_fail(w, path);
 		if (w->use_agg)
 			agg_free(&w->comb);
+		if (w->use_sagg)
+			sagg_free(&w->words);
 	} else
 		worker_commit_final(w, path);
 	recbuf_free(&w->recs);

@@ -1,0 +1,153 @@
+/* forkflow: see LICENSE. */
+/*
+ * Hash aggregation for string keys and integer values: word count's
+ * combiner.  Open addressing on a 64-bit hash of the key, stored in the
+ * entry with the key's offset and length, so that most probes compare no
+ * bytes; keys are copied once, packed end to end in one buffer, when they
+ * first arrive.  Entries are 24 bytes and keys take only their bytes: the
+ * table of a large vocabulary stays in the cache as far as it can.  Each
+ * table scrambles the hash with a seed of its own, for the same reason as
+ * agg.c: one table's order must not be a bad order of insertion for the
+ * next.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "forkflow.h"
+
+/* The hash of a key (see sagg_hash_start in forkflow.h). */
+static inline uint64_t
+sagg_hash(const struct sagg *t, const char *s, size_t len)
+{
+	uint64_t	h = sagg_hash_start(t);
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+		h = sagg_hash_step(h, (unsigned char)s[i]);
+	return (sagg_hash_end(h));
+}
+
+static void
+sagg_grow(struct sagg *t)
+{
+	struct sagg_entry	*old = t->e;
+	size_t			 oldcap = t->cap, i, j;
+
+	t->cap = oldcap ? oldcap * 2 : 1 << 16;
+	t->e = xcalloc(t->cap, sizeof *t->e);
+	for (i = 0; i < oldcap; i++) {
+		if (old[i].len == 0)
+			continue;
+		j = (size_t)(old[i].hash & (t->cap - 1));
+		while (t->e[j].len != 0)
+			j = (j + 1) & (t->cap - 1);
+		t->e[j] = old[i];
+	}
+	free(old);
+}
+
+/* Make an empty table for reduce function fn. */
+void
+sagg_init(struct sagg *t, enum op_fn fn)
+{
+	static uint64_t	n;
+
+	memset(t, 0, sizeof *t);
+	t->fn = fn;
+	t->seed = ++n * 0x9E3779B97F4A7C15ULL;
+	sagg_grow(t);
+}
+
+void
+sagg_free(struct sagg *t)
+{
+	free(t->e);
+	free(t->keys);
+	arena_free(&t->a);
+	memset(t, 0, sizeof *t);
+}
+
+/* Forget every key, keeping the memory. */
+void
+sagg_clear(struct sagg *t)
+{
+	memset(t->e, 0, t->cap * sizeof *t->e);
+	t->used = 0;
+	t->klen = 0;
+	arena_reset(&t->a);
+}
+
+/* Is the table as full as it should get before it is flushed? */
+int
+sagg_full(const struct sagg *t)
+{
+	return (t->klen > SAGG_KEYS_MAX);
+}
+
+/* Merge x into the key s of length len (never empty). */
+void
+sagg_add(struct sagg *t, const char *s, size_t len, int64_t x)
+{
+	sagg_add_hashed(t, s, len, sagg_hash(t, s, len), x);
+}
+
+/*
+ * The same, with the hash computed by the caller as sagg_hash() does (word
+ * count computes it while it copies the word).
+ */
+void
+sagg_add_hashed(struct sagg *t, const char *s, size_t len, uint64_t h,
+    int64_t x)
+{
+	struct sagg_entry	*e;
+	size_t			 j;
+
+	for (j = (size_t)(h & (t->cap - 1));; j = (j + 1) & (t->cap - 1)) {
+		e = &t->e[j];
+		if (e->len == 0)
+			break;
+		if (e->hash == h && e->len == len &&
+		    memcmp(t->keys + e->off, s, len) == 0) {
+			e->acc = t->fn == FN_SUM ? (int64_t)((uint64_t)e->acc +
+			    (uint64_t)x) : fold_one(t->fn, VT_INT, e->acc, x);
+			return;
+		}
+	}
+	if (t->kcap - t->klen < len) {
+		while (t->kcap - t->klen < len)
+			t->kcap = t->kcap ? t->kcap * 2 : 1 << 20;
+		t->keys = xreallocarray(t->keys, t->kcap, 1);
+	}
+	memcpy(t->keys + t->klen, s, len);
+	e->hash = h;
+	e->acc = x;
+	e->off = (uint32_t)t->klen;
+	e->len = (uint32_t)len;
+	t->klen += len;
+	if (++t->used * 2 > t->cap)
+		sagg_grow(t);
+}
+
+/*
+ * The groups as records <key, accumulator>, into an array the caller
+ * frees; the keys are made as strings in the table's arena, which keeps
+ * them until the table is cleared.
+ */
+struct pair *
+sagg_pairs(struct sagg *t, size_t *np)
+{
+	struct pair	*r;
+	size_t		 i, n = 0;
+
+	r = xreallocarray(NULL, t->used + 1, sizeof *r);
+	for (i = 0; i < t->cap; i++) {
+		if (t->e[i].len == 0)
+			continue;
+		r[n].k = str_make(&t->a, t->keys + t->e[i].off, t->e[i].len);
+		r[n].v = t->e[i].acc;
+		n++;
+	}
+	*np = n;
+	return (r);
+}
