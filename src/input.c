@@ -290,7 +290,8 @@ input_error(struct input *in, const char *at, const char *why)
 
 /*
  * Text input: each line is a record <file name, line>, the line without
- * its end of line (LF or CRLF).  Returns where the next line starts.
+ * its end of line (LF or CRLF), the file named without its folders.
+ * Returns where the next line starts.
  */
 static const char *
 input_text_lines(struct input *in, struct batch *b, const char *p, size_t *np)
@@ -300,9 +301,15 @@ input_text_lines(struct input *in, struct batch *b, const char *p, size_t *np)
 
 	if (in->names == NULL) {
 		in->names = xcalloc(in->nfiles + 1, sizeof *in->names);
-		for (size_t i = 0; i < in->nfiles; i++)
-			in->names[i] = str_make(&in->names_arena,
-			    in->files[i].name, strlen(in->files[i].name));
+		/* A document is named by its file's name, without folders,
+		 * so that output does not depend on where a job runs. */
+		for (size_t i = 0; i < in->nfiles; i++) {
+			const char *base = strrchr(in->files[i].name, '/');
+
+			base = base == NULL ? in->files[i].name : base + 1;
+			in->names[i] = str_make(&in->names_arena, base,
+			    strlen(base));
+		}
 	}
 	if (n == 0)
 		arena_reset(&b->arena);	/* the batch's old lines are gone */

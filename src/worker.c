@@ -915,7 +915,7 @@ worker_run_stage(struct wctx *w, unsigned int s)
 	}
 	/* Integer pairs to combine take the hash table; all else sorts. */
 	w->use_agg = w->st->reduce_out != NULL && w->st->out_k == VT_INT &&
-	    w->st->out_v == VT_INT;
+	    w->st->out_v == VT_INT && w->st->reduce_out->fn != FN_COLLECT;
 	w->use_sagg = worker_is_wordcount(w);
 	if (w->use_agg)
 		agg_init(&w->comb, w->st->reduce_out->fn);

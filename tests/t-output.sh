@@ -186,18 +186,17 @@ set -- "$@" "$T/nc/nc.json"
 # canonical_names FILE: operators and functions are spelt canonically.
 canonical_names() {
 	! grep -E '"(operator|function)"' "$1" | grep -v -E \
-	    -e '"operator": "(map|filter|changeKey|reduce)"' \
+	    -e '"operator": "(map|filter|changeKey|reduce|flatMap)"' \
 	    -e '"function": "(ADD|SUB|MUL|DIV|MOD|GT|GE|LT|LE|EQ|NE|EVEN|ODD)"' \
-	    -e '"function": "(SUM|PROD|MIN|MAX|COUNT)"' >/dev/null
+	    -e '"function": "(SUM|PROD|MIN|MAX|COUNT|COLLECT)"' \
+	    -e '"function": "(WORDS|WORDS_DOC|SPLIT)"' >/dev/null
 }
 for prog in "$@"; do
 	name=$(basename "$prog" .json)
 	# A copy beside the program's input, so that relative inputs hold.
 	rm -rf v && mkdir v
 	for f in "$(dirname "$prog")"/*; do
-		if [ -f "$f" ]; then
-			cp "$f" v/
-		fi
+		cp -R "$f" v/
 	done
 	run_prog validate "$prog"
 	cp "$T/out" "v/$name.canon.json"
