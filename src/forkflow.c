@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <xxhash.h>
 
 #include "forkflow.h"
@@ -68,6 +69,9 @@ static const struct option longopts[] = {
 };
 
 static __dead void	usage(int);
+static int		cmd_run(int, char **);
+static int		cmd_streaming(int, char **);
+static const char	*stream_command(const char *);
 
 static __dead void
 usage(int status)
@@ -82,6 +86,9 @@ usage(int status)
 "                    [--inject-crash partition:operator[:record[:attempts]]]\n"
 "                    [--chaos mean-seconds] [--changekey-on key|value]\n"
 "                    [--output-format csv|tsv]\n"
+"       forkflow streaming -input in... -output out -mapper cmd\n"
+"                          [-reducer cmd] [-combiner cmd] [-numReduceTasks n]\n"
+"                          [-file f]...\n"
 "       forkflow validate [-q] [--canonical] [--changekey-on key|value]\n"
 "                         program\n"
 "       forkflow --help | --version\n");
@@ -454,6 +461,7 @@ job_free(struct job *job)
 	free(job->outtmp);
 	free(job->output);
 	free(job->resume_hint);
+	free(job->workdir);
 	free(job->skips);
 	if (job->journalfd > 0)
 		close(job->journalfd);
@@ -473,6 +481,169 @@ output_complete(const char *path)
 	r = access(s, F_OK) == 0;
 	free(s);
 	return (r);
+}
+
+/* Files of -file, linked into the job's streaming work folder. */
+static char	**stream_files;
+static size_t	  nstream_files;
+static char	 *stream_program;
+
+static void
+stream_program_remove(void)
+{
+	if (stream_program != NULL)
+		(void)unlink(stream_program);
+}
+
+/*
+ * forkflow streaming: Hadoop Streaming's own options, so that a Hadoop
+ * Streaming job runs as it is.  The job is written as a program (text
+ * input, a mapper, a reducer with its combiner, TSV output) and run.
+ */
+static int
+cmd_streaming(int argc, char **argv)
+{
+	json_t		*root, *in, *ops, *o;
+	const char	*tmp, *mapper = NULL, *reducer = NULL, *combiner = NULL;
+	const char	*output = NULL;
+	char		*path, *abs, **av, nbuf[16];
+	long		 nred = -1;
+	int		 i, fd, n = 0, status;
+
+	in = json_array();
+	for (i = 1; i < argc; i++) {
+		if (i + 1 >= argc)
+			usage(EXIT_USAGE);
+		if (strcmp(argv[i], "-input") == 0) {
+			if ((abs = realpath(argv[++i], NULL)) == NULL)
+				err(EXIT_USAGE, "%s", argv[i]);
+			json_array_append_new(in, json_string(abs));
+			free(abs);
+		} else if (strcmp(argv[i], "-output") == 0)
+			output = argv[++i];
+		else if (strcmp(argv[i], "-mapper") == 0)
+			mapper = argv[++i];
+		else if (strcmp(argv[i], "-reducer") == 0)
+			reducer = argv[++i];
+		else if (strcmp(argv[i], "-combiner") == 0)
+			combiner = argv[++i];
+		else if (strcmp(argv[i], "-numReduceTasks") == 0) {
+			i++;
+			nred = strcmp(argv[i], "0") == 0 ? 0 :
+			    (long)parse_count(argv[i], "-numReduceTasks", 1024);
+		}
+		else if (strcmp(argv[i], "-file") == 0) {
+			if ((abs = realpath(argv[++i], NULL)) == NULL)
+				err(EXIT_USAGE, "%s", argv[i]);
+			stream_files = xreallocarray(stream_files,
+			    nstream_files + 1, sizeof *stream_files);
+			stream_files[nstream_files++] = abs;
+		} else if (strcmp(argv[i], "-D") == 0 ||
+		    strcmp(argv[i], "-cmdenv") == 0) {
+			warnx("%s %s ignored", argv[i], argv[i + 1]);
+			i++;
+		} else {
+			warnx("unknown option %s", argv[i]);
+			usage(EXIT_USAGE);
+		}
+	}
+	if (json_array_size(in) == 0 || output == NULL || mapper == NULL) {
+		warnx("streaming needs -input, -output and -mapper");
+		usage(EXIT_USAGE);
+	}
+
+	root = json_object();
+	o = json_object();
+	json_object_set_new(o, "path", in);
+	json_object_set_new(o, "format", json_string("text"));
+	json_object_set_new(root, "input", o);
+	o = json_object();
+	json_object_set_new(o, "format", json_string("tsv"));
+	json_object_set_new(root, "output", o);
+	ops = json_array();
+	o = json_object();
+	json_object_set_new(o, "operator", json_string("mapper"));
+	json_object_set_new(o, "command", json_string(stream_command(mapper)));
+	json_array_append_new(ops, o);
+	if (reducer != NULL && nred != 0) {
+		o = json_object();
+		json_object_set_new(o, "operator", json_string("reducer"));
+		json_object_set_new(o, "command",
+		    json_string(stream_command(reducer)));
+		if (combiner != NULL)
+			json_object_set_new(o, "combiner",
+			    json_string(stream_command(combiner)));
+		json_array_append_new(ops, o);
+	}
+	json_object_set_new(root, "operations", ops);
+
+	if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	xasprintf(&path, "%s/forkflow-streaming.XXXXXX.json", tmp);
+	if ((fd = mkstemps(path, 5)) == -1)
+		err(EXIT_JOB_FAILED, "%s", path);
+	stream_program = path;
+	atexit(stream_program_remove);
+	if (json_dumpfd(root, fd, JSON_INDENT(2)) != 0 || close(fd) != 0)
+		err(EXIT_JOB_FAILED, "%s", path);
+	json_decref(root);
+
+	av = xcalloc(8, sizeof *av);
+	av[n++] = argv[0];
+	av[n++] = path;
+	av[n++] = (char *)"-o";
+	av[n++] = (char *)output;
+	if (nred > 0) {
+		snprintf(nbuf, sizeof nbuf, "%ld", nred);
+		av[n++] = (char *)"-p";
+		av[n++] = nbuf;
+	}
+	status = cmd_run(n, av);
+	free(av);
+	return (status);
+}
+
+/*
+ * A command whose first word names a file shipped with -file runs that
+ * file, from the work folder (as Hadoop Streaming does).
+ */
+static const char *
+stream_command(const char *cmd)
+{
+	size_t	 i, n = strcspn(cmd, " \t");
+	char	*s;
+
+	for (i = 0; i < nstream_files; i++) {
+		const char *base = strrchr(stream_files[i], '/') + 1;
+
+		if (strlen(base) == n && strncmp(cmd, base, n) == 0) {
+			xasprintf(&s, "./%s", cmd);
+			return (s);
+		}
+	}
+	return (cmd);
+}
+
+/* Link the -file files into the job's work folder for its commands. */
+static void
+job_stream_files(struct job *job)
+{
+	char	*link;
+	size_t	 i;
+
+	if (nstream_files == 0)
+		return;
+	job->workdir = job_path(job, "files");
+	if (mkdir(job->workdir, 0700) != 0 && errno != EEXIST)
+		err(EXIT_JOB_FAILED, "%s", job->workdir);
+	for (i = 0; i < nstream_files; i++) {
+		xasprintf(&link, "%s/%s", job->workdir,
+		    strrchr(stream_files[i], '/') + 1);
+		(void)unlink(link);
+		if (symlink(stream_files[i], link) != 0)
+			err(EXIT_JOB_FAILED, "%s", link);
+		free(link);
+	}
 }
 
 /* Make or adopt the job directory. */
@@ -740,6 +911,7 @@ cmd_run(int argc, char **argv)
 	job_inputs(&job);
 	if (journal_open(&job, &cause) != 0)
 		errx(EXIT_JOB_FAILED, "%s", cause);
+	job_stream_files(&job);
 	job.resume_hint = resume_hint(argc, argv, job.jobdir, jobdir != NULL);
 	/*
 	 * The job was done: its journal says so, or every stage was
@@ -832,6 +1004,8 @@ main(int argc, char **argv)
 		argv[1] = argv[0];
 		return (cmd_run(argc - 1, argv + 1));
 	}
+	if (strcmp(argv[1], "streaming") == 0)
+		return (cmd_streaming(argc - 1, argv + 1));
 	if (strcmp(argv[1], "validate") == 0) {
 		argv[1] = argv[0];
 		return (cmd_validate(argc - 1, argv + 1));

@@ -61,6 +61,8 @@ enum op_kind {
 	OP_CHANGEKEY,
 	OP_REDUCE,
 	OP_FLATMAP,
+	OP_MAPPER,		/* a Hadoop Streaming command */
+	OP_REDUCER,		/* the same, fed sorted by key */
 };
 
 /* The type of keys or values at a point of a program. */
@@ -122,6 +124,9 @@ struct op {
 	int64_t		 arg;
 	int		 has_arg;
 	char		*sarg;		/* SPLIT's separator */
+	char		**argv;		/* mapper, reducer: a command, or */
+	char		*command;	/* one for /bin/sh -c */
+	struct op	*combiner;	/* reducer: its combiner, or NULL */
 	int		 on_key;	/* changeKey with a named function on k */
 	char		*src;		/* expression text (FN_EXPR) */
 	struct expr	*expr;		/* map/filter/changeKey: compiled form */
@@ -139,6 +144,10 @@ struct opspec {
 	const char	*arg_text;	/* or the argument as text, or NULL */
 	const char	*arg_bad;	/* a key holding a non-integer */
 	const char	*sarg;		/* a string argument (SPLIT) */
+	char		**argv;		/* a command, as words */
+	const char	*command;	/* or for /bin/sh -c */
+	const char	*combiner;	/* a reducer's combiner, for /bin/sh */
+	struct srcpos	 command_at;
 	const char	*expr;		/* an expression, or NULL */
 	size_t		 expr_off;	/* the JSON string's offset */
 	struct srcpos	 at;		/* the operator */
@@ -306,6 +315,50 @@ struct ops_error {
 	const struct op	*op;
 	int64_t		 k;
 	int64_t		 v;
+	char		*why;		/* a streaming process failed */
+};
+
+/* A growable byte buffer (proto.c). */
+struct buf {
+	char		*data;
+	size_t		 len;
+	size_t		 off;		/* consumed bytes at the front */
+	size_t		 cap;
+};
+
+/* Where a streaming process's output lines go, split at the tab. */
+struct stream_out {
+	void		(*fn)(void *, const char *, size_t, const char *,
+			    size_t);
+	void		*ctx;
+};
+
+/* A running mapper or reducer process. */
+struct stream {
+	const struct op	*op;
+	pid_t		 pid;
+	int		 running;
+	int		 in;		/* its standard input, ours to write */
+	int		 out;
+	int		 err;
+	struct buf	 wbuf;
+	struct buf	 rbuf;
+	struct buf	 ebuf;
+	char		*tail[10];	/* its last lines of standard error */
+	size_t		 ntail;
+	uint64_t	 counters;
+};
+
+/* What a streaming process is told of its task. */
+struct stream_env {
+	uint64_t	 job_id;
+	unsigned int	 part;
+	unsigned int	 nparts;
+	unsigned int	 attempt;
+	const char	*input_file;
+	uint64_t	 input_start;
+	uint64_t	 input_length;
+	const char	*workdir;	/* where -file files are, or NULL */
 };
 
 /* Where the operators of a stage hand their batches. */
@@ -462,6 +515,7 @@ struct job {
 	struct skip	*skips;		/* from the journal */
 	size_t		 nskips;
 	int		 stdout_closed;	/* the reader went away */
+	char		*workdir;	/* streaming -file files, or NULL */
 	uint64_t	 records_in;	/* counted by the supervisor */
 	uint64_t	 records_out;
 };
@@ -611,6 +665,21 @@ size_t		 recs_fold(struct pair *, size_t, enum vtype, enum vtype,
 		     enum op_fn, int, struct arena *);
 int64_t		 fold_one(enum op_fn, enum vtype, int64_t, int64_t);
 
+/* proto.c (the messages are in proto.h) */
+void		 buf_add(struct buf *, const void *, size_t);
+void		 buf_drain(struct buf *, size_t);
+void		 buf_free(struct buf *);
+ssize_t		 proto_flush(int, struct buf *);
+
+/* stream.c */
+extern struct stream_env stream_env;
+int		 stream_start(struct stream *, const struct op *);
+int		 stream_feed(struct stream *, const struct batch *,
+		     enum vtype, enum vtype, int, const struct stream_out *);
+int		 stream_finish(struct stream *, const struct stream_out *,
+		     char **);
+int		 stream_filter(const struct op *, struct recbuf *, char **);
+
 /* ops.c */
 void		 batch_init(struct batch *);
 struct batch	*batch_new(void);
@@ -618,6 +687,9 @@ void		 batch_free(struct batch *);
 int		 ops_run(const struct program *, size_t, size_t,
 		     struct batch *, const struct ops_sink *,
 		     struct ops_error *);
+int		 ops_finish(const struct program *, size_t, size_t,
+		     const struct ops_sink *, struct ops_error *);
+void		 ops_types(const struct program *, enum vtype, enum vtype);
 
 /* shuffle.c */
 unsigned int	 shuffle_partition(int64_t, unsigned int);

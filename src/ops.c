@@ -52,6 +52,45 @@ batch_free(struct batch *b)
 	free(b);
 }
 
+/* The types of records entering each operator (ops_types). */
+static enum vtype	 *op_kt, *op_vt;
+
+/* The streaming processes of the stage, one per operator, while they run. */
+static struct stream	 *streams;
+
+/* Where a streaming operator's output goes: a batch, then the rest. */
+struct stream_ctx {
+	const struct program	*p;
+	size_t			 i;
+	size_t			 end;
+	struct batch		*out;
+	const struct ops_sink	*sink;
+	struct ops_error	*err;
+	int			 failed;
+};
+
+/*
+ * Work out the types of records entering each operator of the program,
+ * for streaming operators to format them.
+ */
+void
+ops_types(const struct program *p, enum vtype kt, enum vtype vt)
+{
+	size_t	i;
+
+	free(op_kt);
+	free(op_vt);
+	free(streams);
+	op_kt = xcalloc(p->nops + 1, sizeof *op_kt);
+	op_vt = xcalloc(p->nops + 1, sizeof *op_vt);
+	streams = xcalloc(p->nops + 1, sizeof *streams);
+	for (i = 0; i < p->nops; i++) {
+		op_kt[i] = kt;
+		op_vt[i] = vt;
+		(void)op_types(&p->ops[i], &kt, &vt);
+	}
+}
+
 /* The batches flatMaps fill, one per operator, kept between calls. */
 static struct batch	**fm_out;
 static size_t		  fm_nout;
@@ -160,6 +199,87 @@ ops_split(const struct program *p, size_t i, size_t end, struct batch *b,
 	return (0);
 }
 
+/* A line of a streaming process's output: a record for the rest. */
+static void
+ops_stream_line(void *arg, const char *k, size_t klen, const char *v,
+    size_t vlen)
+{
+	struct stream_ctx	*c = arg;
+	struct batch		*out = c->out;
+
+	if (c->failed)
+		return;
+	out->k[out->n] = str_make(&out->arena, k, klen);
+	out->v[out->n] = str_make(&out->arena, v, vlen);
+	out->pos[out->n] = 0;
+	if (++out->n == BATCH_MAX) {
+		if (ops_run(c->p, c->i + 1, c->end, out, c->sink,
+		    c->err) != 0)
+			c->failed = 1;
+		batch_init(out);
+		arena_reset(&out->arena);
+	}
+}
+
+/* Hand a batch to a streaming operator's process, starting it. */
+static int
+ops_stream(const struct program *p, size_t i, size_t end, struct batch *b,
+    const struct ops_sink *sink, struct ops_error *err)
+{
+	struct stream_ctx	 c = { p, i, end, ops_fm_batch(i), sink, err, 0 };
+	struct stream_out	 out = { ops_stream_line, &c };
+	struct stream		*s = &streams[i];
+
+	if (!s->running && stream_start(s, &p->ops[i]) != 0)
+		fatal("cannot start the %s", p->ops[i].kind == OP_MAPPER ?
+		    "mapper" : "reducer");
+	/* Text input's mapper gets the lines alone, as Hadoop's does. */
+	(void)stream_feed(s, b, op_kt[i], op_vt[i], i == 0 &&
+	    p->in_format == IN_TEXT, &out);
+	return (c.failed ? -1 : 0);
+}
+
+/*
+ * End the input of the streaming processes among operators [first, end),
+ * in order, and send on all they still write: at a checkpoint and at the
+ * end of a stage.  Returns 0, or -1 with err->op and err->why set when a
+ * process failed.
+ */
+int
+ops_finish(const struct program *p, size_t first, size_t end,
+    const struct ops_sink *sink, struct ops_error *err)
+{
+	struct stream_ctx	 c;
+	struct stream_out	 out = { ops_stream_line, &c };
+	size_t			 i;
+	char			*why;
+
+	for (i = first; i < end && streams != NULL; i++) {
+		if (!streams[i].running)
+			continue;
+		memset(&c, 0, sizeof c);
+		c.p = p;
+		c.i = i;
+		c.end = end;
+		c.out = ops_fm_batch(i);
+		c.sink = sink;
+		c.err = err;
+		if (stream_finish(&streams[i], &out, &why) != 0) {
+			err->op = &p->ops[i];
+			err->why = why;
+			return (-1);
+		}
+		if (c.failed)
+			return (-1);
+		if (c.out->n > 0 && ops_run(p, i + 1, end, c.out, sink,
+		    err) != 0)
+			return (-1);
+		batch_init(c.out);
+		arena_reset(&c.out->arena);
+	}
+	return (0);
+}
+
 /*
  * Run operators [first, end) of the program over the batch.  Returns 0, or
  * -1 with *failed_op and the failing record's key and value for a run-time
@@ -181,6 +301,8 @@ ops_run(const struct program *p, size_t first, size_t end, struct batch *b,
 		n = b->n;
 		if (progress_op != NULL)
 			*progress_op = (uint32_t)i;
+		if (op->kind == OP_MAPPER || op->kind == OP_REDUCER)
+			return (ops_stream(p, i, end, b, sink, err));
 		if (op->kind == OP_FLATMAP) {
 			/* The rest runs on the flatMap's own batches. */
 			out = ops_fm_batch(i);

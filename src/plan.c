@@ -44,6 +44,11 @@ op_types(const struct op *op, enum vtype *kt, enum vtype *vt)
 		else if (op->kind == OP_CHANGEKEY)
 			*kt = VT_INT;
 		return (NULL);
+	case OP_MAPPER:
+	case OP_REDUCER:
+		/* Lines of text in, lines of text out. */
+		*kt = *vt = VT_STR;
+		return (NULL);
 	case OP_FLATMAP:
 		if (*vt != VT_STR)
 			return ("splits text, but the values here are "
@@ -92,6 +97,12 @@ program_check_types(struct program *p, char **cause)
 
 	kt = vt = p->in_format == IN_TEXT ? VT_STR : VT_INT;
 	for (i = 0; i < p->nops; i++) {
+		if (p->ops[i].combiner != NULL && (kt != VT_STR ||
+		    vt != VT_STR)) {
+			program_error(cause, p, &p->ops[i].pos, "a combiner "
+			    "takes text, as a mapper writes it");
+			return (-1);
+		}
 		if ((why = op_types(&p->ops[i], &kt, &vt)) != NULL) {
 			program_error(cause, p, &p->ops[i].pos, "%s %s %s",
 			    program_op_name(&p->ops[i]),
@@ -110,7 +121,7 @@ plan_make(const struct program *p)
 	struct stage	*st;
 	const struct op	*op;
 	size_t		 i;
-	enum vtype	 kt, vt, red_v = VT_INT;
+	enum vtype	 kt, vt, red_v = VT_INT, red_k = VT_INT;
 	int		 grouped = 0;	/* keys unique and partitioned */
 
 	pl = xcalloc(1, sizeof *pl);
@@ -122,12 +133,14 @@ plan_make(const struct program *p)
 	st->in_v = vt;
 	for (i = 0; i < p->nops; i++) {
 		op = &p->ops[i];
-		if (op->kind == OP_REDUCE && !grouped) {
+		if ((op->kind == OP_REDUCE && !grouped) ||
+		    op->kind == OP_REDUCER) {
 			/* The sink of this stage sees the reduce's input. */
 			st->out_k = kt;
 			st->out_v = vt;
 		}
 		red_v = vt;
+		red_k = kt;
 		(void)op_types(op, &kt, &vt);
 		switch (op->kind) {
 		case OP_CHANGEKEY:
@@ -141,12 +154,27 @@ plan_make(const struct program *p)
 			st = &pl->stages[++pl->nstages];
 			st->reduce_in = op;
 			st->first = i + 1;
-			st->red_v = red_v;
+			/* A combined COUNT holds counts. */
+			st->red_v = op->fn == FN_COUNT ? VT_INT : red_v;
 			st->in_k = kt;
 			st->in_v = vt;
 			grouped = 1;
 			break;
 		case OP_FLATMAP:
+		case OP_MAPPER:
+			grouped = 0;
+			break;
+		case OP_REDUCER:
+			/* Its input is shuffled and sorted; it runs first in
+			 * the next stage, and its keys are its own. */
+			st->end = i;
+			st->reduce_out = op;
+			st = &pl->stages[++pl->nstages];
+			st->reduce_in = op;
+			st->first = i;
+			st->red_v = red_v;
+			st->in_k = red_k;
+			st->in_v = red_v;
 			grouped = 0;
 			break;
 		default:

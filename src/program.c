@@ -62,6 +62,8 @@ static const struct name op_names[] = {
 	{ "change",		OP_CHANGEKEY },
 	{ "reduce",		OP_REDUCE },
 	{ "flatmap",		OP_FLATMAP },
+	{ "mapper",		OP_MAPPER },
+	{ "reducer",		OP_REDUCER },
 	{ NULL,			0 }
 };
 
@@ -174,7 +176,8 @@ static const char *fn_canonical[] = {
 static const char *op_canonical[] = {
 	[OP_MAP] = "map", [OP_FILTER] = "filter",
 	[OP_CHANGEKEY] = "changeKey", [OP_REDUCE] = "reduce",
-	[OP_FLATMAP] = "flatMap",
+	[OP_FLATMAP] = "flatMap", [OP_MAPPER] = "mapper",
+	[OP_REDUCER] = "reducer",
 };
 
 static struct jpos	*jscan_value(struct jscan *);
@@ -820,7 +823,9 @@ load_op(struct program *p, json_t *j, struct jpos *pos, struct op *op,
 	struct jpos	*at;
 	const char	*which = NULL;
 	static const char *known[] = { "operator", "function", "arg",
-	    "value", "expr", NULL };
+	    "value", "expr", "command", "combiner", NULL };
+	json_t		*jcmd;
+	size_t		 i;
 	static const char *arg_names[] = { "arg", "value", NULL };
 
 	memset(&spec, 0, sizeof spec);
@@ -848,6 +853,45 @@ load_op(struct program *p, json_t *j, struct jpos *pos, struct op *op,
 	spec.oper = json_string_value(jop);
 	spec.oper_at = at->at;
 
+	/* A mapper or reducer: its command, as argv or for /bin/sh -c. */
+	if ((jcmd = json_object_get(j, "command")) != NULL) {
+		at = jpos_member(pos, "command");
+		if (json_is_string(jcmd) && *json_string_value(jcmd) != '\0')
+			spec.command = json_string_value(jcmd);
+		else if (json_is_array(jcmd) && json_array_size(jcmd) > 0) {
+			spec.argv = xcalloc(json_array_size(jcmd) + 1,
+			    sizeof *spec.argv);
+			for (i = 0; i < json_array_size(jcmd); i++) {
+				if (!json_is_string(json_array_get(jcmd, i))) {
+					free(spec.argv);
+					program_error(cause, p,
+					    &at->kids[i]->at, "a command's "
+					    "words are strings");
+					return (-1);
+				}
+				spec.argv[i] = (char *)json_string_value(
+				    json_array_get(jcmd, i));
+			}
+		} else {
+			program_error(cause, p, &at->at, "a command is a "
+			    "string (run with /bin/sh -c) or a list of words");
+			return (-1);
+		}
+		spec.command_at = at->at;
+		if ((jfn = json_object_get(j, "combiner")) != NULL) {
+			if (!json_is_string(jfn)) {
+				free(spec.argv);
+				program_error(cause, p, &jpos_member(pos,
+				    "combiner")->at, "a combiner is a command "
+				    "(a string)");
+				return (-1);
+			}
+			spec.combiner = json_string_value(jfn);
+		}
+		i = (size_t)program_op_build(p, &spec, op, cause);
+		free(spec.argv);
+		return ((int)i);
+	}
 	jfn = json_object_get(j, "function");
 	jexpr = json_object_get(j, "expr");
 	jarg = json_get_any(p, j, pos, arg_names, &which);
@@ -1035,7 +1079,48 @@ program_op_build(struct program *p, const struct opspec *spec, struct op *op,
 	op->kind = kind;
 	op->on_key = (kind == OP_CHANGEKEY && p->changekey_on_key);
 
+	if (kind == OP_MAPPER || kind == OP_REDUCER) {
+		if (spec->argv == NULL && spec->command == NULL) {
+			program_error(cause, p, &spec->at, "%s needs a "
+			    "\"command\"", op_canonical[kind]);
+			return (-1);
+		}
+		if (spec->argv != NULL) {
+			size_t	n;
+
+			for (n = 0; spec->argv[n] != NULL; n++)
+				;
+			op->argv = xcalloc(n + 1, sizeof *op->argv);
+			for (n = 0; spec->argv[n] != NULL; n++)
+				op->argv[n] = xstrdup(spec->argv[n]);
+		} else
+			op->command = xstrdup(spec->command);
+		if (spec->combiner != NULL) {
+			if (kind != OP_REDUCER) {
+				program_error(cause, p, &spec->at, "only a "
+				    "reducer has a combiner");
+				return (-1);
+			}
+			op->combiner = xcalloc(1, sizeof *op->combiner);
+			op->combiner->kind = OP_REDUCER;
+			op->combiner->command = xstrdup(spec->combiner);
+			op->combiner->pos = spec->at;
+		}
+		return (0);
+	}
+	if (spec->argv != NULL || spec->command != NULL) {
+		program_error(cause, p, &spec->command_at, "only a mapper or "
+		    "reducer has a \"command\"");
+		return (-1);
+	}
+
 	if (spec->expr != NULL) {
+		if (kind == OP_FLATMAP) {
+			program_error(cause, p, &spec->expr_at, "flatMap takes "
+			    "a \"function\" (WORDS, WORDS_DOC or SPLIT), not "
+			    "an expression");
+			return (-1);
+		}
 		if (kind == OP_REDUCE) {
 			program_error(cause, p, &spec->expr_at, "reduce takes "
 			    "a \"function\" (SUM, PROD, MIN, MAX, COUNT or COLLECT), "
@@ -1410,6 +1495,16 @@ program_free(struct program *p)
 	if (p == NULL)
 		return;
 	for (i = 0; i < p->nops; i++) {
+		if (p->ops[i].argv != NULL) {
+			for (size_t n = 0; p->ops[i].argv[n] != NULL; n++)
+				free(p->ops[i].argv[n]);
+			free(p->ops[i].argv);
+		}
+		free(p->ops[i].command);
+		if (p->ops[i].combiner != NULL) {
+			free(p->ops[i].combiner->command);
+			free(p->ops[i].combiner);
+		}
 		free(p->ops[i].sarg);
 		free(p->ops[i].src);
 		expr_free(p->ops[i].expr);
@@ -1449,8 +1544,25 @@ program_op_name(const struct op *op)
 char *
 program_op_describe(const struct program *p, const struct op *op)
 {
-	char	*s;
+	char	*s, *cmd, *t;
+	size_t	 i;
 
+	if (op->kind == OP_MAPPER || op->kind == OP_REDUCER) {
+		if (op->command != NULL)
+			cmd = xstrdup(op->command);
+		else {
+			cmd = xstrdup(op->argv[0]);
+			for (i = 1; op->argv[i] != NULL; i++) {
+				xasprintf(&t, "%s %s", cmd, op->argv[i]);
+				free(cmd);
+				cmd = t;
+			}
+		}
+		xasprintf(&s, "%s \"%s\" (%s:%d:%d)", op_canonical[op->kind],
+		    cmd, p->path, op->pos.line, op->pos.col);
+		free(cmd);
+		return (s);
+	}
 	if (op->fn == FN_EXPR)
 		xasprintf(&s, "%s \"%s\" (%s:%d:%d)", op_canonical[op->kind],
 		    op->src, p->path, op->pos.line, op->pos.col);
@@ -1506,7 +1618,22 @@ program_canonical(const struct program *p)
 		o = json_object();
 		json_object_set_new(o, "operator",
 		    json_string(op_canonical[op->kind]));
-		if (op->fn == FN_EXPR)
+		if (op->kind == OP_MAPPER || op->kind == OP_REDUCER) {
+			if (op->command != NULL)
+				json_object_set_new(o, "command",
+				    json_string(op->command));
+			else {
+				json_t	*a = json_array();
+
+				for (size_t n = 0; op->argv[n] != NULL; n++)
+					json_array_append_new(a,
+					    json_string(op->argv[n]));
+				json_object_set_new(o, "command", a);
+			}
+			if (op->combiner != NULL)
+				json_object_set_new(o, "combiner",
+				    json_string(op->combiner->command));
+		} else if (op->fn == FN_EXPR)
 			json_object_set_new(o, "expr", json_string(op->src));
 		else {
 			json_object_set_new(o, "function",

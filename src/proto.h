@@ -21,6 +21,7 @@ enum msg_type {
 	MSG_FINISH,		/* supervisor -> worker: all done, exit */
 	MSG_STAGE_DONE = 400,	/* worker -> supervisor: stage committed */
 	MSG_ERROR = 500,	/* worker -> supervisor: permanent failure */
+	MSG_NOTE = 600,		/* worker -> supervisor: why it will crash */
 };
 
 struct msg_hdr {
@@ -62,14 +63,6 @@ struct msg_error {
 	uint64_t	off;
 }; /* followed by the message text, not NUL-terminated */
 
-/* A growable byte buffer, one each way per peer. */
-struct buf {
-	char		*data;
-	size_t		 len;
-	size_t		 off;		/* consumed bytes at the front */
-	size_t		 cap;
-};
-
 /* A message taken from a buffer; data points into the buffer. */
 struct msg {
 	struct msg_hdr	 hdr;
@@ -78,15 +71,11 @@ struct msg {
 	size_t		 rpos;		/* read position for proto_get_* */
 };
 
-void	buf_add(struct buf *, const void *, size_t);
-void	buf_drain(struct buf *, size_t);
-void	buf_free(struct buf *);
 void	proto_compose(struct buf *, uint32_t, uint32_t, uint32_t,
 	    const void *, size_t, const void *, size_t);
 int	proto_take(struct buf *, struct msg *);
 int	proto_get(struct msg *, void *, size_t);
 int	proto_end(const struct msg *);
-ssize_t	proto_flush(int, struct buf *);
 ssize_t	proto_fill(int, struct buf *);
 int	proto_send(int, uint32_t, uint32_t, const void *, size_t,
 	    const void *, size_t);

@@ -113,6 +113,7 @@ struct worker {
 	struct msg_error	 error;
 	char			*error_text;
 	char			*last_exit;	/* "killed by signal 9" */
+	char			*note;		/* what it said before it went */
 };
 
 struct supervisor {
@@ -399,6 +400,10 @@ supervisor_dispatch(struct worker *w, struct msg *m)
 		    (unsigned long long)done.records_out);
 		supervisor_barrier(sv);
 		break;
+	case MSG_NOTE:
+		free(w->note);
+		w->note = xstrndup(m->data, m->len);
+		break;
 	case MSG_ERROR:
 		if (proto_get(m, &w->error, sizeof w->error) != 0)
 			return (-1);
@@ -555,11 +560,12 @@ supervisor_give_up(struct supervisor *sv, struct worker *w)
 		rec = xstrdup("none (between records)");
 	xasprintf(&msg, "partition %u failed in stage %u, operator %u (%s): "
 	    "worker %s%s; gave up after %u attempt%s; record being processed: "
-	    "%s%s", w->part, sv->stage, sp->op, what, w->last_exit,
+	    "%s%s%s%s", w->part, sv->stage, sp->op, what, w->last_exit,
 	    w->hung ? " (no progress)" : "", w->failures,
 	    w->failures == 1 ? "" : "s", rec,
 	    x != NULL && !sv->job->skip_bad ? " (--skip-bad-records skips "
-	    "a record that crashes a worker twice)" : "");
+	    "a record that crashes a worker twice)" : "",
+	    w->note != NULL ? "; " : "", w->note != NULL ? w->note : "");
 	free(what);
 	free(rec);
 	supervisor_fail(sv, EXIT_JOB_FAILED, msg);
@@ -990,6 +996,7 @@ supervisor_run(struct job *job)
 		free(w->suspects);
 		free(w->error_text);
 		free(w->last_exit);
+		free(w->note);
 		munmap(w->status, sizeof *w->status);
 	}
 	free(sv.w);

@@ -62,6 +62,7 @@ struct wctx {
 	int			 use_agg;	/* comb, not recs */
 	struct sagg		 words;		/* word count: word -> count */
 	int			 use_sagg;
+	int			 streaming;	/* the stage runs a process */
 	struct runfile		 sink;
 
 	/* Records to skip, and ranges to run one record at a time. */
@@ -72,6 +73,7 @@ struct wctx {
 };
 
 static void	worker_run_stage(struct wctx *, unsigned int);
+static void	worker_sink(void *, struct batch *);
 static int	worker_stage_committed(struct wctx *, unsigned int);
 static __dead void worker_fail(struct wctx *, uint32_t, uint64_t, uint64_t,
 		    const char *);
@@ -109,6 +111,50 @@ worker_io_fail(struct wctx *w, const char *what)
 		worker_fail(w, ERROR_RUNTIME, 0, 0, msg);
 	}
 	fatal("%s", what);
+}
+
+/*
+ * A streaming process failed: tell the supervisor why (its message names
+ * the process's last standard error), and die as a crash, to be forked
+ * again and resume from the checkpoint.
+ */
+static __dead void
+worker_stream_fail(struct wctx *w, const struct ops_error *err)
+{
+	char	*what, *msg;
+
+	what = program_op_describe(w->job->prog, err->op);
+	xasprintf(&msg, "%s: %s", what, err->why);
+	log_warnx("%s", msg);
+	(void)proto_send(w->fd, MSG_NOTE, w->part, NULL, 0, msg, strlen(msg));
+	_exit(WORKER_EXIT_RETRY);
+}
+
+/* A run-time error of an operator: permanent, or a process that failed. */
+static __dead void
+worker_op_fail(struct wctx *w, const struct ops_error *err)
+{
+	char	*what, *msg;
+
+	if (err->why != NULL)
+		worker_stream_fail(w, err);
+	what = program_op_describe(w->job->prog, err->op);
+	xasprintf(&msg, "%s: division by zero at key %lld, value %lld", what,
+	    (long long)err->k, (long long)err->v);
+	worker_fail(w, ERROR_RUNTIME, 0, 0, msg);
+}
+
+/* End the stage's streaming processes' input and send on their output. */
+static void
+worker_finish_streams(struct wctx *w)
+{
+	struct ops_error	err;
+	struct ops_sink		sink = { worker_sink, w };
+
+	memset(&err, 0, sizeof err);
+	if (ops_finish(w->job->prog, w->st->first, w->st->end, &sink,
+	    &err) != 0)
+		worker_op_fail(w, &err);
 }
 
 /* Is stage input record i to be skipped? */
@@ -206,7 +252,6 @@ worker_push_batch(struct wctx *w, struct batch *b)
 	struct status_page	*sp = w->status;
 	struct ops_error	 err;
 	struct ops_sink		 sink = { worker_sink, w };
-	char			*what, *msg;
 	uint64_t		 lo = w->records_in;
 
 	sp->cur_lo = lo;
@@ -217,12 +262,9 @@ worker_push_batch(struct wctx *w, struct batch *b)
 	sp->cur_pos = w->s == 0 ? b->pos[0] + 1 : 0;
 	worker_inject(w, b, lo);
 	w->records_in += b->n;
-	if (ops_run(w->job->prog, st->first, st->end, b, &sink, &err) != 0) {
-		what = program_op_describe(w->job->prog, err.op);
-		xasprintf(&msg, "%s: division by zero at key %lld, value %lld",
-		    what, (long long)err.k, (long long)err.v);
-		worker_fail(w, ERROR_RUNTIME, 0, 0, msg);
-	}
+	memset(&err, 0, sizeof err);
+	if (ops_run(w->job->prog, st->first, st->end, b, &sink, &err) != 0)
+		worker_op_fail(w, &err);
 	sp->cur_n = 0;
 	sp->heartbeat++;
 	sp->records_in = w->records_in;
@@ -313,9 +355,21 @@ worker_flush(struct wctx *w)
 	if (rb->n == 0)
 		return;
 	recs_sort(rb->r, rb->n, rb->kt, rb->vt);
+	if (w->st->reduce_out != NULL && w->st->reduce_out->combiner != NULL) {
+		struct ops_error	err;
+
+		memset(&err, 0, sizeof err);
+		if (stream_filter(w->st->reduce_out->combiner, rb,
+		    &err.why) != 0) {
+			err.op = w->st->reduce_out;
+			worker_stream_fail(w, &err);
+		}
+	}
 	if (w->st->reduce_out != NULL) {
-		n = recs_fold(rb->r, rb->n, rb->kt, rb->vt,
-		    w->st->reduce_out->fn, 1, &rb->a);
+		n = rb->n;
+		if (w->st->reduce_out->kind == OP_REDUCE)
+			n = recs_fold(rb->r, rb->n, rb->kt, rb->vt,
+			    w->st->reduce_out->fn, 1, &rb->a);
 		if (runfile_append_sorted(&w->sink, rb->r, n) != 0)
 			worker_io_fail(w, w->sink.tmp);
 	} else {
@@ -337,6 +391,7 @@ worker_checkpoint(struct wctx *w, uint32_t phase, uint64_t cursor,
 {
 	struct job	*job = w->job;
 
+	worker_finish_streams(w);
 	worker_flush(w);
 	if (job->durable && runfile_sync(&w->sink) != 0)
 		worker_io_fail(w, w->sink.tmp);
@@ -457,6 +512,13 @@ worker_count_words(struct wctx *w, int resume)
 			words++;
 			p = q;
 		}
+		if (w->job->inject.set && w->job->inject.part == w->part &&
+		    w->attempt <= w->job->inject.attempts &&
+		    w->job->inject.record < w->records_in + lines &&
+		    w->job->inject.record >= w->records_in) {
+			w->status->op = (uint32_t)w->st->first;
+			raise(SIGKILL);
+		}
 		w->records_in += lines;
 		w->records_out += words;
 		w->bytes_in = input_tell(&in) - lo;
@@ -484,10 +546,11 @@ worker_is_wordcount(const struct wctx *w)
 
 	if (w->s != 0 || w->job->prog->in_format != IN_TEXT ||
 	    st->end != st->first + 1 || st->reduce_out == NULL ||
-	    w->job->skip_bad || w->job->inject.set)
+	    w->job->skip_bad)
 		return (0);
 	op = &w->job->prog->ops[st->first];
 	return (op->kind == OP_FLATMAP && op->fn == FN_WORDS &&
+	    st->reduce_out->kind == OP_REDUCE &&
 	    st->reduce_out->fn != FN_COLLECT);
 }
 
@@ -590,8 +653,9 @@ worker_reduce_sorted(struct wctx *w)
 	}
 	w->status->bytes_in = w->bytes_in;
 	recs_sort(r, n, w->st->in_k, w->st->red_v);
-	n = recs_fold(r, n, w->st->in_k, w->st->red_v, w->st->reduce_in->fn,
-	    0, &a);
+	if (w->st->reduce_in->kind == OP_REDUCE)
+		n = recs_fold(r, n, w->st->in_k, w->st->red_v,
+		    w->st->reduce_in->fn, 0, &a);
 	path = job_path(job, "s%u/w%u.reduced", w->s, w->part);
 	one = n;
 	if (runfile_open_typed(&rf, path, 1, w->st->in_k, w->st->in_v, 0,
@@ -627,7 +691,7 @@ worker_reduce(struct wctx *w, int resume)
 	unsigned int		 src, r, first = 0;
 
 	if (w->st->in_k != VT_INT || w->st->red_v != VT_INT ||
-	    w->st->in_v != VT_INT) {
+	    w->st->in_v != VT_INT || w->st->reduce_in->kind == OP_REDUCER) {
 		worker_reduce_sorted(w);
 		return;
 	}
@@ -721,7 +785,8 @@ worker_emit(struct wctx *w, struct batch *b, uint64_t from)
 			batch_init(b);
 			w->bytes_in = (uint64_t)(p - (end - len));
 			w->status->bytes_in = w->bytes_in;
-			if (worker_due(w) && i + 1 < n)
+			/* A reducer's input is cut only at its end. */
+			if (worker_due(w) && i + 1 < n && !w->streaming)
 				worker_checkpoint(w, PHASE_EMIT, i + 1, 0);
 		}
 	}
@@ -915,7 +980,20 @@ worker_run_stage(struct wctx *w, unsigned int s)
 	}
 	/* Integer pairs to combine take the hash table; all else sorts. */
 	w->use_agg = w->st->reduce_out != NULL && w->st->out_k == VT_INT &&
-	    w->st->out_v == VT_INT && w->st->reduce_out->fn != FN_COLLECT;
+	    w->st->out_v == VT_INT && w->st->reduce_out->kind == OP_REDUCE &&
+	    w->st->reduce_out->fn != FN_COLLECT;
+	w->streaming = 0;
+	for (i = w->st->first; i < w->st->end; i++) {
+		if (job->prog->ops[i].kind == OP_MAPPER ||
+		    job->prog->ops[i].kind == OP_REDUCER)
+			w->streaming = 1;
+	}
+	stream_env.part = w->part;
+	stream_env.nparts = job->nparts;
+	stream_env.attempt = w->attempt;
+	stream_env.job_id = job->job_id;
+	stream_env.input_file = job->nfiles > 0 ? job->files[0].path : NULL;
+	stream_env.workdir = job->workdir;
 	w->use_sagg = worker_is_wordcount(w);
 	if (w->use_agg)
 		agg_init(&w->comb, w->st->reduce_out->fn);
@@ -937,6 +1015,7 @@ worker_run_stage(struct wctx *w, unsigned int s)
 		worker_emit(w, b, w->cs.cursor);
 	}
 	batch_free(b);
+	worker_finish_streams(w);
 
 	path = worker_stage_path(w, s);
 	if (w->st->reduce_out != NULL) {
@@ -1033,6 +1112,8 @@ worker_main(struct job *job, unsigned int part, int fd)
 		fatal("%s", path);
 	free(path);
 	progress_counter = &w.status->heartbeat;
+	ops_types(job->prog, job->prog->in_format == IN_TEXT ? VT_STR : VT_INT,
+	    job->prog->in_format == IN_TEXT ? VT_STR : VT_INT);
 	progress_op = &w.status->op;
 	path = job_path(job, "ckpt/%u", part);
 	if ((w.ckpt = ckpt_open(path, part, job->job_id)) == NULL)

@@ -1,0 +1,427 @@
+/* forkflow: see LICENSE. */
+/*
+ * Streaming operators: a user's mapper or reducer command, run as Hadoop
+ * Streaming runs it.  One process per partition and stage (and per
+ * checkpoint interval: a checkpoint ends the process's input, so that all
+ * its output up to there is committed); records go to its standard input
+ * as "key<TAB>value" lines, and each line of its standard output is a
+ * record, split at its first tab (a line without one is all key).  A
+ * reducer gets its input sorted by key.  Lines of its standard error
+ * "reporter:counter:GROUP,NAME,N" and "reporter:status:MSG" are counters
+ * and status; the others are passed on.  A process that exits with a
+ * status other than 0, or is killed, fails its worker, which is forked
+ * again and resumes from its checkpoint.
+ *
+ * The worker writes to the process and reads from it at once, with
+ * poll(2), so that neither waits on the other's full pipe.
+ */
+
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "forkflow.h"
+
+#define STREAM_TAIL	10	/* stderr lines kept for messages */
+
+/* What the environment of a streaming process says, set per stage. */
+struct stream_env	 stream_env;
+
+static void	stream_stderr_line(struct stream *, const char *, size_t);
+
+/* Set an environment variable in the child, from a format. */
+static void
+child_setenv(const char *name, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 buf[4096];
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	setenv(name, buf, 1);
+}
+
+/* In the child: become the command. */
+static __dead void
+stream_exec(const struct op *op, int in, int out, int err)
+{
+	struct sigaction	 sa;
+	const char		*kind = op->kind == OP_MAPPER ? "m" : "r";
+	char			*sh[4];
+	int			 fd;
+
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (dup2(in, STDIN_FILENO) == -1 || dup2(out, STDOUT_FILENO) == -1 ||
+	    dup2(err, STDERR_FILENO) == -1)
+		_exit(127);
+	for (fd = 3; fd < 1024; fd++)
+		(void)close(fd);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+
+	/* The variables Hadoop sets for a task. */
+	child_setenv("mapreduce_job_id", "job_forkflow_%016llx",
+	    (unsigned long long)stream_env.job_id);
+	child_setenv("mapreduce_task_id", "task_forkflow_%016llx_%s_%06u",
+	    (unsigned long long)stream_env.job_id, kind, stream_env.part);
+	child_setenv("mapreduce_task_attempt_id",
+	    "attempt_forkflow_%016llx_%s_%06u_%u",
+	    (unsigned long long)stream_env.job_id, kind, stream_env.part,
+	    stream_env.attempt);
+	child_setenv("mapreduce_task_partition", "%u", stream_env.part);
+	child_setenv("mapreduce_task_ismap", "%s",
+	    op->kind == OP_MAPPER ? "true" : "false");
+	child_setenv("mapreduce_job_maps", "%u", stream_env.nparts);
+	child_setenv("mapreduce_job_reduces", "%u", stream_env.nparts);
+	if (stream_env.input_file != NULL)
+		child_setenv("mapreduce_map_input_file", "%s",
+		    stream_env.input_file);
+	child_setenv("mapreduce_map_input_start", "%llu",
+	    (unsigned long long)stream_env.input_start);
+	child_setenv("mapreduce_map_input_length", "%llu",
+	    (unsigned long long)stream_env.input_length);
+
+	if (stream_env.workdir != NULL && chdir(stream_env.workdir) != 0)
+		fprintf(stderr, "%s: %s\n", stream_env.workdir, strerror(errno));
+	if (op->argv != NULL)
+		execvp(op->argv[0], op->argv);
+	else {
+		sh[0] = (char *)"/bin/sh";
+		sh[1] = (char *)"-c";
+		sh[2] = op->command;
+		sh[3] = NULL;
+		execv(sh[0], sh);
+	}
+	fprintf(stderr, "cannot run %s: %s\n", op->argv != NULL ?
+	    op->argv[0] : "/bin/sh", strerror(errno));
+	_exit(127);
+}
+
+/* Start the process of a streaming operator.  Returns 0 or -1. */
+int
+stream_start(struct stream *s, const struct op *op)
+{
+	int	in[2], out[2], err[2];
+
+	memset(s, 0, sizeof *s);
+	s->op = op;
+	if (pipe2(in, O_CLOEXEC) != 0)
+		return (-1);
+	if (pipe2(out, O_CLOEXEC) != 0) {
+		close(in[0]);
+		close(in[1]);
+		return (-1);
+	}
+	if (pipe2(err, O_CLOEXEC) != 0) {
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		return (-1);
+	}
+	switch (s->pid = fork()) {
+	case -1:
+		return (-1);
+	case 0:
+		stream_exec(op, in[0], out[1], err[1]);
+		/* NOTREACHED */
+	default:
+		break;
+	}
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	s->in = in[1];
+	s->out = out[0];
+	s->err = err[0];
+	(void)fcntl(s->in, F_SETFL, O_NONBLOCK);
+	(void)fcntl(s->out, F_SETFL, O_NONBLOCK);
+	(void)fcntl(s->err, F_SETFL, O_NONBLOCK);
+	s->running = 1;
+	return (0);
+}
+
+/* Keep a line of the process's standard error. */
+static void
+stream_stderr_line(struct stream *s, const char *line, size_t len)
+{
+	const char	*c;
+	char		*text;
+
+	text = xstrndup(line, len);
+	if (strncmp(text, "reporter:counter:", 17) == 0 &&
+	    (c = strrchr(text, ',')) != NULL) {
+		s->counters++;
+		log_debug("%s", text);
+	} else if (strncmp(text, "reporter:status:", 16) == 0)
+		log_info("status: %s", text + 16);
+	else
+		log_warnx("%s: %s", s->op->kind == OP_MAPPER ? "mapper" :
+		    "reducer", text);
+	free(s->tail[s->ntail % STREAM_TAIL]);
+	s->tail[s->ntail % STREAM_TAIL] = text;
+	s->ntail++;
+}
+
+/*
+ * Split what arrived on a descriptor into lines: each whole line of
+ * standard output becomes a record, each of standard error is kept.
+ */
+static void
+stream_lines(struct stream *s, struct buf *b, int is_err,
+    const struct stream_out *out)
+{
+	const char	*p, *nl, *tab, *end;
+	size_t		 len;
+
+	p = b->data + b->off;
+	end = b->data + b->len;
+	while ((nl = memchr(p, '\n', end - p)) != NULL) {
+		len = (size_t)(nl - p);
+		if (len > 0 && p[len - 1] == '\r')
+			len--;
+		if (is_err)
+			stream_stderr_line(s, p, len);
+		else {
+			tab = memchr(p, '\t', len);
+			out->fn(out->ctx, p, tab != NULL ? (size_t)(tab - p) :
+			    len, tab != NULL ? tab + 1 : p + len,
+			    tab != NULL ? len - (size_t)(tab + 1 - p) : 0);
+		}
+		p = nl + 1;
+	}
+	buf_drain(b, (size_t)(p - (b->data + b->off)));
+}
+
+/*
+ * Move bytes: write what is queued for the process, read what it wrote.
+ * With drain, wait until both its outputs end.  Returns 0, or -1 if the
+ * process closed its input early (it has failed, or will).
+ */
+static int
+stream_pump(struct stream *s, const struct stream_out *out, int drain)
+{
+	struct pollfd	pfd[3];
+	char		tmp[65536];
+	ssize_t		n;
+	int		i, nfd, ret = 0;
+
+	for (;;) {
+		nfd = 0;
+		if (s->in != -1 && s->wbuf.len > s->wbuf.off) {
+			pfd[nfd].fd = s->in;
+			pfd[nfd++].events = POLLOUT;
+		}
+		if (s->out != -1) {
+			pfd[nfd].fd = s->out;
+			pfd[nfd++].events = POLLIN;
+		}
+		if (s->err != -1) {
+			pfd[nfd].fd = s->err;
+			pfd[nfd++].events = POLLIN;
+		}
+		if (nfd == 0)
+			return (ret);
+		if (!drain && (s->in == -1 || s->wbuf.len == s->wbuf.off))
+			return (ret);
+		if (poll(pfd, (nfds_t)nfd, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll");
+		}
+		for (i = 0; i < nfd; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			if (pfd[i].fd == s->in) {
+				n = proto_flush(s->in, &s->wbuf);
+				if (n == -1 && errno != EAGAIN &&
+				    errno != EINTR) {
+					/* EPIPE: it stopped reading. */
+					close(s->in);
+					s->in = -1;
+					buf_free(&s->wbuf);
+					ret = -1;
+				}
+				progress();
+				continue;
+			}
+			n = read(pfd[i].fd, tmp, sizeof tmp);
+			if (n == -1 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			if (n <= 0) {
+				if (pfd[i].fd == s->out) {
+					close(s->out);
+					s->out = -1;
+				} else {
+					close(s->err);
+					s->err = -1;
+				}
+				continue;
+			}
+			if (pfd[i].fd == s->out) {
+				buf_add(&s->rbuf, tmp, (size_t)n);
+				stream_lines(s, &s->rbuf, 0, out);
+			} else {
+				buf_add(&s->ebuf, tmp, (size_t)n);
+				stream_lines(s, &s->ebuf, 1, out);
+			}
+			progress();
+		}
+	}
+}
+
+/* Give a batch of records to the process, as key<TAB>value lines. */
+int
+stream_feed(struct stream *s, const struct batch *b, enum vtype kt,
+    enum vtype vt, int value_only, const struct stream_out *out)
+{
+	char	 stack[4096], *line;
+	size_t	 i, w;
+	char	*p;
+
+	if (s->in == -1)
+		return (-1);
+	for (i = 0; i < b->n; i++) {
+		w = val_width(kt, b->k[i]) + val_width(vt, b->v[i]) + 2;
+		line = w <= sizeof stack ? stack : xmalloc(w);
+		p = line;
+		if (!value_only) {
+			p = val_format(kt, OUT_TSV, p, b->k[i]);
+			*p++ = '\t';
+		}
+		p = val_format(vt, OUT_TSV, p, b->v[i]);
+		*p++ = '\n';
+		buf_add(&s->wbuf, line, (size_t)(p - line));
+		if (line != stack)
+			free(line);
+	}
+	return (stream_pump(s, out, 0));
+}
+
+/*
+ * End the process's input and take all it still writes; then wait for it.
+ * Returns 0 if it exited with status 0; else -1 with *why saying how it
+ * ended and its last lines of standard error.
+ */
+int
+stream_finish(struct stream *s, const struct stream_out *out, char **why)
+{
+	char	*tail = NULL, *t;
+	size_t	 i, first;
+	int	 status, r;
+
+	if (s->in != -1 && s->wbuf.len > s->wbuf.off)
+		(void)stream_pump(s, out, 0);
+	if (s->in != -1) {
+		close(s->in);
+		s->in = -1;
+	}
+	(void)stream_pump(s, out, 1);
+	if (s->rbuf.len > s->rbuf.off) {
+		/* A last line without its newline. */
+		buf_add(&s->rbuf, "\n", 1);
+		stream_lines(s, &s->rbuf, 0, out);
+	}
+	while ((r = waitpid(s->pid, &status, 0)) == -1 && errno == EINTR)
+		;
+	s->running = 0;
+	buf_free(&s->wbuf);
+	buf_free(&s->rbuf);
+	buf_free(&s->ebuf);
+	if (r != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		for (i = 0; i < STREAM_TAIL; i++)
+			free(s->tail[i]);
+		return (0);
+	}
+	first = s->ntail > STREAM_TAIL ? s->ntail - STREAM_TAIL : 0;
+	tail = xstrdup("");
+	for (i = first; i < s->ntail; i++) {
+		xasprintf(&t, "%s%s%s", tail, *tail != '\0' ? " | " : "",
+		    s->tail[i % STREAM_TAIL]);
+		free(tail);
+		tail = t;
+	}
+	for (i = 0; i < STREAM_TAIL; i++)
+		free(s->tail[i]);
+	if (r == -1)
+		xasprintf(why, "%s could not be waited for", s->op->kind ==
+		    OP_MAPPER ? "mapper" : "reducer");
+	else if (WIFSIGNALED(status))
+		xasprintf(why, "%s killed by signal %d; its last standard "
+		    "error: %s", s->op->kind == OP_MAPPER ? "mapper" :
+		    "reducer", WTERMSIG(status), *tail ? tail : "(none)");
+	else
+		xasprintf(why, "%s exited with status %d; its last standard "
+		    "error: %s", s->op->kind == OP_MAPPER ? "mapper" :
+		    "reducer", WEXITSTATUS(status), *tail ? tail : "(none)");
+	free(tail);
+	return (-1);
+}
+
+/* Collect a combiner's output lines as records. */
+static void
+stream_collect(void *arg, const char *k, size_t klen, const char *v,
+    size_t vlen)
+{
+	struct recbuf	*rb = arg;
+
+	if (rb->n == rb->cap) {
+		rb->cap = rb->cap ? rb->cap * 2 : 4096;
+		rb->r = xreallocarray(rb->r, rb->cap, sizeof *rb->r);
+	}
+	rb->r[rb->n].k = str_make(&rb->a, k, klen);
+	rb->r[rb->n].v = str_make(&rb->a, v, vlen);
+	rb->n++;
+}
+
+/*
+ * Run a combiner over records sorted by key: they go through the command,
+ * and what it writes replaces them (strings, sorted again).  Returns 0, or
+ * -1 with *why.
+ */
+int
+stream_filter(const struct op *op, struct recbuf *rb, char **why)
+{
+	struct stream		 s;
+	struct recbuf		 out;
+	struct stream_out	 so = { stream_collect, &out };
+	struct batch		*b;
+	size_t			 i;
+
+	memset(&out, 0, sizeof out);
+	out.kt = out.vt = VT_STR;
+	if (stream_start(&s, op) != 0) {
+		xasprintf(why, "cannot start the combiner: %s",
+		    strerror(errno));
+		return (-1);
+	}
+	b = batch_new();
+	for (i = 0; i < rb->n; i++) {
+		b->k[b->n] = rb->r[i].k;
+		b->v[b->n] = rb->r[i].v;
+		if (++b->n == BATCH_MAX || i + 1 == rb->n) {
+			(void)stream_feed(&s, b, rb->kt, rb->vt, 0, &so);
+			b->n = 0;
+		}
+	}
+	batch_free(b);
+	if (stream_finish(&s, &so, why) != 0) {
+		recbuf_free(&out);
+		return (-1);
+	}
+	recbuf_free(rb);
+	*rb = out;
+	recs_sort(rb->r, rb->n, rb->kt, rb->vt);
+	return (0);
+}
