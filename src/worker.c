@@ -993,7 +993,10 @@ worker_run_stage(struct wctx *w, unsigned int s)
 	stream_env.attempt = w->attempt;
 	stream_env.job_id = job->job_id;
 	stream_env.input_file = job->nfiles > 0 ? job->files[0].path : NULL;
-	stream_env.workdir = job->workdir;
+	/* Commands run where -file put their files, else beside the
+	 * program, as its relative inputs are. */
+	stream_env.workdir = job->workdir != NULL ? job->workdir :
+	    (*job->prog->dir != '\0' ? job->prog->dir : NULL);
 	w->use_sagg = worker_is_wordcount(w);
 	if (w->use_agg)
 		agg_init(&w->comb, w->st->reduce_out->fn);

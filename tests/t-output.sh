@@ -186,7 +186,7 @@ set -- "$@" "$T/nc/nc.json"
 # canonical_names FILE: operators and functions are spelt canonically.
 canonical_names() {
 	! grep -E '"(operator|function)"' "$1" | grep -v -E \
-	    -e '"operator": "(map|filter|changeKey|reduce|flatMap)"' \
+	    -e '"operator": "(map|filter|changeKey|reduce|flatMap|mapper|reducer)"' \
 	    -e '"function": "(ADD|SUB|MUL|DIV|MOD|GT|GE|LT|LE|EQ|NE|EVEN|ODD)"' \
 	    -e '"function": "(SUM|PROD|MIN|MAX|COUNT|COLLECT)"' \
 	    -e '"function": "(WORDS|WORDS_DOC|SPLIT)"' >/dev/null
