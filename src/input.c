@@ -30,6 +30,9 @@
 
 static int	input_open_file(struct input *, size_t);
 static void	input_close_file(struct input *);
+static const char *input_tail(struct input *, const char *);
+static void	input_next_file(struct input *);
+static int	input_current(struct input *);
 static int	input_error(struct input *, const char *, const char *);
 static const char *input_text_lines(struct input *, struct batch *,
 		    const char *, size_t *);
@@ -256,6 +259,55 @@ input_open_file(struct input *in, size_t fi)
 	return (1);
 }
 
+/*
+ * The last line of the file at p lacks its newline: copy it out with one,
+ * so that parsers can stop at a newline.  Returns where it now starts.
+ */
+static const char *
+input_tail(struct input *in, const char *p)
+{
+	size_t	len = in->map + in->maplen - p;
+
+	in->tail = xmalloc(len + 2);
+	memcpy(in->tail, p, len);
+	in->tail[len] = '\n';
+	in->tail[len + 1] = '\0';
+	in->base = in->tail - (p - in->map);
+	in->end = in->tail + len;
+	if (in->first_line == p)
+		in->first_line = in->tail;
+	return (in->tail);
+}
+
+/*
+ * Make sure a file with lines of this range is open.  Returns 1, 0 when
+ * the range's files are done, -1 on error.
+ */
+static int
+input_current(struct input *in)
+{
+	int	r;
+
+	while (in->map == NULL) {
+		if (in->fi >= in->nfiles)
+			return (0);
+		if ((r = input_open_file(in, in->fi)) == -1)
+			return (-1);
+		if (r == 0)
+			input_next_file(in);
+	}
+	return (1);
+}
+
+/* Done with the current file: on to the next. */
+static void
+input_next_file(struct input *in)
+{
+	input_close_file(in);
+	in->cur_start += in->files[in->fi].size;
+	in->fi++;
+}
+
 /* Record an error at byte at of the current file (NULL: the file). */
 static int
 input_error(struct input *in, const char *at, const char *why)
@@ -314,17 +366,8 @@ input_text_lines(struct input *in, struct batch *b, const char *p, size_t *np)
 	if (n == 0)
 		arena_reset(&b->arena);	/* the batch's old lines are gone */
 	while (n < BATCH_MAX && p < in->end) {
-		if (p >= in->safe_end && in->base == in->map) {
-			/* The last line lacks its newline. */
-			len = in->map + in->maplen - p;
-			in->tail = xmalloc(len + 2);
-			memcpy(in->tail, p, len);
-			in->tail[len] = '\n';
-			in->tail[len + 1] = '\0';
-			in->base = in->tail - (p - in->map);
-			in->end = in->tail + len;
-			p = in->tail;
-		}
+		if (p >= in->safe_end && in->base == in->map)
+			p = input_tail(in, p);
 		lim = in->base == in->map ? in->map + in->maplen :
 		    in->end + 1;
 		nl = memchr(p, '\n', lim - p);
@@ -351,41 +394,18 @@ int
 input_read_block(struct input *in, const char **pp, size_t *lenp)
 {
 	const char	*p, *q, *nl, *lim;
-	size_t		 len;
 	int		 r;
 
 	for (;;) {
-		if (in->map == NULL) {
-			if (in->fi >= in->nfiles)
-				return (0);
-			r = input_open_file(in, in->fi);
-			if (r == -1)
-				return (-1);
-			if (r == 0) {
-				input_close_file(in);
-				in->cur_start += in->files[in->fi].size;
-				in->fi++;
-				continue;
-			}
-		}
+		if ((r = input_current(in)) != 1)
+			return (r);
 		p = in->p;
 		if (p >= in->end) {
-			input_close_file(in);
-			in->cur_start += in->files[in->fi].size;
-			in->fi++;
+			input_next_file(in);
 			continue;
 		}
-		if (p >= in->safe_end && in->base == in->map) {
-			/* The last line lacks its newline. */
-			len = in->map + in->maplen - p;
-			in->tail = xmalloc(len + 2);
-			memcpy(in->tail, p, len);
-			in->tail[len] = '\n';
-			in->tail[len + 1] = '\0';
-			in->base = in->tail - (p - in->map);
-			in->end = in->tail + len;
-			p = in->tail;
-		}
+		if (p >= in->safe_end && in->base == in->map)
+			p = input_tail(in, p);
 		lim = in->base == in->map ? in->safe_end : in->end + 1;
 		/* The block ends with the line that holds its last byte. */
 		q = (size_t)(in->end - p) > (1 << 20) ? p + (1 << 20) :
@@ -420,43 +440,21 @@ input_read(struct input *in, struct batch *b)
 {
 	const char	*p, *next, *why = NULL, *at = NULL;
 	int64_t		*k = b->k, *v = b->v;
-	size_t		 n = 0, len;
+	size_t		 n = 0;
 	int		 blank, r;
 
 	b->n = 0;
 	for (;;) {
-		if (in->map == NULL) {
-			if (in->fi >= in->nfiles)
-				return (0);
-			r = input_open_file(in, in->fi);
-			if (r == -1)
-				return (-1);
-			if (r == 0) {
-				input_close_file(in);
-				in->cur_start += in->files[in->fi].size;
-				in->fi++;
-				continue;
-			}
-		}
+		if ((r = input_current(in)) != 1)
+			return (r);
 		p = in->p;
 		if (in->format == IN_TEXT) {
 			p = input_text_lines(in, b, p, &n);
 			goto advanced;
 		}
 		while (n < BATCH_MAX && p < in->end) {
-			if (p >= in->safe_end && in->base == in->map) {
-				/* The last line lacks its newline. */
-				len = in->map + in->maplen - p;
-				in->tail = xmalloc(len + 2);
-				memcpy(in->tail, p, len);
-				in->tail[len] = '\n';
-				in->tail[len + 1] = '\0';
-				in->base = in->tail - (p - in->map);
-				in->end = in->tail + len;
-				if (in->first_line == p)
-					in->first_line = in->tail;
-				p = in->tail;
-			}
+			if (p >= in->safe_end && in->base == in->map)
+				p = input_tail(in, p);
 			b->pos[n] = in->cur_start + (uint64_t)(p - in->base);
 			next = parse_line(p, &k[n], &v[n], &blank, &why, &at);
 			if (next == NULL) {
@@ -472,11 +470,8 @@ input_read(struct input *in, struct batch *b)
 		}
 advanced:
 		in->p = p;
-		if (p >= in->end) {
-			input_close_file(in);
-			in->cur_start += in->files[in->fi].size;
-			in->fi++;
-		}
+		if (p >= in->end)
+			input_next_file(in);
 		if (n == BATCH_MAX || (n > 0 && in->map == NULL)) {
 			b->n = n;
 			return ((int)n);

@@ -29,34 +29,15 @@ struct outspec;
 static int	output_merge_typed(char **, size_t, int,
 		    const struct outspec *, uint64_t *);
 
-/* Format a decimal int64 at p; returns the byte after it. */
-static inline char *
-fmt_int(char *p, int64_t x)
-{
-	char		tmp[24];
-	uint64_t	u = x < 0 ? 0 - (uint64_t)x : (uint64_t)x;
-	int		n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	if (x < 0)
-		*p++ = '-';
-	while (n > 0)
-		*p++ = tmp[--n];
-	return (p);
-}
-
 /* Format one "k,v\n" line; returns its length (at most 42). */
 size_t
 output_format(char *buf, int64_t k, int64_t v)
 {
 	char	*p = buf;
 
-	p = fmt_int(p, k);
+	p = val_format(VT_INT, OUT_CSV, p, k);
 	*p++ = ',';
-	p = fmt_int(p, v);
+	p = val_format(VT_INT, OUT_CSV, p, v);
 	*p++ = '\n';
 	return ((size_t)(p - buf));
 }

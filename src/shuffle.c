@@ -287,46 +287,21 @@ runfile_append_sorted(struct runfile *rf, const struct pair *r, size_t n)
 int
 runfile_append_agg(struct runfile *rf, const struct agg *a)
 {
-	struct pair	*pairs, *sorted;
-	uint64_t	*count, *pos;
-	unsigned int	*part = NULL;
+	struct pair	*pairs;
 	size_t		 n, i, it = 0;
 	int64_t		 k, acc;
 	int		 r;
 
 	n = agg_count(a);
 	pairs = xreallocarray(NULL, n + 1, sizeof *pairs);
-	count = xcalloc(rf->nbuckets, sizeof *count);
 	for (i = 0; agg_next(a, &it, &k, &acc); i++) {
 		pairs[i].k = k;
 		pairs[i].v = acc;
 	}
-	if (rf->nbuckets == 1) {
+	if (rf->nbuckets == 1)
 		sort_pairs(pairs, n);
-		count[0] = n;
-		r = runfile_append(rf, pairs, count);
-		free(pairs);
-		free(count);
-		return (r);
-	}
-	/* A counting sort by partition. */
-	part = xreallocarray(NULL, n + 1, sizeof *part);
-	pos = xcalloc(rf->nbuckets, sizeof *pos);
-	for (i = 0; i < n; i++) {
-		part[i] = shuffle_partition(pairs[i].k, rf->nbuckets);
-		count[part[i]]++;
-	}
-	for (i = 1; i < rf->nbuckets; i++)
-		pos[i] = pos[i - 1] + count[i - 1];
-	sorted = xreallocarray(NULL, n + 1, sizeof *sorted);
-	for (i = 0; i < n; i++)
-		sorted[pos[part[i]]++] = pairs[i];
-	r = runfile_append(rf, sorted, count);
-	free(sorted);
-	free(pos);
-	free(part);
+	r = runfile_append_sorted(rf, pairs, n);
 	free(pairs);
-	free(count);
 	return (r);
 }
 

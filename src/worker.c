@@ -422,6 +422,18 @@ worker_due(const struct wctx *w)
 	return (w->bytes_in - w->mark >= w->job->checkpoint_interval);
 }
 
+/* This worker's byte range of the input files: lines starting in it. */
+static void
+worker_range(const struct wctx *w, uint64_t *lo, uint64_t *hi)
+{
+	const struct job	*job = w->job;
+
+	*lo = (uint64_t)((unsigned __int128)job->total * w->part /
+	    job->nparts);
+	*hi = (uint64_t)((unsigned __int128)job->total * (w->part + 1) /
+	    job->nparts);
+}
+
 /* Stage 0: read this worker's byte range of the input files. */
 static void
 worker_read_input(struct wctx *w, struct batch *b, int resume)
@@ -431,9 +443,7 @@ worker_read_input(struct wctx *w, struct batch *b, int resume)
 	uint64_t	 lo, hi, start;
 	int		 r;
 
-	lo = (uint64_t)((unsigned __int128)job->total * w->part / job->nparts);
-	hi = (uint64_t)((unsigned __int128)job->total * (w->part + 1) /
-	    job->nparts);
+	worker_range(w, &lo, &hi);
 	start = resume ? w->cs.cursor : lo;
 	w->status->bytes_total = hi - lo;
 	w->bytes_in = start - lo;
@@ -474,9 +484,7 @@ worker_count_words(struct wctx *w, int resume)
 	unsigned char	 c;
 	int		 r;
 
-	lo = (uint64_t)((unsigned __int128)job->total * w->part / job->nparts);
-	hi = (uint64_t)((unsigned __int128)job->total * (w->part + 1) /
-	    job->nparts);
+	worker_range(w, &lo, &hi);
 	start = resume ? w->cs.cursor : lo;
 	w->status->bytes_total = hi - lo;
 	w->bytes_in = start - lo;
