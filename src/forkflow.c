@@ -86,7 +86,7 @@ usage(int status)
 "                    [--inject-crash partition:operator[:record[:attempts]]]\n"
 "                    [--chaos mean-seconds] [--changekey-on key|value]\n"
 "                    [--output-format csv|tsv]\n"
-"       forkflow streaming -input in... -output out -mapper cmd\n"
+"       forkflow streaming -input in [-input in]... -output out -mapper cmd\n"
 "                          [-reducer cmd] [-combiner cmd] [-numReduceTasks n]\n"
 "                          [-file f]...\n"
 "       forkflow validate [-q] [--canonical] [--changekey-on key|value]\n"
@@ -487,6 +487,7 @@ output_complete(const char *path)
 static char	**stream_files;
 static size_t	  nstream_files;
 static char	 *stream_program;
+static int	  streaming;	/* forkflow streaming, not run */
 
 static void
 stream_program_remove(void)
@@ -510,6 +511,7 @@ cmd_streaming(int argc, char **argv)
 	long		 nred = -1;
 	int		 i, fd, n = 0, status;
 
+	streaming = 1;
 	in = json_array();
 	for (i = 1; i < argc; i++) {
 		if (i + 1 >= argc)
@@ -631,8 +633,12 @@ job_stream_files(struct job *job)
 	char	*link;
 	size_t	 i;
 
-	if (nstream_files == 0)
+	if (nstream_files == 0) {
+		/* Commands run where forkflow streaming was started. */
+		if (streaming && (job->workdir = getcwd(NULL, 0)) == NULL)
+			err(EXIT_JOB_FAILED, "getcwd");
 		return;
+	}
 	job->workdir = job_path(job, "files");
 	if (mkdir(job->workdir, 0700) != 0 && errno != EEXIST)
 		err(EXIT_JOB_FAILED, "%s", job->workdir);

@@ -127,6 +127,7 @@ struct op {
 	char		**argv;		/* mapper, reducer: a command, or */
 	char		*command;	/* one for /bin/sh -c */
 	struct op	*combiner;	/* reducer: its combiner, or NULL */
+	int		 is_combiner;	/* this is a reducer's combiner */
 	int		 on_key;	/* changeKey with a named function on k */
 	char		*src;		/* expression text (FN_EXPR) */
 	struct expr	*expr;		/* map/filter/changeKey: compiled form */
@@ -586,6 +587,7 @@ void		 input_open(struct input *, const struct input_file *, size_t,
 		     uint64_t, uint64_t);
 int		 input_read(struct input *, struct batch *);
 uint64_t	 input_tell(const struct input *);
+size_t		 input_file_of(const struct input_file *, size_t, uint64_t);
 int		 input_read_block(struct input *, const char **, size_t *);
 int		 input_locate(const struct input_file *, size_t, uint64_t,
 		     size_t *, uint64_t *);

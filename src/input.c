@@ -422,6 +422,21 @@ input_read_block(struct input *in, const char **pp, size_t *lenp)
 	}
 }
 
+/* Which file holds the global offset off. */
+size_t
+input_file_of(const struct input_file *files, size_t nfiles, uint64_t off)
+{
+	uint64_t	start = 0;
+	size_t		i;
+
+	for (i = 0; i + 1 < nfiles; i++) {
+		if (off < start + files[i].size)
+			break;
+		start += files[i].size;
+	}
+	return (i);
+}
+
 /* The global offset of the next line to read. */
 uint64_t
 input_tell(const struct input *in)

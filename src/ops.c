@@ -230,6 +230,8 @@ ops_stream(const struct program *p, size_t i, size_t end, struct batch *b,
 	struct stream_out	 out = { ops_stream_line, &c };
 	struct stream		*s = &streams[i];
 
+	if (progress_op != NULL)
+		*progress_op = (uint32_t)i;
 	if (!s->running && stream_start(s, &p->ops[i]) != 0)
 		fatal("cannot start the %s", p->ops[i].kind == OP_MAPPER ?
 		    "mapper" : "reducer");
@@ -264,6 +266,8 @@ ops_finish(const struct program *p, size_t first, size_t end,
 		c.out = ops_fm_batch(i);
 		c.sink = sink;
 		c.err = err;
+		if (progress_op != NULL)
+			*progress_op = (uint32_t)i;
 		if (stream_finish(&streams[i], &out, &why) != 0) {
 			err->op = &p->ops[i];
 			err->why = why;

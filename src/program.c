@@ -1103,6 +1103,7 @@ program_op_build(struct program *p, const struct opspec *spec, struct op *op,
 			}
 			op->combiner = xcalloc(1, sizeof *op->combiner);
 			op->combiner->kind = OP_REDUCER;
+			op->combiner->is_combiner = 1;
 			op->combiner->command = xstrdup(spec->combiner);
 			op->combiner->pos = spec->at;
 		}
@@ -1558,8 +1559,9 @@ program_op_describe(const struct program *p, const struct op *op)
 				cmd = t;
 			}
 		}
-		xasprintf(&s, "%s \"%s\" (%s:%d:%d)", op_canonical[op->kind],
-		    cmd, p->path, op->pos.line, op->pos.col);
+		xasprintf(&s, "%s \"%s\" (%s:%d:%d)", op->is_combiner ?
+		    "combiner" : op_canonical[op->kind], cmd, p->path,
+		    op->pos.line, op->pos.col);
 		free(cmd);
 		return (s);
 	}

@@ -32,6 +32,15 @@
 
 #define STREAM_TAIL	10	/* stderr lines kept for messages */
 
+/* What a streaming operator is called in messages. */
+static const char *
+stream_role(const struct op *op)
+{
+	if (op->is_combiner)
+		return ("combiner");
+	return (op->kind == OP_MAPPER ? "mapper" : "reducer");
+}
+
 /* What the environment of a streaming process says, set per stage. */
 struct stream_env	 stream_env;
 
@@ -55,7 +64,9 @@ static __dead void
 stream_exec(const struct op *op, int in, int out, int err)
 {
 	struct sigaction	 sa;
-	const char		*kind = op->kind == OP_MAPPER ? "m" : "r";
+	/* A combiner runs in the map task, as Hadoop's does. */
+	const char		*kind = op->kind == OP_MAPPER ||
+	    op->is_combiner ? "m" : "r";
 	char			*sh[4];
 	int			 fd;
 
@@ -80,8 +91,8 @@ stream_exec(const struct op *op, int in, int out, int err)
 	    (unsigned long long)stream_env.job_id, kind, stream_env.part,
 	    stream_env.attempt);
 	child_setenv("mapreduce_task_partition", "%u", stream_env.part);
-	child_setenv("mapreduce_task_ismap", "%s",
-	    op->kind == OP_MAPPER ? "true" : "false");
+	child_setenv("mapreduce_task_ismap", "%s", *kind == 'm' ? "true" :
+	    "false");
 	child_setenv("mapreduce_job_maps", "%u", stream_env.nparts);
 	child_setenv("mapreduce_job_reduces", "%u", stream_env.nparts);
 	if (stream_env.input_file != NULL)
@@ -167,8 +178,7 @@ stream_stderr_line(struct stream *s, const char *line, size_t len)
 	} else if (strncmp(text, "reporter:status:", 16) == 0)
 		log_info("status: %s", text + 16);
 	else
-		log_warnx("%s: %s", s->op->kind == OP_MAPPER ? "mapper" :
-		    "reducer", text);
+		log_warnx("%s: %s", stream_role(s->op), text);
 	free(s->tail[s->ntail % STREAM_TAIL]);
 	s->tail[s->ntail % STREAM_TAIL] = text;
 	s->ntail++;
@@ -355,16 +365,16 @@ stream_finish(struct stream *s, const struct stream_out *out, char **why)
 	for (i = 0; i < STREAM_TAIL; i++)
 		free(s->tail[i]);
 	if (r == -1)
-		xasprintf(why, "%s could not be waited for", s->op->kind ==
-		    OP_MAPPER ? "mapper" : "reducer");
+		xasprintf(why, "%s could not be waited for",
+		    stream_role(s->op));
 	else if (WIFSIGNALED(status))
 		xasprintf(why, "%s killed by signal %d; its last standard "
-		    "error: %s", s->op->kind == OP_MAPPER ? "mapper" :
-		    "reducer", WTERMSIG(status), *tail ? tail : "(none)");
+		    "error: %s", stream_role(s->op), WTERMSIG(status),
+		    *tail ? tail : "(none)");
 	else
 		xasprintf(why, "%s exited with status %d; its last standard "
-		    "error: %s", s->op->kind == OP_MAPPER ? "mapper" :
-		    "reducer", WEXITSTATUS(status), *tail ? tail : "(none)");
+		    "error: %s", stream_role(s->op), WEXITSTATUS(status),
+		    *tail ? tail : "(none)");
 	free(tail);
 	return (-1);
 }

@@ -63,6 +63,7 @@ struct wctx {
 	struct sagg		 words;		/* word count: word -> count */
 	int			 use_sagg;
 	int			 streaming;	/* the stage runs a process */
+	char			*input_abs;	/* the file a mapper reads */
 	struct runfile		 sink;
 
 	/* Records to skip, and ranges to run one record at a time. */
@@ -232,6 +233,8 @@ worker_sink(void *arg, struct batch *b)
 	struct wctx	*w = arg;
 	size_t		 i;
 
+	uint32_t	 op = w->status->op;
+
 	w->records_out += b->n;
 	if (w->st->reduce_out != NULL)
 		w->status->op = (uint32_t)(w->st->reduce_out -
@@ -242,6 +245,7 @@ worker_sink(void *arg, struct batch *b)
 		for (i = 0; i < b->n; i++)
 			recbuf_add(&w->recs, b->k[i], b->v[i]);
 	}
+	w->status->op = op;	/* the operator that sent them runs on */
 }
 
 /* Send a batch through the stage's operators and into its sink. */
@@ -361,7 +365,7 @@ worker_flush(struct wctx *w)
 		memset(&err, 0, sizeof err);
 		if (stream_filter(w->st->reduce_out->combiner, rb,
 		    &err.why) != 0) {
-			err.op = w->st->reduce_out;
+			err.op = w->st->reduce_out->combiner;
 			worker_stream_fail(w, &err);
 		}
 	}
@@ -434,6 +438,29 @@ worker_range(const struct wctx *w, uint64_t *lo, uint64_t *hi)
 	    job->nparts);
 }
 
+/*
+ * Tell the streaming processes started from now on which input file they
+ * read, and which bytes of it are this worker's.
+ */
+static void
+worker_stream_file(struct wctx *w, size_t f, uint64_t lo, uint64_t hi)
+{
+	const struct job	*job = w->job;
+	uint64_t		 fstart = 0, fend;
+	size_t			 i;
+
+	for (i = 0; i < f; i++)
+		fstart += job->files[i].size;
+	fend = fstart + job->files[f].size;
+	free(w->input_abs);
+	w->input_abs = realpath(job->files[f].path, NULL);
+	stream_env.input_file = w->input_abs != NULL ? w->input_abs :
+	    job->files[f].path;
+	stream_env.input_start = (lo > fstart ? lo : fstart) - fstart;
+	stream_env.input_length = (hi < fend ? hi : fend) - (lo > fstart ?
+	    lo : fstart);
+}
+
 /* Stage 0: read this worker's byte range of the input files. */
 static void
 worker_read_input(struct wctx *w, struct batch *b, int resume)
@@ -441,6 +468,7 @@ worker_read_input(struct wctx *w, struct batch *b, int resume)
 	struct job	*job = w->job;
 	struct input	 in;
 	uint64_t	 lo, hi, start;
+	size_t		 cur, f;
 	int		 r;
 
 	worker_range(w, &lo, &hi);
@@ -450,7 +478,16 @@ worker_read_input(struct wctx *w, struct batch *b, int resume)
 	w->mark = w->bytes_in;
 	input_open(&in, job->files, job->nfiles, start, hi);
 	in.format = job->prog->in_format;
+	cur = SIZE_MAX;
 	while ((r = input_read(&in, b)) > 0) {
+		/* A batch is of one file.  A mapper's process, like a
+		 * Hadoop map task, reads one file: a new file, a new one. */
+		if (w->streaming && (f = input_file_of(job->files,
+		    job->nfiles, b->pos[0])) != cur) {
+			worker_finish_streams(w);
+			worker_stream_file(w, f, lo, hi);
+			cur = f;
+		}
 		worker_push(w, b);
 		w->bytes_in = input_tell(&in) - lo;
 		if (w->bytes_in > hi - lo)
@@ -1000,7 +1037,8 @@ worker_run_stage(struct wctx *w, unsigned int s)
 	stream_env.nparts = job->nparts;
 	stream_env.attempt = w->attempt;
 	stream_env.job_id = job->job_id;
-	stream_env.input_file = job->nfiles > 0 ? job->files[0].path : NULL;
+	stream_env.input_file = NULL;
+	stream_env.input_start = stream_env.input_length = 0;
 	/* Commands run where -file put their files, else beside the
 	 * program, as its relative inputs are. */
 	stream_env.workdir = job->workdir != NULL ? job->workdir :
