@@ -512,7 +512,9 @@ supervisor_stop_worker(struct worker *w)
 	if (w->state == W_BACKOFF) {
 		ev_timer_stop(sv->loop, &w->backoff);
 		w->state = W_FAILED;
-		sv->live--;
+		/* No child event will end the loop for this one. */
+		if (--sv->live == 0)
+			ev_break(sv->loop, EVBREAK_ALL);
 	} else if (w->state == W_RUNNING && w->stages_done > sv->stage) {
 		/* Idle at the barrier: it may leave in peace. */
 		w->state = W_FINISHING;
@@ -741,7 +743,10 @@ supervisor_spawn(struct supervisor *sv, struct worker *w)
 		errno = saved_errno;
 		log_warn("fork worker %u", w->part);
 		w->attempts++;
+		free(w->last_exit);
 		w->last_exit = xstrdup("could not be forked");
+		/* As a worker that crashed at once: back off, try again. */
+		w->state = W_RUNNING;
 		sv->live++;
 		supervisor_event(w, WE_CRASH);
 		return;
