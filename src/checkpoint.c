@@ -133,6 +133,15 @@ ckpt_load(const struct ckpt *c, struct ckpt_state *out)
 	return (1);
 }
 
+/* The generation the next ckpt_publish() will write. */
+uint64_t
+ckpt_next_generation(const struct ckpt *c)
+{
+	struct ckpt_state	old;
+
+	return (ckpt_load(c, &old) ? old.generation + 1 : 1);
+}
+
 /*
  * Publish a new state: the next generation, into the slot the previous
  * one did not use.  With durable, msync it to the disk.

@@ -40,6 +40,7 @@ enum {
 	OPT_CHANGEKEY_ON,
 	OPT_CANONICAL,
 	OPT_OUTPUT_FORMAT,
+	OPT_SPLIT_SIZE,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -61,6 +62,7 @@ static const struct option longopts[] = {
 	{ "changekey-on",	required_argument,	NULL, OPT_CHANGEKEY_ON },
 	{ "canonical",		no_argument,		NULL, OPT_CANONICAL },
 	{ "output-format",	required_argument,	NULL, OPT_OUTPUT_FORMAT },
+	{ "split-size",		required_argument,	NULL, OPT_SPLIT_SIZE },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "help",		no_argument,		NULL, OPT_HELP },
@@ -85,7 +87,7 @@ usage(int status)
 "                    [--heartbeat-timeout seconds] [--skip-bad-records]\n"
 "                    [--inject-crash partition:operator[:record[:attempts]]]\n"
 "                    [--chaos mean-seconds] [--changekey-on key|value]\n"
-"                    [--output-format csv|tsv]\n"
+"                    [--output-format csv|tsv] [--split-size size]\n"
 "       forkflow streaming -input in [-input in]... -output out -mapper cmd\n"
 "                          [-reducer cmd] [-combiner cmd] [-numReduceTasks n]\n"
 "                          [-file f]...\n"
@@ -119,6 +121,9 @@ usage(int status)
 "                       worker P kills itself at operator OP (on the stage\n"
 "                       input's RECORD-th record) on its first ATTEMPTS tries\n"
 "      --chaos SECONDS  kill a random worker every SECONDS on average\n"
+"      --split-size SIZE\n"
+"                       cut the input into splits of SIZE bytes, dealt out\n"
+"                       to the workers in turn (default: one share each)\n"
 "      --output-format csv|tsv\n"
 "                       k,v lines (strings quoted when needed) or key\\tvalue\n"
 "      --changekey-on key|value\n"
@@ -386,6 +391,7 @@ job_inputs(struct job *job)
 	free(canon);
 	XXH3_64bits_update(h, &job->nparts, sizeof job->nparts);
 	XXH3_64bits_update(h, &job->out_format, sizeof job->out_format);
+	XXH3_64bits_update(h, &job->split_size, sizeof job->split_size);
 	for (i = 0; i < p->ninputs; i++) {
 		if (strcmp(p->inputs[i], "-") == 0) {
 			job->files[i].name = xstrdup("<stdin>");
@@ -734,6 +740,25 @@ peak_rss_kib(void)
 	return (kib);
 }
 
+/* Add up and print the counters the streaming commands reported. */
+static void
+print_counters(const struct job *job)
+{
+	char		*path;
+	unsigned int	 p, s;
+
+	counters_clear();
+	for (p = 0; p < job->nparts; p++) {
+		for (s = 0; s < job->plan->nstages; s++) {
+			path = job_path(job, "counters/%u.%u", p, s);
+			counters_load(path);
+			free(path);
+		}
+	}
+	counters_print();
+	counters_clear();
+}
+
 /* List the records skipped by --skip-bad-records. */
 static void
 print_skipped(const struct job *job)
@@ -837,6 +862,9 @@ cmd_run(int argc, char **argv)
 			break;
 		case OPT_CHANGEKEY_ON:
 			changekey = parse_changekey(optarg);
+			break;
+		case OPT_SPLIT_SIZE:
+			job.split_size = parse_size(optarg, "--split-size");
 			break;
 		case OPT_OUTPUT_FORMAT:
 			if (strcasecmp(optarg, "csv") == 0)
@@ -964,6 +992,8 @@ cmd_run(int argc, char **argv)
 		log_warn("journal");
 	if (status == 0 && job.skipped > 0 && !job.quiet)
 		print_skipped(&job);
+	if (status == 0 && !job.quiet)
+		print_counters(&job);
 	if (status != 0 && job.outtmp != NULL)
 		(void)rm_tree(job.outtmp);
 

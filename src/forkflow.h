@@ -257,6 +257,10 @@ struct input {
 	size_t		 err_file;
 	uint64_t	 err_off;
 	enum in_format	 format;
+	const uint64_t	*rlo;		/* the ranges, read one after another */
+	const uint64_t	*rhi;
+	size_t		 nranges;
+	size_t		 ri;		/* the one being read */
 	int64_t		*names;		/* text: each file's name, a string */
 	struct arena	 names_arena;
 };
@@ -503,6 +507,7 @@ struct job {
 	unsigned int	 max_attempts;
 	int		 permanent;	/* failed on the program or input */
 	uint64_t	 checkpoint_interval;	/* bytes of input */
+	uint64_t	 split_size;	/* --split-size, or 0: one range */
 	double		 heartbeat_timeout;	/* seconds */
 	double		 chaos;		/* mean seconds between kills, or 0 */
 	int		 skip_bad;	/* --skip-bad-records */
@@ -587,6 +592,10 @@ void		 input_open(struct input *, const struct input_file *, size_t,
 		     uint64_t, uint64_t);
 int		 input_read(struct input *, struct batch *);
 uint64_t	 input_tell(const struct input *);
+void		 input_open_ranges(struct input *, const struct input_file *,
+		     size_t, const uint64_t *, const uint64_t *, size_t,
+		     uint64_t);
+uint64_t	 input_progress(const struct input *);
 size_t		 input_file_of(const struct input_file *, size_t, uint64_t);
 int		 input_read_block(struct input *, const char **, size_t *);
 int		 input_locate(const struct input_file *, size_t, uint64_t,
@@ -681,6 +690,11 @@ int		 stream_feed(struct stream *, const struct batch *,
 int		 stream_finish(struct stream *, const struct stream_out *,
 		     char **);
 int		 stream_filter(const struct op *, struct recbuf *, char **);
+void		 counters_add(const char *, size_t, int64_t);
+void		 counters_clear(void);
+int		 counters_save(const char *);
+void		 counters_load(const char *);
+void		 counters_print(void);
 
 /* ops.c */
 void		 batch_init(struct batch *);
@@ -748,6 +762,7 @@ struct ckpt	*ckpt_open(const char *, unsigned int, uint64_t);
 void		 ckpt_close(struct ckpt *);
 int		 ckpt_load(const struct ckpt *, struct ckpt_state *);
 int		 ckpt_publish(struct ckpt *, struct ckpt_state *, int);
+uint64_t	 ckpt_next_generation(const struct ckpt *);
 
 /* worker.c */
 __dead void	 worker_main(struct job *, unsigned int, int);

@@ -289,8 +289,17 @@ input_current(struct input *in)
 	int	r;
 
 	while (in->map == NULL) {
-		if (in->fi >= in->nfiles)
-			return (0);
+		if (in->fi >= in->nfiles) {
+			/* This range is done: on to the next, if any. */
+			if (in->ri + 1 >= in->nranges)
+				return (0);
+			in->ri++;
+			in->lo = in->rlo[in->ri];
+			in->hi = in->rhi[in->ri];
+			in->fi = 0;
+			in->cur_start = 0;
+			continue;
+		}
 		if ((r = input_open_file(in, in->fi)) == -1)
 			return (-1);
 		if (r == 0)
@@ -420,6 +429,47 @@ input_read_block(struct input *in, const char **pp, size_t *lenp)
 		in->p = nl + 1;
 		return (1);
 	}
+}
+
+/*
+ * Read several byte ranges in turn (--split-size deals splits out to the
+ * workers), from global offset start on: ranges that end before it are
+ * done.
+ */
+void
+input_open_ranges(struct input *in, const struct input_file *files,
+    size_t nfiles, const uint64_t *rlo, const uint64_t *rhi, size_t n,
+    uint64_t start)
+{
+	size_t	ri = 0;
+
+	while (ri + 1 < n && rhi[ri] <= start)
+		ri++;
+	input_open(in, files, nfiles, start > rlo[ri] ? start : rlo[ri],
+	    rhi[ri]);
+	in->rlo = rlo;
+	in->rhi = rhi;
+	in->nranges = n;
+	in->ri = ri;
+}
+
+/* How many bytes of its ranges the reader has read. */
+uint64_t
+input_progress(const struct input *in)
+{
+	uint64_t	done = 0, t;
+	size_t		i;
+
+	if (in->nranges == 0)
+		return (0);
+	for (i = 0; i < in->ri; i++)
+		done += in->rhi[i] - in->rlo[i];
+	t = input_tell(in);
+	if (t > in->rhi[in->ri])
+		t = in->rhi[in->ri];
+	if (t > in->rlo[in->ri])
+		done += t - in->rlo[in->ri];
+	return (done);
 }
 
 /* Which file holds the global offset off. */

@@ -188,6 +188,7 @@ journal_open(struct job *job, char **cause)
 	job->resumed = r;
 	if (job_mkdir(job, "status", cause) != 0 ||
 	    job_mkdir(job, "ckpt", cause) != 0 ||
+	    job_mkdir(job, "counters", cause) != 0 ||
 	    job_mkdir(job, "out", cause) != 0) {
 		free(path);
 		return (-1);

@@ -172,8 +172,10 @@ stream_stderr_line(struct stream *s, const char *line, size_t len)
 
 	text = xstrndup(line, len);
 	if (strncmp(text, "reporter:counter:", 17) == 0 &&
-	    (c = strrchr(text, ',')) != NULL) {
+	    (c = strrchr(text, ',')) != NULL && c > text + 17) {
 		s->counters++;
+		counters_add(text + 17, (size_t)(c - (text + 17)),
+		    strtoll(c + 1, NULL, 10));
 		log_debug("%s", text);
 	} else if (strncmp(text, "reporter:status:", 16) == 0)
 		log_info("status: %s", text + 16);
@@ -434,4 +436,112 @@ stream_filter(const struct op *op, struct recbuf *rb, char **why)
 	*rb = out;
 	recs_sort(rb->r, rb->n, rb->kt, rb->vt);
 	return (0);
+}
+
+/*
+ * User counters, from reporter:counter:GROUP,NAME,N lines: a small table
+ * of "GROUP,NAME" and their totals in this worker, for this stage.  They
+ * are saved with each checkpoint (counters_save) and loaded back on resume,
+ * so that work done twice is counted once.
+ */
+struct counter {
+	char		*name;		/* "GROUP,NAME" */
+	int64_t		 value;
+};
+
+static struct counter	*counters;
+static size_t		 ncounters;
+
+void
+counters_add(const char *name, size_t len, int64_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < ncounters; i++) {
+		if (strlen(counters[i].name) == len &&
+		    memcmp(counters[i].name, name, len) == 0) {
+			counters[i].value = (int64_t)((uint64_t)counters[i].value +
+			    (uint64_t)n);
+			return;
+		}
+	}
+	counters = xreallocarray(counters, ncounters + 1, sizeof *counters);
+	counters[ncounters].name = xstrndup(name, len);
+	counters[ncounters].value = n;
+	ncounters++;
+}
+
+void
+counters_clear(void)
+{
+	size_t	i;
+
+	for (i = 0; i < ncounters; i++)
+		free(counters[i].name);
+	free(counters);
+	counters = NULL;
+	ncounters = 0;
+}
+
+/* Write the counters to path, as "GROUP,NAME<TAB>N" lines; 0 or -1. */
+int
+counters_save(const char *path)
+{
+	FILE	*f;
+	char	*tmp;
+	size_t	 i;
+	int	 r = 0;
+
+	xasprintf(&tmp, "%s.tmp", path);
+	if ((f = fopen(tmp, "w")) == NULL) {
+		free(tmp);
+		return (-1);
+	}
+	for (i = 0; i < ncounters; i++)
+		fprintf(f, "%s\t%lld\n", counters[i].name,
+		    (long long)counters[i].value);
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		r = -1;
+	free(tmp);
+	return (r);
+}
+
+/* Add the counters of a file written by counters_save (none: fine). */
+void
+counters_load(const char *path)
+{
+	FILE	*f;
+	char	 line[1024], *tab;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof line, f) != NULL) {
+		if ((tab = strchr(line, '\t')) == NULL)
+			continue;
+		counters_add(line, (size_t)(tab - line),
+		    strtoll(tab + 1, NULL, 10));
+	}
+	fclose(f);
+}
+
+/* Print the counters, sorted, as a block on standard error. */
+void
+counters_print(void)
+{
+	size_t	i, j;
+	struct counter t;
+
+	for (i = 1; i < ncounters; i++) {
+		for (j = i; j > 0 && strcmp(counters[j - 1].name,
+		    counters[j].name) > 0; j--) {
+			t = counters[j];
+			counters[j] = counters[j - 1];
+			counters[j - 1] = t;
+		}
+	}
+	if (ncounters > 0)
+		fprintf(stderr, "forkflow: counters of the streaming commands:\n");
+	for (i = 0; i < ncounters; i++)
+		fprintf(stderr, "  %s\t%lld\n", counters[i].name,
+		    (long long)counters[i].value);
 }

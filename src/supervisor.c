@@ -536,7 +536,11 @@ supervisor_permanent(struct supervisor *sv, struct worker *w)
 
 	sv->failing = 1;
 	for (i = 0; i < sv->job->nparts; i++) {
-		if (i > w->part || sv->w[i].stages_done > sv->stage)
+		/* With --split-size, a later partition reads splits before
+		 * this one's too: it finishes, and may report an earlier
+		 * error. */
+		if ((i > w->part && sv->job->split_size == 0) ||
+		    sv->w[i].stages_done > sv->stage)
 			supervisor_stop_worker(&sv->w[i]);
 	}
 }
@@ -907,7 +911,13 @@ supervisor_first_error(struct supervisor *sv)
 		w = &sv->w[i];
 		if (!w->has_error)
 			continue;
-		if (best == NULL || w->error.stage < best->error.stage)
+		if (best == NULL || w->error.stage < best->error.stage ||
+		    (w->error.stage == best->error.stage &&
+		    w->error.kind == ERROR_INPUT &&
+		    best->error.kind == ERROR_INPUT &&
+		    (w->error.file < best->error.file ||
+		    (w->error.file == best->error.file &&
+		    w->error.off < best->error.off))))
 			best = w;
 	}
 	return (best);

@@ -64,6 +64,8 @@ struct wctx {
 	int			 use_sagg;
 	int			 streaming;	/* the stage runs a process */
 	char			*input_abs;	/* the file a mapper reads */
+	uint64_t		*rlo;		/* its byte ranges of the input */
+	uint64_t		*rhi;
 	struct runfile		 sink;
 
 	/* Records to skip, and ranges to run one record at a time. */
@@ -385,6 +387,25 @@ worker_flush(struct wctx *w)
 }
 
 /*
+ * Save the streaming commands' counters as they stand at checkpoint
+ * generation g (0: the stage's end), where a resumed worker finds them.
+ */
+static void
+worker_save_counters(struct wctx *w, uint64_t g)
+{
+	char	*path;
+
+	if (g == 0)
+		path = job_path(w->job, "counters/%u.%u", w->part, w->s);
+	else
+		path = job_path(w->job, "counters/%u.%u.g%llu", w->part, w->s,
+		    (unsigned long long)g);
+	if (counters_save(path) != 0)
+		worker_io_fail(w, path);
+	free(path);
+}
+
+/*
  * Checkpoint: append what the sink holds to the stage's run file as one
  * run, then publish where the stage stands.  After a crash, a new attempt
  * truncates the run file to this length and resumes from this cursor.
@@ -409,6 +430,8 @@ worker_checkpoint(struct wctx *w, uint32_t phase, uint64_t cursor,
 	w->cs.records_in = w->records_in;
 	w->cs.records_out = w->records_out;
 	w->cs.bytes_in = w->bytes_in;
+	if (w->streaming)
+		worker_save_counters(w, ckpt_next_generation(w->ckpt));
 	if (ckpt_publish(w->ckpt, &w->cs, job->durable) != 0)
 		worker_io_fail(w, "checkpoint");
 	w->status->checkpoints++;
@@ -426,21 +449,51 @@ worker_due(const struct wctx *w)
 	return (w->bytes_in - w->mark >= w->job->checkpoint_interval);
 }
 
-/* This worker's byte range of the input files: lines starting in it. */
-static void
-worker_range(const struct wctx *w, uint64_t *lo, uint64_t *hi)
+/*
+ * This worker's byte ranges of the input files (lines that start in them
+ * are its): one range, the worker's share, or with --split-size splits of
+ * that size dealt out to the workers in turn.  Returns their number and
+ * their total length.
+ */
+static size_t
+worker_splits(struct wctx *w, uint64_t *total)
 {
 	const struct job	*job = w->job;
+	uint64_t		 s = job->split_size, lo, n = 0, j;
 
-	*lo = (uint64_t)((unsigned __int128)job->total * w->part /
-	    job->nparts);
-	*hi = (uint64_t)((unsigned __int128)job->total * (w->part + 1) /
-	    job->nparts);
+	free(w->rlo);
+	free(w->rhi);
+	*total = 0;
+	if (s == 0 || job->total == 0) {
+		w->rlo = xcalloc(1, sizeof *w->rlo);
+		w->rhi = xcalloc(1, sizeof *w->rhi);
+		w->rlo[0] = (uint64_t)((unsigned __int128)job->total *
+		    w->part / job->nparts);
+		w->rhi[0] = (uint64_t)((unsigned __int128)job->total *
+		    (w->part + 1) / job->nparts);
+		*total = w->rhi[0] - w->rlo[0];
+		return (1);
+	}
+	j = (job->total + s - 1) / s;
+	w->rlo = xcalloc(j / job->nparts + 2, sizeof *w->rlo);
+	w->rhi = xcalloc(j / job->nparts + 2, sizeof *w->rhi);
+	for (lo = (uint64_t)w->part * s; lo < job->total;
+	    lo += (uint64_t)job->nparts * s) {
+		w->rlo[n] = lo;
+		w->rhi[n] = lo + s < job->total ? lo + s : job->total;
+		*total += w->rhi[n] - w->rlo[n];
+		n++;
+	}
+	if (n == 0) {
+		w->rlo[0] = w->rhi[0] = job->total;
+		n = 1;
+	}
+	return ((size_t)n);
 }
 
 /*
  * Tell the streaming processes started from now on which input file they
- * read, and which bytes of it are this worker's.
+ * read, and which bytes of it are this worker's (of the range [lo, hi)).
  */
 static void
 worker_stream_file(struct wctx *w, size_t f, uint64_t lo, uint64_t hi)
@@ -461,23 +514,23 @@ worker_stream_file(struct wctx *w, size_t f, uint64_t lo, uint64_t hi)
 	    lo : fstart);
 }
 
-/* Stage 0: read this worker's byte range of the input files. */
+/* Stage 0: read this worker's byte ranges of the input files. */
 static void
 worker_read_input(struct wctx *w, struct batch *b, int resume)
 {
 	struct job	*job = w->job;
 	struct input	 in;
-	uint64_t	 lo, hi, start;
-	size_t		 cur, f;
+	uint64_t	 total;
+	size_t		 cur, f, n;
 	int		 r;
 
-	worker_range(w, &lo, &hi);
-	start = resume ? w->cs.cursor : lo;
-	w->status->bytes_total = hi - lo;
-	w->bytes_in = start - lo;
-	w->mark = w->bytes_in;
-	input_open(&in, job->files, job->nfiles, start, hi);
+	n = worker_splits(w, &total);
+	w->status->bytes_total = total;
+	input_open_ranges(&in, job->files, job->nfiles, w->rlo, w->rhi, n,
+	    resume ? w->cs.cursor : 0);
 	in.format = job->prog->in_format;
+	w->bytes_in = input_progress(&in);
+	w->mark = w->bytes_in;
 	cur = SIZE_MAX;
 	while ((r = input_read(&in, b)) > 0) {
 		/* A batch is of one file.  A mapper's process, like a
@@ -485,20 +538,18 @@ worker_read_input(struct wctx *w, struct batch *b, int resume)
 		if (w->streaming && (f = input_file_of(job->files,
 		    job->nfiles, b->pos[0])) != cur) {
 			worker_finish_streams(w);
-			worker_stream_file(w, f, lo, hi);
+			worker_stream_file(w, f, in.lo, in.hi);
 			cur = f;
 		}
 		worker_push(w, b);
-		w->bytes_in = input_tell(&in) - lo;
-		if (w->bytes_in > hi - lo)
-			w->bytes_in = hi - lo;
+		w->bytes_in = input_progress(&in);
 		w->status->bytes_in = w->bytes_in;
 		if (worker_due(w))
 			worker_checkpoint(w, PHASE_READ, input_tell(&in), 0);
 	}
 	if (r == -1)
 		worker_fail(w, ERROR_INPUT, in.err_file, in.err_off, in.cause);
-	w->bytes_in = hi - lo;
+	w->bytes_in = total;
 	w->status->bytes_in = w->bytes_in;
 	input_close(&in);
 }
@@ -517,17 +568,17 @@ worker_count_words(struct wctx *w, int resume)
 	const char	*p, *e, *q;
 	char		 word[256], *big = NULL, *buf;
 	size_t		 len, n, bigcap = 0;
-	uint64_t	 lo, hi, start, lines, words, h;
+	uint64_t	 total, lines, words, h;
 	unsigned char	 c;
 	int		 r;
 
-	worker_range(w, &lo, &hi);
-	start = resume ? w->cs.cursor : lo;
-	w->status->bytes_total = hi - lo;
-	w->bytes_in = start - lo;
-	w->mark = w->bytes_in;
-	input_open(&in, job->files, job->nfiles, start, hi);
+	n = worker_splits(w, &total);
+	w->status->bytes_total = total;
+	input_open_ranges(&in, job->files, job->nfiles, w->rlo, w->rhi, n,
+	    resume ? w->cs.cursor : 0);
 	in.format = IN_TEXT;
+	w->bytes_in = input_progress(&in);
+	w->mark = w->bytes_in;
 	while ((r = input_read_block(&in, &p, &len)) > 0) {
 		e = p + len;
 		lines = words = 0;
@@ -566,9 +617,7 @@ worker_count_words(struct wctx *w, int resume)
 		}
 		w->records_in += lines;
 		w->records_out += words;
-		w->bytes_in = input_tell(&in) - lo;
-		if (w->bytes_in > hi - lo)
-			w->bytes_in = hi - lo;
+		w->bytes_in = input_progress(&in);
 		w->status->bytes_in = w->bytes_in;
 		w->status->records_in = w->records_in;
 		w->status->heartbeat++;
@@ -577,7 +626,7 @@ worker_count_words(struct wctx *w, int resume)
 	}
 	if (r == -1)
 		worker_fail(w, ERROR_INPUT, in.err_file, in.err_off, in.cause);
-	w->bytes_in = hi - lo;
+	w->bytes_in = total;
 	input_close(&in);
 	free(big);
 }
@@ -1014,6 +1063,13 @@ worker_run_stage(struct wctx *w, unsigned int s)
 		resume = 0;
 		memset(&w->cs, 0, sizeof w->cs);
 	}
+	counters_clear();
+	if (resume) {
+		path = job_path(job, "counters/%u.%u.g%llu", w->part, s,
+		    (unsigned long long)w->cs.generation);
+		counters_load(path);
+		free(path);
+	}
 	if (!resume)
 		(void)worker_open_sink(w, 0);
 	else {
@@ -1091,6 +1147,9 @@ worker_run_stage(struct wctx *w, unsigned int s)
 			free(path);
 		}
 	}
+
+	if (w->streaming)
+		worker_save_counters(w, 0);
 
 	/* The stage's output is under its final name: publish that. */
 	memset(&w->cs, 0, sizeof w->cs);

@@ -11,7 +11,7 @@
 # shellcheck disable=SC2018,SC2019 # ASCII letters only, as WORDS
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
-plan 22
+plan 27
 
 mkdir "$T/books"
 # Text of our own making: awk with a fixed seed.
@@ -56,6 +56,30 @@ for p in 1 2 5; do
 done
 run_prog run "$T/wc.json" -p 3 --checkpoint-interval 4k
 check_file "word count with a checkpoint every 4 KiB" "$T/wc.want" "$T/out"
+
+# --split-size deals splits out in turn; killed and resumed inside them.
+run_prog run "$T/wc.json" -p 3 --split-size 3k
+check_file "word count, --split-size 3k" "$T/wc.want" "$T/out"
+run_prog run "$T/wc.json" -p 2 --split-size 5k --checkpoint-interval 2k \
+    --inject-crash 0:0:3000
+check_file "word count, --split-size, worker killed" "$T/wc.want" "$T/out"
+sed 's/"SUM"/"COUNT"/' "$T/wc.json" >"$T/wcs.json"
+run_prog run "$T/wcs.json" -p 3 --split-size 1k --checkpoint-interval 1k \
+    --inject-crash 2:0:2500
+check_file "general path, --split-size, worker killed" "$T/wc.want" \
+    "$T/out"
+
+# With splits, the first bad line of the input is still the one reported.
+{
+	awk 'BEGIN { for (i = 0; i < 3000; i++) print i "," i }'
+	echo "3000,x"
+	awk 'BEGIN { for (i = 0; i < 3000; i++) print i "," i }'
+	echo "bad"
+} >"$T/bad.csv"
+echo '{"operations": [{"operator": "map", "expr": "v"}]}' >"$T/id.json"
+run_prog run "$T/id.json" -i "$T/bad.csv" -p 3 --split-size 2k
+check_status "splits and a bad input: exit status 2" 2
+check_err "splits and a bad input: the first error" "bad.csv:3001:6: "
 
 # The same through the general path (COUNT of words, no fused scan).
 sed 's/"SUM"/"COUNT"/' "$T/wc.json" >"$T/wcc.json"
