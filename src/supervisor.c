@@ -98,6 +98,7 @@ struct worker {
 	ev_tstamp		 last_change;	/* when it last moved */
 	int			 hung;		/* killed for no progress */
 	int			 doomed;	/* sent SIGKILL, not reaped yet */
+	int			 chaos;		/* killed by --chaos */
 	pid_t			 last_pid;
 	struct suspect		*suspects;
 	size_t			 nsuspects;
@@ -475,7 +476,8 @@ supervisor_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 	    WEXITSTATUS(status) == WORKER_EXIT_RUNTIME))
 		supervisor_event(w, WE_EXIT_PERMANENT);
 	else {
-		if (w->state == W_RUNNING && w->stages_done <= w->sv->stage)
+		if (w->state == W_RUNNING && w->stages_done <= w->sv->stage &&
+		    !w->chaos)
 			supervisor_note_crash(w);
 		supervisor_event(w, WE_CRASH);
 	}
@@ -619,15 +621,17 @@ supervisor_event(struct worker *w, enum worker_event ev)
 		 */
 		if (w->status->checkpoints != w->ckpts_at_fork)
 			w->failures = 0;
-		w->failures++;
+		/* A kill of --chaos is no failure of the partition's. */
+		if (!w->chaos)
+			w->failures++;
 		if (w->failures >= max) {
 			w->state = W_FAILED;
 			supervisor_give_up(sv, w);
 			break;
 		}
 		/* The first restart is at once, later ones back off. */
-		delay = w->failures <= 1 ? 0 : (double)(1u << (w->failures -
-		    2 > 5 ? 5 : w->failures - 2));
+		delay = w->failures <= 1 || w->chaos ? 0 :
+		    (double)(1u << (w->failures - 2 > 5 ? 5 : w->failures - 2));
 		if (delay > 30)
 			delay = 30;
 		what = op_describe(sv->job, w->status->op);
@@ -773,6 +777,7 @@ supervisor_spawn(struct supervisor *sv, struct worker *w)
 	w->attempts++;
 	w->hung = 0;
 	w->doomed = 0;
+	w->chaos = 0;
 	w->ckpts_at_fork = w->status->checkpoints;
 	w->state = W_RUNNING;
 	w->has_error = 0;
@@ -877,6 +882,7 @@ supervisor_chaos_cb(struct ev_loop *loop, ev_timer *t, int revents)
 				log_warnx("chaos: killing worker %u (pid %ld)",
 				    w->part, (long)w->pid);
 				w->doomed = 1;
+				w->chaos = 1;
 				kill(w->pid, SIGKILL);
 				break;
 			}

@@ -914,11 +914,24 @@ worker_stage_committed(struct wctx *w, unsigned int s)
 	char			*path;
 	int			 done;
 
-	if (!ckpt_load(w->ckpt, &cs) || cs.stages_done <= s)
+	if (!ckpt_load(w->ckpt, &cs) || cs.stages_done < s)
 		return (0);
 	path = worker_stage_path(w, s);
 	done = access(path, F_OK) == 0;
 	free(path);
+	if (done && cs.stages_done == s) {
+		/*
+		 * The stage's output was renamed into place, but the worker
+		 * died before it published that: the stage is done.
+		 */
+		memset(&w->cs, 0, sizeof w->cs);
+		w->cs.stages_done = s + 1;
+		w->cs.records_in = cs.records_in;
+		w->cs.records_out = cs.records_out;
+		if (ckpt_publish(w->ckpt, &w->cs, w->job->durable) != 0)
+			worker_io_fail(w, "checkpoint");
+		cs = w->cs;
+	}
 	if (done) {
 		w->records_in = cs.records_in;
 		w->records_out = cs.records_out;

@@ -18,6 +18,7 @@ void	 ck_spew(const char *, const void *, size_t);
 uint64_t ck_rand(uint64_t *);
 
 Suite	*agg_suite(void);
+Suite	*checkpoint_suite(void);
 Suite	*dialect_suite(void);
 Suite	*expr_suite(void);
 Suite	*input_suite(void);

@@ -18,6 +18,7 @@ main(void)
 
 	sr = srunner_create(expr_suite());
 	srunner_add_suite(sr, agg_suite());
+	srunner_add_suite(sr, checkpoint_suite());
 	srunner_add_suite(sr, dialect_suite());
 	srunner_add_suite(sr, input_suite());
 	srunner_add_suite(sr, program_suite());

@@ -187,10 +187,260 @@ sort_kv() {
 	LC_ALL=C sort -t, -k1,1n -k2,2n "$@"
 }
 
+# at_exit COMMAND: run the shell command COMMAND at exit, before $T is
+# removed (to unmount something mounted under $T, say); the last one given
+# runs first.
+_at_exit=
+at_exit() {
+	_at_exit="$1
+$_at_exit"
+}
+
+# start_bg NAME ARGS...: start "$FORKFLOW" ARGS... in the background, with
+# standard input from /dev/null, standard output in $T/NAME.out and
+# standard error in $T/NAME.err.  Sets bg_pid to forkflow's process ID (the
+# supervisor's), also in $T/NAME.pid; when forkflow ends, its exit status
+# (128 + N after signal N) goes to $T/NAME.status.  One still running at
+# exit is killed.
+start_bg() {
+	_bg_name=$1
+	shift
+	rm -f "$T/$_bg_name.pid" "$T/$_bg_name.status" "$T/$_bg_name.out" \
+	    "$T/$_bg_name.err"
+	(
+		trap - EXIT HUP TERM
+		"$FORKFLOW" "$@" </dev/null >"$T/$_bg_name.out" \
+		    2>"$T/$_bg_name.err" &
+		_bg_child=$!
+		echo "$_bg_child" >"$T/$_bg_name.pid.tmp"
+		mv "$T/$_bg_name.pid.tmp" "$T/$_bg_name.pid"
+		_bg_st=0
+		wait "$_bg_child" || _bg_st=$?
+		echo "$_bg_st" >"$T/$_bg_name.status.tmp"
+		mv "$T/$_bg_name.status.tmp" "$T/$_bg_name.status"
+	) 2>/dev/null &
+	_bg_names="$_bg_names $_bg_name"
+	wait_for 10 test -s "$T/$_bg_name.pid" ||
+	    bail_out "$_bg_name: forkflow did not start in the background"
+	# shellcheck disable=SC2034 # for the test
+	bg_pid=$(cat "$T/$_bg_name.pid")
+}
+_bg_names=
+
+# wait_bg NAME SECONDS: wait until the background forkflow NAME has ended,
+# at most SECONDS (then kill it with SIGKILL and return 1); its exit
+# status in $status.
+wait_bg() {
+	_bg_ret=0
+	if ! wait_for "$2" test -f "$T/$1.status"; then
+		diag "$1: forkflow still running after $2 s; killing it"
+		kill -KILL "$(cat "$T/$1.pid")" 2>/dev/null
+		wait_for 10 test -f "$T/$1.status"
+		_bg_ret=1
+	fi
+	status=$(cat "$T/$1.status" 2>/dev/null || echo none)
+	return "$_bg_ret"
+}
+
+# bg_running NAME: the background forkflow NAME has not ended.
+bg_running() {
+	[ -f "$T/$1.pid" ] && [ ! -f "$T/$1.status" ]
+}
+
+# count_lines FILE PATTERN: how many lines of FILE match the basic regular
+# expression PATTERN (0 when FILE is missing).
+count_lines() {
+	_cl=$(grep -c -e "$2" "$1" 2>/dev/null) || _cl=0
+	echo "$_cl"
+}
+
+# has_lines FILE PATTERN N: at least N lines of FILE match PATTERN.
+has_lines() {
+	[ "$(count_lines "$1" "$2")" -ge "$3" ]
+}
+
+# no_procs PATTERN: no process has PATTERN in its command line.
+no_procs() {
+	! pgrep -f -- "$1" >/dev/null 2>&1
+}
+
+# --- Helpers of the recovery tests (t-recovery.sh, t-recovery-long.sh) ---
+
+# lap WHAT: say how long WHAT took since the last lap (or since lib.sh was
+# sourced), in whole seconds.
+_lap_mark=$(date +%s)
+lap() {
+	_lap_now=$(date +%s)
+	diag "$1: $((_lap_now - _lap_mark)) s"
+	_lap_mark=$_lap_now
+}
+
+# rand_seed SEED: start the generator of rand; rand N: a pseudo-random
+# number from 0 to N-1, in $r.  The same seed gives the same numbers.
+rand_seed() {
+	_rand_s=$(($1 % 2147483648))
+}
+
+rand() {
+	_rand_s=$(((_rand_s * 1103515245 + 12345) % 2147483648))
+	r=$(((_rand_s / 65536) % $1))
+}
+
+# rec_pairs N SEED: N pairs "k,v", keys from 0 to 999999, values from
+# -1000000 to 1000000, the same for the same SEED.
+rec_pairs() {
+	awk -v n="$1" -v s="$2" 'BEGIN { srand(s)
+		for (i = 0; i < n; i++)
+			printf "%d,%d\n", int(rand() * 1000000),
+			    int(rand() * 2000001) - 1000000 }'
+}
+
+# rec_prog FILE F0 F1 F2: write the recovery tests' program to FILE:
+#
+#	filter "v % 13 != 0", map "v * 3 + k % 11", changeKey "k % 700001",
+#	reduce SUM | map "v % 1000003", changeKey "v % 500009", reduce MAX
+#
+# with a filler map of F0, F1 and F2 divisions at the end of stages 0, 1
+# and 2 (none where 0), "v % (k + 3000000000) % (k + 3000000001) ...",
+# which gives v back on the pairs of rec_pairs but makes each stage last.
+# The operators are 0 to 6 without filler; with F0 > 0 the first filler
+# is operator 2 and the others move up by one.
+rec_prog() {
+	{
+		echo '{"operations": ['
+		echo '{"operator": "filter", "expr": "v % 13 != 0"},'
+		echo '{"operator": "map", "expr": "v * 3 + k % 11"},'
+		[ "$2" -eq 0 ] || echo "{\"operator\": \"map\", \"expr\":" \
+		    "\"$(_rec_filler "$2")\"},"
+		echo '{"operator": "changeKey", "expr": "k % 700001"},'
+		echo '{"operator": "reduce", "function": "SUM"},'
+		[ "$3" -eq 0 ] || echo "{\"operator\": \"map\", \"expr\":" \
+		    "\"$(_rec_filler "$3")\"},"
+		echo '{"operator": "map", "expr": "v % 1000003"},'
+		echo '{"operator": "changeKey", "expr": "v % 500009"},'
+		echo '{"operator": "reduce", "function": "MAX"}'
+		[ "$4" -eq 0 ] || echo ",{\"operator\": \"map\", \"expr\":" \
+		    "\"$(_rec_filler "$4")\"}"
+		echo ']}'
+	} >"$1"
+}
+
+_rec_filler() {
+	awk -v n="$1" 'BEGIN { e = "v"
+		for (i = 0; i < n; i++)
+			e = e sprintf(" %% (k + 3%09d)", i)
+		print e }'
+}
+
+# rec_ref FILE: the result of rec_prog's program on the pairs in FILE,
+# computed by awk, sorted.  Sums stay far below 2^53, and awk's % truncates
+# toward zero as C's does.
+rec_ref() {
+	awk -F, '{
+		k = $1 + 0; v = $2 + 0
+		if (v % 13 == 0) next
+		v = v * 3 + k % 11
+		s[k % 700001] += v
+	}
+	END {
+		for (k in s) {
+			v = s[k] % 1000003
+			nk = v % 500009
+			if (!(nk in m) || v > m[nk]) m[nk] = v
+		}
+		for (k in m) printf "%d,%d\n", k, m[k]
+	}' "$1" | sort_kv -
+}
+
+# ckpt_pat P S: the pattern of worker P's log line for a checkpoint it
+# made in stage S (with -vv).
+ckpt_pat() {
+	echo "^forkflow: worker $1: checkpoint [0-9]*: stage $2,"
+}
+
+# worker_pid LOG P: the process ID of the worker last forked for partition
+# P, from the supervisor's log (with -vv).
+worker_pid() {
+	sed -n "s/^forkflow: worker $2 forked (pid \\([0-9]*\\)).*/\\1/p" "$1" |
+	    tail -n 1
+}
+
+# pick LOG S: a random partition of 3 in $hit_p, and in $hit_n a number of
+# its checkpoints in stage S: at least 1 and at most the number LOG (a
+# fault-free -vv run) has less 4, so that the worker is still in the stage
+# a while after its $hit_n-th checkpoint.  pick_n LOG P S: the same for
+# partition P.
+pick() {
+	rand 3
+	pick_n "$1" "$r" "$2"
+}
+
+pick_n() {
+	hit_p=$2
+	_pick_c=$(count_lines "$1" "$(ckpt_pat "$2" "$3")")
+	_pick_m=$((_pick_c - 4))
+	[ "$_pick_m" -ge 1 ] || _pick_m=1
+	rand "$_pick_m"
+	hit_n=$((r + 1))
+}
+
+# hit_worker NAME S [N]: in the background job NAME (started with -vv),
+# kill -9 worker $hit_p once it has made N (default $hit_n) checkpoints in
+# stage S, counting those of earlier attempts; the process killed in
+# $hit_pid.  1 if that did not happen: the job ended first, or 60 s passed.
+hit_worker() {
+	hit_pid=
+	_hit_pat=$(ckpt_pat "$hit_p" "$2")
+	wait_for 60 _hit_ready "$1" "$_hit_pat" "${3:-$hit_n}"
+	has_lines "$T/$1.err" "$_hit_pat" "${3:-$hit_n}" || return 1
+	hit_pid=$(worker_pid "$T/$1.err" "$hit_p")
+	[ -n "$hit_pid" ] && bg_running "$1" || return 1
+	kill -KILL "$hit_pid"
+}
+
+_hit_ready() {
+	has_lines "$T/$1.err" "$2" "$3" || ! bg_running "$1"
+}
+
+# committed JOURNAL: the number of stages JOURNAL has as committed.
+committed() {
+	count_lines "$1" '^stage [0-9]* committed$'
+}
+
+# pids_named LOG: every "worker P (pid X) ...; restarting from" line of
+# LOG (-vv) names the process last forked for P, the one that died; the
+# lines that do not are in $T/diag.
+pids_named() {
+	awk '
+	/^forkflow: worker [0-9]+ forked \(pid [0-9]+\)/ {
+		p = $3; x = $6; sub(/\),?$/, "", x); last[p] = x
+	}
+	/^forkflow: worker [0-9]+ \(pid [0-9]+\) .*; restarting from/ {
+		p = $3; x = $5; sub(/\)$/, "", x)
+		if (x != last[p]) {
+			printf "%s\n  (pid %s was forked last for worker %s)\n", \
+			    $0, last[p], p
+			bad = 1
+		}
+	}
+	END { exit bad }' "$1" >"$T/diag"
+}
+
+# kept_dir: the job directory the last run_prog said it kept, if any.
+kept_dir() {
+	sed -n 's/^forkflow: the job directory \(.*\) is kept$/\1/p' "$T/err"
+}
+
 # At exit: remove the temporary folder, and say whether the plan was kept.
 _tap_exit() {
 	_tap_status=$?
 	trap - EXIT
+	for _bg in $_bg_names; do
+		if bg_running "$_bg"; then
+			kill -KILL "$(cat "$T/$_bg.pid")" 2>/dev/null
+		fi
+	done
+	eval "$_at_exit"
 	cd / && rm -rf "$T"
 	if [ -n "$_tap_planned" ] && [ "$_tap_n" -ne "$_tap_planned" ]; then
 		echo "# planned $_tap_planned tests but ran $_tap_n"
