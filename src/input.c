@@ -243,9 +243,12 @@ input_open_file(struct input *in, size_t fi)
 	} else {
 		/*
 		 * The first line starts at byte 0, BOM included: it is ours
-		 * even when the range ends inside the BOM.
+		 * even when the range ends inside the BOM.  A file that is a
+		 * BOM and nothing else has no line.
 		 */
 		a = in->bom;
+		if (a >= in->maplen)
+			return (0);
 		if (b <= a)
 			b = a + 1;
 	}
@@ -491,9 +494,15 @@ input_file_of(const struct input_file *files, size_t nfiles, uint64_t off)
 uint64_t
 input_tell(const struct input *in)
 {
+	uint64_t	off;
+
 	if (in->map == NULL)
 		return (in->fi >= in->nfiles ? in->hi : in->cur_start);
-	return (in->cur_start + (uint64_t)(in->p - in->base));
+	/* Past a copied last line is its added newline: the file's end. */
+	off = (uint64_t)(in->p - in->base);
+	if (off > in->files[in->fi].size)
+		off = in->files[in->fi].size;
+	return (in->cur_start + off);
 }
 
 /*

@@ -386,6 +386,24 @@ shuffle_write_agg(const char *path, unsigned int nbuckets, const struct agg *a,
 }
 
 /*
+ * Count the records of len bytes of a typed run at off, decoding each:
+ * a run whose records do not decode, or whose count is not what its header
+ * says, is damaged.  Returns the count, or UINT64_MAX.
+ */
+static uint64_t
+shuffle_count(const struct shuffle_file *sf, uint64_t off, uint64_t len)
+{
+	const char	*p = sf->map + off, *end = p + len;
+	struct pair	 rec;
+	uint64_t	 n = 0;
+	int		 r;
+
+	while ((r = shuffle_next(sf, &p, end, &rec)) == 1)
+		n++;
+	return (r == 0 ? n : UINT64_MAX);
+}
+
+/*
  * Walk the runs of a mapped file up to len, checking each, and note where
  * each run's buckets are.  Returns the number of runs, or -1.
  */
@@ -429,6 +447,9 @@ shuffle_walk(struct shuffle_file *sf, uint64_t len, unsigned int maxruns)
 			sum += c;
 		}
 		if (sf->schema == 0 && sum != rh.records)
+			return (-1);
+		if (sf->schema != 0 && shuffle_count(sf, at, sum) !=
+		    rh.records)
 			return (-1);
 		sf->records += rh.records;
 		off = at + (sf->schema != 0 ? sum : sum * sizeof(struct pair));
