@@ -448,9 +448,21 @@ shuffle_walk(struct shuffle_file *sf, uint64_t len, unsigned int maxruns)
 		}
 		if (sf->schema == 0 && sum != rh.records)
 			return (-1);
-		if (sf->schema != 0 && shuffle_count(sf, at, sum) !=
-		    rh.records)
-			return (-1);
+		if (sf->schema != 0) {
+			/* Each bucket decodes whole, on its own. */
+			uint64_t	total = 0, c2;
+
+			for (b = 0; b < sf->nparts; b++) {
+				c2 = shuffle_count(sf, sf->runoff[(size_t)r *
+				    sf->nparts + b], sf->runcount[(size_t)r *
+				    sf->nparts + b]);
+				if (c2 == UINT64_MAX)
+					return (-1);
+				total += c2;
+			}
+			if (total != rh.records)
+				return (-1);
+		}
 		sf->records += rh.records;
 		off = at + (sf->schema != 0 ? sum : sum * sizeof(struct pair));
 		r++;

@@ -5,8 +5,9 @@
  * Read: the input, as it is, is a run file.  shuffle_open() (sealed) and
  * shuffle_open_len() (being written, valid up to a length) must either fail
  * with a cause or give runs whose buckets lie one after the other inside
- * the mapping, as the format lays them out; every record shuffle_next()
- * decodes from a bucket of a file with strings must lie inside the bucket.
+ * the mapping, as the format lays them out.  Each bucket of a file with
+ * strings must decode whole with shuffle_next(), every record inside the
+ * bucket, and the records of all runs must number what their headers say.
  * A length past the end of the file must be refused.
  *
  * Write: the input also describes runs of records, integers or strings,
@@ -67,8 +68,9 @@ static void		fuzz_cleanup(void);
 static void		write_file(const char *, const void *, size_t);
 static void		check_field(const char *, enum vtype, int64_t,
 			    const char *, const char *);
-static void		check_bucket(const char *, const struct shuffle_file *,
-			    unsigned int, unsigned int, const char *, size_t,
+static size_t		check_bucket(const char *,
+			    const struct shuffle_file *, unsigned int,
+			    unsigned int, const char *, size_t,
 			    const struct wplan *);
 static int		check_open(const char *, unsigned int, uint64_t,
 			    uint64_t, const struct wplan *);
@@ -164,10 +166,11 @@ check_field(const char *path, enum vtype t, int64_t f, const char *lo,
 }
 
 /*
- * Decode bucket b of run r, bytes at p, of a file with strings.  With want,
- * it must decode whole, to the records written.
+ * Decode bucket b of run r, bytes at p, of a file with strings: as the
+ * file was opened, it must decode whole; with want, to the records
+ * written.  Returns the number of records.
  */
-static void
+static size_t
 check_bucket(const char *path, const struct shuffle_file *sf, unsigned int r,
     unsigned int b, const char *p, size_t bytes, const struct wplan *want)
 {
@@ -196,10 +199,13 @@ check_bucket(const char *path, const struct shuffle_file *sf, unsigned int r,
 			    "the one written", path, r, b, n);
 		n++;
 	}
-	if (wr != NULL && (got != 0 || n != wr->count[b]))
-		fuzz_fail("%s: run %u bucket %u: %zu records (%s), %llu "
-		    "written", path, r, b, n, got == 0 ? "whole" : "damaged",
-		    (unsigned long long)wr->count[b]);
+	if (got != 0)
+		fuzz_fail("%s: run %u bucket %u: damaged after %zu records, "
+		    "yet the file was opened", path, r, b, n);
+	if (wr != NULL && n != wr->count[b])
+		fuzz_fail("%s: run %u bucket %u: %zu records, %llu written",
+		    path, r, b, n, (unsigned long long)wr->count[b]);
+	return (n);
 }
 
 /*
@@ -217,7 +223,7 @@ check_open(const char *path, unsigned int nparts, uint64_t len,
 	const struct pair	*seg, *wp;
 	const char		*bp;
 	volatile uint64_t	 sink = 0;
-	uint64_t		 limit, expect, off;
+	uint64_t		 limit, expect, off, nrec = 0;
 	size_t			 cnt, bytes, i;
 	unsigned int		 r, b;
 	char			*cause = NULL;
@@ -270,8 +276,8 @@ check_open(const char *path, unsigned int nparts, uint64_t len,
 				if ((bytes & 3) != 0)
 					fuzz_fail("%s: run %u bucket %u: %zu "
 					    "bytes", path, r, b, bytes);
-				check_bucket(path, &sf, r, b, bp, bytes,
-				    want);
+				nrec += check_bucket(path, &sf, r, b, bp,
+				    bytes, want);
 				continue;
 			}
 			seg = shuffle_segment(&sf, r, b, &cnt);
@@ -281,6 +287,7 @@ check_open(const char *path, unsigned int nparts, uint64_t len,
 				    "bucket differ", path, r, b);
 			for (i = 0; i < cnt; i++)
 				sink ^= (uint64_t)(seg[i].k ^ seg[i].v);
+			nrec += cnt;
 			if (want == NULL)
 				continue;
 			if (r >= want->runs || cnt != want->run[r].count[b])
@@ -297,6 +304,9 @@ check_open(const char *path, unsigned int nparts, uint64_t len,
 	if (expect != limit)
 		fuzz_fail("%s: runs end at %llu, the file at %llu", path,
 		    (unsigned long long)expect, (unsigned long long)limit);
+	if (nrec != sf.records)
+		fuzz_fail("%s: %llu records decode, the runs say %llu", path,
+		    (unsigned long long)nrec, (unsigned long long)sf.records);
 	if (want != NULL && sf.runs != want->runs)
 		fuzz_fail("%s: %u runs, %u written", path, sf.runs,
 		    want->runs);
