@@ -280,7 +280,7 @@ struct sagg_entry {
 	uint64_t	 hash;
 	int64_t		 acc;
 	uint32_t	 off;		/* of the key in keys */
-	uint32_t	 len;		/* 0: empty */
+	uint32_t	 len;		/* of the key + 1; 0: an empty slot */
 };
 
 /* Keys a word table holds before it must be flushed (offsets are 32-bit). */

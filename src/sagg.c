@@ -85,7 +85,7 @@ sagg_full(const struct sagg *t)
 	return (t->klen > SAGG_KEYS_MAX);
 }
 
-/* Merge x into the key s of length len (never empty). */
+/* Merge x into the key s of length len (empty keys too). */
 void
 sagg_add(struct sagg *t, const char *s, size_t len, int64_t x)
 {
@@ -107,7 +107,7 @@ sagg_add_hashed(struct sagg *t, const char *s, size_t len, uint64_t h,
 		e = &t->e[j];
 		if (e->len == 0)
 			break;
-		if (e->hash == h && e->len == len &&
+		if (e->hash == h && e->len == len + 1 &&
 		    memcmp(t->keys + e->off, s, len) == 0) {
 			e->acc = t->fn == FN_SUM ? (int64_t)((uint64_t)e->acc +
 			    (uint64_t)x) : fold_one(t->fn, VT_INT, e->acc, x);
@@ -123,7 +123,7 @@ sagg_add_hashed(struct sagg *t, const char *s, size_t len, uint64_t h,
 	e->hash = h;
 	e->acc = x;
 	e->off = (uint32_t)t->klen;
-	e->len = (uint32_t)len;
+	e->len = (uint32_t)len + 1;
 	t->klen += len;
 	if (++t->used * 2 > t->cap)
 		sagg_grow(t);
@@ -144,7 +144,8 @@ sagg_pairs(struct sagg *t, size_t *np)
 	for (i = 0; i < t->cap; i++) {
 		if (t->e[i].len == 0)
 			continue;
-		r[n].k = str_make(&t->a, t->keys + t->e[i].off, t->e[i].len);
+		r[n].k = str_make(&t->a, t->keys + t->e[i].off,
+		    t->e[i].len - 1);
 		r[n].v = t->e[i].acc;
 		n++;
 	}

@@ -712,6 +712,9 @@ worker_reduce_sorted(struct wctx *w)
 	struct runfile		 rf;
 	struct pair		*r = NULL, rec;
 	struct arena		 a;
+	struct sagg		 t;
+	const struct str	*k;
+	size_t			 i;
 	const char		*p, *end;
 	char			*path, *cause;
 	size_t			 n = 0, cap = 0, len;
@@ -746,10 +749,26 @@ worker_reduce_sorted(struct wctx *w)
 		}
 	}
 	w->status->bytes_in = w->bytes_in;
-	recs_sort(r, n, w->st->in_k, w->st->red_v);
-	if (w->st->reduce_in->kind == OP_REDUCE)
-		n = recs_fold(r, n, w->st->in_k, w->st->red_v,
-		    w->st->reduce_in->fn, 0, &a);
+	memset(&t, 0, sizeof t);
+	if (w->st->reduce_in->kind == OP_REDUCE && w->st->in_k == VT_STR &&
+	    w->st->red_v == VT_INT && w->st->in_v == VT_INT &&
+	    w->st->reduce_in->fn != FN_COLLECT) {
+		/* Words and counts: a hash table, then sort the groups. */
+		sagg_init(&t, w->st->reduce_in->fn == FN_COUNT ? FN_SUM :
+		    w->st->reduce_in->fn);
+		for (i = 0; i < n; i++) {
+			k = str_of(r[i].k);
+			sagg_add(&t, k->s, k->len, r[i].v);
+		}
+		free(r);
+		r = sagg_pairs(&t, &n);
+		recs_sort(r, n, VT_STR, VT_INT);
+	} else {
+		recs_sort(r, n, w->st->in_k, w->st->red_v);
+		if (w->st->reduce_in->kind == OP_REDUCE)
+			n = recs_fold(r, n, w->st->in_k, w->st->red_v,
+			    w->st->reduce_in->fn, 0, &a);
+	}
 	path = job_path(job, "s%u/w%u.reduced", w->s, w->part);
 	one = n;
 	if (runfile_open_typed(&rf, path, 1, w->st->in_k, w->st->in_v, 0,
@@ -762,6 +781,8 @@ worker_reduce_sorted(struct wctx *w)
 	free(sf);
 	free(r);
 	arena_free(&a);
+	if (t.e != NULL)
+		sagg_free(&t);
 	w->cs.snap_len = 0;
 	worker_checkpoint(w, PHASE_EMIT, 0, 0);
 }
