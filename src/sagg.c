@@ -16,6 +16,32 @@
 
 #include "forkflow.h"
 
+/*
+ * Are the n bytes at a and b the same?  Words are a few bytes long, for
+ * which a call to memcmp() costs more than the comparison.
+ */
+static inline int
+key_eq(const char *a, const char *b, size_t n)
+{
+	uint64_t	x, y;
+
+	while (n >= 8) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		if (x != y)
+			return (0);
+		a += 8;
+		b += 8;
+		n -= 8;
+	}
+	while (n > 0) {
+		if (*a++ != *b++)
+			return (0);
+		n--;
+	}
+	return (1);
+}
+
 /* The hash of a key (see sagg_hash_start in forkflow.h). */
 static inline uint64_t
 sagg_hash(const struct sagg *t, const char *s, size_t len)
@@ -108,7 +134,7 @@ sagg_add_hashed(struct sagg *t, const char *s, size_t len, uint64_t h,
 		if (e->len == 0)
 			break;
 		if (e->hash == h && e->len == len + 1 &&
-		    memcmp(t->keys + e->off, s, len) == 0) {
+		    key_eq(t->keys + e->off, s, len)) {
 			e->acc = t->fn == FN_SUM ? (int64_t)((uint64_t)e->acc +
 			    (uint64_t)x) : fold_one(t->fn, VT_INT, e->acc, x);
 			return;
