@@ -554,6 +554,22 @@ worker_read_input(struct wctx *w, struct batch *b, int resume)
 	input_close(&in);
 }
 
+/* Each ASCII letter lower-cased; 0 for every other byte. */
+static const unsigned char word_lower[256] = {
+	['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e',
+	['F'] = 'f', ['G'] = 'g', ['H'] = 'h', ['I'] = 'i', ['J'] = 'j',
+	['K'] = 'k', ['L'] = 'l', ['M'] = 'm', ['N'] = 'n', ['O'] = 'o',
+	['P'] = 'p', ['Q'] = 'q', ['R'] = 'r', ['S'] = 's', ['T'] = 't',
+	['U'] = 'u', ['V'] = 'v', ['W'] = 'w', ['X'] = 'x', ['Y'] = 'y',
+	['Z'] = 'z',
+	['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd', ['e'] = 'e',
+	['f'] = 'f', ['g'] = 'g', ['h'] = 'h', ['i'] = 'i', ['j'] = 'j',
+	['k'] = 'k', ['l'] = 'l', ['m'] = 'm', ['n'] = 'n', ['o'] = 'o',
+	['p'] = 'p', ['q'] = 'q', ['r'] = 'r', ['s'] = 's', ['t'] = 't',
+	['u'] = 'u', ['v'] = 'v', ['w'] = 'w', ['x'] = 'x', ['y'] = 'y',
+	['z'] = 'z',
+};
+
 /*
  * Word count, fused: text input, flatMap WORDS and a combining reduce
  * (SUM, COUNT, MIN, MAX or PROD of the ones it gives) run as one scan of
@@ -584,25 +600,40 @@ worker_count_words(struct wctx *w, int resume)
 		lines = words = 0;
 		while (p < e) {
 			c = (unsigned char)*p;
-			if ((unsigned char)((c | 0x20) - 'a') >= 26) {
+			if (word_lower[c] == 0) {
 				lines += (c == '\n');
 				p++;
 				continue;
 			}
-			/* Find the word's end, then copy it lower-cased. */
-			for (q = p + 1; q < e && (unsigned char)(((unsigned
-			    char)*q | 0x20) - 'a') < 26; q++)
-				;
-			n = (size_t)(q - p);
-			if (n > sizeof word && n > bigcap) {
-				bigcap = n;
-				big = xreallocarray(big, bigcap, 1);
-			}
-			buf = n > sizeof word ? big : word;
+			/* Copy the word lower-cased, hashing it on the way. */
 			h = sagg_hash_start(&w->words);
-			for (size_t i = 0; i < n; i++) {
-				buf[i] = (char)(p[i] | 0x20);
-				h = sagg_hash_step(h, (unsigned char)buf[i]);
+			for (q = p; q < e && (c = word_lower[(unsigned
+			    char)*q]) != 0 && q - p < (ptrdiff_t)sizeof word;
+			    q++) {
+				word[q - p] = (char)c;
+				h = sagg_hash_step(h, c);
+			}
+			if (q < e && word_lower[(unsigned char)*q] != 0) {
+				/* A word longer than the buffer. */
+				for (; q < e && word_lower[(unsigned char)*q] !=
+				    0; q++)
+					;
+				n = (size_t)(q - p);
+				if (n > bigcap) {
+					bigcap = n;
+					big = xreallocarray(big, bigcap, 1);
+				}
+				h = sagg_hash_start(&w->words);
+				for (size_t i = 0; i < n; i++) {
+					big[i] = (char)word_lower[(unsigned
+					    char)p[i]];
+					h = sagg_hash_step(h, (unsigned
+					    char)big[i]);
+				}
+				buf = big;
+			} else {
+				n = (size_t)(q - p);
+				buf = word;
 			}
 			sagg_add_hashed(&w->words, buf, n, sagg_hash_end(h), 1);
 			words++;
