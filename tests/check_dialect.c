@@ -59,22 +59,22 @@ enum mark {
 static char	dl_tmpdir[256];
 
 #define dl_path(...)	ck_path(dl_tmpdir, __VA_ARGS__)
+#define dl_write(name, src, line, col) \
+	ck_program_write(dl_tmpdir, (name), (src), (line), (col))
+#define dl_bad(src, changekey, msg) \
+	ck_program_bad(dl_tmpdir, "bad", (src), (changekey), (msg))
+#define dl_check_inputs(p, want, nwant) \
+	ck_program_inputs(dl_tmpdir, (p), (want), (nwant))
 
 static void	dl_setup(void);
 static void	dl_teardown(void);
-static void	dl_spew(const char *, const char *);
-static char	*dl_text(const char *, int *, int *);
-static char	*dl_write(const char *, const char *, int *, int *);
 static struct program *dl_load(const char *, int);
-static void	dl_bad(const char *, int, const char *);
 static char	*dl_source(enum dialect, const char *, const char *,
 		    const char *, enum mark);
 static struct program *dl_step(enum dialect, const char *, const char *,
 		    const char *, int);
 static int64_t	dl_eval(const struct op *, int64_t, int64_t);
 static int64_t	dl_reduce(const struct op *);
-static void	dl_check_inputs(struct program *, const char *const *,
-		    size_t);
 
 static void
 dl_setup(void)
@@ -86,55 +86,6 @@ static void
 dl_teardown(void)
 {
 	rm_tree(dl_tmpdir);
-}
-
-static void
-dl_spew(const char *path, const char *text)
-{
-	ck_spew(path, text, strlen(text));
-}
-
-/*
- * Turn single quotes into double quotes and take out the backquote,
- * giving its line and column (0 if there is none).
- */
-static char *
-dl_text(const char *src, int *line, int *col)
-{
-	char		*out, *o;
-	const char	*s;
-	int		 l = 1, c = 1;
-
-	*line = *col = 0;
-	out = o = xmalloc(strlen(src) + 1);
-	for (s = src; *s != '\0'; s++) {
-		if (*s == '`') {
-			*line = l;
-			*col = c;
-			continue;
-		}
-		*o++ = *s == '\'' ? '"' : *s;
-		if (*s == '\n') {
-			l++;
-			c = 1;
-		} else
-			c++;
-	}
-	*o = '\0';
-	return (out);
-}
-
-/* Write a program under name; returns its path. */
-static char *
-dl_write(const char *name, const char *src, int *line, int *col)
-{
-	char	*text, *path;
-
-	text = dl_text(src, line, col);
-	path = dl_path("%s", name);
-	dl_spew(path, text);
-	free(text);
-	return (path);
 }
 
 /* Load src, which must load, with --changekey-on changekey (-1: none). */
@@ -150,27 +101,6 @@ dl_load(const char *src, int changekey)
 	ck_assert_msg(p != NULL, "%s\nin: %s", cause, src);
 	free(path);
 	return (p);
-}
-
-/* Expect loading src to fail at the backquote with message msg. */
-static void
-dl_bad(const char *src, int changekey, const char *msg)
-{
-	struct program	*p;
-	char		*path, *cause = NULL, *want;
-	int		 line, col;
-
-	path = dl_write("bad", src, &line, &col);
-	ck_assert_msg(line > 0, "no backquote in: %s", src);
-	p = program_load_opts(path, changekey, &cause);
-	ck_assert_msg(p == NULL, "loaded: %s", src);
-	ck_assert_ptr_nonnull(cause);
-	xasprintf(&want, "%s:%d:%d: %s", path, line, col, msg);
-	ck_assert_msg(strcmp(cause, want) == 0, "in: %s\nwant: %s\ngot:  %s",
-	    src, want, cause);
-	free(want);
-	free(cause);
-	free(path);
 }
 
 /*
@@ -1165,7 +1095,7 @@ START_TEST(test_dialect_empty)
 	path = dl_path("empty");
 	xasprintf(&want, "%s:1:1: empty program", path);
 	for (i = 0; i < NITEMS(src); i++) {
-		dl_spew(path, src[i]);
+		ck_spew_str(path, src[i]);
 		p = program_load_opts(path, -1, &cause);
 		ck_assert_ptr_null(p);
 		ck_assert_str_eq(cause, want);
@@ -1181,24 +1111,6 @@ START_TEST(test_dialect_empty)
 	free(path);
 }
 END_TEST
-
-/* Expect the resolved inputs, each relative to the temporary folder. */
-static void
-dl_check_inputs(struct program *p, const char *const *want, size_t nwant)
-{
-	char	*w;
-	size_t	 i;
-
-	ck_assert_uint_eq(p->ninputs, nwant);
-	for (i = 0; i < nwant; i++) {
-		if (want[i][0] == '/')
-			w = xstrdup(want[i]);
-		else
-			xasprintf(&w, "%s/%s", dl_tmpdir, want[i]);
-		ck_assert_str_eq(p->inputs[i], w);
-		free(w);
-	}
-}
 
 /*
  * Inputs are looked for beside the program, then in input/ beside it,
@@ -1233,7 +1145,7 @@ START_TEST(test_dialect_input_search)
 	}
 	for (i = 0; i < NITEMS(files); i++) {
 		d = dl_path("%s", files[i]);
-		dl_spew(d, "1,2\n");
+		ck_spew_str(d, "1,2\n");
 		free(d);
 	}
 	path = dl_write("prog/p.json", "{'files': ['a.csv', 'b.csv', "

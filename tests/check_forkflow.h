@@ -15,7 +15,16 @@ char	*ck_path(const char *, const char *, ...)
 	    __attribute__((__format__(__printf__, 2, 3)));
 char	*ck_slurp(const char *, size_t *);
 void	 ck_spew(const char *, const void *, size_t);
+void	 ck_spew_str(const char *, const char *);
 uint64_t ck_rand(uint64_t *);
+
+struct program;
+char	*ck_program_write(const char *, const char *, const char *, int *,
+	    int *);
+void	 ck_program_bad(const char *, const char *, const char *, int,
+	    const char *);
+void	 ck_program_inputs(const char *, const struct program *,
+	    const char *const *, size_t);
 
 Suite	*agg_suite(void);
 Suite	*checkpoint_suite(void);

@@ -28,19 +28,20 @@
 static char	prog_tmpdir[256];
 
 #define tmp_path(...)	ck_path(prog_tmpdir, __VA_ARGS__)
+#define prog_write(name, src, line, col) \
+	ck_program_write(prog_tmpdir, (name), (src), (line), (col))
+#define check_bad(src, msg) \
+	ck_program_bad(prog_tmpdir, "bad.json", (src), -1, (msg))
+#define check_inputs(p, want, nwant) \
+	ck_program_inputs(prog_tmpdir, (p), (want), (nwant))
 
 static void	prog_setup(void);
 static void	prog_teardown(void);
-static void	spew(const char *, const char *);
-static char	*prog_text(const char *, int *, int *);
-static char	*prog_write(const char *, const char *, int *, int *);
 static struct program *load_ok(const char *);
-static void	check_bad(const char *, const char *);
 static void	check_bad_expr(const char *, const char *);
 static void	check_bad_json(const char *, int, int);
 static void	check_warnings(const char *, const char *const *, size_t);
 static void	check_canonical(const char *);
-static void	check_inputs(struct program *, const char *const *, size_t);
 
 static void
 prog_setup(void)
@@ -52,60 +53,6 @@ static void
 prog_teardown(void)
 {
 	rm_tree(prog_tmpdir);
-}
-
-static void
-spew(const char *path, const char *text)
-{
-	int	fd;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	ck_assert_int_ne(fd, -1);
-	ck_assert_int_eq(write_all(fd, text, strlen(text)), 0);
-	ck_assert_int_eq(close(fd), 0);
-}
-
-/*
- * Turn single quotes into double quotes and take out the backquote,
- * giving its line and column (0 if there is none).
- */
-static char *
-prog_text(const char *src, int *line, int *col)
-{
-	char		*out, *o;
-	const char	*s;
-	int		 l = 1, c = 1;
-
-	*line = *col = 0;
-	out = o = xmalloc(strlen(src) + 1);
-	for (s = src; *s != '\0'; s++) {
-		if (*s == '`') {
-			*line = l;
-			*col = c;
-			continue;
-		}
-		*o++ = *s == '\'' ? '"' : *s;
-		if (*s == '\n') {
-			l++;
-			c = 1;
-		} else
-			c++;
-	}
-	*o = '\0';
-	return (out);
-}
-
-/* Write a program under name; returns its path. */
-static char *
-prog_write(const char *name, const char *src, int *line, int *col)
-{
-	char	*text, *path;
-
-	text = prog_text(src, line, col);
-	path = tmp_path("%s", name);
-	spew(path, text);
-	free(text);
-	return (path);
 }
 
 static struct program *
@@ -120,26 +67,6 @@ load_ok(const char *src)
 	ck_assert_msg(p != NULL, "%s", cause);
 	free(path);
 	return (p);
-}
-
-/* Expect loading src to fail at the backquote with message msg. */
-static void
-check_bad(const char *src, const char *msg)
-{
-	struct program	*p;
-	char		*path, *cause = NULL, *want;
-	int		 line, col;
-
-	path = prog_write("bad.json", src, &line, &col);
-	ck_assert_int_gt(line, 0);
-	p = program_load(path, &cause);
-	ck_assert_msg(p == NULL, "loaded: %s", src);
-	ck_assert_ptr_nonnull(cause);
-	xasprintf(&want, "%s:%d:%d: %s", path, line, col, msg);
-	ck_assert_str_eq(cause, want);
-	free(want);
-	free(cause);
-	free(path);
 }
 
 /*
@@ -429,7 +356,7 @@ check_bad_json(const char *text, int line, int col)
 	j = json_loadb(text, strlen(text), JSON_REJECT_DUPLICATES, &e);
 	ck_assert_ptr_null(j);
 	path = tmp_path("json.json");
-	spew(path, text);
+	ck_spew_str(path, text);
 	p = program_load(path, &cause);
 	ck_assert_ptr_null(p);
 	xasprintf(&want, "%s:%d:%d: invalid JSON: %s", path, line, col,
@@ -675,7 +602,7 @@ check_canonical(const char *src)
 	c1 = program_canonical(p);
 	ck_assert_ptr_nonnull(c1);
 	path = tmp_path("canonical.json");
-	spew(path, c1);
+	ck_spew_str(path, c1);
 	q = program_load(path, &cause);
 	ck_assert_msg(q != NULL, "%s\n%s", cause, c1);
 	ck_assert_uint_eq(q->nwarnings, 0);
@@ -731,24 +658,6 @@ START_TEST(test_program_canonical)
 }
 END_TEST
 
-/* Expect the resolved inputs, each relative to the temporary folder. */
-static void
-check_inputs(struct program *p, const char *const *want, size_t nwant)
-{
-	char	*w;
-	size_t	 i;
-
-	ck_assert_uint_eq(p->ninputs, nwant);
-	for (i = 0; i < nwant; i++) {
-		if (want[i][0] == '/' || strcmp(want[i], "-") == 0)
-			w = xstrdup(want[i]);
-		else
-			xasprintf(&w, "%s/%s", prog_tmpdir, want[i]);
-		ck_assert_str_eq(p->inputs[i], w);
-		free(w);
-	}
-}
-
 START_TEST(test_program_inputs)
 {
 	static const char *const want[] = { "sub/a.csv", "sub/data/B.csv",
@@ -769,28 +678,28 @@ START_TEST(test_program_inputs)
 	ck_assert_int_eq(mkdir(d, 0755), 0);
 	free(d);
 	d = tmp_path("sub/data/.hidden");
-	spew(d, "1,2\n");
+	ck_spew_str(d, "1,2\n");
 	free(d);
 	d = tmp_path("sub/data/nested/deep.csv");
-	spew(d, "1,2\n");
+	ck_spew_str(d, "1,2\n");
 	free(d);
 	d = tmp_path("sub/data/a2");
-	spew(d, "");
+	ck_spew_str(d, "");
 	free(d);
 	d = tmp_path("sub/data/a10");
-	spew(d, "");
+	ck_spew_str(d, "");
 	free(d);
 	d = tmp_path("sub/data/B.csv");
-	spew(d, "");
+	ck_spew_str(d, "");
 	free(d);
 	d = tmp_path("sub/data/a.csv");
-	spew(d, "");
+	ck_spew_str(d, "");
 	free(d);
 	d = tmp_path("sub/a.csv");
-	spew(d, "");
+	ck_spew_str(d, "");
 	free(d);
 	d = tmp_path("top.csv");
-	spew(d, "");
+	ck_spew_str(d, "");
 
 	xasprintf(&src, "{'input': ['a.csv', 'data', '%s', '-'], "
 	    "'operations': []}", d);
@@ -873,7 +782,7 @@ START_TEST(test_program_inputs_relative)
 	ck_assert_int_eq(mkdir(d, 0755), 0);
 	free(d);
 	d = tmp_path("rel/in.csv");
-	spew(d, "1,2\n");
+	ck_spew_str(d, "1,2\n");
 	free(d);
 	path = prog_write("rel/p.json", "{'input': 'in.csv', 'operations': []}",
 	    &line, &col);

@@ -86,3 +86,104 @@ ck_rand(uint64_t *s)
 	*s ^= *s >> 27;
 	return (*s * 0x2545F4914F6CDD1DULL);
 }
+
+/* Write a whole file of text. */
+void
+ck_spew_str(const char *path, const char *text)
+{
+	ck_spew(path, text, strlen(text));
+}
+
+/*
+ * Turn single quotes into double quotes and take out the backquote,
+ * giving its line and column (0 if there is none).
+ */
+static char *
+ck_program_text(const char *src, int *line, int *col)
+{
+	char		*out, *o;
+	const char	*s;
+	int		 l = 1, c = 1;
+
+	*line = *col = 0;
+	out = o = xmalloc(strlen(src) + 1);
+	for (s = src; *s != '\0'; s++) {
+		if (*s == '`') {
+			*line = l;
+			*col = c;
+			continue;
+		}
+		*o++ = *s == '\'' ? '"' : *s;
+		if (*s == '\n') {
+			l++;
+			c = 1;
+		} else
+			c++;
+	}
+	*o = '\0';
+	return (out);
+}
+
+/*
+ * Write program src, in the quoting of ck_program_text(), as name in
+ * folder dir; returns its path, and the backquote's line and column.
+ */
+char *
+ck_program_write(const char *dir, const char *name, const char *src,
+    int *line, int *col)
+{
+	char	*text, *path;
+
+	text = ck_program_text(src, line, col);
+	path = ck_path(dir, "%s", name);
+	ck_spew_str(path, text);
+	free(text);
+	return (path);
+}
+
+/*
+ * Expect loading src, written as name in folder dir, with --changekey-on
+ * changekey (-1: none), to fail at the backquote with message msg.
+ */
+void
+ck_program_bad(const char *dir, const char *name, const char *src,
+    int changekey, const char *msg)
+{
+	struct program	*p;
+	char		*path, *cause = NULL, *want;
+	int		 line, col;
+
+	path = ck_program_write(dir, name, src, &line, &col);
+	ck_assert_msg(line > 0, "no backquote in: %s", src);
+	p = program_load_opts(path, changekey, &cause);
+	ck_assert_msg(p == NULL, "loaded: %s", src);
+	ck_assert_ptr_nonnull(cause);
+	xasprintf(&want, "%s:%d:%d: %s", path, line, col, msg);
+	ck_assert_msg(strcmp(cause, want) == 0, "in: %s\nwant: %s\ngot:  %s",
+	    src, want, cause);
+	free(want);
+	free(cause);
+	free(path);
+}
+
+/*
+ * Expect the inputs of p to be want, each relative to folder dir unless
+ * it is absolute or "-".
+ */
+void
+ck_program_inputs(const char *dir, const struct program *p,
+    const char *const *want, size_t nwant)
+{
+	char	*w;
+	size_t	 i;
+
+	ck_assert_uint_eq(p->ninputs, nwant);
+	for (i = 0; i < nwant; i++) {
+		if (want[i][0] == '/' || strcmp(want[i], "-") == 0)
+			w = xstrdup(want[i]);
+		else
+			xasprintf(&w, "%s/%s", dir, want[i]);
+		ck_assert_str_eq(p->inputs[i], w);
+		free(w);
+	}
+}
