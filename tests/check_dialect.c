@@ -265,6 +265,9 @@ START_TEST(test_dialect_operators)
 				ck_assert_int_eq(op->fn, FN_SUM);
 				ck_assert_int_eq(dl_reduce(op), 6);
 				break;
+			default:
+				ck_abort_msg("%s: no check for kind %d",
+				    t[i].name, t[i].kind);
 			}
 			program_free(p);
 		}
