@@ -34,7 +34,9 @@ FUZZ_RUNFLAGS = -max_total_time=$(FUZZ_SECONDS) -timeout=30 \
 	-print_final_stats=1
 FUZZ_ERRORS = runtime error:|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)
 
+FUZZ_UTIL = $(srcdir)/fuzz/fuzz_util.c $(srcdir)/fuzz/fuzz_util.h
 FUZZ_DIST = fuzz/README fuzz/fuzz.mk fuzz/corpus \
+	fuzz/fuzz_util.c fuzz/fuzz_util.h \
 	fuzz/fuzz_expr.c fuzz/fuzz_program.c fuzz/fuzz_input.c \
 	fuzz/fuzz_runfile.c fuzz/fuzz_ckpt.c \
 	fuzz/fuzz_expr.dict fuzz/fuzz_program.dict
@@ -70,21 +72,26 @@ $(FUZZ_LIB): fuzz-check-cc fuzz-force
 	  rm -f $@; $(AR) cr $@ $$objs; $(RANLIB) $@; \
 	fi
 
-fuzz/out/fuzz_expr: $(srcdir)/fuzz/fuzz_expr.c $(FUZZ_LIB)
+fuzz/out/fuzz_expr: $(srcdir)/fuzz/fuzz_expr.c $(FUZZ_UTIL) $(FUZZ_LIB)
 	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ \
-	    $(srcdir)/fuzz/fuzz_expr.c $(FUZZ_LIBS)
-fuzz/out/fuzz_program: $(srcdir)/fuzz/fuzz_program.c $(FUZZ_LIB)
+	    $(srcdir)/fuzz/fuzz_expr.c \
+	    $(srcdir)/fuzz/fuzz_util.c $(FUZZ_LIBS)
+fuzz/out/fuzz_program: $(srcdir)/fuzz/fuzz_program.c $(FUZZ_UTIL) $(FUZZ_LIB)
 	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ \
-	    $(srcdir)/fuzz/fuzz_program.c $(FUZZ_LIBS)
-fuzz/out/fuzz_input: $(srcdir)/fuzz/fuzz_input.c $(FUZZ_LIB)
+	    $(srcdir)/fuzz/fuzz_program.c \
+	    $(srcdir)/fuzz/fuzz_util.c $(FUZZ_LIBS)
+fuzz/out/fuzz_input: $(srcdir)/fuzz/fuzz_input.c $(FUZZ_UTIL) $(FUZZ_LIB)
 	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ \
-	    $(srcdir)/fuzz/fuzz_input.c $(FUZZ_LIBS)
-fuzz/out/fuzz_runfile: $(srcdir)/fuzz/fuzz_runfile.c $(FUZZ_LIB)
+	    $(srcdir)/fuzz/fuzz_input.c \
+	    $(srcdir)/fuzz/fuzz_util.c $(FUZZ_LIBS)
+fuzz/out/fuzz_runfile: $(srcdir)/fuzz/fuzz_runfile.c $(FUZZ_UTIL) $(FUZZ_LIB)
 	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ \
-	    $(srcdir)/fuzz/fuzz_runfile.c $(FUZZ_LIBS)
-fuzz/out/fuzz_ckpt: $(srcdir)/fuzz/fuzz_ckpt.c $(FUZZ_LIB)
+	    $(srcdir)/fuzz/fuzz_runfile.c \
+	    $(srcdir)/fuzz/fuzz_util.c $(FUZZ_LIBS)
+fuzz/out/fuzz_ckpt: $(srcdir)/fuzz/fuzz_ckpt.c $(FUZZ_UTIL) $(FUZZ_LIB)
 	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -o $@ \
-	    $(srcdir)/fuzz/fuzz_ckpt.c $(FUZZ_LIBS)
+	    $(srcdir)/fuzz/fuzz_ckpt.c \
+	    $(srcdir)/fuzz/fuzz_util.c $(FUZZ_LIBS)
 
 # Build the harnesses of FUZZ_TARGETS without running them.
 fuzz-build: $(FUZZ_LIB)

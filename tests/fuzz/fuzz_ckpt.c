@@ -24,6 +24,7 @@
 #include <xxhash.h>
 
 #include "forkflow.h"
+#include "fuzz_util.h"
 
 /* As checkpoint.c has them. */
 #define CKPT_MAGIC	"FFCKPT1"
@@ -40,72 +41,21 @@
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static __dead void	fuzz_fail(const char *, ...) printflike(1, 2);
-static void		fuzz_cleanup(void);
-static void		write_file(const char *, const void *, size_t);
 static uint64_t		slot_sum(const struct ckpt_state *);
 static int		slot_valid(const struct ckpt_state *, unsigned int,
 			    uint64_t);
 
-static char	fuzz_dir[512];
-static char	fuzz_path[600];
+static const char	*fuzz_path;
 
-/* Report a property that does not hold, and crash for libFuzzer. */
-static __dead void
-fuzz_fail(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fprintf(stderr, "fuzz_ckpt: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	abort();
-}
-
-/* Remove the scratch folder at exit. */
-static void
-fuzz_cleanup(void)
-{
-	unlink(fuzz_path);
-	rmdir(fuzz_dir);
-}
-
-/* Make a scratch folder under $TMPDIR for the checkpoint file. */
+/* Make the scratch folder and name its files. */
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char	*t = getenv("TMPDIR");
-
 	(void)argc;
 	(void)argv;
-	snprintf(fuzz_dir, sizeof fuzz_dir, "%s/fuzz_ckpt.XXXXXX",
-	    t != NULL && *t != '\0' ? t : "/tmp");
-	if (mkdtemp(fuzz_dir) == NULL)
-		fuzz_fail("mkdtemp %s: %s", fuzz_dir, strerror(errno));
-	snprintf(fuzz_path, sizeof fuzz_path, "%s/ckpt", fuzz_dir);
-	atexit(fuzz_cleanup);
+	fuzz_scratch();
+	fuzz_path = fuzz_file("ckpt");
 	return (0);
-}
-
-/* Replace the file at path by len bytes of buf. */
-static void
-write_file(const char *path, const void *buf, size_t len)
-{
-	const char	*p = buf;
-	ssize_t		 n;
-	int		 fd;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1)
-		fuzz_fail("open %s: %s", path, strerror(errno));
-	for (; len > 0; p += n, len -= (size_t)n) {
-		if ((n = write(fd, p, len)) == -1)
-			fuzz_fail("write %s: %s", path, strerror(errno));
-	}
-	if (close(fd) != 0)
-		fuzz_fail("close %s: %s", path, strerror(errno));
 }
 
 /* The checksum a slot should carry, computed here and not by checkpoint.c. */
@@ -152,7 +102,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	/* A short file stays short, unless a checksum was made right. */
-	write_file(fuzz_path, file, (ctl & (CTL_SUM0 | CTL_SUM1)) ? flen : len);
+	fuzz_write_file(fuzz_path, file, (ctl & (CTL_SUM0 | CTL_SUM1)) ? flen : len);
 
 	for (i = 0; i < 2; i++)
 		memcpy(&slot[i], file + i * CKPT_SLOTSIZE, sizeof slot[i]);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "forkflow.h"
+#include "fuzz_util.h"
 
 #define NITEMS(a)	(sizeof (a) / sizeof (a)[0])
 #define LONG_EXPR	256	/* longer: no more than a batch of records */
@@ -31,7 +32,6 @@ enum {
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static __dead void	fuzz_fail(const char *, ...) printflike(1, 2);
 static int64_t		pick_value(const uint8_t *, size_t, size_t);
 static void		check_batch(const struct expr *, const int64_t *,
 			    const int64_t *, const int64_t *, size_t, size_t,
@@ -43,20 +43,6 @@ static const int64_t specials[] = {
 	INT64_MIN, INT64_MAX, INT64_MIN + 1, INT64_MAX - 1,
 	(int64_t)1 << 32, -((int64_t)1 << 32), INT32_MIN, INT32_MAX,
 };
-
-/* Report a property that does not hold, and crash for libFuzzer. */
-static __dead void
-fuzz_fail(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fprintf(stderr, "fuzz_expr: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	abort();
-}
 
 /*
  * Value i of the records: from the bytes after the expression if there are

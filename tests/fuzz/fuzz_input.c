@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "forkflow.h"
+#include "fuzz_util.h"
 
 #define HDR_LEN		10
 #define TOTAL_MAX	(16 * 1024)	/* bytes, once repeated */
@@ -82,9 +83,7 @@ struct outcome {
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static __dead void	fuzz_fail(const char *, ...) printflike(1, 2);
 static void		fuzz_cleanup(void);
-static void		write_file(const char *, const void *, size_t);
 static uint64_t		scale(unsigned int, uint64_t);
 static struct rec	*recs_add(struct recs *);
 static void		blob_add(struct recs *, const char *, size_t);
@@ -102,72 +101,28 @@ static void		check_same(const struct recs *, const struct outcome *,
 			    const struct recs *, const struct outcome *);
 static int		cmp_u64(const void *, const void *);
 
-static char		 fuzz_dir[512];
-static char		 fuzz_path[2][600];
+static const char	*fuzz_path[2];
 static const char	*fuzz_name[2] = { "a.csv", "b.csv" };
 static struct batch	 fuzz_batch;
 
-/* Report a property that does not hold, and crash for libFuzzer. */
-static __dead void
-fuzz_fail(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fprintf(stderr, "fuzz_input: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	abort();
-}
-
-/* Remove the scratch folder at exit. */
+/* Free the batch at exit. */
 static void
 fuzz_cleanup(void)
 {
-	unlink(fuzz_path[0]);
-	unlink(fuzz_path[1]);
-	rmdir(fuzz_dir);
 	arena_free(&fuzz_batch.arena);
 }
 
-/* Make a scratch folder under $TMPDIR for the input files. */
+/* Make the scratch folder and name its files. */
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char	*t = getenv("TMPDIR");
-
 	(void)argc;
 	(void)argv;
-	snprintf(fuzz_dir, sizeof fuzz_dir, "%s/fuzz_input.XXXXXX",
-	    t != NULL && *t != '\0' ? t : "/tmp");
-	if (mkdtemp(fuzz_dir) == NULL)
-		fuzz_fail("mkdtemp %s: %s", fuzz_dir, strerror(errno));
-	snprintf(fuzz_path[0], sizeof fuzz_path[0], "%s/%s", fuzz_dir,
-	    fuzz_name[0]);
-	snprintf(fuzz_path[1], sizeof fuzz_path[1], "%s/%s", fuzz_dir,
-	    fuzz_name[1]);
+	fuzz_scratch();
+	fuzz_path[0] = fuzz_file(fuzz_name[0]);
+	fuzz_path[1] = fuzz_file(fuzz_name[1]);
 	atexit(fuzz_cleanup);
 	return (0);
-}
-
-/* Replace the file at path by len bytes of buf. */
-static void
-write_file(const char *path, const void *buf, size_t len)
-{
-	const char	*p = buf;
-	ssize_t		 n;
-	int		 fd;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1)
-		fuzz_fail("open %s: %s", path, strerror(errno));
-	for (; len > 0; p += n, len -= (size_t)n) {
-		if ((n = write(fd, p, len)) == -1)
-			fuzz_fail("write %s: %s", path, strerror(errno));
-	}
-	if (close(fd) != 0)
-		fuzz_fail("close %s: %s", path, strerror(errno));
 }
 
 /* An offset in [0, total] from 16 bits of the header. */
@@ -479,15 +434,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	split = nfiles == 2 ? scale(hdr[1] | hdr[2] << 8, total) : total;
 
 	memset(files, 0, sizeof files);
-	files[0].path = fuzz_path[0];
+	files[0].path = (char *)fuzz_path[0];
 	files[0].name = (char *)fuzz_name[0];
 	files[0].size = split;
-	files[1].path = fuzz_path[1];
+	files[1].path = (char *)fuzz_path[1];
 	files[1].name = (char *)fuzz_name[1];
 	files[1].size = total - split;
-	write_file(fuzz_path[0], buf, split);
+	fuzz_write_file(fuzz_path[0], buf, split);
 	if (nfiles == 2)
-		write_file(fuzz_path[1], buf + split, total - split);
+		fuzz_write_file(fuzz_path[1], buf + split, total - split);
 
 	/* The cuts, in order; ranges may be empty. */
 	cut[0] = 0;

@@ -18,81 +18,29 @@
 #include <unistd.h>
 
 #include "forkflow.h"
+#include "fuzz_util.h"
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static __dead void	fuzz_fail(const char *, ...) printflike(1, 2);
-static void		fuzz_cleanup(void);
-static void		write_file(const char *, const void *, size_t);
 static int		str_same(const char *, const char *);
 static int		argv_same(char **, char **);
 static void		check_same(const struct program *,
 			    const struct program *, const char *);
 
-static char	fuzz_dir[512];
-static char	fuzz_path[600];		/* the input as a program */
-static char	fuzz_canon[600];	/* its canonical form */
+static const char	*fuzz_path;	/* the input as a program */
+static const char	*fuzz_canon;	/* its canonical form */
 
-/* Report a property that does not hold, and crash for libFuzzer. */
-static __dead void
-fuzz_fail(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fprintf(stderr, "fuzz_program: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	abort();
-}
-
-/* Remove the scratch folder at exit. */
-static void
-fuzz_cleanup(void)
-{
-	unlink(fuzz_path);
-	unlink(fuzz_canon);
-	rmdir(fuzz_dir);
-}
-
-/* Make a scratch folder under $TMPDIR for the program files. */
+/* Make the scratch folder and name its files. */
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char	*t = getenv("TMPDIR");
-
 	(void)argc;
 	(void)argv;
-	snprintf(fuzz_dir, sizeof fuzz_dir, "%s/fuzz_program.XXXXXX",
-	    t != NULL && *t != '\0' ? t : "/tmp");
-	if (mkdtemp(fuzz_dir) == NULL)
-		fuzz_fail("mkdtemp %s: %s", fuzz_dir, strerror(errno));
-	snprintf(fuzz_path, sizeof fuzz_path, "%s/job.json", fuzz_dir);
-	snprintf(fuzz_canon, sizeof fuzz_canon, "%s/canonical.json",
-	    fuzz_dir);
-	atexit(fuzz_cleanup);
+	fuzz_scratch();
+	fuzz_path = fuzz_file("job.json");
+	fuzz_canon = fuzz_file("canonical.json");
 	return (0);
-}
-
-/* Replace the file at path by len bytes of buf. */
-static void
-write_file(const char *path, const void *buf, size_t len)
-{
-	const char	*p = buf;
-	ssize_t		 n;
-	int		 fd;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1)
-		fuzz_fail("open %s: %s", path, strerror(errno));
-	for (; len > 0; p += n, len -= (size_t)n) {
-		if ((n = write(fd, p, len)) == -1)
-			fuzz_fail("write %s: %s", path, strerror(errno));
-	}
-	if (close(fd) != 0)
-		fuzz_fail("close %s: %s", path, strerror(errno));
 }
 
 /* Two strings, either maybe NULL, are the same. */
@@ -179,7 +127,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sum += data[i];
 	on = (int)(sum % 3) - 1;
 
-	write_file(fuzz_path, data, size);
+	fuzz_write_file(fuzz_path, data, size);
 	p = program_load_opts(fuzz_path, on, &cause);
 	if (p == NULL) {
 		if (cause == NULL)
@@ -198,7 +146,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if ((c1 = program_canonical(p)) == NULL)
 		fuzz_fail("no canonical form");
-	write_file(fuzz_canon, c1, strlen(c1));
+	fuzz_write_file(fuzz_canon, c1, strlen(c1));
 	q = program_load_opts(fuzz_canon, -1, &cause);
 	if (q == NULL)
 		fuzz_fail("the canonical form does not load: %s\n%s", cause,

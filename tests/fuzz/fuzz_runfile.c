@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "forkflow.h"
+#include "fuzz_util.h"
 
 /* The run file's header and a run's, as shuffle.c lays them out. */
 #define HDR_LEN		32	/* struct runfile_hdr */
@@ -63,9 +64,6 @@ struct wplan {
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static __dead void	fuzz_fail(const char *, ...) printflike(1, 2);
-static void		fuzz_cleanup(void);
-static void		write_file(const char *, const void *, size_t);
 static void		check_field(const char *, enum vtype, int64_t,
 			    const char *, const char *);
 static size_t		check_bucket(const char *,
@@ -82,71 +80,21 @@ static void		wplan_free(struct wplan *);
 static int		wplan_append(struct runfile *, const struct wrun *);
 static void		check_write(const struct wplan *);
 
-static char	fuzz_dir[512];
-static char	fuzz_path[600];		/* the input as a run file */
-static char	fuzz_wpath[600];	/* a run file written */
-static char	fuzz_wtmp[600];		/* it, while being written */
+static const char	*fuzz_path;	/* the input as a run file */
+static const char	*fuzz_wpath;	/* a run file written */
+static const char	*fuzz_wtmp;	/* it, while being written */
 
-/* Report a property that does not hold, and crash for libFuzzer. */
-static __dead void
-fuzz_fail(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fprintf(stderr, "fuzz_runfile: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	abort();
-}
-
-/* Remove the scratch folder at exit. */
-static void
-fuzz_cleanup(void)
-{
-	unlink(fuzz_path);
-	unlink(fuzz_wpath);
-	unlink(fuzz_wtmp);
-	rmdir(fuzz_dir);
-}
-
-/* Make a scratch folder under $TMPDIR for the run files. */
+/* Make the scratch folder and name its files. */
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char	*t = getenv("TMPDIR");
-
 	(void)argc;
 	(void)argv;
-	snprintf(fuzz_dir, sizeof fuzz_dir, "%s/fuzz_runfile.XXXXXX",
-	    t != NULL && *t != '\0' ? t : "/tmp");
-	if (mkdtemp(fuzz_dir) == NULL)
-		fuzz_fail("mkdtemp %s: %s", fuzz_dir, strerror(errno));
-	snprintf(fuzz_path, sizeof fuzz_path, "%s/in.run", fuzz_dir);
-	snprintf(fuzz_wpath, sizeof fuzz_wpath, "%s/out.run", fuzz_dir);
-	snprintf(fuzz_wtmp, sizeof fuzz_wtmp, "%s/out.run.tmp", fuzz_dir);
-	atexit(fuzz_cleanup);
+	fuzz_scratch();
+	fuzz_path = fuzz_file("in.run");
+	fuzz_wpath = fuzz_file("out.run");
+	fuzz_wtmp = fuzz_file("out.run.tmp");
 	return (0);
-}
-
-/* Replace the file at path by len bytes of buf. */
-static void
-write_file(const char *path, const void *buf, size_t len)
-{
-	const char	*p = buf;
-	ssize_t		 n;
-	int		 fd;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1)
-		fuzz_fail("open %s: %s", path, strerror(errno));
-	for (; len > 0; p += n, len -= (size_t)n) {
-		if ((n = write(fd, p, len)) == -1)
-			fuzz_fail("write %s: %s", path, strerror(errno));
-	}
-	if (close(fd) != 0)
-		fuzz_fail("close %s: %s", path, strerror(errno));
 }
 
 /* A string decoded from a bucket must lie inside it, 4-aligned. */
@@ -323,7 +271,7 @@ check_read(const uint8_t *data, size_t size)
 	uint32_t	 nb = 0;
 	unsigned int	 nparts;
 
-	write_file(fuzz_path, data, size);
+	fuzz_write_file(fuzz_path, data, size);
 	if (size >= HDR_NBUCKETS + sizeof nb)
 		memcpy(&nb, data + HDR_NBUCKETS, sizeof nb);
 	nparts = nb >= 1 && nb <= NPARTS_MAX ? nb : 1 + size % 4;
