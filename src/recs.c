@@ -65,6 +65,9 @@ recs_sort(struct pair *r, size_t n, enum vtype kt, enum vtype vt)
 {
 	struct schema_ctx	sc;
 
+	/* No records: r may be NULL, which qsort_r must not be given. */
+	if (n < 2)
+		return;
 	if (kt == VT_INT && vt == VT_INT) {
 		sort_pairs(r, n);
 		return;

@@ -140,8 +140,9 @@ sagg_add_hashed(struct sagg *t, const char *s, size_t len, uint64_t h,
 			return;
 		}
 	}
-	if (t->kcap - t->klen < len) {
-		while (t->kcap - t->klen < len)
+	/* The first key, even an empty one, makes the buffer. */
+	if (t->keys == NULL || t->kcap - t->klen < len) {
+		while (t->kcap == 0 || t->kcap - t->klen < len)
 			t->kcap = t->kcap ? t->kcap * 2 : 1 << 20;
 		t->keys = xreallocarray(t->keys, t->kcap, 1);
 	}
