@@ -41,6 +41,10 @@ enum {
 	OPT_CANONICAL,
 	OPT_OUTPUT_FORMAT,
 	OPT_SPLIT_SIZE,
+	OPT_PROGRESS,
+	OPT_STATUS_INTERVAL,
+	OPT_LOG_FILE,
+	OPT_TRACE,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -63,6 +67,10 @@ static const struct option longopts[] = {
 	{ "canonical",		no_argument,		NULL, OPT_CANONICAL },
 	{ "output-format",	required_argument,	NULL, OPT_OUTPUT_FORMAT },
 	{ "split-size",		required_argument,	NULL, OPT_SPLIT_SIZE },
+	{ "progress",		required_argument,	NULL, OPT_PROGRESS },
+	{ "status-interval",	required_argument,	NULL, OPT_STATUS_INTERVAL },
+	{ "log-file",		required_argument,	NULL, OPT_LOG_FILE },
+	{ "trace",		required_argument,	NULL, OPT_TRACE },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "help",		no_argument,		NULL, OPT_HELP },
@@ -88,11 +96,15 @@ usage(int status)
 "                    [--inject-crash partition:operator[:record[:attempts]]]\n"
 "                    [--chaos mean-seconds] [--changekey-on key|value]\n"
 "                    [--output-format csv|tsv] [--split-size size]\n"
+"                    [--progress auto|always|never] [--status-interval s]\n"
+"                    [--log-file file] [--trace file]\n"
 "       forkflow streaming -input in [-input in]... -output out -mapper cmd\n"
 "                          [-reducer cmd] [-combiner cmd] [-numReduceTasks n]\n"
 "                          [-file f]...\n"
 "       forkflow validate [-q] [--canonical] [--changekey-on key|value]\n"
 "                         program\n"
+"       forkflow status [--json] jobdir\n"
+"       forkflow report [-o report.html] [--trace file] jobdir\n"
 "       forkflow --help | --version\n");
 	if (status == 0) {
 		fprintf(f, "\n"
@@ -129,8 +141,22 @@ usage(int status)
 "      --changekey-on key|value\n"
 "                       what a named changeKey function applies to, as the\n"
 "                       program's \"changeKeyOn\" (default: value)\n"
+"      --progress auto|always|never\n"
+"                       draw live progress on standard error (auto: when it\n"
+"                       is a terminal); never also stops status blocks\n"
+"      --status-interval SECONDS\n"
+"                       without a terminal, print a status block that often\n"
+"                       (10; 0: never)\n"
+"      --log-file FILE  append the log, with times, to FILE (as -v at least)\n"
+"      --trace FILE     write the job's timeline as Chrome trace-event JSON\n"
 "  -v, --verbose        log stages and workers (twice: more)\n"
-"  -q, --quiet          print no warnings\n"
+"  -q, --quiet          print no warnings, progress or counters\n"
+"\n"
+"  status [--json] JOBDIR\n"
+"                       the state of a running, failed or finished job\n"
+"  report [-o FILE] [--trace FILE] JOBDIR\n"
+"                       write an HTML report of a job (timeline, counters,\n"
+"                       program), and its trace\n"
 "\n"
 "Exit status: 0 success, 1 the job failed at run time, 2 usage error or\n"
 "invalid program or input.  See forkflow(1) and forkflow-program(5).\n");
@@ -264,15 +290,29 @@ resume_hint(int argc, char **argv, const char *jobdir, int given)
 	return (s);
 }
 
-/* Parse --changekey-on key|value. */
+/*
+ * Parse an option that names one of a list of words (NULL-terminated);
+ * returns its index.  what is the option and its words, for the error.
+ */
+static int
+parse_choice(const char *s, const char *what, const char *const *words)
+{
+	int	i;
+
+	for (i = 0; words[i] != NULL; i++) {
+		if (strcasecmp(s, words[i]) == 0)
+			return (i);
+	}
+	errx(EXIT_USAGE, "%s: %s", what, s);
+}
+
+/* Parse --changekey-on key|value: 1 for key. */
 static int
 parse_changekey(const char *s)
 {
-	if (strcasecmp(s, "key") == 0)
-		return (1);
-	if (strcasecmp(s, "value") == 0)
-		return (0);
-	errx(EXIT_USAGE, "--changekey-on wants key or value: %s", s);
+	static const char *const words[] = { "value", "key", NULL };
+
+	return (parse_choice(s, "--changekey-on wants key or value", words));
 }
 
 /* Print a program's warnings, unless quiet. */
@@ -684,13 +724,20 @@ job_dir(struct job *job, const char *given)
 static int
 job_output(struct job *job)
 {
-	char		**paths, *cause;
+	char		**paths, *cause, *path;
 	struct outspec	  os;
+	struct stat	  st;
 	unsigned int	  i;
 	uint64_t	  bytes;
 	int		  r;
 
 	if (job->output != NULL) {
+		for (i = 0; i < job->nparts; i++) {
+			xasprintf(&path, "%s/part-%05u", job->outtmp, i);
+			if (stat(path, &st) == 0)
+				job->bytes_written += (uint64_t)st.st_size;
+			free(path);
+		}
 		if (output_commit(job->outtmp, job->output, job->force,
 		    &cause) != 0) {
 			warnx("%s", cause);
@@ -707,6 +754,7 @@ job_output(struct job *job)
 	os.fmt = job->out_format;
 	os.text = 1;
 	r = output_merge_spec(paths, job->nparts, STDOUT_FILENO, &os, &bytes);
+	job->bytes_written = bytes;
 	if (r != 0 && errno == EPIPE) {
 		/* The reader stopped (| head): the job itself is done. */
 		job->stdout_closed = 1;
@@ -740,25 +788,6 @@ peak_rss_kib(void)
 	return (kib);
 }
 
-/* Add up and print the counters the streaming commands reported. */
-static void
-print_counters(const struct job *job)
-{
-	char		*path;
-	unsigned int	 p, s;
-
-	counters_clear();
-	for (p = 0; p < job->nparts; p++) {
-		for (s = 0; s < job->plan->nstages; s++) {
-			path = job_path(job, "counters/%u.%u", p, s);
-			counters_load(path);
-			free(path);
-		}
-	}
-	counters_print();
-	counters_clear();
-}
-
 /* List the records skipped by --skip-bad-records. */
 static void
 print_skipped(const struct job *job)
@@ -777,13 +806,74 @@ print_skipped(const struct job *job)
 	free(path);
 }
 
-static double
-now_seconds(void)
+/* The event that opens a run of the job. */
+static void
+event_job_start(const struct job *job)
 {
-	struct timespec	ts;
+	char		 when[32];
+	time_t		 now = time(NULL);
+	struct tm	 tm;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((double)ts.tv_sec + ts.tv_nsec / 1e9);
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	event_emit("job_start", NULL, json_pack("{s:o, s:i, s:i, s:i, s:s, "
+	    "s:I, s:i, s:b, s:i, s:s}", "job_id", json_sprintf("%016llx",
+	    (unsigned long long)job->job_id), "partitions",
+	    (int)job->nparts, "stages", (int)job->plan->nstages, "operators",
+	    (int)job->prog->nops, "program", job->prog->path, "input_bytes",
+	    (json_int_t)job->total, "pid", (int)getpid(), "resumed",
+	    job->resumed, "first_stage", (int)job->first_stage, "time",
+	    when));
+}
+
+/* Keep the program in the job directory, for `forkflow report`. */
+static void
+job_save_program(const struct job *job)
+{
+	char	*path, *canon;
+	FILE	*f;
+
+	path = job_path(job, "program.json");
+	if ((f = fopen(path, "w")) != NULL) {
+		canon = program_canonical(job->prog);
+		fprintf(f, "%s\n", canon);
+		free(canon);
+		fclose(f);
+	}
+	free(path);
+}
+
+/* The end of a run: the counters, the event, the trace. */
+static void
+job_end(struct job *job, int status)
+{
+	json_t	*stats = NULL;
+	char	*cause, *path;
+
+	if (status == 0 && !job->permanent) {
+		stats = stats_collect(job);
+		if (stats_save(job, stats) != 0)
+			log_warn("counters.json");
+		if (!job->quiet) {
+			fflush(stderr);
+			stats_print(stats, stderr);
+		}
+	}
+	event_emit("job_end", NULL, json_pack("{s:i, s:s, s:I, s:I, s:f}",
+	    "exit_status", status, "state", status == 0 ? "done" :
+	    job->interrupted ? "interrupted" : "failed", "records_in",
+	    (json_int_t)job->records_in, "records_out",
+	    (json_int_t)job->records_out, "wall", mono_now() - job->started));
+	jobpage_finish(job, status);
+	json_decref(stats);
+	if (job->trace != NULL) {
+		path = job_path(job, "events.jsonl");
+		if (report_trace(path, job->trace, &cause) != 0) {
+			log_warnx("%s", cause);
+			free(cause);
+		}
+		free(path);
+	}
 }
 
 static int
@@ -796,13 +886,16 @@ cmd_run(int argc, char **argv)
 	unsigned int	 parts = 0;
 	int		 ch, verbose = 0, status, changekey = -1;
 	int		 outfmt = -1;
-	double		 t0 = now_seconds();
+	const char	*logfile = NULL;
+	enum progress_mode progress = PROGRESS_AUTO;
 	struct stat	 st;
 	long		 ncpu;
 
 	memset(&job, 0, sizeof job);
+	job.started = mono_now();
 	cleanup_job = &job;
 	atexit(cleanup_at_exit);
+	job.status_interval = 10;
 	job.max_attempts = 4;
 	job.checkpoint_interval = 64 << 20;
 	job.heartbeat_timeout = 10;
@@ -866,14 +959,28 @@ cmd_run(int argc, char **argv)
 		case OPT_SPLIT_SIZE:
 			job.split_size = parse_size(optarg, "--split-size");
 			break;
+		case OPT_PROGRESS:
+			/* In the order of enum progress_mode. */
+			progress = (enum progress_mode)parse_choice(optarg,
+			    "--progress wants auto, always or never",
+			    (const char *const[]){ "auto", "always", "never",
+			    NULL });
+			break;
+		case OPT_STATUS_INTERVAL:
+			job.status_interval = strcmp(optarg, "0") == 0 ? 0 :
+			    parse_seconds(optarg, "--status-interval");
+			break;
+		case OPT_LOG_FILE:
+			logfile = optarg;
+			break;
+		case OPT_TRACE:
+			job.trace = optarg;
+			break;
 		case OPT_OUTPUT_FORMAT:
-			if (strcasecmp(optarg, "csv") == 0)
-				outfmt = OUT_CSV;
-			else if (strcasecmp(optarg, "tsv") == 0)
-				outfmt = OUT_TSV;
-			else
-				errx(EXIT_USAGE, "--output-format wants csv or "
-				    "tsv: %s", optarg);
+			/* In the order of enum out_format. */
+			outfmt = parse_choice(optarg, "--output-format wants "
+			    "csv or tsv", (const char *const[]){ "csv", "tsv",
+			    NULL });
 			break;
 		case OPT_HELP:
 			usage(0);
@@ -884,6 +991,12 @@ cmd_run(int argc, char **argv)
 	if (argc - optind != 1)
 		usage(EXIT_USAGE);
 	log_init(verbose, "forkflow");
+	if (logfile != NULL && log_open_file(logfile) != 0)
+		err(EXIT_USAGE, "%s", logfile);
+	job.display = progress == PROGRESS_ALWAYS ||
+	    (progress == PROGRESS_AUTO && !job.quiet && isatty(STDERR_FILENO));
+	if (progress == PROGRESS_NEVER || job.quiet)
+		job.status_interval = 0;
 
 	if ((p = program_load_opts(argv[optind], changekey, &cause)) ==
 	    NULL) {
@@ -985,6 +1098,10 @@ cmd_run(int argc, char **argv)
 	    (unsigned long long)job.job_id, job.nparts, job.plan->nstages,
 	    (unsigned long long)job.total, job.nfiles, job.jobdir);
 
+	if (events_open(&job) != 0)
+		log_warn("%s/events.jsonl", job.jobdir);
+	job_save_program(&job);
+	event_job_start(&job);
 	status = supervisor_run(&job);
 	if (status == 0)
 		status = job_output(&job);
@@ -992,8 +1109,8 @@ cmd_run(int argc, char **argv)
 		log_warn("journal");
 	if (status == 0 && job.skipped > 0 && !job.quiet)
 		print_skipped(&job);
-	if (status == 0 && !job.quiet)
-		print_counters(&job);
+	job_end(&job, status);
+	events_close();
 	if (status != 0 && job.outtmp != NULL)
 		(void)rm_tree(job.outtmp);
 
@@ -1011,7 +1128,7 @@ cmd_run(int argc, char **argv)
 		    "%.3f s, supervisor peak RSS %ld KiB",
 		    (unsigned long long)job.records_in,
 		    (unsigned long long)job.records_out, job.plan->nstages,
-		    now_seconds() - t0, peak_rss_kib());
+		    mono_now() - job.started, peak_rss_kib());
 	}
 	job_free(&job);
 	return (status);
@@ -1045,6 +1162,14 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "validate") == 0) {
 		argv[1] = argv[0];
 		return (cmd_validate(argc - 1, argv + 1));
+	}
+	if (strcmp(argv[1], "status") == 0) {
+		argv[1] = argv[0];
+		return (cmd_status(argc - 1, argv + 1));
+	}
+	if (strcmp(argv[1], "report") == 0) {
+		argv[1] = argv[0];
+		return (cmd_report(argc - 1, argv + 1));
 	}
 	warnx("unknown command: %s", argv[1]);
 	usage(EXIT_USAGE);

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifndef __dead
 #define __dead __attribute__((__noreturn__))
@@ -69,6 +70,13 @@ enum op_kind {
 enum vtype {
 	VT_INT,			/* int64 */
 	VT_STR,			/* bytes: a struct str, by pointer */
+};
+
+/* When to draw the live progress display (--progress). */
+enum progress_mode {
+	PROGRESS_AUTO,		/* when standard error is a terminal */
+	PROGRESS_ALWAYS,
+	PROGRESS_NEVER,
 };
 
 /* Input and output formats. */
@@ -524,6 +532,64 @@ struct job {
 	char		*workdir;	/* streaming -file files, or NULL */
 	uint64_t	 records_in;	/* counted by the supervisor */
 	uint64_t	 records_out;
+	int		 display;	/* draw the progress display */
+	double		 status_interval;	/* seconds; 0: no status blocks */
+	int		 interrupted;	/* by SIGINT or SIGTERM */
+	char		*trace;		/* --trace FILE, or NULL */
+	double		 started;	/* monotonic seconds */
+	uint64_t	 bytes_written;	/* of the output */
+};
+
+/*
+ * The supervisor's status page, status/job: what `forkflow status` reads of
+ * a running job, and what the progress display draws.  The supervisor
+ * alone writes it; readers take it as it stands.
+ */
+#define JOBPAGE_MAGIC	"FFJOB1"
+
+enum job_state {
+	JS_RUNNING,
+	JS_DONE,
+	JS_FAILED,
+	JS_INTERRUPTED,
+};
+
+/* What a worker is doing, as the job page shows it. */
+enum jp_worker_state {
+	JW_STARTING,		/* not forked yet */
+	JW_RUNNING,		/* busy with the current stage */
+	JW_WAITING,		/* done with the stage, at the barrier */
+	JW_BACKOFF,		/* crashed, waiting to be forked again */
+	JW_DONE,
+	JW_FAILED,
+};
+
+struct jp_worker {
+	uint32_t	 state;		/* enum jp_worker_state */
+	uint32_t	 attempts;	/* forks so far */
+	uint32_t	 restarts;
+	uint32_t	 stages_done;
+	int32_t		 pid;
+	uint32_t	 pad;
+	double		 last_progress;	/* monotonic seconds */
+};
+
+struct job_page {
+	char		 magic[8];
+	uint32_t	 nparts;
+	uint32_t	 nstages;
+	uint32_t	 stage;		/* the stage running */
+	uint32_t	 state;		/* enum job_state */
+	int32_t		 pid;		/* the supervisor */
+	int32_t		 exit_status;
+	uint64_t	 job_id;
+	uint64_t	 total;		/* bytes of input */
+	double		 started;	/* monotonic seconds */
+	double		 ended;		/* or 0 */
+	double		 stage_started;
+	uint64_t	 restarts;
+	uint64_t	 skipped;
+	struct jp_worker w[];
 };
 
 /* xmalloc.c */
@@ -551,6 +617,9 @@ progress(void)
 
 /* log.c */
 void		 log_init(int, const char *);
+int		 log_open_file(const char *);
+void		 log_set_hook(void (*)(const char *, size_t));
+void		 log_line(const char *, size_t);
 void		 log_procinit(const char *);
 void		 log_setverbose(int);
 int		 log_getverbose(void);
@@ -694,9 +763,12 @@ void		 counters_add(const char *, size_t, int64_t);
 void		 counters_clear(void);
 int		 counters_save(const char *);
 void		 counters_load(const char *);
-void		 counters_print(void);
+int		 counters_user(size_t, const char **, int64_t *);
+void		 counters_set(const char *, int64_t);
+int64_t		 counters_get(const char *);
 
 /* ops.c */
+extern uint64_t	*ops_records;
 void		 batch_init(struct batch *);
 struct batch	*batch_new(void);
 void		 batch_free(struct batch *);
@@ -778,6 +850,52 @@ int		 journal_note(struct job *, const char *, ...)
 		     printflike(2, 3);
 char		*job_path(const struct job *, const char *, ...)
 		     printflike(2, 3);
+
+/* events.c: JOBDIR/events.jsonl */
+struct evwhere {
+	int		 part;		/* -1 where it does not apply */
+	int		 stage;
+	int		 op;
+	long		 pid;
+	int		 attempt;
+};
+int		 events_open(const struct job *);
+void		 events_close(void);
+double		 mono_now(void);
+void		 event_emit(const char *, const struct evwhere *, void *);
+void		*events_load(const char *, char **);
+
+/* jobpage.c */
+size_t		 jobpage_size(unsigned int);
+void		 jobpage_finish(const struct job *, int);
+struct job_page	*jobpage_map(const char *, unsigned int);
+struct job_page	*jobpage_read(const char *, char **);
+const char	*jobpage_worker_state(uint32_t);
+const char	*jobpage_job_state(uint32_t);
+char		*status_block(const struct job_page *, struct status_page *
+		     const *, double);
+void		*status_json(const struct job_page *, struct status_page *
+		     const *, double, int);
+
+/* display.c: the live progress display */
+struct display;
+struct display	*display_start(const struct job *, int);
+void		 display_draw(struct display *, const struct job_page *,
+		     struct status_page * const *, double);
+void		 display_print(struct display *, const char *, size_t);
+void		 display_clear(struct display *);
+void		 display_stop(struct display *);
+
+/* stats.c: the counters of a run */
+void		*stats_collect(const struct job *);
+int		 stats_save(const struct job *, void *);
+void		 stats_print(void *, FILE *);
+
+/* report.c */
+int		 report_html(const char *, const char *, char **);
+int		 report_trace(const char *, const char *, char **);
+int		 cmd_status(int, char **);
+int		 cmd_report(int, char **);
 
 /* expr.c */
 struct expr;

@@ -7,10 +7,12 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "forkflow.h"
@@ -21,8 +23,10 @@ volatile uint32_t *progress_op;
 static int	 log_verbose;
 static int	 log_child;	/* a forked worker: leave with _exit() */
 static char	 log_name[64] = "forkflow";
+static int	 log_fd = -1;	/* --log-file, inherited by workers */
+static void	(*log_hook)(const char *, size_t);
 
-static void	 log_vwrite(const char *, va_list, const char *)
+static void	 log_vwrite(const char *, va_list, const char *, int)
 		    printflike(1, 0);
 
 /* Set up logging for the process. */
@@ -42,6 +46,57 @@ log_procinit(const char *procname)
 	log_child = 1;
 }
 
+/*
+ * Also write every line to a file, with the time it was written: the lines
+ * of standard error, and those of -v even without it.  Forked workers
+ * inherit the file; commands they run do not.
+ */
+int
+log_open_file(const char *path)
+{
+	if ((log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0644)) == -1)
+		return (-1);
+	return (0);
+}
+
+/* Hand the lines of standard error to fn instead (NULL: write them). */
+void
+log_set_hook(void (*fn)(const char *, size_t))
+{
+	log_hook = fn;
+}
+
+/* Write a line or lines to standard error, through the hook if set. */
+void
+log_line(const char *s, size_t len)
+{
+	if (log_hook != NULL)
+		log_hook(s, len);
+	else
+		(void)write(STDERR_FILENO, s, len);
+}
+
+/* Write a line to the log file, after the time. */
+static void
+log_file_line(const char *s, size_t len)
+{
+	struct timespec	 ts;
+	struct tm	 tm;
+	char		 buf[2200];
+	size_t		 n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+	n += (size_t)snprintf(buf + n, sizeof buf - n, ".%03ldZ ",
+	    ts.tv_nsec / 1000000);
+	if (len > sizeof buf - n)
+		len = sizeof buf - n;
+	memcpy(buf + n, s, len);
+	(void)write(log_fd, buf, n + len);
+}
+
 void
 log_setverbose(int v)
 {
@@ -59,7 +114,7 @@ log_getverbose(void)
  * processes sharing stderr do not interleave.
  */
 static void
-log_vwrite(const char *fmt, va_list ap, const char *suffix)
+log_vwrite(const char *fmt, va_list ap, const char *suffix, int level)
 {
 	char	 buf[2048];
 	int	 n, m;
@@ -82,7 +137,10 @@ log_vwrite(const char *fmt, va_list ap, const char *suffix)
 			n = sizeof buf - 2;
 	}
 	buf[n++] = '\n';
-	(void)write(STDERR_FILENO, buf, n);
+	if (level <= log_verbose)
+		log_line(buf, (size_t)n);
+	if (log_fd != -1 && level <= (log_verbose > 1 ? log_verbose : 1))
+		log_file_line(buf, (size_t)n);
 	errno = saved_errno;
 }
 
@@ -93,7 +151,7 @@ log_warn(const char *fmt, ...)
 	int	saved_errno = errno;
 
 	va_start(ap, fmt);
-	log_vwrite(fmt, ap, strerror(saved_errno));
+	log_vwrite(fmt, ap, strerror(saved_errno), 0);
 	va_end(ap);
 	errno = saved_errno;
 }
@@ -104,7 +162,7 @@ log_warnx(const char *fmt, ...)
 	va_list	ap;
 
 	va_start(ap, fmt);
-	log_vwrite(fmt, ap, NULL);
+	log_vwrite(fmt, ap, NULL, 0);
 	va_end(ap);
 }
 
@@ -113,10 +171,10 @@ log_info(const char *fmt, ...)
 {
 	va_list	ap;
 
-	if (log_verbose < 1)
+	if (log_verbose < 1 && log_fd == -1)
 		return;
 	va_start(ap, fmt);
-	log_vwrite(fmt, ap, NULL);
+	log_vwrite(fmt, ap, NULL, 1);
 	va_end(ap);
 }
 
@@ -128,7 +186,7 @@ log_debug(const char *fmt, ...)
 	if (log_verbose < 2)
 		return;
 	va_start(ap, fmt);
-	log_vwrite(fmt, ap, NULL);
+	log_vwrite(fmt, ap, NULL, 2);
 	va_end(ap);
 }
 
@@ -140,7 +198,7 @@ fatal(const char *fmt, ...)
 	int	saved_errno = errno;
 
 	va_start(ap, fmt);
-	log_vwrite(fmt, ap, strerror(saved_errno));
+	log_vwrite(fmt, ap, strerror(saved_errno), 0);
 	va_end(ap);
 	if (log_child)
 		_exit(EXIT_JOB_FAILED);
@@ -154,7 +212,7 @@ fatalx(const char *fmt, ...)
 	va_list	ap;
 
 	va_start(ap, fmt);
-	log_vwrite(fmt, ap, NULL);
+	log_vwrite(fmt, ap, NULL, 0);
 	va_end(ap);
 	if (log_child)
 		_exit(EXIT_JOB_FAILED);

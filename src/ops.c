@@ -58,6 +58,9 @@ static enum vtype	 *op_kt, *op_vt;
 /* The streaming processes of the stage, one per operator, while they run. */
 static struct stream	 *streams;
 
+/* Records that entered each operator, for the job's counters. */
+uint64_t		 *ops_records;
+
 /* Where a streaming operator's output goes: a batch, then the rest. */
 struct stream_ctx {
 	const struct program	*p;
@@ -81,6 +84,8 @@ ops_types(const struct program *p, enum vtype kt, enum vtype vt)
 	free(op_kt);
 	free(op_vt);
 	free(streams);
+	free(ops_records);
+	ops_records = xcalloc(p->nops + 1, sizeof *ops_records);
 	op_kt = xcalloc(p->nops + 1, sizeof *op_kt);
 	op_vt = xcalloc(p->nops + 1, sizeof *op_vt);
 	streams = xcalloc(p->nops + 1, sizeof *streams);
@@ -303,6 +308,8 @@ ops_run(const struct program *p, size_t first, size_t end, struct batch *b,
 	for (i = first; i < end && b->n > 0; i++) {
 		op = &p->ops[i];
 		n = b->n;
+		if (ops_records != NULL)
+			ops_records[i] += n;
 		if (progress_op != NULL)
 			*progress_op = (uint32_t)i;
 		if (op->kind == OP_MAPPER || op->kind == OP_REDUCER)

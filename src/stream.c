@@ -471,6 +471,27 @@ counters_add(const char *name, size_t len, int64_t n)
 	ncounters++;
 }
 
+/* Set a counter to a value (the worker's own, named without a comma). */
+void
+counters_set(const char *name, int64_t n)
+{
+	counters_add(name, strlen(name), (int64_t)((uint64_t)n -
+	    (uint64_t)counters_get(name)));
+}
+
+/* A counter's value, 0 if there is none. */
+int64_t
+counters_get(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < ncounters; i++) {
+		if (strcmp(counters[i].name, name) == 0)
+			return (counters[i].value);
+	}
+	return (0);
+}
+
 void
 counters_clear(void)
 {
@@ -524,24 +545,33 @@ counters_load(const char *path)
 	fclose(f);
 }
 
-/* Print the counters, sorted, as a block on standard error. */
-void
-counters_print(void)
+/*
+ * The i-th of the streaming commands' counters, in the order of their
+ * names; those of the worker's own (no comma in the name) are passed
+ * over.  0 when there is none.
+ */
+int
+counters_user(size_t i, const char **name, int64_t *value)
 {
-	size_t	i, j;
-	struct counter t;
+	size_t		a, b;
+	struct counter	t;
 
-	for (i = 1; i < ncounters; i++) {
-		for (j = i; j > 0 && strcmp(counters[j - 1].name,
-		    counters[j].name) > 0; j--) {
-			t = counters[j];
-			counters[j] = counters[j - 1];
-			counters[j - 1] = t;
+	for (a = 1; a < ncounters; a++) {
+		for (b = a; b > 0 && strcmp(counters[b - 1].name,
+		    counters[b].name) > 0; b--) {
+			t = counters[b];
+			counters[b] = counters[b - 1];
+			counters[b - 1] = t;
 		}
 	}
-	if (ncounters > 0)
-		fprintf(stderr, "forkflow: counters of the streaming commands:\n");
-	for (i = 0; i < ncounters; i++)
-		fprintf(stderr, "  %s\t%lld\n", counters[i].name,
-		    (long long)counters[i].value);
+	for (a = 0; a < ncounters; a++) {
+		if (strchr(counters[a].name, ',') == NULL)
+			continue;
+		if (i-- == 0) {
+			*name = counters[a].name;
+			*value = counters[a].value;
+			return (1);
+		}
+	}
+	return (0);
 }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <ev.h>
+#include <jansson.h>
 
 #include "forkflow.h"
 #include "proto.h"
@@ -135,6 +136,14 @@ struct supervisor {
 	uint64_t		 rng;
 	uint64_t		 records_in;	/* of stage 0 */
 	uint64_t		 records_out;	/* of the last stage */
+	struct job_page		*page;		/* status/job */
+	struct status_page	**pages;	/* the workers' */
+	struct display		*display;
+	ev_timer		 tick;		/* the display, the page */
+	ev_timer		 block;		/* status blocks */
+	int			 errpipe[2];	/* workers' stderr, displayed */
+	ev_io			 errio;
+	struct buf		 errbuf;
 };
 
 static void	supervisor_spawn(struct supervisor *, struct worker *);
@@ -158,6 +167,68 @@ exit_describe(int status)
 	else
 		xasprintf(&s, "ended with wait status %d", status);
 	return (s);
+}
+
+/* Log an event of a worker's. */
+static void
+worker_event(struct worker *w, const char *name, json_t *extra)
+{
+	struct evwhere	at;
+
+	at.part = (int)w->part;
+	at.stage = (int)w->sv->stage;
+	at.op = (int)w->status->op;
+	at.pid = (long)(w->pid > 0 ? w->pid : w->last_pid);
+	at.attempt = (int)w->attempts;
+	event_emit(name, &at, extra);
+}
+
+/* A worker moved: note when, for the heartbeat and for the job page. */
+static void
+worker_moved(struct worker *w)
+{
+	w->last_hb = w->status->heartbeat;
+	w->last_change = ev_now(w->sv->loop);
+	if (w->sv->page != NULL)
+		w->sv->page->w[w->part].last_progress = mono_now();
+}
+
+/* Bring the job page up to date with the workers. */
+static void
+supervisor_page(struct supervisor *sv)
+{
+	struct job_page		*jp = sv->page;
+	struct worker		*w;
+	struct jp_worker	*pw;
+	unsigned int		 i;
+
+	jp->stage = sv->stage;
+	for (i = 0; i < sv->job->nparts; i++) {
+		w = &sv->w[i];
+		pw = &jp->w[i];
+		switch (w->state) {
+		case W_RUNNING:
+			pw->state = w->pid <= 0 ? JW_STARTING :
+			    w->stages_done > sv->stage ? JW_WAITING :
+			    JW_RUNNING;
+			break;
+		case W_BACKOFF:
+			pw->state = JW_BACKOFF;
+			break;
+		case W_FINISHING:
+		case W_DONE:
+			pw->state = JW_DONE;
+			break;
+		case W_FAILED:
+			pw->state = JW_FAILED;
+			break;
+		}
+		pw->attempts = w->attempts;
+		pw->stages_done = w->stages_done;
+		pw->pid = (int32_t)w->pid;
+		if (w->status->heartbeat != w->last_hb)
+			worker_moved(w);
+	}
 }
 
 /* Describe a record for messages: key, value and where it was read. */
@@ -244,6 +315,8 @@ supervisor_note_crash(struct worker *w)
 	log_warnx("record %llu of stage %u (%s) crashed worker %u twice; "
 	    "skipping it", (unsigned long long)x->lo, x->stage, what,
 	    w->part);
+	worker_event(w, "record_skipped", json_pack("{s:I, s:s}", "record",
+	    (json_int_t)x->lo, "what", what));
 	(void)journal_note(job, "skip %u %u %llu %lld %lld %llu\n", w->part,
 	    x->stage, (unsigned long long)x->lo, (long long)x->k,
 	    (long long)x->v, (unsigned long long)x->pos);
@@ -363,8 +436,9 @@ supervisor_start_stage(struct worker *w, unsigned int stage)
 	}
 	supervisor_send(w, MSG_START, b.data, b.len);
 	buf_free(&b);
-	w->last_change = ev_now(w->sv->loop);
-	w->last_hb = w->status->heartbeat;
+	worker_moved(w);
+	w->status->op = (uint32_t)w->sv->job->plan->stages[stage].first;
+	worker_event(w, "stage_start", NULL);
 }
 
 /* Handle one message from a worker; -1 if it is malformed. */
@@ -399,6 +473,11 @@ supervisor_dispatch(struct worker *w, struct msg *m)
 		    "%llu out", w->part, done.stage,
 		    (unsigned long long)done.records_in,
 		    (unsigned long long)done.records_out);
+		worker_event(w, "stage_done", json_pack("{s:I, s:I, s:I, s:I}",
+		    "records_in", (json_int_t)done.records_in,
+		    "records_out", (json_int_t)done.records_out,
+		    "bytes_in", (json_int_t)done.bytes_in,
+		    "bytes_out", (json_int_t)done.bytes_out));
 		supervisor_barrier(sv);
 		break;
 	case MSG_NOTE:
@@ -469,6 +548,18 @@ supervisor_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 	w->last_exit = exit_describe(status);
 	w->last_pid = w->pid;
 	w->pid = 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_OK &&
+	    w->state == W_FINISHING)
+		worker_event(w, "worker_exit", json_pack("{s:i}", "status",
+		    0));
+	else
+		worker_event(w, "worker_died", WIFSIGNALED(status) ?
+		    json_pack("{s:i, s:s, s:s}", "signal", WTERMSIG(status),
+		    "how", w->last_exit, "cause", w->chaos ? "chaos" :
+		    w->hung ? "no progress" : "crash") :
+		    json_pack("{s:i, s:s, s:s}", "status", WEXITSTATUS(status),
+		    "how", w->last_exit, "cause", w->has_error ? "error" :
+		    "crash"));
 	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_OK)
 		supervisor_event(w, WE_EXIT_OK);
 	else if (WIFEXITED(status) && w->has_error &&
@@ -641,6 +732,10 @@ supervisor_event(struct worker *w, enum worker_event ev)
 		    w->status->op, w->failures + 1, max);
 		free(what);
 		w->state = W_BACKOFF;
+		sv->page->restarts++;
+		sv->page->w[w->part].restarts++;
+		worker_event(w, "restart", json_pack("{s:f, s:i}", "delay",
+		    delay, "next_attempt", (int)w->attempts + 1));
 		sv->live++;
 		ev_timer_init(&w->backoff, supervisor_backoff_cb, delay, 0);
 		w->backoff.data = w;
@@ -655,6 +750,7 @@ supervisor_event(struct worker *w, enum worker_event ev)
 			w->state = W_FAILED;
 		break;
 	}
+	supervisor_page(sv);
 	if (sv->live == 0)
 		ev_break(sv->loop, EVBREAK_ALL);
 }
@@ -685,8 +781,13 @@ supervisor_barrier(struct supervisor *sv)
 		return;
 	}
 	log_info("stage %u committed", sv->stage);
+	event_emit("stage_committed", &(struct evwhere){ -1,
+	    (int)sv->stage, -1, 0, 0 }, json_pack("{s:f}", "wall",
+	    mono_now() - sv->page->stage_started));
 	if (sv->stage + 1 < job->plan->nstages) {
 		sv->stage++;
+		sv->page->stage_started = mono_now();
+		supervisor_page(sv);
 		for (i = 0; i < job->nparts; i++)
 			supervisor_start_stage(&sv->w[i], sv->stage);
 		return;
@@ -764,6 +865,13 @@ supervisor_spawn(struct supervisor *sv, struct worker *w)
 			if (sv->w[i].fd != -1)
 				close(sv->w[i].fd);
 		}
+		if (sv->errpipe[1] != -1) {
+			/* Its lines go above the progress display. */
+			(void)dup2(sv->errpipe[1], STDERR_FILENO);
+			close(sv->errpipe[0]);
+			close(sv->errpipe[1]);
+		}
+		log_set_hook(NULL);
 		ev_loop_destroy(EV_DEFAULT);
 		proc_reset_signals();
 		worker_main(sv->job, w->part, sp[1]);
@@ -796,7 +904,9 @@ supervisor_spawn(struct supervisor *sv, struct worker *w)
 	ev_io_start(sv->loop, &w->rio);
 	log_debug("worker %u forked (pid %ld), attempt %u", w->part,
 	    (long)pid, w->attempts);
+	worker_event(w, "worker_forked", NULL);
 	supervisor_start_stage(w, sv->stage);
+	supervisor_page(sv);
 }
 
 /* Is a worker busy with the current stage (so it must show progress)? */
@@ -827,10 +937,9 @@ supervisor_heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		if (!worker_busy(w) || w->hung)
 			continue;
 		hb = w->status->heartbeat;
-		if (hb != w->last_hb) {
-			w->last_hb = hb;
-			w->last_change = now;
-		} else if (now - w->last_change >= sv->job->heartbeat_timeout) {
+		if (hb != w->last_hb)
+			worker_moved(w);
+		else if (now - w->last_change >= sv->job->heartbeat_timeout) {
 			log_warnx("worker %u (pid %ld) made no progress for "
 			    "%.1f s; killing it", w->part, (long)w->pid,
 			    now - w->last_change);
@@ -906,6 +1015,143 @@ supervisor_signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 	supervisor_fail(sv, EXIT_JOB_FAILED, msg);
 }
 
+/* Draw the display, and keep the job page up to date. */
+static void
+supervisor_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct supervisor	*sv = t->data;
+
+	supervisor_page(sv);
+	if (sv->display != NULL)
+		display_draw(sv->display, sv->page, sv->pages, mono_now());
+}
+
+/* Without a terminal: a status block every --status-interval seconds. */
+static void
+supervisor_block_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct supervisor	*sv = t->data;
+	char			*s, *line;
+	int			 n;
+
+	supervisor_page(sv);
+	s = status_block(sv->page, sv->pages, mono_now());
+	n = xasprintf(&line, "forkflow: %s", s);
+	log_line(line, (size_t)n);
+	free(line);
+	free(s);
+}
+
+/* Lines the workers write on standard error: above the display. */
+static void
+supervisor_errpipe_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct supervisor	*sv = io->data;
+	struct buf		*b = &sv->errbuf;
+	char			*nl;
+	size_t			 len;
+
+	while (proto_fill(sv->errpipe[0], b) > 0)
+		;
+	while (b->len > b->off && (nl = memchr(b->data + b->off, '\n',
+	    b->len - b->off)) != NULL) {
+		len = (size_t)(nl + 1 - (b->data + b->off));
+		display_print(sv->display, b->data + b->off, len);
+		buf_drain(b, len);
+	}
+	/* A line longer than any log line is shown as it is. */
+	if (b->len - b->off > 4096) {
+		display_print(sv->display, b->data + b->off, b->len - b->off);
+		buf_drain(b, b->len - b->off);
+	}
+}
+
+/* The supervisor's own log lines, above the display. */
+static struct display	*log_display;
+
+static void
+supervisor_log_hook(const char *line, size_t len)
+{
+	display_print(log_display, line, len);
+}
+
+/* Set up the job page, the display and the timers that feed them. */
+static void
+supervisor_watch(struct supervisor *sv)
+{
+	struct job	*job = sv->job;
+	char		*path;
+	unsigned int	 i;
+
+	path = job_path(job, "status/job");
+	if ((sv->page = jobpage_map(path, job->nparts)) == NULL)
+		fatal("%s", path);
+	free(path);
+	sv->page->nstages = (uint32_t)job->plan->nstages;
+	sv->page->pid = (int32_t)getpid();
+	sv->page->job_id = job->job_id;
+	sv->page->total = job->total;
+	sv->page->started = job->started;
+	sv->page->stage_started = mono_now();
+	sv->pages = xcalloc(job->nparts, sizeof *sv->pages);
+	for (i = 0; i < job->nparts; i++)
+		sv->pages[i] = sv->w[i].status;
+	sv->errpipe[0] = sv->errpipe[1] = -1;
+	if (job->display) {
+		sv->display = display_start(job, STDERR_FILENO);
+		if (pipe(sv->errpipe) == 0) {
+			(void)fcntl(sv->errpipe[0], F_SETFL, O_NONBLOCK);
+			(void)fcntl(sv->errpipe[0], F_SETFD, FD_CLOEXEC);
+			(void)fcntl(sv->errpipe[1], F_SETFD, FD_CLOEXEC);
+			ev_io_init(&sv->errio, supervisor_errpipe_cb,
+			    sv->errpipe[0], EV_READ);
+			sv->errio.data = sv;
+			ev_io_start(sv->loop, &sv->errio);
+		} else
+			sv->errpipe[0] = sv->errpipe[1] = -1;
+		log_display = sv->display;
+		log_set_hook(supervisor_log_hook);
+	}
+	ev_timer_init(&sv->tick, supervisor_tick_cb, 0.1,
+	    sv->display != NULL ? 0.2 : 1);
+	sv->tick.data = sv;
+	ev_timer_start(sv->loop, &sv->tick);
+	ev_init(&sv->block, supervisor_block_cb);
+	sv->block.data = sv;
+	if (sv->display == NULL && job->status_interval > 0) {
+		ev_timer_set(&sv->block, job->status_interval,
+		    job->status_interval);
+		ev_timer_start(sv->loop, &sv->block);
+	}
+}
+
+/* Take down what supervisor_watch set up. */
+static void
+supervisor_unwatch(struct supervisor *sv)
+{
+	ev_timer_stop(sv->loop, &sv->tick);
+	ev_timer_stop(sv->loop, &sv->block);
+	supervisor_page(sv);
+	if (sv->display != NULL) {
+		/* What the workers wrote last, then off the screen. */
+		supervisor_errpipe_cb(sv->loop, &sv->errio, EV_READ);
+		if (sv->errbuf.len > sv->errbuf.off)
+			display_print(sv->display, sv->errbuf.data +
+			    sv->errbuf.off, sv->errbuf.len - sv->errbuf.off);
+		ev_io_stop(sv->loop, &sv->errio);
+		log_set_hook(NULL);
+		log_display = NULL;
+		display_stop(sv->display);
+		buf_free(&sv->errbuf);
+	}
+	if (sv->errpipe[0] != -1) {
+		close(sv->errpipe[0]);
+		close(sv->errpipe[1]);
+	}
+	munmap(sv->page, jobpage_size(sv->job->nparts));
+	free(sv->pages);
+}
+
 /* Pick the error to report: the first in input order. */
 static struct worker *
 supervisor_first_error(struct supervisor *sv)
@@ -974,6 +1220,8 @@ supervisor_run(struct job *job)
 	if (job->chaos > 0)
 		supervisor_chaos_arm(&sv);
 
+	supervisor_watch(&sv);
+
 	/* Records an earlier run skipped are skipped again. */
 	for (i = 0; i < job->nskips; i++)
 		supervisor_add_skip(&sv, &job->skips[i]);
@@ -989,6 +1237,8 @@ supervisor_run(struct job *job)
 		sv.finishing = 1;
 	ev_timer_stop(sv.loop, &sv.heartbeat);
 	ev_timer_stop(sv.loop, &sv.chaos);
+	supervisor_unwatch(&sv);
+	job->interrupted = sv.interrupted > 0;
 
 	status = 0;
 	if ((e = supervisor_first_error(&sv)) != NULL) {

@@ -27,6 +27,7 @@
  */
 
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -34,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "forkflow.h"
 #include "proto.h"
@@ -55,6 +58,8 @@ struct wctx {
 	uint64_t		 bytes_in;
 	uint64_t		 bytes_out;
 	uint64_t		 mark;		/* bytes_in at the checkpoint */
+	int64_t			 cpu_base;	/* CPU µs of the stage so far */
+	int64_t			 cpu_start;	/* process CPU µs at its start */
 
 	/* The sink of the stage, and the run file behind it. */
 	struct agg		 comb;		/* integer pairs, to shuffle */
@@ -386,14 +391,56 @@ worker_flush(struct wctx *w)
 	recbuf_clear(rb);
 }
 
+/* Log an event of this worker's (events.c), with its own fields. */
+static void
+worker_event(struct wctx *w, const char *name, json_t *extra)
+{
+	struct evwhere	at;
+
+	at.part = (int)w->part;
+	at.stage = (int)w->s;
+	at.op = (int)w->status->op;
+	at.pid = (long)getpid();
+	at.attempt = (int)w->attempt;
+	event_emit(name, &at, extra);
+}
+
+/* CPU time of this process and its reaped children, in µs. */
+static int64_t
+cpu_us(void)
+{
+	struct rusage	ru, rc;
+
+	getrusage(RUSAGE_SELF, &ru);
+	getrusage(RUSAGE_CHILDREN, &rc);
+	return ((int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	    rc.ru_utime.tv_sec + rc.ru_stime.tv_sec) * 1000000 +
+	    ru.ru_utime.tv_usec + ru.ru_stime.tv_usec + rc.ru_utime.tv_usec +
+	    rc.ru_stime.tv_usec);
+}
+
 /*
- * Save the streaming commands' counters as they stand at checkpoint
- * generation g (0: the stage's end), where a resumed worker finds them.
+ * Save the stage's counters as they stand at checkpoint generation g (0:
+ * the stage's end), where a resumed worker finds them: the streaming
+ * commands' own, and the worker's, named without a comma (records into
+ * each operator, records and bytes of the stage, CPU time), so that work
+ * done twice is counted once.
  */
 static void
 worker_save_counters(struct wctx *w, uint64_t g)
 {
-	char	*path;
+	char	*path, name[32];
+	size_t	 i;
+
+	for (i = w->st->first; i < w->st->end; i++) {
+		snprintf(name, sizeof name, "op %zu", i);
+		counters_set(name, (int64_t)ops_records[i]);
+	}
+	counters_set("records in", (int64_t)w->records_in);
+	counters_set("records out", (int64_t)w->records_out);
+	counters_set("bytes in", (int64_t)w->bytes_in);
+	counters_set("bytes out", (int64_t)w->bytes_out);
+	counters_set("cpu us", w->cpu_base + cpu_us() - w->cpu_start);
 
 	if (g == 0)
 		path = job_path(w->job, "counters/%u.%u", w->part, w->s);
@@ -430,11 +477,14 @@ worker_checkpoint(struct wctx *w, uint32_t phase, uint64_t cursor,
 	w->cs.records_in = w->records_in;
 	w->cs.records_out = w->records_out;
 	w->cs.bytes_in = w->bytes_in;
-	if (w->streaming)
-		worker_save_counters(w, ckpt_next_generation(w->ckpt));
+	worker_save_counters(w, ckpt_next_generation(w->ckpt));
 	if (ckpt_publish(w->ckpt, &w->cs, job->durable) != 0)
 		worker_io_fail(w, "checkpoint");
 	w->status->checkpoints++;
+	worker_event(w, "checkpoint", json_pack("{s:I, s:i, s:I, s:I}",
+	    "generation", (json_int_t)w->cs.generation, "phase", (int)phase,
+	    "records_in", (json_int_t)w->records_in,
+	    "bytes_in", (json_int_t)w->bytes_in));
 	w->mark = w->bytes_in;
 	log_debug("checkpoint %llu: stage %u, phase %u, at %llu/%llu, "
 	    "%u runs", (unsigned long long)w->cs.generation, w->s, phase,
@@ -648,6 +698,7 @@ worker_count_words(struct wctx *w, int resume)
 		}
 		w->records_in += lines;
 		w->records_out += words;
+		ops_records[w->st->first] += lines;
 		w->bytes_in = input_progress(&in);
 		w->status->bytes_in = w->bytes_in;
 		w->status->records_in = w->records_in;
@@ -1102,7 +1153,7 @@ worker_run_stage(struct wctx *w, unsigned int s)
 {
 	struct job	*job = w->job;
 	struct batch	*b;
-	char		*path;
+	char		*path, name[32];
 	unsigned int	 i;
 	int		 resume;
 
@@ -1129,11 +1180,20 @@ worker_run_stage(struct wctx *w, unsigned int s)
 		memset(&w->cs, 0, sizeof w->cs);
 	}
 	counters_clear();
+	for (i = w->st->first; i < w->st->end; i++)
+		ops_records[i] = 0;
+	w->cpu_start = cpu_us();
+	w->cpu_base = 0;
 	if (resume) {
 		path = job_path(job, "counters/%u.%u.g%llu", w->part, s,
 		    (unsigned long long)w->cs.generation);
 		counters_load(path);
 		free(path);
+		for (i = w->st->first; i < w->st->end; i++) {
+			snprintf(name, sizeof name, "op %u", i);
+			ops_records[i] = (uint64_t)counters_get(name);
+		}
+		w->cpu_base = counters_get("cpu us");
 	}
 	if (!resume)
 		(void)worker_open_sink(w, 0);
@@ -1213,8 +1273,7 @@ worker_run_stage(struct wctx *w, unsigned int s)
 		}
 	}
 
-	if (w->streaming)
-		worker_save_counters(w, 0);
+	worker_save_counters(w, 0);
 
 	/* The stage's output is under its final name: publish that. */
 	memset(&w->cs, 0, sizeof w->cs);

@@ -264,6 +264,20 @@ no_procs() {
 	! pgrep -f -- "$1" >/dev/null 2>&1
 }
 
+# slow_prog LINES EVERY: write $T/slow.csv, LINES pairs, and $T/slow.json,
+# a program whose mapper sleeps 0.1 s every EVERY lines (its reducer is
+# cat), so that a job lasts long enough to be watched.
+slow_prog() {
+	awk -v n="$1" 'BEGIN { for (i = 0; i < n; i++)
+		printf "%d,%d\n", i % 97, i }' >"$T/slow.csv"
+	cat >"$T/slow.json" <<EOF
+{"input": "$T/slow.csv", "operations": [
+  {"operator": "mapper", "command":
+   "awk '{ print; fflush() } NR % $2 == 0 { system(\\"sleep 0.1\\") }'"},
+  {"operator": "reducer", "command": "cat"}]}
+EOF
+}
+
 # --- Helpers of the recovery tests (t-recovery.sh, t-recovery-long.sh) ---
 
 # lap WHAT: say how long WHAT took since the last lap (or since lib.sh was

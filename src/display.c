@@ -1,0 +1,359 @@
+/* forkflow: see LICENSE. */
+/*
+ * The live progress display on standard error: a line per worker and a
+ * total bar with an estimate of the time left, redrawn in place.  The
+ * supervisor draws it from its job page and the workers' status pages at
+ * most five times a second, and not before the job has run half a second,
+ * so that short jobs print nothing.  Lines that must be printed while it
+ * is up (log lines, the workers' standard error) go through
+ * display_print(), which puts them above it.  Standard output is never
+ * touched: the result is written after the display is cleared.
+ */
+
+#include <sys/ioctl.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "forkflow.h"
+
+#define DISPLAY_DELAY	0.5		/* seconds before the first frame */
+#define DISPLAY_PERIOD	0.2		/* between frames, at least */
+
+struct display {
+	int		 fd;
+	int		 color;
+	double		 started;
+	double		 last_draw;
+	unsigned int	 lines;		/* of the frame on the screen */
+	char		*frame;		/* what it shows */
+	size_t		 framelen;
+	unsigned int	 nparts;
+	unsigned int	 nstages;
+	uint64_t	*prev_rec;	/* for the rates */
+	double		*prev_t;
+	double		*rate;		/* records per second, smoothed */
+	char		*shown;		/* has a line in the frame */
+};
+
+/* Start a display on fd for a job; color unless NO_COLOR says no. */
+struct display *
+display_start(const struct job *job, int fd)
+{
+	struct display	*d;
+	const char	*nc = getenv("NO_COLOR"), *term = getenv("TERM");
+
+	d = xcalloc(1, sizeof *d);
+	d->fd = fd;
+	d->color = (nc == NULL || *nc == '\0') &&
+	    (term == NULL || strcmp(term, "dumb") != 0);
+	d->started = job->started;
+	d->nparts = job->nparts;
+	d->nstages = (unsigned int)job->plan->nstages;
+	d->prev_rec = xcalloc(job->nparts, sizeof *d->prev_rec);
+	d->prev_t = xcalloc(job->nparts, sizeof *d->prev_t);
+	d->rate = xcalloc(job->nparts, sizeof *d->rate);
+	d->shown = xcalloc(job->nparts, sizeof *d->shown);
+	return (d);
+}
+
+/* The terminal's width and height, or 80 by 24. */
+static void
+display_size(const struct display *d, unsigned int *width,
+    unsigned int *rows)
+{
+	struct winsize	ws;
+
+	*width = 80;
+	*rows = 24;
+	if (ioctl(d->fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20 &&
+	    ws.ws_row >= 4) {
+		*width = ws.ws_col;
+		*rows = ws.ws_row;
+	}
+}
+
+/* Is a worker's line worth a place on a screen too small for all? */
+static int
+worker_of_note(uint32_t state)
+{
+	return (state == JW_RUNNING || state == JW_BACKOFF ||
+	    state == JW_FAILED);
+}
+
+/* A count as people read it: 999, 12.3k, 4.56M, 7.89G. */
+static void
+fmt_count(char *buf, size_t len, double n, const char *unit)
+{
+	static const char	*sfx[] = { "", "k", "M", "G", "T", "P" };
+	unsigned int		 i = 0;
+
+	while (n >= 999.5 && i + 1 < sizeof sfx / sizeof sfx[0]) {
+		n /= 1000;
+		i++;
+	}
+	if (i == 0)
+		snprintf(buf, len, "%.0f%s", n, unit);
+	else
+		snprintf(buf, len, "%.*f%s%s", n < 9.995 ? 2 : n < 99.95 ? 1 :
+		    0, n, sfx[i], unit);
+}
+
+/* Seconds as M:SS or H:MM:SS. */
+static void
+fmt_time(char *buf, size_t len, double s)
+{
+	unsigned long	t = s < 0 ? 0 : (unsigned long)(s + 0.5);
+
+	if (t >= 3600)
+		snprintf(buf, len, "%lu:%02lu:%02lu", t / 3600, t / 60 % 60,
+		    t % 60);
+	else
+		snprintf(buf, len, "%lu:%02lu", t / 60, t % 60);
+}
+
+/* Add a line to the frame, cut to the width, colored if asked. */
+static void
+frame_line(FILE *f, unsigned int width, const char *color, const char *s)
+{
+	int	n = (int)strlen(s);
+
+	if (n > (int)width - 1)
+		n = (int)width - 1;
+	fputs("\r\033[K", f);
+	if (color != NULL)
+		fprintf(f, "\033[%sm%.*s\033[0m\n", color, n, s);
+	else
+		fprintf(f, "%.*s\n", n, s);
+}
+
+/* Move up over the frame on the screen and clear it. */
+static void
+frame_erase(const struct display *d, FILE *f)
+{
+	if (d->lines > 0)
+		fprintf(f, "\r\033[%uA\033[J", d->lines);
+}
+
+/* Write what f gathered, in one write where it can. */
+static void
+display_flush(struct display *d, char *s, size_t len)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		if ((n = write(d->fd, s, len)) <= 0)
+			break;
+		s += n;
+		len -= (size_t)n;
+	}
+}
+
+/*
+ * Put the frame on the screen in the place of the one there, with a line
+ * printed above it, in one write.
+ */
+static void
+display_show(struct display *d, const char *line, size_t len)
+{
+	FILE	*f;
+	char	*s;
+	size_t	 n;
+
+	if ((f = open_memstream(&s, &n)) == NULL)
+		return;
+	frame_erase(d, f);
+	if (len > 0)
+		fwrite(line, 1, len, f);
+	fwrite(d->frame, 1, d->framelen, f);
+	if (fclose(f) == 0)
+		display_flush(d, s, n);
+	free(s);
+}
+
+/* Print a line above the display, and draw the display again. */
+void
+display_print(struct display *d, const char *line, size_t len)
+{
+	if (d->lines == 0) {
+		display_flush(d, (char *)line, len);
+		return;
+	}
+	display_show(d, line, len);
+}
+
+/* How far the stage has come, from 0 to 1, by bytes where known. */
+static double
+stage_fraction(const struct job_page *jp, struct status_page * const *sp)
+{
+	uint64_t	done = 0, total = 0;
+	unsigned int	i, finished = 0;
+
+	for (i = 0; i < jp->nparts; i++) {
+		if (jp->w[i].stages_done > jp->stage) {
+			finished++;
+			continue;
+		}
+		if (sp[i]->stage == jp->stage && sp[i]->bytes_total > 0) {
+			done += sp[i]->bytes_in < sp[i]->bytes_total ?
+			    sp[i]->bytes_in : sp[i]->bytes_total;
+			total += sp[i]->bytes_total;
+		}
+	}
+	if (total == 0)
+		return ((double)finished / jp->nparts);
+	return (((double)finished + (double)(jp->nparts - finished) *
+	    ((double)done / (double)total)) / jp->nparts);
+}
+
+/* Draw the next frame, if one is due. */
+void
+display_draw(struct display *d, const struct job_page *jp,
+    struct status_page * const *sp, double now)
+{
+	FILE		*f;
+	char		*s, line[512], a[32], b[32], c[32], r[32], e[32];
+	size_t		 len;
+	unsigned int	 i, width, rows, lines = 0, fill, barw, room, n[6];
+	uint64_t	 rec, total_rec = 0;
+	double		 frac, dt, inst;
+	const char	*color;
+
+	if (now - d->started < DISPLAY_DELAY ||
+	    now - d->last_draw < DISPLAY_PERIOD * 0.9)
+		return;
+	d->last_draw = now;
+	display_size(d, &width, &rows);
+	if ((f = open_memstream(&s, &len)) == NULL)
+		return;
+	/* A line per worker, if the screen has room for them and the bar;
+	 * else those that run or crashed first, and a line for the rest. */
+	room = jp->nparts <= rows - 2 ? jp->nparts : rows - 3;
+	memset(n, 0, sizeof n);
+	for (i = 0; i < jp->nparts; i++)
+		d->shown[i] = 0;
+	for (i = 0; i < jp->nparts && room > 0; i++) {
+		if (worker_of_note(jp->w[i].state)) {
+			d->shown[i] = 1;
+			room--;
+		}
+	}
+	for (i = 0; i < jp->nparts && room > 0; i++) {
+		if (!d->shown[i]) {
+			d->shown[i] = 1;
+			room--;
+		}
+	}
+	for (i = 0; i < jp->nparts; i++) {
+		rec = sp[i]->records_in;
+		total_rec += rec;
+		dt = now - d->prev_t[i];
+		if (rec < d->prev_rec[i])
+			d->rate[i] = 0;		/* a new stage or attempt */
+		else if (d->prev_t[i] > 0 && dt > 0) {
+			inst = (double)(rec - d->prev_rec[i]) / dt;
+			d->rate[i] = d->rate[i] == 0 ? inst :
+			    0.7 * d->rate[i] + 0.3 * inst;
+		}
+		d->prev_rec[i] = rec;
+		d->prev_t[i] = now;
+		if (!d->shown[i]) {
+			n[jp->w[i].state < 6 ? jp->w[i].state : 0]++;
+			continue;
+		}
+		fmt_count(a, sizeof a, (double)rec, "");
+		fmt_count(b, sizeof b, (double)sp[i]->bytes_in, "B");
+		fmt_count(c, sizeof c, (double)sp[i]->bytes_total, "B");
+		if (jp->w[i].state == JW_RUNNING)
+			fmt_count(r, sizeof r, d->rate[i], "");
+		else
+			snprintf(r, sizeof r, "-");
+		snprintf(line, sizeof line, "p%-3u stage %u/%u  op %-2u %9s "
+		    "rec  %7s/%-7s %8s rec/s  %-8s attempt %u", i,
+		    sp[i]->stage + 1, d->nstages, sp[i]->op, a, b, c, r,
+		    jobpage_worker_state(jp->w[i].state), jp->w[i].attempts);
+		color = NULL;
+		if (d->color && jp->w[i].state == JW_BACKOFF)
+			color = "33";
+		else if (d->color && jp->w[i].state == JW_FAILED)
+			color = "31";
+		frame_line(f, width, color, line);
+		lines++;
+	}
+	if (n[JW_STARTING] + n[JW_RUNNING] + n[JW_WAITING] + n[JW_BACKOFF] +
+	    n[JW_DONE] + n[JW_FAILED] > 0) {
+		snprintf(line, sizeof line, "and %u more: %u running, %u "
+		    "waiting, %u in backoff, %u done, %u failed, %u starting",
+		    n[JW_STARTING] + n[JW_RUNNING] + n[JW_WAITING] +
+		    n[JW_BACKOFF] + n[JW_DONE] + n[JW_FAILED], n[JW_RUNNING],
+		    n[JW_WAITING], n[JW_BACKOFF], n[JW_DONE], n[JW_FAILED],
+		    n[JW_STARTING]);
+		frame_line(f, width, NULL, line);
+		lines++;
+	}
+	frac = ((double)jp->stage + stage_fraction(jp, sp)) / d->nstages;
+	if (frac > 1)
+		frac = 1;
+	barw = width > 100 ? 40 : 20;
+	fill = (unsigned int)(frac * barw);
+	fmt_count(a, sizeof a, (double)total_rec, "");
+	fmt_time(b, sizeof b, now - jp->started);
+	if (frac > 0.01)
+		fmt_time(e, sizeof e, (now - jp->started) * (1 - frac) / frac);
+	else
+		snprintf(e, sizeof e, "-:--");
+	fputs("\r\033[K", f);
+	if (d->color)
+		fputs("\033[32m", f);
+	fputc('[', f);
+	for (i = 0; i < barw; i++)
+		fputc(i < fill ? '#' : '-', f);
+	fputc(']', f);
+	if (d->color)
+		fputs("\033[0m", f);
+	snprintf(line, sizeof line, " %3.0f%%  stage %u/%u  %s rec  %s  ETA "
+	    "%s", frac * 100, jp->stage + 1 > d->nstages ? d->nstages :
+	    jp->stage + 1, d->nstages, a, b, e);
+	if (strlen(line) > width - barw - 3)
+		line[width - barw - 3] = '\0';
+	fprintf(f, "%s\n", line);
+	lines++;
+	if (fclose(f) != 0)
+		return;
+	/* Keep the frame, to draw it again under a printed line. */
+	free(d->frame);
+	d->frame = s;
+	d->framelen = len;
+	display_show(d, NULL, 0);
+	d->lines = lines;
+}
+
+/* Take the display off the screen. */
+void
+display_clear(struct display *d)
+{
+	char	buf[32];
+	int	n;
+
+	if (d->lines == 0)
+		return;
+	n = snprintf(buf, sizeof buf, "\r\033[%uA\033[J", d->lines);
+	display_flush(d, buf, (size_t)n);
+	d->lines = 0;
+}
+
+void
+display_stop(struct display *d)
+{
+	if (d == NULL)
+		return;
+	display_clear(d);
+	free(d->frame);
+	free(d->prev_rec);
+	free(d->prev_t);
+	free(d->rate);
+	free(d->shown);
+	free(d);
+}

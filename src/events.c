@@ -1,0 +1,150 @@
+/* forkflow: see LICENSE. */
+/*
+ * The event log, JOBDIR/events.jsonl: one JSON object a line for each
+ * thing that happens to a job, in the order it happens.  The supervisor
+ * writes most of them; a worker writes its own checkpoints.  Each event is
+ * one write(2) to a file opened with O_APPEND, so lines of several
+ * processes never cut into each other.  A resumed job appends to the same
+ * file, after a new "job_start".
+ *
+ * Every event has "t", seconds of CLOCK_MONOTONIC (the same clock in every
+ * process of the machine), and "event"; the fields partition, stage,
+ * operator, pid and attempt where they apply; and fields of its own.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "forkflow.h"
+
+static int	events_fd = -1;
+
+/* Seconds of the monotonic clock. */
+double
+mono_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+}
+
+/* Open the job's event log for appending; forked workers inherit it. */
+int
+events_open(const struct job *job)
+{
+	char	*path;
+
+	events_close();
+	path = job_path(job, "events.jsonl");
+	events_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0600);
+	free(path);
+	return (events_fd == -1 ? -1 : 0);
+}
+
+void
+events_close(void)
+{
+	if (events_fd != -1)
+		close(events_fd);
+	events_fd = -1;
+}
+
+/*
+ * Append an event.  extra is a json_t object of the event's own fields,
+ * or NULL; the reference is taken.  An event log that cannot be written
+ * loses the event, never the job.
+ */
+void
+event_emit(const char *name, const struct evwhere *at, void *extra)
+{
+	json_t	*o = json_object();
+	char	*s;
+	size_t	 len;
+	double	 t = mono_now();
+	int	 saved_errno = errno;
+
+	/* Microseconds are enough, and keep the lines short. */
+	json_object_set_new(o, "t", json_real((double)(int64_t)(t * 1e6) /
+	    1e6));
+	json_object_set_new(o, "event", json_string(name));
+	if (at != NULL) {
+		if (at->part >= 0)
+			json_object_set_new(o, "partition",
+			    json_integer(at->part));
+		if (at->stage >= 0)
+			json_object_set_new(o, "stage",
+			    json_integer(at->stage));
+		if (at->op >= 0)
+			json_object_set_new(o, "operator",
+			    json_integer(at->op));
+		if (at->pid > 0)
+			json_object_set_new(o, "pid", json_integer(at->pid));
+		if (at->attempt > 0)
+			json_object_set_new(o, "attempt",
+			    json_integer(at->attempt));
+	}
+	if (extra != NULL) {
+		json_object_update(o, extra);
+		json_decref(extra);
+	}
+	if (events_fd != -1 && (s = json_dumps(o, JSON_COMPACT |
+	    JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))) != NULL) {
+		len = strlen(s);
+		s[len] = '\n';	/* over the NUL: written by length */
+		(void)write(events_fd, s, len + 1);
+		free(s);
+	}
+	json_decref(o);
+	errno = saved_errno;
+}
+
+/*
+ * Read an event log into a JSON array of its events.  A last line cut
+ * short (the writer was killed in the middle of it) is left out; a line
+ * that is not an object elsewhere is an error that names it.
+ */
+void *
+events_load(const char *path, char **cause)
+{
+	json_t		*a, *o;
+	json_error_t	 e;
+	FILE		*f;
+	char		*line = NULL;
+	size_t		 cap = 0;
+	ssize_t		 n;
+	unsigned long	 lineno = 0;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		xasprintf(cause, "%s: %s", path, strerror(errno));
+		return (NULL);
+	}
+	a = json_array();
+	while ((n = getline(&line, &cap, f)) != -1) {
+		lineno++;
+		if (n == 0 || line[n - 1] != '\n')
+			break;
+		o = json_loadb(line, (size_t)n, 0, &e);
+		if (o == NULL || !json_is_object(o)) {
+			xasprintf(cause, "%s:%lu:%d: %s", path, lineno,
+			    o == NULL ? e.column : 1, o == NULL ? e.text :
+			    "not a JSON object");
+			json_decref(o);
+			json_decref(a);
+			free(line);
+			fclose(f);
+			return (NULL);
+		}
+		json_array_append_new(a, o);
+	}
+	free(line);
+	fclose(f);
+	return (a);
+}

@@ -1,0 +1,276 @@
+/* forkflow: see LICENSE. */
+/*
+ * The counters of a job, gathered when it ends: records into and out of
+ * each operator, bytes read, shuffled and written, checkpoints, restarts,
+ * skipped records, wall and CPU time per stage, and the user counters of
+ * streaming commands.  Workers leave their share of each stage in
+ * JOBDIR/counters/PART.STAGE (stream.c's format, saved with every
+ * checkpoint, so work done twice counts once); the event log gives the
+ * times and the restarts.  The result is JOBDIR/counters.json and the
+ * block printed at the end of a run.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "forkflow.h"
+
+/* One partition's counters of one stage, into the table (stream.c). */
+static void
+stats_load(const struct job *job, unsigned int p, unsigned int s)
+{
+	char	*path;
+
+	path = job_path(job, "counters/%u.%u", p, s);
+	counters_load(path);
+	free(path);
+}
+
+/* Add the counter name of every partition's file of stage s. */
+static int64_t
+stats_sum(const struct job *job, unsigned int s, const char *name)
+{
+	unsigned int	p;
+	int64_t		n = 0;
+
+	for (p = 0; p < job->nparts; p++) {
+		counters_clear();
+		stats_load(job, p, s);
+		n += counters_get(name);
+	}
+	counters_clear();
+	return (n);
+}
+
+/*
+ * Wall time of each stage, from the event log: from the first worker
+ * told to run it to its commit, added over the runs of a resumed job.
+ * Also counts restarts and checkpoints.
+ */
+static void
+stats_events(const struct job *job, double *wall, json_int_t *restarts,
+    json_int_t *ckpts)
+{
+	json_t		*a, *o;
+	double		*open, t, last = 0;
+	char		*path, *cause;
+	const char	*ev;
+	size_t		 i, n = job->plan->nstages;
+	json_int_t	 s;
+
+	path = job_path(job, "events.jsonl");
+	a = events_load(path, &cause);
+	free(path);
+	if (a == NULL) {
+		log_warnx("%s", cause);
+		free(cause);
+		return;
+	}
+	open = xcalloc(n, sizeof *open);
+	json_array_foreach(a, i, o) {
+		ev = json_string_value(json_object_get(o, "event"));
+		t = json_number_value(json_object_get(o, "t"));
+		s = json_integer_value(json_object_get(o, "stage"));
+		if (ev == NULL)
+			continue;
+		if (strcmp(ev, "restart") == 0)
+			(*restarts)++;
+		else if (strcmp(ev, "checkpoint") == 0)
+			(*ckpts)++;
+		else if (strcmp(ev, "stage_start") == 0 && s >= 0 &&
+		    (size_t)s < n && open[s] == 0)
+			open[s] = t;
+		else if (strcmp(ev, "stage_committed") == 0 && s >= 0 &&
+		    (size_t)s < n && open[s] != 0) {
+			wall[s] += t - open[s];
+			open[s] = 0;
+		} else if (strcmp(ev, "job_start") == 0 ||
+		    strcmp(ev, "job_end") == 0) {
+			/* A run ended: what it left open ends with it. */
+			for (s = 0; (size_t)s < n; s++) {
+				if (open[s] != 0)
+					wall[s] += (ev[4] == 'e' ? t : last) -
+					    open[s];
+				open[s] = 0;
+			}
+		}
+		last = t;
+	}
+	free(open);
+	json_decref(a);
+}
+
+/* An operator for the counters: "map ADD 5", without where it is. */
+static json_t *
+stats_op_name(const struct program *p, size_t i)
+{
+	char	*s, *at;
+	json_t	*j;
+
+	s = program_op_describe(p, &p->ops[i]);
+	if ((at = strrchr(s, '(')) != NULL && at > s)
+		at[-1] = '\0';
+	j = json_string(s);
+	free(s);
+	return (j);
+}
+
+/* Gather the job's counters (a json_t object). */
+void *
+stats_collect(const struct job *job)
+{
+	const struct plan	*pl = job->plan;
+	const struct stage	*st;
+	json_t			*o, *stages, *ops, *user, *op;
+	json_int_t		*rin, *rout, restarts = 0, ckpts = 0, in, out;
+	json_int_t		 bread = 0, bshuf = 0;
+	double			*wall, cpu, tcpu = 0;
+	char			 name[32];
+	const char		*uname;
+	int64_t			 uval;
+	size_t			 s, i, j;
+	unsigned int		 p;
+
+	rin = xcalloc(pl->nstages, sizeof *rin);
+	rout = xcalloc(pl->nstages, sizeof *rout);
+	wall = xcalloc(pl->nstages, sizeof *wall);
+	stats_events(job, wall, &restarts, &ckpts);
+	stages = json_array();
+	for (s = 0; s < pl->nstages; s++) {
+		rin[s] = stats_sum(job, s, "records in");
+		rout[s] = stats_sum(job, s, "records out");
+		cpu = (double)stats_sum(job, s, "cpu us") / 1e6;
+		tcpu += cpu;
+		if (s == 0)
+			bread = stats_sum(job, s, "bytes in");
+		if (s + 1 < pl->nstages)
+			bshuf += stats_sum(job, s, "bytes out");
+		json_array_append_new(stages, json_pack("{s:i, s:I, s:I, s:f, "
+		    "s:f}", "stage", (int)s, "records_in", rin[s],
+		    "records_out", rout[s], "wall", wall[s], "cpu", cpu));
+	}
+
+	/* Narrow operators count what enters them; what leaves is what
+	 * enters the next, or reaches the stage's end.  A reduce between
+	 * stages takes the end of one and gives the start of the next. */
+	ops = json_array();
+	for (i = 0; i < job->prog->nops; i++) {
+		in = out = 0;
+		for (s = 0; s < pl->nstages; s++) {
+			st = &pl->stages[s];
+			if (i >= st->first && i < st->end) {
+				snprintf(name, sizeof name, "op %zu", i);
+				in = stats_sum(job, s, name);
+				snprintf(name, sizeof name, "op %zu", i + 1);
+				out = i + 1 < st->end ? stats_sum(job, s,
+				    name) : rout[s];
+				break;
+			}
+			if (st->reduce_out == &job->prog->ops[i] &&
+			    s + 1 < pl->nstages) {
+				in = rout[s];
+				out = rin[s + 1];
+				break;
+			}
+		}
+		op = json_pack("{s:i, s:o, s:I, s:I}", "operator", (int)i,
+		    "name", stats_op_name(job->prog, i), "records_in", in,
+		    "records_out", out);
+		json_array_append_new(ops, op);
+	}
+
+	/* The streaming commands' counters, named GROUP,NAME. */
+	counters_clear();
+	for (p = 0; p < job->nparts; p++) {
+		for (s = 0; s < pl->nstages; s++)
+			stats_load(job, p, (unsigned int)s);
+	}
+	user = json_object();
+	for (j = 0; counters_user(j, &uname, &uval); j++)
+		json_object_set_new(user, uname, json_integer(uval));
+	counters_clear();
+
+	o = json_pack("{s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, "
+	    "s:o}", "stages", stages, "operators", ops,
+	    "bytes_read", bread, "bytes_shuffled", bshuf,
+	    "bytes_written", (json_int_t)job->bytes_written,
+	    "checkpoints", ckpts, "restarts", restarts,
+	    "skipped_records", (json_int_t)job->skipped,
+	    "wall", mono_now() - job->started, "cpu", tcpu, "user", user);
+	free(rin);
+	free(rout);
+	free(wall);
+	return (o);
+}
+
+/* Write the counters to JOBDIR/counters.json. */
+int
+stats_save(const struct job *job, void *stats)
+{
+	char	*path, *tmp;
+	int	 r;
+
+	path = job_path(job, "counters.json");
+	xasprintf(&tmp, "%s.tmp", path);
+	r = json_dump_file(stats, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+	    JSON_REAL_PRECISION(6));
+	if (r == 0 && rename(tmp, path) != 0)
+		r = -1;
+	free(tmp);
+	free(path);
+	return (r);
+}
+
+/* Print the counters as a block, with long operators cut short. */
+#define OPNAME_MAX	60
+
+void
+stats_print(void *stats, FILE *f)
+{
+	json_t		*o = stats, *a, *e;
+	const char	*k, *name;
+	size_t		 i;
+
+	fprintf(f, "forkflow: counters:\n");
+	fprintf(f, "  %-6s %14s %14s %10s %10s\n", "stage", "records in",
+	    "records out", "wall s", "cpu s");
+	a = json_object_get(o, "stages");
+	json_array_foreach(a, i, e)
+		fprintf(f, "  %-6zu %14lld %14lld %10.3f %10.3f\n", i,
+		    (long long)json_integer_value(json_object_get(e,
+		    "records_in")), (long long)json_integer_value(
+		    json_object_get(e, "records_out")), json_real_value(
+		    json_object_get(e, "wall")), json_real_value(
+		    json_object_get(e, "cpu")));
+	fprintf(f, "  %-6s %14s %14s  %s\n", "op", "records in",
+	    "records out", "operator");
+	a = json_object_get(o, "operators");
+	json_array_foreach(a, i, e) {
+		name = json_string_value(json_object_get(e, "name"));
+		fprintf(f, "  %-6zu %14lld %14lld  %.*s%s\n", i,
+		    (long long)json_integer_value(json_object_get(e,
+		    "records_in")), (long long)json_integer_value(
+		    json_object_get(e, "records_out")), OPNAME_MAX, name,
+		    strlen(name) > OPNAME_MAX ? "..." : "");
+	}
+	fprintf(f, "  bytes read %lld, shuffled %lld, written %lld\n",
+	    (long long)json_integer_value(json_object_get(o, "bytes_read")),
+	    (long long)json_integer_value(json_object_get(o,
+	    "bytes_shuffled")), (long long)json_integer_value(
+	    json_object_get(o, "bytes_written")));
+	fprintf(f, "  checkpoints %lld, restarts %lld, skipped records %lld, "
+	    "wall %.3f s, cpu %.3f s\n", (long long)json_integer_value(
+	    json_object_get(o, "checkpoints")), (long long)json_integer_value(
+	    json_object_get(o, "restarts")), (long long)json_integer_value(
+	    json_object_get(o, "skipped_records")), json_real_value(
+	    json_object_get(o, "wall")), json_real_value(json_object_get(o,
+	    "cpu")));
+	a = json_object_get(o, "user");
+	if (json_object_size(a) > 0)
+		fprintf(f, "  counters of the streaming commands:\n");
+	json_object_foreach(a, k, e)
+		fprintf(f, "    %s\t%lld\n", k, (long long)json_integer_value(e));
+}
