@@ -18,6 +18,15 @@
 
 #include "forkflow.h"
 
+/* What the partitions' files of a stage add up to. */
+struct stage_sums {
+	json_int_t	 in;
+	json_int_t	 out;
+	json_int_t	 bytes_in;
+	json_int_t	 bytes_out;
+	double		 cpu;
+};
+
 /* One partition's counters of one stage, into the table (stream.c). */
 static void
 stats_load(const struct job *job, unsigned int p, unsigned int s)
@@ -27,22 +36,6 @@ stats_load(const struct job *job, unsigned int p, unsigned int s)
 	path = job_path(job, "counters/%u.%u", p, s);
 	counters_load(path);
 	free(path);
-}
-
-/* Add the counter name of every partition's file of stage s. */
-static int64_t
-stats_sum(const struct job *job, unsigned int s, const char *name)
-{
-	unsigned int	p;
-	int64_t		n = 0;
-
-	for (p = 0; p < job->nparts; p++) {
-		counters_clear();
-		stats_load(job, p, s);
-		n += counters_get(name);
-	}
-	counters_clear();
-	return (n);
 }
 
 /*
@@ -118,39 +111,71 @@ stats_op_name(const struct program *p, size_t i)
 	return (j);
 }
 
+/*
+ * Add up the files of every partition of stage s, read once each: the
+ * stage's records, bytes and CPU time, the records into each of its
+ * operators (opin), and the streaming commands' counters (into user).
+ */
+static json_t *
+stats_stage(const struct job *job, unsigned int s, json_int_t *opin,
+    json_t *user, double wall, struct stage_sums *sum)
+{
+	const struct stage	*st = &job->plan->stages[s];
+	const char		*uname;
+	char			 name[32];
+	int64_t			 uval;
+	size_t			 i, j;
+	unsigned int		 p;
+	json_t			*old;
+
+	counters_clear();
+	for (p = 0; p < job->nparts; p++)
+		stats_load(job, p, s);
+	sum->in = counters_get("records in");
+	sum->out = counters_get("records out");
+	sum->bytes_in = counters_get("bytes in");
+	sum->bytes_out = counters_get("bytes out");
+	sum->cpu = (double)counters_get("cpu us") / 1e6;
+	for (i = st->first; i < st->end; i++) {
+		snprintf(name, sizeof name, "op %zu", i);
+		opin[i] = counters_get(name);
+	}
+	for (j = 0; counters_user(j, &uname, &uval); j++) {
+		old = json_object_get(user, uname);
+		json_object_set_new(user, uname, json_integer(uval +
+		    (old != NULL ? json_integer_value(old) : 0)));
+	}
+	counters_clear();
+	return (json_pack("{s:i, s:I, s:I, s:f, s:f}", "stage", (int)s,
+	    "records_in", sum->in, "records_out", sum->out, "wall", wall,
+	    "cpu", sum->cpu));
+}
+
 /* Gather the job's counters (a json_t object). */
 void *
 stats_collect(const struct job *job)
 {
 	const struct plan	*pl = job->plan;
 	const struct stage	*st;
-	json_t			*o, *stages, *ops, *user, *op;
-	json_int_t		*rin, *rout, restarts = 0, ckpts = 0, in, out;
-	json_int_t		 bread = 0, bshuf = 0;
-	double			*wall, cpu, tcpu = 0;
-	char			 name[32];
-	const char		*uname;
-	int64_t			 uval;
-	size_t			 s, i, j;
-	unsigned int		 p;
+	struct stage_sums	*sum;
+	json_t			*o, *stages, *ops, *user;
+	json_int_t		*opin, restarts = 0, ckpts = 0, in, out;
+	json_int_t		 bshuf = 0;
+	double			*wall, tcpu = 0;
+	size_t			 s, i;
 
-	rin = xcalloc(pl->nstages, sizeof *rin);
-	rout = xcalloc(pl->nstages, sizeof *rout);
+	sum = xcalloc(pl->nstages, sizeof *sum);
 	wall = xcalloc(pl->nstages, sizeof *wall);
+	opin = xcalloc(job->prog->nops + 1, sizeof *opin);
 	stats_events(job, wall, &restarts, &ckpts);
 	stages = json_array();
+	user = json_object();
 	for (s = 0; s < pl->nstages; s++) {
-		rin[s] = stats_sum(job, s, "records in");
-		rout[s] = stats_sum(job, s, "records out");
-		cpu = (double)stats_sum(job, s, "cpu us") / 1e6;
-		tcpu += cpu;
-		if (s == 0)
-			bread = stats_sum(job, s, "bytes in");
+		json_array_append_new(stages, stats_stage(job, (unsigned int)s,
+		    opin, user, wall[s], &sum[s]));
+		tcpu += sum[s].cpu;
 		if (s + 1 < pl->nstages)
-			bshuf += stats_sum(job, s, "bytes out");
-		json_array_append_new(stages, json_pack("{s:i, s:I, s:I, s:f, "
-		    "s:f}", "stage", (int)s, "records_in", rin[s],
-		    "records_out", rout[s], "wall", wall[s], "cpu", cpu));
+			bshuf += sum[s].bytes_out;
 	}
 
 	/* Narrow operators count what enters them; what leaves is what
@@ -162,47 +187,34 @@ stats_collect(const struct job *job)
 		for (s = 0; s < pl->nstages; s++) {
 			st = &pl->stages[s];
 			if (i >= st->first && i < st->end) {
-				snprintf(name, sizeof name, "op %zu", i);
-				in = stats_sum(job, s, name);
-				snprintf(name, sizeof name, "op %zu", i + 1);
-				out = i + 1 < st->end ? stats_sum(job, s,
-				    name) : rout[s];
+				in = opin[i];
+				out = i + 1 < st->end ? opin[i + 1] :
+				    sum[s].out;
 				break;
 			}
 			if (st->reduce_out == &job->prog->ops[i] &&
 			    s + 1 < pl->nstages) {
-				in = rout[s];
-				out = rin[s + 1];
+				in = sum[s].out;
+				out = sum[s + 1].in;
 				break;
 			}
 		}
-		op = json_pack("{s:i, s:o, s:I, s:I}", "operator", (int)i,
-		    "name", stats_op_name(job->prog, i), "records_in", in,
-		    "records_out", out);
-		json_array_append_new(ops, op);
+		json_array_append_new(ops, json_pack("{s:i, s:o, s:I, s:I}",
+		    "operator", (int)i, "name", stats_op_name(job->prog, i),
+		    "records_in", in, "records_out", out));
 	}
-
-	/* The streaming commands' counters, named GROUP,NAME. */
-	counters_clear();
-	for (p = 0; p < job->nparts; p++) {
-		for (s = 0; s < pl->nstages; s++)
-			stats_load(job, p, (unsigned int)s);
-	}
-	user = json_object();
-	for (j = 0; counters_user(j, &uname, &uval); j++)
-		json_object_set_new(user, uname, json_integer(uval));
-	counters_clear();
 
 	o = json_pack("{s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, "
 	    "s:o}", "stages", stages, "operators", ops,
-	    "bytes_read", bread, "bytes_shuffled", bshuf,
+	    "bytes_read", pl->nstages > 0 ? sum[0].bytes_in : 0,
+	    "bytes_shuffled", bshuf,
 	    "bytes_written", (json_int_t)job->bytes_written,
 	    "checkpoints", ckpts, "restarts", restarts,
 	    "skipped_records", (json_int_t)job->skipped,
 	    "wall", mono_now() - job->started, "cpu", tcpu, "user", user);
-	free(rin);
-	free(rout);
+	free(sum);
 	free(wall);
+	free(opin);
 	return (o);
 }
 
