@@ -165,8 +165,12 @@ display_show(struct display *d, const char *line, size_t len)
 	if ((f = open_memstream(&s, &n)) == NULL)
 		return;
 	frame_erase(d, f);
-	if (len > 0)
+	if (len > 0) {
 		fwrite(line, 1, len, f);
+		/* The frame starts at the left: end a line cut short. */
+		if (line[len - 1] != '\n')
+			fputc('\n', f);
+	}
 	fwrite(d->frame, 1, d->framelen, f);
 	if (fclose(f) == 0)
 		display_flush(d, s, n);
@@ -296,7 +300,7 @@ display_draw(struct display *d, const struct job_page *jp,
 	frac = ((double)jp->stage + stage_fraction(jp, sp)) / d->nstages;
 	if (frac > 1)
 		frac = 1;
-	barw = width > 100 ? 40 : 20;
+	barw = width > 100 ? 40 : width >= 60 ? 20 : 10;
 	fill = (unsigned int)(frac * barw);
 	fmt_count(a, sizeof a, (double)total_rec, "");
 	fmt_time(b, sizeof b, now - jp->started);
@@ -316,6 +320,7 @@ display_draw(struct display *d, const struct job_page *jp,
 	snprintf(line, sizeof line, " %3.0f%%  stage %u/%u  %s rec  %s  ETA "
 	    "%s", frac * 100, jp->stage + 1 > d->nstages ? d->nstages :
 	    jp->stage + 1, d->nstages, a, b, e);
+	/* width >= 20 > barw + 3: the bar and the rest fit in a line. */
 	if (strlen(line) > width - barw - 3)
 		line[width - barw - 3] = '\0';
 	fprintf(f, "%s\n", line);

@@ -39,14 +39,21 @@ mono_now(void)
 int
 events_open(const struct job *job)
 {
-	char	*path;
+	char	*path, c;
+	off_t	 end;
 
 	events_close();
 	path = job_path(job, "events.jsonl");
-	events_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	events_fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC,
 	    0600);
 	free(path);
-	return (events_fd == -1 ? -1 : 0);
+	if (events_fd == -1)
+		return (-1);
+	/* A line an earlier run left cut short ends here, not in ours. */
+	if ((end = lseek(events_fd, 0, SEEK_END)) > 0 &&
+	    pread(events_fd, &c, 1, end - 1) == 1 && c != '\n')
+		(void)write(events_fd, "\n", 1);
+	return (0);
 }
 
 void
@@ -107,20 +114,23 @@ event_emit(const char *name, const struct evwhere *at, void *extra)
 }
 
 /*
- * Read an event log into a JSON array of its events.  A last line cut
- * short (the writer was killed in the middle of it) is left out; a line
- * that is not an object elsewhere is an error that names it.
+ * Read an event log into a JSON array of its events.  A line that is not
+ * a JSON object (one cut short by a writer killed in the middle of it) is
+ * left out, with a warning.  Times go on from one run to the next: a run
+ * that starts at a time before the last one's, after the machine started
+ * again, is moved to follow it.
  */
 void *
 events_load(const char *path, char **cause)
 {
-	json_t		*a, *o;
-	json_error_t	 e;
+	json_t		*a, *o, *t;
 	FILE		*f;
 	char		*line = NULL;
 	size_t		 cap = 0;
 	ssize_t		 n;
-	unsigned long	 lineno = 0;
+	unsigned long	 lineno = 0, bad = 0, first = 0;
+	double		 shift = 0, last = 0, v;
+	const char	*ev;
 
 	if ((f = fopen(path, "r")) == NULL) {
 		xasprintf(cause, "%s: %s", path, strerror(errno));
@@ -129,22 +139,30 @@ events_load(const char *path, char **cause)
 	a = json_array();
 	while ((n = getline(&line, &cap, f)) != -1) {
 		lineno++;
-		if (n == 0 || line[n - 1] != '\n')
-			break;
-		o = json_loadb(line, (size_t)n, 0, &e);
+		o = json_loadb(line, (size_t)n, 0, NULL);
 		if (o == NULL || !json_is_object(o)) {
-			xasprintf(cause, "%s:%lu:%d: %s", path, lineno,
-			    o == NULL ? e.column : 1, o == NULL ? e.text :
-			    "not a JSON object");
+			if (bad++ == 0)
+				first = lineno;
 			json_decref(o);
-			json_decref(a);
-			free(line);
-			fclose(f);
-			return (NULL);
+			continue;
+		}
+		if ((t = json_object_get(o, "t")) != NULL &&
+		    json_is_number(t)) {
+			v = json_number_value(t);
+			ev = json_string_value(json_object_get(o, "event"));
+			if (ev != NULL && strcmp(ev, "job_start") == 0 &&
+			    v + shift < last)
+				shift = last - v;
+			last = v + shift;
+			if (shift != 0)
+				json_object_set_new(o, "t", json_real(last));
 		}
 		json_array_append_new(a, o);
 	}
 	free(line);
 	fclose(f);
+	if (bad > 0)
+		log_warnx("%s: %lu line%s not JSON objects left out (the "
+		    "first: line %lu)", path, bad, bad == 1 ? "" : "s", first);
 	return (a);
 }

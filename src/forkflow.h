@@ -562,7 +562,11 @@ enum jp_worker_state {
 	JW_BACKOFF,		/* crashed, waiting to be forked again */
 	JW_DONE,
 	JW_FAILED,
+	JW_STOPPED,		/* its supervisor went away */
 };
+
+/* Stages a job page may have: a program of this many operators. */
+#define JOBPAGE_STAGES_MAX	65536
 
 struct jp_worker {
 	uint32_t	 state;		/* enum jp_worker_state */
@@ -587,6 +591,7 @@ struct job_page {
 	double		 started;	/* monotonic seconds */
 	double		 ended;		/* or 0 */
 	double		 stage_started;
+	double		 updated;	/* when the supervisor last wrote it */
 	uint64_t	 restarts;
 	uint64_t	 skipped;
 	struct jp_worker w[];
@@ -751,7 +756,12 @@ void		 buf_drain(struct buf *, size_t);
 void		 buf_free(struct buf *);
 ssize_t		 proto_flush(int, struct buf *);
 
-/* stream.c */
+/*
+ * stream.c.  The counters table holds the streaming commands' counters,
+ * "GROUP,NAME", and the worker's own, named after COUNTER_OWN, which a
+ * command's counter never starts with (stream_stderr_line).
+ */
+#define COUNTER_OWN	"\001"
 extern struct stream_env stream_env;
 int		 stream_start(struct stream *, const struct op *);
 int		 stream_feed(struct stream *, const struct batch *,
@@ -870,6 +880,7 @@ size_t		 jobpage_size(unsigned int);
 void		 jobpage_finish(const struct job *, int);
 struct job_page	*jobpage_map(const char *, unsigned int);
 struct job_page	*jobpage_read(const char *, char **);
+void		 jobpage_orphan(struct job_page *);
 const char	*jobpage_worker_state(uint32_t);
 const char	*jobpage_job_state(uint32_t);
 char		*status_block(const struct job_page *, struct status_page *

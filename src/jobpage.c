@@ -22,7 +22,8 @@
 #include "forkflow.h"
 
 static const char *worker_states[] = {
-	"starting", "running", "waiting", "backoff", "done", "failed"
+	"starting", "running", "waiting", "backoff", "done", "failed",
+	"stopped"
 };
 
 static const char *job_states[] = {
@@ -68,7 +69,8 @@ jobpage_read(const char *path, char **cause)
 	}
 	if (pread(fd, &head, sizeof head, 0) != (ssize_t)sizeof head ||
 	    memcmp(head.magic, JOBPAGE_MAGIC, sizeof JOBPAGE_MAGIC) != 0 ||
-	    head.nparts == 0 || head.nparts > 1024) {
+	    head.nparts == 0 || head.nparts > 1024 || head.nstages == 0 ||
+	    head.nstages > JOBPAGE_STAGES_MAX || head.stage > head.nstages) {
 		xasprintf(cause, "%s: not a forkflow job page", path);
 		close(fd);
 		return (NULL);
@@ -83,6 +85,27 @@ jobpage_read(const char *path, char **cause)
 	}
 	close(fd);
 	return (jp);
+}
+
+/*
+ * A job whose supervisor has gone without a word (killed, or the machine
+ * stopped): it is interrupted, its workers are gone with it, and it ended
+ * when its page was last brought up to date.
+ */
+void
+jobpage_orphan(struct job_page *jp)
+{
+	uint32_t	i;
+
+	if (jp->state != JS_RUNNING)
+		return;
+	jp->state = JS_INTERRUPTED;
+	jp->exit_status = -1;
+	jp->ended = jp->updated;
+	for (i = 0; i < jp->nparts; i++) {
+		if (jp->w[i].state != JW_DONE && jp->w[i].state != JW_FAILED)
+			jp->w[i].state = JW_STOPPED;
+	}
 }
 
 const char *
@@ -184,9 +207,9 @@ status_json(const struct job_page *jp, struct status_page * const *sp,
 	double		 idle, end;
 
 	end = jp->ended != 0 ? jp->ended : now;
-	o = json_pack("{s:s, s:i, s:b, s:f, s:i, s:i, s:I, s:I}",
+	o = json_pack("{s:s, s:i, s:b, s:f, s:I, s:I, s:I, s:I}",
 	    "state", jobpage_job_state(jp->state),
-	    "pid", (json_int_t)jp->pid, "supervisor_alive", alive,
+	    "pid", (int)jp->pid, "supervisor_alive", alive,
 	    "elapsed", end - jp->started, "partitions", (json_int_t)jp->nparts,
 	    "stage", (json_int_t)jp->stage,
 	    "restarts", (json_int_t)jp->restarts,
@@ -198,18 +221,19 @@ status_json(const struct job_page *jp, struct status_page * const *sp,
 		    json_integer(jp->exit_status));
 	stages = json_array();
 	for (i = 0; i < jp->nstages; i++)
-		json_array_append_new(stages, json_pack("{s:i, s:s}",
+		json_array_append_new(stages, json_pack("{s:I, s:s}",
 		    "stage", (json_int_t)i, "state", stage_state(jp, i)));
 	json_object_set_new(o, "stages", stages);
 	workers = json_array();
 	for (i = 0; i < jp->nparts; i++) {
-		w = json_pack("{s:i, s:s, s:i, s:i, s:i}",
+		w = json_pack("{s:I, s:s, s:I, s:I, s:I}",
 		    "partition", (json_int_t)i,
 		    "state", jobpage_worker_state(jp->w[i].state),
 		    "attempt", (json_int_t)jp->w[i].attempts,
 		    "restarts", (json_int_t)jp->w[i].restarts,
 		    "stages_done", (json_int_t)jp->w[i].stages_done);
-		if (jp->w[i].pid > 0)
+		if (jp->w[i].pid > 0 && (jp->w[i].state == JW_RUNNING ||
+		    jp->w[i].state == JW_WAITING))
 			json_object_set_new(w, "pid",
 			    json_integer(jp->w[i].pid));
 		if ((idle = idle_seconds(&jp->w[i], now)) >= 0)

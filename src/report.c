@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,13 +63,21 @@ ev_str(json_t *o, const char *k)
 	return (json_string_value(json_object_get(o, k)));
 }
 
+/* An integer member from 0 to max - 1, or -1. */
 static int
-ev_int(json_t *o, const char *k)
+ev_int(json_t *o, const char *k, int max)
 {
-	json_t	*v = json_object_get(o, k);
+	json_t		*v = json_object_get(o, k);
+	json_int_t	 n;
 
-	return (json_is_integer(v) ? (int)json_integer_value(v) : -1);
+	if (!json_is_integer(v))
+		return (-1);
+	n = json_integer_value(v);
+	return (n >= 0 && n < max ? (int)n : -1);
 }
+
+#define EV_PARTS	1024		/* partitions a job may have */
+#define EV_BIG		INT_MAX
 
 static void
 tl_mark(struct timeline *tl, int part, int stage, double t, const char *kind,
@@ -89,88 +98,81 @@ tl_build(struct timeline *tl, json_t *events)
 {
 	json_t		*o;
 	size_t		 i, j;
-	const char	*ev;
-	double		 t;
-	int		 p;
-	ssize_t		*open = NULL;	/* by partition: the open span */
-	int		 nopen = 0;
+	const char	*ev, *cause;
+	double		 t, last = 0;
+	int		 p, st, n, died, have_t = 0;
+	ssize_t		*open;		/* by partition: the open span */
 
 	memset(tl, 0, sizeof *tl);
+	open = xreallocarray(NULL, EV_PARTS, sizeof *open);
+	for (j = 0; j < EV_PARTS; j++)
+		open[j] = -1;
 	json_array_foreach(events, i, o) {
 		ev = ev_str(o, "event");
 		t = json_number_value(json_object_get(o, "t"));
-		p = ev_int(o, "partition");
-		if (ev == NULL)
+		p = ev_int(o, "partition", EV_PARTS);
+		st = ev_int(o, "stage", JOBPAGE_STAGES_MAX);
+		/* Times of the monotonic clock: seconds since boot. */
+		if (ev == NULL || !isfinite(t) || fabs(t) > 1e12)
 			continue;
-		if (tl->start == NULL || t < tl->t0)
-			tl->t0 = t;
-		if (t > tl->t1)
-			tl->t1 = t;
-		if (p >= nopen) {
-			open = xreallocarray(open, (size_t)p + 1,
-			    sizeof *open);
-			while (nopen <= p)
-				open[nopen++] = -1;
-		}
-		if (p + 1 > tl->nparts)
-			tl->nparts = p + 1;
-		if (ev_int(o, "stage") + 1 > tl->nstages)
-			tl->nstages = ev_int(o, "stage") + 1;
-		if (strcmp(ev, "job_start") == 0) {
-			if (tl->start == NULL)
+		if (!have_t)
+			tl->t0 = tl->t1 = t;
+		have_t = 1;
+		tl->t0 = t < tl->t0 ? t : tl->t0;
+		tl->t1 = t > tl->t1 ? t : tl->t1;
+		tl->nparts = p + 1 > tl->nparts ? p + 1 : tl->nparts;
+		tl->nstages = st + 1 > tl->nstages ? st + 1 : tl->nstages;
+		died = strcmp(ev, "worker_died") == 0;
+		cause = ev_str(o, "cause");
+		if (strcmp(ev, "job_start") == 0 || strcmp(ev, "job_end") == 0) {
+			if (ev[4] == 's' && tl->start == NULL)
 				tl->start = o;
-			if (ev_int(o, "partitions") > tl->nparts)
-				tl->nparts = ev_int(o, "partitions");
-			if (ev_int(o, "stages") > tl->nstages)
-				tl->nstages = ev_int(o, "stages");
-			/* A run that died without its job_end: its spans
-			 * end where its events do. */
-			for (j = 0; j < (size_t)nopen; j++) {
-				if (open[j] >= 0)
-					tl->spans[open[j]].end = "stopped";
-				open[j] = -1;
-			}
-			if (i > 0)
-				tl_mark(tl, -1, -1, t, "job_start", NULL);
-		} else if (strcmp(ev, "job_end") == 0) {
-			tl->end = o;
-			for (j = 0; j < (size_t)nopen; j++) {
+			if (ev[4] == 'e')
+				tl->end = o;
+			n = ev_int(o, "partitions", EV_PARTS + 1);
+			tl->nparts = n > tl->nparts ? n : tl->nparts;
+			n = ev_int(o, "stages", JOBPAGE_STAGES_MAX + 1);
+			tl->nstages = n > tl->nstages ? n : tl->nstages;
+			/* What a run left open ends with it: at its last
+			 * event, if it died without its job_end. */
+			for (j = 0; j < EV_PARTS; j++) {
 				if (open[j] >= 0) {
-					tl->spans[open[j]].t1 = t;
+					tl->spans[open[j]].t1 = ev[4] == 'e' ?
+					    t : last;
 					tl->spans[open[j]].end = "stopped";
 				}
 				open[j] = -1;
 			}
+			if (ev[4] == 's' && tl->start != o)
+				tl_mark(tl, -1, -1, t, "job_start", NULL);
 		} else if (strcmp(ev, "stage_start") == 0 && p >= 0) {
 			tl->spans = xreallocarray(tl->spans, tl->nspans + 1,
 			    sizeof *tl->spans);
-			tl->spans[tl->nspans] = (struct span){ p,
-			    ev_int(o, "stage"), ev_int(o, "attempt"),
-			    (long)ev_int(o, "pid"), t, t, NULL };
+			tl->spans[tl->nspans] = (struct span){ p, st,
+			    ev_int(o, "attempt", EV_BIG),
+			    (long)ev_int(o, "pid", EV_BIG), t, t, NULL };
 			open[p] = (ssize_t)tl->nspans++;
-		} else if ((strcmp(ev, "stage_done") == 0 ||
-		    strcmp(ev, "worker_died") == 0) && p >= 0 &&
+		} else if ((strcmp(ev, "stage_done") == 0 || died) && p >= 0 &&
 		    open[p] >= 0) {
 			tl->spans[open[p]].t1 = t;
-			tl->spans[open[p]].end = ev[6] == 'd' ? "done" : "died";
+			tl->spans[open[p]].end = !died ? "done" : cause != NULL &&
+			    strcmp(cause, "stopped") == 0 ? "stopped" : "died";
 			open[p] = -1;
 		}
-		if (strcmp(ev, "worker_died") == 0 ||
+		/* A worker the supervisor stopped did not crash. */
+		if ((died && (cause == NULL || strcmp(cause, "stopped") != 0)) ||
 		    strcmp(ev, "restart") == 0 ||
 		    strcmp(ev, "checkpoint") == 0 ||
 		    strcmp(ev, "record_skipped") == 0 ||
 		    strcmp(ev, "stage_committed") == 0)
-			tl_mark(tl, p, ev_int(o, "stage"), t, ev,
-			    ev_str(o, "how"));
-		/* Spans still open grow with the log. */
-		for (j = 0; j < (size_t)nopen; j++) {
-			if (open[j] >= 0)
-				tl->spans[open[j]].t1 = t;
-		}
+			tl_mark(tl, p, st, t, ev, ev_str(o, "how"));
+		last = t;
 	}
-	for (j = 0; j < (size_t)nopen; j++) {
-		if (open[j] >= 0)
+	for (j = 0; j < EV_PARTS; j++) {
+		if (open[j] >= 0) {
+			tl->spans[open[j]].t1 = last;
 			tl->spans[open[j]].end = "running";
+		}
 	}
 	free(open);
 }
@@ -310,7 +312,7 @@ report_svg(FILE *f, const struct timeline *tl)
 	double		 span = tl->t1 - tl->t0, x, x1, step;
 	unsigned int	 plotw = SVG_WIDTH - SVG_LEFT - 16, h;
 	size_t		 i;
-	int		 p, y;
+	int		 p, y, k;
 	const struct mark *m;
 
 	if (span <= 0)
@@ -325,7 +327,7 @@ report_svg(FILE *f, const struct timeline *tl)
 	if (span / step > 10)
 		step *= span / (step * 2) <= 10 ? 2 : span / (step * 5) <= 10 ?
 		    5 : 10;
-	for (x = 0; x <= span + step / 2; x += step) {
+	for (x = 0, k = 0; x <= span + step / 2 && k < 40; x += step, k++) {
 		x1 = SVG_LEFT + x / span * plotw;
 		fprintf(f, "<line class=\"grid\" x1=\"%.1f\" y1=\"%d\" "
 		    "x2=\"%.1f\" y2=\"%u\"/><text class=\"axis\" x=\"%.1f\" "
@@ -493,8 +495,9 @@ report_write(FILE *f, const struct timeline *tl, json_t *counters,
 {
 	const char	*state;
 
-	state = tl->end != NULL ? ev_str(tl->end, "state") : "running or "
-	    "stopped";
+	state = tl->end != NULL ? ev_str(tl->end, "state") : NULL;
+	if (state == NULL)
+		state = "running or stopped";
 	/* The policy forbids the page to load or run anything: a browser
 	 * that opens it never goes to the network. */
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta "
@@ -510,8 +513,9 @@ report_write(FILE *f, const struct timeline *tl, json_t *counters,
 	fprintf(f, "</code>, %d partitions, %d stages, started ", tl->nparts,
 	    tl->nstages);
 	html_text(f, tl->start != NULL ? ev_str(tl->start, "time") : "?");
-	fprintf(f, "; %s after %.3f s.</p>\n<h2>Timeline</h2>\n", state,
-	    tl->t1 - tl->t0);
+	fputs("; ", f);
+	html_text(f, state);
+	fprintf(f, " after %.3f s.</p>\n<h2>Timeline</h2>\n", tl->t1 - tl->t0);
 	report_svg(f, tl);
 	fputs("<h2>Counters</h2>\n", f);
 	report_counters(f, counters);
@@ -618,11 +622,8 @@ cmd_status(int argc, char **argv)
 		return (EXIT_USAGE);
 	}
 	alive = supervisor_alive(dir, jp->pid);
-	/* A supervisor that went without a word was killed. */
-	if (jp->state == JS_RUNNING && !alive) {
-		jp->state = JS_INTERRUPTED;
-		jp->exit_status = -1;
-	}
+	if (!alive)
+		jobpage_orphan(jp);
 	sp = xcalloc(jp->nparts, sizeof *sp);
 	for (i = 0; i < jp->nparts; i++) {
 		xasprintf(&path, "%s/status/%u", dir, i);

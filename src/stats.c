@@ -131,13 +131,13 @@ stats_stage(const struct job *job, unsigned int s, json_int_t *opin,
 	counters_clear();
 	for (p = 0; p < job->nparts; p++)
 		stats_load(job, p, s);
-	sum->in = counters_get("records in");
-	sum->out = counters_get("records out");
-	sum->bytes_in = counters_get("bytes in");
-	sum->bytes_out = counters_get("bytes out");
-	sum->cpu = (double)counters_get("cpu us") / 1e6;
+	sum->in = counters_get(COUNTER_OWN "records in");
+	sum->out = counters_get(COUNTER_OWN "records out");
+	sum->bytes_in = counters_get(COUNTER_OWN "bytes in");
+	sum->bytes_out = counters_get(COUNTER_OWN "bytes out");
+	sum->cpu = (double)counters_get(COUNTER_OWN "cpu us") / 1e6;
 	for (i = st->first; i < st->end; i++) {
-		snprintf(name, sizeof name, "op %zu", i);
+		snprintf(name, sizeof name, COUNTER_OWN "op %zu", i);
 		opin[i] = counters_get(name);
 	}
 	for (j = 0; counters_user(j, &uname, &uval); j++) {
@@ -261,7 +261,9 @@ stats_print(void *stats, FILE *f)
 	    "records out", "operator");
 	a = json_object_get(o, "operators");
 	json_array_foreach(a, i, e) {
-		name = json_string_value(json_object_get(e, "name"));
+		if ((name = json_string_value(json_object_get(e, "name"))) ==
+		    NULL)
+			name = "";
 		fprintf(f, "  %-6zu %14lld %14lld  %.*s%s\n", i,
 		    (long long)json_integer_value(json_object_get(e,
 		    "records_in")), (long long)json_integer_value(

@@ -172,7 +172,8 @@ stream_stderr_line(struct stream *s, const char *line, size_t len)
 
 	text = xstrndup(line, len);
 	if (strncmp(text, "reporter:counter:", 17) == 0 &&
-	    (c = strrchr(text, ',')) != NULL && c > text + 17) {
+	    (c = strrchr(text, ',')) != NULL && c > text + 17 &&
+	    text[17] != COUNTER_OWN[0]) {
 		s->counters++;
 		counters_add(text + 17, (size_t)(c - (text + 17)),
 		    strtoll(c + 1, NULL, 10));
@@ -547,8 +548,8 @@ counters_load(const char *path)
 
 /*
  * The i-th of the streaming commands' counters, in the order of their
- * names; those of the worker's own (no comma in the name) are passed
- * over.  0 when there is none.
+ * names; the worker's own (COUNTER_OWN) are passed over.  0 when there is
+ * none.
  */
 int
 counters_user(size_t i, const char **name, int64_t *value)
@@ -565,7 +566,7 @@ counters_user(size_t i, const char **name, int64_t *value)
 		}
 	}
 	for (a = 0; a < ncounters; a++) {
-		if (strchr(counters[a].name, ',') == NULL)
+		if (counters[a].name[0] == COUNTER_OWN[0])
 			continue;
 		if (i-- == 0) {
 			*name = counters[a].name;

@@ -169,18 +169,25 @@ exit_describe(int status)
 	return (s);
 }
 
-/* Log an event of a worker's. */
+/* Where a worker stands, for an event: op -1 takes its status page's. */
 static void
-worker_event(struct worker *w, const char *name, json_t *extra)
+worker_event_at(struct worker *w, const char *name, int op, json_t *extra)
 {
 	struct evwhere	at;
 
 	at.part = (int)w->part;
 	at.stage = (int)w->sv->stage;
-	at.op = (int)w->status->op;
+	at.op = op >= 0 ? op : (int)w->status->op;
 	at.pid = (long)(w->pid > 0 ? w->pid : w->last_pid);
 	at.attempt = (int)w->attempts;
 	event_emit(name, &at, extra);
+}
+
+/* Log an event of a worker's, at the operator it runs. */
+static void
+worker_event(struct worker *w, const char *name, json_t *extra)
+{
+	worker_event_at(w, name, -1, extra);
 }
 
 /* A worker moved: note when, for the heartbeat and for the job page. */
@@ -203,6 +210,7 @@ supervisor_page(struct supervisor *sv)
 	unsigned int		 i;
 
 	jp->stage = sv->stage;
+	jp->updated = mono_now();
 	for (i = 0; i < sv->job->nparts; i++) {
 		w = &sv->w[i];
 		pw = &jp->w[i];
@@ -311,6 +319,7 @@ supervisor_note_crash(struct worker *w)
 	if (x->crashes < 2 || !job->skip_bad)
 		return;
 	x->skip = 1;
+	sv->page->skipped++;
 	what = record_describe(job, x->k, x->v, x->pos, x->strs);
 	log_warnx("record %llu of stage %u (%s) crashed worker %u twice; "
 	    "skipping it", (unsigned long long)x->lo, x->stage, what,
@@ -340,6 +349,7 @@ supervisor_add_skip(struct supervisor *sv, const struct skip *sk)
 	if (sk->part >= sv->job->nparts)
 		return;
 	w = &sv->w[sk->part];
+	sv->page->skipped++;
 	w->suspects = xreallocarray(w->suspects, w->nsuspects + 1,
 	    sizeof *w->suspects);
 	x = &w->suspects[w->nsuspects++];
@@ -437,8 +447,10 @@ supervisor_start_stage(struct worker *w, unsigned int stage)
 	supervisor_send(w, MSG_START, b.data, b.len);
 	buf_free(&b);
 	worker_moved(w);
-	w->status->op = (uint32_t)w->sv->job->plan->stages[stage].first;
-	worker_event(w, "stage_start", NULL);
+	/* One in backoff is told when it is forked again. */
+	if (w->fd != -1)
+		worker_event_at(w, "stage_start", (int)w->sv->job->plan->
+		    stages[stage].first, NULL);
 }
 
 /* Handle one message from a worker; -1 if it is malformed. */
@@ -556,7 +568,9 @@ supervisor_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 		worker_event(w, "worker_died", WIFSIGNALED(status) ?
 		    json_pack("{s:i, s:s, s:s}", "signal", WTERMSIG(status),
 		    "how", w->last_exit, "cause", w->chaos ? "chaos" :
-		    w->hung ? "no progress" : "crash") :
+		    w->hung ? "no progress" : (w->sv->failing ||
+		    w->sv->interrupted) && WTERMSIG(status) == SIGTERM ?
+		    "stopped" : "crash") :
 		    json_pack("{s:i, s:s, s:s}", "status", WEXITSTATUS(status),
 		    "how", w->last_exit, "cause", w->has_error ? "error" :
 		    "crash"));
@@ -904,7 +918,8 @@ supervisor_spawn(struct supervisor *sv, struct worker *w)
 	ev_io_start(sv->loop, &w->rio);
 	log_debug("worker %u forked (pid %ld), attempt %u", w->part,
 	    (long)pid, w->attempts);
-	worker_event(w, "worker_forked", NULL);
+	worker_event_at(w, "worker_forked", (int)sv->job->plan->
+	    stages[sv->stage].first, NULL);
 	supervisor_start_stage(w, sv->stage);
 	supervisor_page(sv);
 }

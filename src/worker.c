@@ -433,14 +433,14 @@ worker_save_counters(struct wctx *w, uint64_t g)
 	size_t	 i;
 
 	for (i = w->st->first; i < w->st->end; i++) {
-		snprintf(name, sizeof name, "op %zu", i);
+		snprintf(name, sizeof name, COUNTER_OWN "op %zu", i);
 		counters_set(name, (int64_t)ops_records[i]);
 	}
-	counters_set("records in", (int64_t)w->records_in);
-	counters_set("records out", (int64_t)w->records_out);
-	counters_set("bytes in", (int64_t)w->bytes_in);
-	counters_set("bytes out", (int64_t)w->bytes_out);
-	counters_set("cpu us", w->cpu_base + cpu_us() - w->cpu_start);
+	counters_set(COUNTER_OWN "records in", (int64_t)w->records_in);
+	counters_set(COUNTER_OWN "records out", (int64_t)w->records_out);
+	counters_set(COUNTER_OWN "bytes in", (int64_t)w->bytes_in);
+	counters_set(COUNTER_OWN "bytes out", (int64_t)w->bytes_out);
+	counters_set(COUNTER_OWN "cpu us", w->cpu_base + cpu_us() - w->cpu_start);
 
 	if (g == 0)
 		path = job_path(w->job, "counters/%u.%u", w->part, w->s);
@@ -449,6 +449,24 @@ worker_save_counters(struct wctx *w, uint64_t g)
 		    (unsigned long long)g);
 	if (counters_save(path) != 0)
 		worker_io_fail(w, path);
+	free(path);
+}
+
+/*
+ * Remove the counters saved with checkpoint generation g of the stage:
+ * a resume reads those of the newest checkpoint, or of the one before when
+ * the newest is damaged, and nothing older.
+ */
+static void
+worker_drop_counters(struct wctx *w, uint64_t g)
+{
+	char	*path;
+
+	if (g == 0)
+		return;
+	path = job_path(w->job, "counters/%u.%u.g%llu", w->part, w->s,
+	    (unsigned long long)g);
+	(void)unlink(path);
 	free(path);
 }
 
@@ -480,6 +498,8 @@ worker_checkpoint(struct wctx *w, uint32_t phase, uint64_t cursor,
 	worker_save_counters(w, ckpt_next_generation(w->ckpt));
 	if (ckpt_publish(w->ckpt, &w->cs, job->durable) != 0)
 		worker_io_fail(w, "checkpoint");
+	if (w->cs.generation > 2)
+		worker_drop_counters(w, w->cs.generation - 2);
 	w->status->checkpoints++;
 	worker_event(w, "checkpoint", json_pack("{s:I, s:i, s:I, s:I}",
 	    "generation", (json_int_t)w->cs.generation, "phase", (int)phase,
@@ -1190,10 +1210,10 @@ worker_run_stage(struct wctx *w, unsigned int s)
 		counters_load(path);
 		free(path);
 		for (i = w->st->first; i < w->st->end; i++) {
-			snprintf(name, sizeof name, "op %u", i);
+			snprintf(name, sizeof name, COUNTER_OWN "op %u", i);
 			ops_records[i] = (uint64_t)counters_get(name);
 		}
-		w->cpu_base = counters_get("cpu us");
+		w->cpu_base = counters_get(COUNTER_OWN "cpu us");
 	}
 	if (!resume)
 		(void)worker_open_sink(w, 0);
@@ -1284,6 +1304,12 @@ worker_run_stage(struct wctx *w, unsigned int s)
 	w->cs.output_len = w->bytes_out;
 	if (ckpt_publish(w->ckpt, &w->cs, job->durable) != 0)
 		worker_io_fail(w, "checkpoint");
+	/* The stage's end has its own counters: those of its last two
+	 * checkpoints are done with. */
+	if (w->cs.generation > 2)
+		worker_drop_counters(w, w->cs.generation - 2);
+	if (w->cs.generation > 1)
+		worker_drop_counters(w, w->cs.generation - 1);
 }
 
 /* Read MSG_START: the stage, the attempt, records to skip or watch. */

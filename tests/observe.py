@@ -122,7 +122,8 @@ def check_status(path, state, nparts, nstages):
     for i, w in enumerate(s["workers"]):
         if w.get("partition") != i or not is_int(w.get("attempt")) or \
                 w.get("state") not in ("starting", "running", "waiting",
-                                       "backoff", "done", "failed"):
+                                       "backoff", "done", "failed",
+                                       "stopped"):
             fail("%s: worker %d: %r" % (path, i, w))
     if state == "running":
         if not s["supervisor_alive"]:
@@ -131,6 +132,11 @@ def check_status(path, state, nparts, nstages):
                    isinstance(w.get("since_progress"), (int, float))
                    for w in s["workers"]):
             fail("%s: no worker running" % path)
+    if state == "interrupted":
+        if s["supervisor_alive"] or \
+                any(w["state"] in ("running", "waiting", "backoff")
+                    for w in s["workers"]):
+            fail("%s: interrupted, with something still running" % path)
     if state == "failed":
         if s.get("exit_status") == 0 or \
                 not any(g["state"] == "failed" for g in s["stages"]) or \

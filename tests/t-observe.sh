@@ -26,7 +26,7 @@
 if ! "$PYTHON3" -c 'import json, html.parser' 2>/dev/null; then
 	skip_all "no $PYTHON3"
 fi
-plan 50
+plan 57
 
 OBS="$PYTHON3 $SRCDIR/tests/observe.py"
 
@@ -124,6 +124,40 @@ check "status of a failed job, as text" \
 printf '{"t":1,"event":"chec' >>"$T/jd2/events.jsonl"
 run_prog report "$T/jd2" -o "$T/r3.html"
 check_status "report: a cut last line is left out" 0
+
+check "the counters of old checkpoints are removed" \
+    test "$(ls "$T/jd1/counters" | grep -c '\.g')" = 0
+
+# --- Job directories that were tampered with ---
+mkdir -p "$T/bad"
+cat >"$T/bad/events.jsonl" <<EOF
+{"t":1000,"event":"job_start","job_id":"<b>x</b>","partitions":1,"stages":1,"program":"<script>alert(1)</script>","time":"<i>"}
+{"t":1000.1,"event":"stage_start","partition":0,"stage":0,"operator":0,"pid":9,"attempt":1}
+{"t":1000.5,"event":"worker_died","partition":0,"stage":0,"operator":0,"pid":9,"attempt":1,"signal":9,"how":"<img src=x>"}
+not json
+{"t":5,"event":"job_start","partitions":1,"stages":1}
+{"t":5.1,"event":"stage_start","partition":0,"stage":0,"operator":0,"pid":10,"attempt":2}
+{"t":1e308,"event":"checkpoint","partition":2000000000,"stage":0}
+{"t":5.5,"event":"stage_done","partition":0,"stage":0,"operator":0,"pid":10,"attempt":2}
+{"t":6,"event":"job_end","state":"<form action=http://x>"}
+EOF
+printf '{"operators": [{"records_in": 1}], "stages": 7}\n' \
+    >"$T/bad/counters.json"
+run_prog report "$T/bad" -o "$T/bad.html" --trace "$T/bad.trace"
+check_status "report of a tampered event log: exit status 0" 0
+check "report: what the events hold is escaped" \
+    test "$(grep -c '<form\|<script\|<img\|<b>\|<i>' "$T/bad.html")" = 0
+check_py "report: a lane for the one partition, the crash marked" \
+    report "$T/bad.html" 1 1
+check_py "a second run after a reboot follows the first in the trace" \
+    trace "$T/bad.trace" 1
+cp -r "$T/jd1/status" "$T/bad/status"
+"$PYTHON3" -c 'import struct, sys
+f = open(sys.argv[1], "r+b"); f.seek(12); f.write(struct.pack("<I", 0xffffffff))' \
+    "$T/bad/status/job"
+run_prog status "$T/bad"
+check_status "status of a damaged job page: exit status 2" 2
+check_err "status of a damaged job page: says so" 'not a forkflow job page'
 
 # --- A running job, seen from another terminal ---
 slow_prog 60000 3000
