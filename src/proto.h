@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION	2
+#define PROTO_VERSION	3
 #define MSG_MAXSIZE	(64 * 1024)	/* payload bytes */
 
 enum msg_type {
@@ -45,12 +45,15 @@ struct msg_start {
 
 struct msg_stage_done {
 	uint32_t	stage;
-	uint32_t	pad;
+	uint32_t	flags;		/* DONE_ALREADY */
 	uint64_t	records_in;
 	uint64_t	records_out;
 	uint64_t	bytes_in;
 	uint64_t	bytes_out;
 };
+
+/* The stage was committed by an earlier fork of this worker. */
+#define DONE_ALREADY	1
 
 /* Kinds of permanent failure, as MSG_ERROR reports them. */
 #define ERROR_INPUT	1	/* bad input: exit 2 */

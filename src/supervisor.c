@@ -481,15 +481,20 @@ supervisor_dispatch(struct worker *w, struct msg *m)
 			sv->records_in += done.records_in;
 		if (done.stage == sv->job->plan->nstages - 1)
 			sv->records_out += done.records_out;
-		log_info("worker %u committed stage %u: %llu records in, "
-		    "%llu out", w->part, done.stage,
-		    (unsigned long long)done.records_in,
-		    (unsigned long long)done.records_out);
-		worker_event(w, "stage_done", json_pack("{s:I, s:I, s:I, s:I}",
-		    "records_in", (json_int_t)done.records_in,
+		if (done.flags & DONE_ALREADY)
+			log_info("worker %u had committed stage %u already",
+			    w->part, done.stage);
+		else
+			log_info("worker %u committed stage %u: %llu records "
+			    "in, %llu out", w->part, done.stage,
+			    (unsigned long long)done.records_in,
+			    (unsigned long long)done.records_out);
+		worker_event(w, "stage_done", json_pack("{s:I, s:I, s:I, s:I, "
+		    "s:b}", "records_in", (json_int_t)done.records_in,
 		    "records_out", (json_int_t)done.records_out,
 		    "bytes_in", (json_int_t)done.bytes_in,
-		    "bytes_out", (json_int_t)done.bytes_out));
+		    "bytes_out", (json_int_t)done.bytes_out,
+		    "already", (done.flags & DONE_ALREADY) != 0));
 		supervisor_barrier(sv);
 		break;
 	case MSG_NOTE:

@@ -68,6 +68,7 @@ struct wctx {
 	struct sagg		 words;		/* word count: word -> count */
 	int			 use_sagg;
 	int			 streaming;	/* the stage runs a process */
+	int			 already;	/* the stage was committed */
 	char			*input_abs;	/* the file a mapper reads */
 	uint64_t		*rlo;		/* its byte ranges of the input */
 	uint64_t		*rhi;
@@ -1185,7 +1186,7 @@ worker_run_stage(struct wctx *w, unsigned int s)
 	w->status->op = (uint32_t)w->st->first;
 	w->status->records_in = w->status->records_out = 0;
 	w->status->bytes_in = w->status->bytes_total = 0;
-	if (worker_stage_committed(w, s))
+	if ((w->already = worker_stage_committed(w, s)))
 		return;
 
 	/* Resume from the checkpoint if it is inside this stage. */
@@ -1398,6 +1399,7 @@ worker_main(struct job *job, unsigned int part, int fd)
 			worker_run_stage(&w, start.stage);
 			memset(&done, 0, sizeof done);
 			done.stage = start.stage;
+			done.flags = w.already ? DONE_ALREADY : 0;
 			done.records_in = w.records_in;
 			done.records_out = w.records_out;
 			done.bytes_in = w.bytes_in;
