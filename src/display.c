@@ -25,22 +25,19 @@
 struct display {
 	int		 fd;
 	int		 color;
-	double		 started;
 	double		 last_draw;
 	unsigned int	 lines;		/* of the frame on the screen */
 	char		*frame;		/* what it shows */
 	size_t		 framelen;
-	unsigned int	 nparts;
-	unsigned int	 nstages;
 	uint64_t	*prev_rec;	/* for the rates */
 	double		*prev_t;
 	double		*rate;		/* records per second, smoothed */
 	char		*shown;		/* has a line in the frame */
 };
 
-/* Start a display on fd for a job; color unless NO_COLOR says no. */
+/* Start a display on fd for nparts workers; color unless NO_COLOR. */
 struct display *
-display_start(const struct job *job, int fd)
+display_start(unsigned int nparts, int fd)
 {
 	struct display	*d;
 	const char	*nc = getenv("NO_COLOR"), *term = getenv("TERM");
@@ -49,13 +46,10 @@ display_start(const struct job *job, int fd)
 	d->fd = fd;
 	d->color = (nc == NULL || *nc == '\0') &&
 	    (term == NULL || strcmp(term, "dumb") != 0);
-	d->started = job->started;
-	d->nparts = job->nparts;
-	d->nstages = (unsigned int)job->plan->nstages;
-	d->prev_rec = xcalloc(job->nparts, sizeof *d->prev_rec);
-	d->prev_t = xcalloc(job->nparts, sizeof *d->prev_t);
-	d->rate = xcalloc(job->nparts, sizeof *d->rate);
-	d->shown = xcalloc(job->nparts, sizeof *d->shown);
+	d->prev_rec = xcalloc(nparts, sizeof *d->prev_rec);
+	d->prev_t = xcalloc(nparts, sizeof *d->prev_t);
+	d->rate = xcalloc(nparts, sizeof *d->rate);
+	d->shown = xcalloc(nparts, sizeof *d->shown);
 	return (d);
 }
 
@@ -225,7 +219,7 @@ display_draw(struct display *d, const struct job_page *jp,
 	double		 frac, dt, inst;
 	const char	*color;
 
-	if (now - d->started < DISPLAY_DELAY ||
+	if (now - jp->started < DISPLAY_DELAY ||
 	    now - d->last_draw < DISPLAY_PERIOD * 0.9)
 		return;
 	d->last_draw = now;
@@ -276,7 +270,7 @@ display_draw(struct display *d, const struct job_page *jp,
 			snprintf(r, sizeof r, "-");
 		snprintf(line, sizeof line, "p%-3u stage %u/%u  op %-2u %9s "
 		    "rec  %7s/%-7s %8s rec/s  %-8s attempt %u", i,
-		    sp[i]->stage + 1, d->nstages, sp[i]->op, a, b, c, r,
+		    sp[i]->stage + 1, jp->nstages, sp[i]->op, a, b, c, r,
 		    jobpage_worker_state(jp->w[i].state), jp->w[i].attempts);
 		color = NULL;
 		if (d->color && jp->w[i].state == JW_BACKOFF)
@@ -297,7 +291,7 @@ display_draw(struct display *d, const struct job_page *jp,
 		frame_line(f, width, NULL, line);
 		lines++;
 	}
-	frac = ((double)jp->stage + stage_fraction(jp, sp)) / d->nstages;
+	frac = ((double)jp->stage + stage_fraction(jp, sp)) / jp->nstages;
 	if (frac > 1)
 		frac = 1;
 	barw = width > 100 ? 40 : width >= 60 ? 20 : 10;
@@ -318,8 +312,8 @@ display_draw(struct display *d, const struct job_page *jp,
 	if (d->color)
 		fputs("\033[0m", f);
 	snprintf(line, sizeof line, " %3.0f%%  stage %u/%u  %s rec  %s  ETA "
-	    "%s", frac * 100, jp->stage + 1 > d->nstages ? d->nstages :
-	    jp->stage + 1, d->nstages, a, b, e);
+	    "%s", frac * 100, jp->stage + 1 > jp->nstages ? jp->nstages :
+	    jp->stage + 1, jp->nstages, a, b, e);
 	/* width >= 20 > barw + 3: the bar and the rest fit in a line. */
 	if (strlen(line) > width - barw - 3)
 		line[width - barw - 3] = '\0';
@@ -335,17 +329,14 @@ display_draw(struct display *d, const struct job_page *jp,
 	d->lines = lines;
 }
 
-/* Take the display off the screen. */
+/* Take the display off the screen: show an empty frame. */
 void
 display_clear(struct display *d)
 {
-	char	buf[32];
-	int	n;
-
 	if (d->lines == 0)
 		return;
-	n = snprintf(buf, sizeof buf, "\r\033[%uA\033[J", d->lines);
-	display_flush(d, buf, (size_t)n);
+	d->framelen = 0;
+	display_show(d, NULL, 0);
 	d->lines = 0;
 }
 

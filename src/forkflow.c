@@ -78,6 +78,13 @@ static const struct option longopts[] = {
 	{ NULL,			0,			NULL, 0 }
 };
 
+/* When to draw the live progress display (--progress). */
+enum progress_mode {
+	PROGRESS_AUTO,		/* when standard error is a terminal */
+	PROGRESS_ALWAYS,
+	PROGRESS_NEVER,
+};
+
 static __dead void	usage(int);
 static int		cmd_run(int, char **);
 static int		cmd_streaming(int, char **);

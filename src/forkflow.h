@@ -72,13 +72,6 @@ enum vtype {
 	VT_STR,			/* bytes: a struct str, by pointer */
 };
 
-/* When to draw the live progress display (--progress). */
-enum progress_mode {
-	PROGRESS_AUTO,		/* when standard error is a terminal */
-	PROGRESS_ALWAYS,
-	PROGRESS_NEVER,
-};
-
 /* Input and output formats. */
 enum in_format {
 	IN_CSV,			/* k,v lines of integers */
@@ -587,7 +580,6 @@ struct job_page {
 	int32_t		 pid;		/* the supervisor */
 	int32_t		 exit_status;
 	uint64_t	 job_id;
-	uint64_t	 total;		/* bytes of input */
 	double		 started;	/* monotonic seconds */
 	double		 ended;		/* or 0 */
 	double		 stage_started;
@@ -636,6 +628,7 @@ __dead void	 fatal(const char *, ...) printflike(1, 2);
 __dead void	 fatalx(const char *, ...) printflike(1, 2);
 
 /* program.c */
+char		*read_file(const char *, size_t *);
 struct program	*program_load(const char *, char **);
 struct program	*program_load_opts(const char *, int, char **);
 int		 program_op_build(struct program *, const struct opspec *,
@@ -762,6 +755,7 @@ ssize_t		 proto_flush(int, struct buf *);
  * command's counter never starts with (stream_stderr_line).
  */
 #define COUNTER_OWN	"\001"
+#define COUNTER_OP	COUNTER_OWN "op %zu"	/* records into operator i */
 extern struct stream_env stream_env;
 int		 stream_start(struct stream *, const struct op *);
 int		 stream_feed(struct stream *, const struct batch *,
@@ -890,7 +884,7 @@ void		*status_json(const struct job_page *, struct status_page *
 
 /* display.c: the live progress display */
 struct display;
-struct display	*display_start(const struct job *, int);
+struct display	*display_start(unsigned int, int);
 void		 display_draw(struct display *, const struct job_page *,
 		     struct status_page * const *, double);
 void		 display_print(struct display *, const char *, size_t);

@@ -445,8 +445,8 @@ program_warn(struct program *p, const struct srcpos *at, const char *fmt, ...)
 	free(msg);
 }
 
-/* Read a whole file into memory. */
-static char *
+/* Read a whole file into memory, NUL-terminated; NULL with errno. */
+char *
 read_file(const char *path, size_t *lenp)
 {
 	FILE	*f;

@@ -275,26 +275,6 @@ html_text(FILE *f, const char *s)
 	}
 }
 
-/* A file's contents, or NULL. */
-static char *
-slurp(const char *path)
-{
-	FILE	*f;
-	char	*s = NULL;
-	size_t	 cap = 0;
-	ssize_t	 n;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return (NULL);
-	n = getdelim(&s, &cap, '\0', f);
-	fclose(f);
-	if (n < 0) {
-		free(s);
-		return (NULL);
-	}
-	return (s);
-}
-
 static const char *stage_colors[] = {
 	"#4e79a7", "#59a14f", "#9c755f", "#76b7b2", "#edc948", "#b07aa1",
 	"#ff9da7", "#bab0ac"
@@ -533,6 +513,7 @@ report_html(const char *jobdir, const char *out, char **cause)
 	json_error_t	 je;
 	FILE		*f;
 	char		*path, *program;
+	size_t		 len;
 	int		 r = 0;
 
 	if ((a = tl_load(jobdir, &tl, cause)) == NULL)
@@ -541,7 +522,7 @@ report_html(const char *jobdir, const char *out, char **cause)
 	counters = json_load_file(path, 0, &je);
 	free(path);
 	xasprintf(&path, "%s/program.json", jobdir);
-	program = slurp(path);
+	program = read_file(path, &len);
 	free(path);
 	if ((f = fopen(out, "w")) == NULL)
 		r = -1;
@@ -578,10 +559,11 @@ static int
 supervisor_alive(const char *jobdir, pid_t pid)
 {
 	char	*path, *s;
+	size_t	 len;
 	long	 lpid;
 
 	xasprintf(&path, "%s/lock", jobdir);
-	s = slurp(path);
+	s = read_file(path, &len);
 	free(path);
 	lpid = s != NULL ? strtol(s, NULL, 10) : 0;
 	free(s);

@@ -137,7 +137,7 @@ stats_stage(const struct job *job, unsigned int s, json_int_t *opin,
 	sum->bytes_out = counters_get(COUNTER_OWN "bytes out");
 	sum->cpu = (double)counters_get(COUNTER_OWN "cpu us") / 1e6;
 	for (i = st->first; i < st->end; i++) {
-		snprintf(name, sizeof name, COUNTER_OWN "op %zu", i);
+		snprintf(name, sizeof name, COUNTER_OP, i);
 		opin[i] = counters_get(name);
 	}
 	for (j = 0; counters_user(j, &uname, &uval); j++) {

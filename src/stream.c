@@ -472,7 +472,7 @@ counters_add(const char *name, size_t len, int64_t n)
 	ncounters++;
 }
 
-/* Set a counter to a value (the worker's own, named without a comma). */
+/* Set a counter to a value (the worker's own, named after COUNTER_OWN). */
 void
 counters_set(const char *name, int64_t n)
 {

@@ -1110,7 +1110,6 @@ supervisor_watch(struct supervisor *sv)
 	sv->page->nstages = (uint32_t)job->plan->nstages;
 	sv->page->pid = (int32_t)getpid();
 	sv->page->job_id = job->job_id;
-	sv->page->total = job->total;
 	sv->page->started = job->started;
 	sv->page->stage_started = mono_now();
 	sv->pages = xcalloc(job->nparts, sizeof *sv->pages);
@@ -1118,7 +1117,7 @@ supervisor_watch(struct supervisor *sv)
 		sv->pages[i] = sv->w[i].status;
 	sv->errpipe[0] = sv->errpipe[1] = -1;
 	if (job->display) {
-		sv->display = display_start(job, STDERR_FILENO);
+		sv->display = display_start(job->nparts, STDERR_FILENO);
 		if (pipe(sv->errpipe) == 0) {
 			(void)fcntl(sv->errpipe[0], F_SETFL, O_NONBLOCK);
 			(void)fcntl(sv->errpipe[0], F_SETFD, FD_CLOEXEC);

@@ -423,7 +423,7 @@ cpu_us(void)
 /*
  * Save the stage's counters as they stand at checkpoint generation g (0:
  * the stage's end), where a resumed worker finds them: the streaming
- * commands' own, and the worker's, named without a comma (records into
+ * commands' own, and the worker's, named after COUNTER_OWN (records into
  * each operator, records and bytes of the stage, CPU time), so that work
  * done twice is counted once.
  */
@@ -434,7 +434,7 @@ worker_save_counters(struct wctx *w, uint64_t g)
 	size_t	 i;
 
 	for (i = w->st->first; i < w->st->end; i++) {
-		snprintf(name, sizeof name, COUNTER_OWN "op %zu", i);
+		snprintf(name, sizeof name, COUNTER_OP, i);
 		counters_set(name, (int64_t)ops_records[i]);
 	}
 	counters_set(COUNTER_OWN "records in", (int64_t)w->records_in);
@@ -463,8 +463,6 @@ worker_drop_counters(struct wctx *w, uint64_t g)
 {
 	char	*path;
 
-	if (g == 0)
-		return;
 	path = job_path(w->job, "counters/%u.%u.g%llu", w->part, w->s,
 	    (unsigned long long)g);
 	(void)unlink(path);
@@ -1211,7 +1209,7 @@ worker_run_stage(struct wctx *w, unsigned int s)
 		counters_load(path);
 		free(path);
 		for (i = w->st->first; i < w->st->end; i++) {
-			snprintf(name, sizeof name, COUNTER_OWN "op %u", i);
+			snprintf(name, sizeof name, COUNTER_OP, (size_t)i);
 			ops_records[i] = (uint64_t)counters_get(name);
 		}
 		w->cpu_base = counters_get(COUNTER_OWN "cpu us");
