@@ -14,6 +14,7 @@ a message on the first thing that is wrong:
 import html.parser
 import json
 import os
+import re
 import sys
 
 WORKER_EVENTS = {"worker_forked", "stage_start", "stage_done", "checkpoint",
@@ -217,6 +218,9 @@ def check_report(path, nparts, crashes=0):
     p.feed(text)
     if p.bad:
         fail("%s: loads or runs something: %r" % (path, p.bad))
+    if not re.search(r'<meta http-equiv="Content-Security-Policy" '
+                     r'content="default-src \'none\';', text):
+        fail("%s: no policy that forbids loads" % path)
     if "@import" in text or "url(" in text:
         fail("%s: its style loads something" % path)
     if p.svg != 1:
