@@ -523,6 +523,9 @@ struct job {
 	size_t		 nskips;
 	int		 stdout_closed;	/* the reader went away */
 	char		*workdir;	/* streaming -file files, or NULL */
+	char		**ship;		/* the files of streaming -file */
+	size_t		 nship;
+	int		 streaming;	/* forkflow streaming, not run */
 	uint64_t	 records_in;	/* counted by the supervisor */
 	uint64_t	 records_out;
 	int		 display;	/* draw the progress display */
@@ -899,7 +902,36 @@ void		 stats_print(void *, FILE *);
 /* report.c */
 int		 report_html(const char *, const char *, char **);
 int		 report_trace(const char *, const char *, char **);
+
+/* cmd.c: what the subcommands share */
+__dead void	 cmd_usage(const char *, const char *, int);
+unsigned int	 cmd_parse_count(const char *, const char *, unsigned int);
+uint64_t	 cmd_parse_size(const char *, const char *);
+double		 cmd_parse_seconds(const char *, const char *);
+int		 cmd_parse_choice(const char *, const char *,
+		     const char *const *);
+int		 cmd_parse_changekey(const char *);
+void		 cmd_print_warnings(const struct program *, int);
+
+/* cmd-run.c */
+extern const char cmd_run_synopsis[];
+int		 cmd_run(int, char **);
+int		 run_main(int, char **, char **, size_t, int);
+
+/* cmd-streaming.c */
+extern const char cmd_streaming_synopsis[];
+int		 cmd_streaming(int, char **);
+
+/* cmd-validate.c */
+extern const char cmd_validate_synopsis[];
+int		 cmd_validate(int, char **);
+
+/* cmd-status.c */
+extern const char cmd_status_synopsis[];
 int		 cmd_status(int, char **);
+
+/* cmd-report.c */
+extern const char cmd_report_synopsis[];
 int		 cmd_report(int, char **);
 
 /* expr.c */

@@ -45,6 +45,8 @@ stream_role(const struct op *op)
 struct stream_env	 stream_env;
 
 static void	stream_stderr_line(struct stream *, const char *, size_t);
+static void	child_setenv(const char *, const char *, ...)
+		    printflike(2, 3);
 
 /* Set an environment variable in the child, from a format. */
 static void
