@@ -4,7 +4,8 @@
  * are appended to a per-peer output buffer and written when the socket is
  * writable; input is read into a buffer from which whole messages are
  * taken.  A header with an oversized length is malformed: the reader stops
- * there, and the supervisor treats the worker as crashed.
+ * there, and the supervisor treats the worker as crashed.  A writer is
+ * never allowed to make one: proto_compose() refuses it.
  */
 
 #include <errno.h>
@@ -57,15 +58,21 @@ buf_free(struct buf *b)
 	memset(b, 0, sizeof *b);
 }
 
-/* Queue a message: header, then a fixed part and a variable part. */
-void
+/*
+ * Queue a message: header, then a fixed part and a variable part.  A
+ * message longer than MSG_MAXSIZE is refused whole, never cut: returns 0,
+ * or -1 with errno EMSGSIZE and nothing queued.
+ */
+int
 proto_compose(struct buf *b, uint32_t type, uint32_t partition, uint32_t seq,
     const void *fixed, size_t flen, const void *var, size_t vlen)
 {
 	struct msg_hdr	hdr;
 
-	if (flen + vlen > MSG_MAXSIZE)
-		vlen = MSG_MAXSIZE - flen;
+	if (flen > MSG_MAXSIZE || vlen > MSG_MAXSIZE - flen) {
+		errno = EMSGSIZE;
+		return (-1);
+	}
 	hdr.type = type;
 	hdr.len = (uint32_t)(flen + vlen);
 	hdr.partition = partition;
@@ -73,6 +80,7 @@ proto_compose(struct buf *b, uint32_t type, uint32_t partition, uint32_t seq,
 	buf_add(b, &hdr, sizeof hdr);
 	buf_add(b, fixed, flen);
 	buf_add(b, var, vlen);
+	return (0);
 }
 
 /*
@@ -152,7 +160,8 @@ proto_send(int fd, uint32_t type, uint32_t partition, const void *fixed,
 	ssize_t		n;
 
 	memset(&b, 0, sizeof b);
-	proto_compose(&b, type, partition, 0, fixed, flen, var, vlen);
+	if (proto_compose(&b, type, partition, 0, fixed, flen, var, vlen) != 0)
+		return (-1);
 	while (b.len > b.off) {
 		n = proto_flush(fd, &b);
 		if (n == -1 && errno != EINTR) {

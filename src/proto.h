@@ -74,7 +74,7 @@ struct msg {
 	size_t		 rpos;		/* read position for proto_get_* */
 };
 
-void	proto_compose(struct buf *, uint32_t, uint32_t, uint32_t,
+int	proto_compose(struct buf *, uint32_t, uint32_t, uint32_t,
 	    const void *, size_t, const void *, size_t);
 int	proto_take(struct buf *, struct msg *);
 int	proto_get(struct msg *, void *, size_t);

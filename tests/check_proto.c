@@ -182,12 +182,58 @@ START_TEST(test_proto_oversized)
 	ck_assert_int_eq(proto_take(&b, &m), 0);
 	buf_free(&b);
 
-	/* compose cuts the variable part to keep within MSG_MAXSIZE. */
+	/*
+	 * compose refuses a message past MSG_MAXSIZE, whole: it queues
+	 * nothing and says EMSGSIZE, whether the variable part or the fixed
+	 * part alone is too long, and however far past the limit.
+	 */
 	memset(&b, 0, sizeof b);
-	proto_compose(&b, MSG_ERROR, 1, 1, big, 100, big, MSG_MAXSIZE);
+	errno = 0;
+	ck_assert_int_eq(proto_compose(&b, MSG_ERROR, 1, 1, big, 100, big,
+	    MSG_MAXSIZE), -1);
+	ck_assert_int_eq(errno, EMSGSIZE);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_int_eq(proto_compose(&b, MSG_START, 1, 1, big,
+	    MSG_MAXSIZE + 1, NULL, 0), -1);
+	ck_assert_int_eq(proto_compose(&b, MSG_START, 1, 1, big,
+	    MSG_MAXSIZE, "x", 1), -1);
+	ck_assert_int_eq(proto_compose(&b, MSG_START, 1, 1, big, 1,
+	    big, SIZE_MAX), -1);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_int_eq(proto_take(&b, &m), 0);
+	/* Exactly MSG_MAXSIZE, fixed and variable parts together: fine. */
+	ck_assert_int_eq(proto_compose(&b, MSG_ERROR, 1, 1, big, 100, big,
+	    MSG_MAXSIZE - 100), 0);
 	ck_assert_int_eq(proto_take(&b, &m), 1);
 	ck_assert_uint_eq(m.len, MSG_MAXSIZE);
 	buf_free(&b);
+	free(big);
+}
+END_TEST
+
+/* A blocking send of a message too large fails, and sends nothing. */
+START_TEST(test_proto_send_oversized)
+{
+	struct buf	 b;
+	struct msg	 m;
+	char		*big;
+	int		 sp[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	big = xcalloc(1, MSG_MAXSIZE + 1);
+	errno = 0;
+	ck_assert_int_eq(proto_send(sp[0], MSG_ERROR, 0, big, 16, big,
+	    MSG_MAXSIZE), -1);
+	ck_assert_int_eq(errno, EMSGSIZE);
+	ck_assert_int_eq(proto_send(sp[0], MSG_NOTE, 0, NULL, 0, "ok", 2), 0);
+	close(sp[0]);
+	memset(&b, 0, sizeof b);
+	ck_assert_int_eq(proto_recv(sp[1], &b, &m), 1);
+	ck_assert_uint_eq(m.hdr.type, MSG_NOTE);
+	ck_assert_uint_eq(m.len, 2);
+	ck_assert_int_eq(proto_recv(sp[1], &b, &m), 0);
+	buf_free(&b);
+	close(sp[1]);
 	free(big);
 }
 END_TEST
@@ -354,6 +400,7 @@ proto_suite(void)
 	tcase_add_test(tc, test_proto_round_trip);
 	tcase_add_test(tc, test_proto_partial);
 	tcase_add_test(tc, test_proto_oversized);
+	tcase_add_test(tc, test_proto_send_oversized);
 	tcase_add_test(tc, test_proto_get_end);
 	tcase_add_test(tc, test_proto_buf_compaction);
 	suite_add_tcase(s, tc);
