@@ -49,8 +49,7 @@ cmd_report(int argc, char **argv)
 		else
 			cmd_usage(cmd_report_synopsis, NULL, EXIT_USAGE);
 	}
-	if (argc - optind != 1)
-		cmd_usage(cmd_report_synopsis, NULL, EXIT_USAGE);
+	cmd_operands(argc, argv, optind, 1, "job directory", cmd_report_synopsis);
 	if (report_html(argv[optind], out, &cause) != 0) {
 		fprintf(stderr, "forkflow: %s\n", cause);
 		free(cause);

@@ -3,8 +3,18 @@
  * forkflow run: read the command line, load the program, prepare the job
  * (its job directory, its inputs, where its output goes), hand it to the
  * supervisor, then present the output.
+ *
+ * A run removes what it made when it ends with nothing worth resuming: the
+ * job directory it created (a new one under $TMPDIR, or a --job-dir that
+ * did not exist) when an error stops the job before it started or on the
+ * program or the input, the temporary output folder whenever the job
+ * fails.  A job directory that holds committed work of a job that failed
+ * at run time, or was interrupted, is kept, and the message says how to
+ * resume it.  Every error path goes through run_fail(), which says why,
+ * removes what the rule above says and exits with the documented status.
  */
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <err.h>
@@ -13,12 +23,14 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <ev.h>
 #include <jansson.h>
 #include <xxhash.h>
 
@@ -35,50 +47,57 @@ const char cmd_run_synopsis[] =
 "                    [--progress auto|always|never] [--status-interval s]\n"
 "                    [--log-file file] [--trace file]";
 
+#define RUN_OPTIONS_HELP \
+"  -p, --partitions N   number of partitions (workers); overrides the program\n" \
+"                       (default: the number of processors)\n" \
+"  -i, --input PATH     input file or folder ('-' for standard input); may be\n" \
+"                       repeated; replaces the program's \"input\"\n" \
+"  -o, --output DIR     write DIR/part-00000... and DIR/_SUCCESS instead of\n" \
+"                       printing the sorted result on standard output\n" \
+"      --force          replace an existing output folder\n" \
+"      --job-dir DIR    keep the job's working files in DIR (default: a new\n" \
+"                       folder under $TMPDIR)\n" \
+"      --keep           do not remove the job directory after success\n" \
+"      --durable        sync checkpoints and outputs to disk\n" \
+"      --max-attempts N failures in a row of one partition before the job\n" \
+"                       fails (4)\n" \
+"      --checkpoint-interval SIZE\n" \
+"                       checkpoint every SIZE bytes of input (64M; k, M, G)\n" \
+"      --heartbeat-timeout SECONDS\n" \
+"                       kill a worker that shows no progress that long (10)\n" \
+"      --skip-bad-records\n" \
+"                       skip a record that crashed a worker twice\n" \
+"      --inject-crash P:OP[:RECORD[:ATTEMPTS]]\n" \
+"                       worker P kills itself at operator OP (on the stage\n" \
+"                       input's RECORD-th record) on its first ATTEMPTS tries\n" \
+"      --chaos SECONDS  kill a random worker every SECONDS on average\n" \
+"      --split-size SIZE\n" \
+"                       cut the input into splits of SIZE bytes, dealt out\n" \
+"                       to the workers in turn (default: one share each)\n" \
+"      --output-format csv|tsv\n" \
+"                       k,v lines (strings quoted when needed) or key\\tvalue\n" \
+"      --changekey-on key|value\n" \
+"                       what a named changeKey function applies to, as the\n" \
+"                       program's \"changeKeyOn\" (default: value)\n" \
+"      --progress auto|always|never\n" \
+"                       draw live progress on standard error (auto: when it\n" \
+"                       is a terminal); never also stops status blocks\n" \
+"      --status-interval SECONDS\n" \
+"                       without a terminal, print a status block that often\n" \
+"                       (10; 0: never)\n" \
+"      --log-file FILE  append the log, with times, to FILE (as -v at least)\n" \
+"      --trace FILE     write the job's timeline as Chrome trace-event JSON\n" \
+"  -v, --verbose        log stages and workers (twice: more)\n" \
+"  -q, --quiet          print no warnings, progress or counters\n"
+
+/* The options of run, which streaming takes too (as --NAME). */
+const char run_options_help[] = RUN_OPTIONS_HELP;
+
 static const char cmd_run_help[] =
 "Run a dataflow program over key-value pairs, one forked worker per\n"
 "partition, with crash recovery.\n"
 "\n"
-"  -p, --partitions N   number of partitions (workers); overrides the program\n"
-"  -i, --input PATH     input file or folder ('-' for standard input); may be\n"
-"                       repeated; replaces the program's \"input\"\n"
-"  -o, --output DIR     write DIR/part-00000... and DIR/_SUCCESS instead of\n"
-"                       printing the sorted result on standard output\n"
-"      --force          replace an existing output folder\n"
-"      --job-dir DIR    keep the job's working files in DIR (default: a new\n"
-"                       folder under $TMPDIR)\n"
-"      --keep           do not remove the job directory after success\n"
-"      --durable        sync checkpoints and outputs to disk\n"
-"      --max-attempts N failures in a row of one partition before the job\n"
-"                       fails (4)\n"
-"      --checkpoint-interval SIZE\n"
-"                       checkpoint every SIZE bytes of input (64M; k, M, G)\n"
-"      --heartbeat-timeout SECONDS\n"
-"                       kill a worker that shows no progress that long (10)\n"
-"      --skip-bad-records\n"
-"                       skip a record that crashed a worker twice\n"
-"      --inject-crash P:OP[:RECORD[:ATTEMPTS]]\n"
-"                       worker P kills itself at operator OP (on the stage\n"
-"                       input's RECORD-th record) on its first ATTEMPTS tries\n"
-"      --chaos SECONDS  kill a random worker every SECONDS on average\n"
-"      --split-size SIZE\n"
-"                       cut the input into splits of SIZE bytes, dealt out\n"
-"                       to the workers in turn (default: one share each)\n"
-"      --output-format csv|tsv\n"
-"                       k,v lines (strings quoted when needed) or key\\tvalue\n"
-"      --changekey-on key|value\n"
-"                       what a named changeKey function applies to, as the\n"
-"                       program's \"changeKeyOn\" (default: value)\n"
-"      --progress auto|always|never\n"
-"                       draw live progress on standard error (auto: when it\n"
-"                       is a terminal); never also stops status blocks\n"
-"      --status-interval SECONDS\n"
-"                       without a terminal, print a status block that often\n"
-"                       (10; 0: never)\n"
-"      --log-file FILE  append the log, with times, to FILE (as -v at least)\n"
-"      --trace FILE     write the job's timeline as Chrome trace-event JSON\n"
-"  -v, --verbose        log stages and workers (twice: more)\n"
-"  -q, --quiet          print no warnings, progress or counters\n"
+RUN_OPTIONS_HELP
 "\n"
 "Exit status: 0 success, 1 the job failed at run time, 2 usage error or\n"
 "invalid program or input.  See forkflow(1) and forkflow-program(5).\n";
@@ -104,7 +123,7 @@ enum {
 	OPT_HELP,
 };
 
-static const struct option longopts[] = {
+static const struct option run_longopts[] = {
 	{ "partitions",		required_argument,	NULL, 'p' },
 	{ "input",		required_argument,	NULL, 'i' },
 	{ "output",		required_argument,	NULL, 'o' },
@@ -131,12 +150,48 @@ static const struct option longopts[] = {
 	{ NULL,			0,			NULL, 0 }
 };
 
-/* When to draw the live progress display (--progress). */
-enum progress_mode {
-	PROGRESS_AUTO,		/* when standard error is a terminal */
-	PROGRESS_ALWAYS,
-	PROGRESS_NEVER,
-};
+/* The job of this run, for run_fail() and the handlers of fatal paths. */
+static struct job	*run_job_now;
+
+/* A signal that asks the run to stop, caught before the supervisor runs. */
+static volatile sig_atomic_t run_signal;
+
+static void	run_free(struct job *);
+static __dead void run_exit(int);
+
+/* Set the defaults of the options. */
+void
+run_opts_init(struct run_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->max_attempts = 4;
+	o->checkpoint_interval = 64 << 20;
+	o->heartbeat_timeout = 10;
+	o->changekey = -1;
+	o->out_format = -1;
+	o->progress = PROGRESS_AUTO;
+	o->status_interval = 10;
+}
+
+void
+run_opts_free(struct run_opts *o)
+{
+	size_t	i;
+
+	free(o->program);
+	for (i = 0; i < o->ninputs; i++)
+		free(o->inputs[i]);
+	free(o->inputs);
+	free(o->output);
+	free(o->jobdir);
+	free(o->log_file);
+	free(o->trace);
+	free(o->gen);
+	for (i = 0; i < o->nship; i++)
+		free(o->ship[i]);
+	free(o->ship);
+	memset(o, 0, sizeof *o);
+}
 
 /* Parse --inject-crash PARTITION:OPERATOR[:RECORD[:ATTEMPTS]]. */
 static void
@@ -161,7 +216,7 @@ parse_inject(const char *s, struct inject *ij)
 		}
 		p++;
 	}
-	if (i < 2 || *p != '\0' || v[0] > 1023 || v[1] > 100000 ||
+	if (i < 2 || *p != '\0' || v[0] > PARTS_MAX - 1 || v[1] > 100000 ||
 	    v[3] == 0 || v[3] > 1000)
 		errx(EXIT_USAGE, "--inject-crash wants "
 		    "PARTITION:OPERATOR[:RECORD[:ATTEMPTS]]: %s", s);
@@ -172,24 +227,161 @@ parse_inject(const char *s, struct inject *ij)
 	ij->attempts = (unsigned int)v[3];
 }
 
+/*
+ * Apply one option of `forkflow run`, as getopt_long() returned it.  The
+ * streaming command applies its --options through run_opts_long().
+ */
+static void
+run_opts_set(struct run_opts *o, int ch, const char *arg)
+{
+	switch (ch) {
+	case 'p':
+		o->parts = cmd_parse_count(arg, "partitions", PARTS_MAX);
+		break;
+	case 'i':
+		o->inputs = xreallocarray(o->inputs, o->ninputs + 1,
+		    sizeof *o->inputs);
+		o->inputs[o->ninputs++] = xstrdup(arg);
+		break;
+	case 'o':
+		free(o->output);
+		o->output = xstrdup(arg);
+		break;
+	case 'q':
+		o->quiet = 1;
+		break;
+	case 'v':
+		o->verbose++;
+		break;
+	case OPT_FORCE:
+		o->force = 1;
+		break;
+	case OPT_JOBDIR:
+		free(o->jobdir);
+		o->jobdir = xstrdup(arg);
+		break;
+	case OPT_KEEP:
+		o->keep = 1;
+		break;
+	case OPT_DURABLE:
+		o->durable = 1;
+		break;
+	case OPT_MAX_ATTEMPTS:
+		o->max_attempts = cmd_parse_count(arg, "--max-attempts", 1000);
+		break;
+	case OPT_CKPT_INTERVAL:
+		o->checkpoint_interval = cmd_parse_size(arg,
+		    "--checkpoint-interval");
+		break;
+	case OPT_HEARTBEAT:
+		o->heartbeat_timeout = cmd_parse_seconds(arg,
+		    "--heartbeat-timeout");
+		break;
+	case OPT_INJECT:
+		parse_inject(arg, &o->inject);
+		break;
+	case OPT_CHAOS:
+		o->chaos = cmd_parse_seconds(arg, "--chaos");
+		break;
+	case OPT_SKIP_BAD:
+		o->skip_bad = 1;
+		break;
+	case OPT_CHANGEKEY_ON:
+		o->changekey = cmd_parse_changekey(arg);
+		break;
+	case OPT_SPLIT_SIZE:
+		o->split_size = cmd_parse_size(arg, "--split-size");
+		break;
+	case OPT_PROGRESS:
+		/* In the order of enum progress_mode. */
+		o->progress = cmd_parse_choice(arg, "--progress wants auto, "
+		    "always or never", (const char *const[]){ "auto",
+		    "always", "never", NULL });
+		break;
+	case OPT_STATUS_INTERVAL:
+		o->status_interval = strcmp(arg, "0") == 0 ? 0 :
+		    cmd_parse_seconds(arg, "--status-interval");
+		break;
+	case OPT_LOG_FILE:
+		free(o->log_file);
+		o->log_file = xstrdup(arg);
+		break;
+	case OPT_TRACE:
+		free(o->trace);
+		o->trace = xstrdup(arg);
+		break;
+	case OPT_OUTPUT_FORMAT:
+		/* In the order of enum out_format. */
+		o->out_format = cmd_parse_choice(arg, "--output-format wants "
+		    "csv or tsv", (const char *const[]){ "csv", "tsv", NULL });
+		break;
+	}
+}
+
+/*
+ * Apply the option of `forkflow run` at argv[*i], "--NAME", "--NAME=VALUE"
+ * or "--NAME VALUE", and step *i past it.  Returns 0, or -1 if it is no
+ * option of run's (or --help, which the caller handles).
+ */
+int
+run_opts_long(struct run_opts *o, int argc, char **argv, int *i)
+{
+	const struct option	*lo;
+	const char		*name = argv[*i] + 2, *eq, *arg = NULL;
+	size_t			 len;
+
+	if (strncmp(argv[*i], "--", 2) != 0)
+		return (-1);
+	eq = strchr(name, '=');
+	len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+	for (lo = run_longopts; lo->name != NULL; lo++) {
+		if (strlen(lo->name) == len && strncmp(lo->name, name,
+		    len) == 0)
+			break;
+	}
+	if (lo->name == NULL || lo->val == OPT_HELP)
+		return (-1);
+	if (lo->has_arg == no_argument && eq != NULL)
+		errx(EXIT_USAGE, "--%s takes no value: %s", lo->name, argv[*i]);
+	if (lo->has_arg == required_argument) {
+		if (eq != NULL)
+			arg = eq + 1;
+		else if (*i + 1 < argc)
+			arg = argv[++*i];
+		else
+			errx(EXIT_USAGE, "--%s needs a value", lo->name);
+	}
+	run_opts_set(o, lo->val, arg);
+	(*i)++;
+	return (0);
+}
+
+/* Apply a short option of run's that takes no value (-q, -v). */
+void
+run_opts_short(struct run_opts *o, int ch)
+{
+	run_opts_set(o, ch, NULL);
+}
+
+/* The command line that resumes this job, for messages. */
 static char *
-resume_hint(int argc, char **argv, const char *jobdir, int given)
+resume_hint(const struct run_opts *o, const char *jobdir)
 {
 	char	*s, *t;
 	int	 i;
 
-	s = xstrdup("forkflow run");
-	for (i = 1; i < argc; i++) {
-		if (argv[i][0] != '\0' && strspn(argv[i], "abcdefghijklmnopq"
-		    "rstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%") ==
-		    strlen(argv[i]))
-			xasprintf(&t, "%s %s", s, argv[i]);
+	xasprintf(&s, "forkflow %s", o->streaming ? "streaming" : "run");
+	for (i = 1; i < o->argc; i++) {
+		if (o->argv[i][0] != '\0' && strspn(o->argv[i],
+		    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789-_./:=,+@%") == strlen(o->argv[i]))
+			xasprintf(&t, "%s %s", s, o->argv[i]);
 		else
-			xasprintf(&t, "%s '%s'", s, argv[i]);
+			xasprintf(&t, "%s '%s'", s, o->argv[i]);
 		free(s);
 		s = t;
 	}
-	if (!given) {
+	if (o->jobdir == NULL) {
 		xasprintf(&t, "%s --job-dir %s", s, jobdir);
 		free(s);
 		s = t;
@@ -197,6 +389,86 @@ resume_hint(int argc, char **argv, const char *jobdir, int given)
 	return (s);
 }
 
+/*
+ * An error stops the run: say why, remove what the run made and holds
+ * nothing to resume (see the top of this file), and exit with status.
+ */
+static __dead void
+run_fail(int status, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vwarnx(fmt, ap);
+	va_end(ap);
+	run_exit(status);
+}
+
+/* Remove what the run made and holds nothing to resume, and exit. */
+static __dead void
+run_exit(int status)
+{
+	if (run_job_now != NULL) {
+		if (run_job_now->outtmp != NULL)
+			(void)rm_tree(run_job_now->outtmp);
+		run_free(run_job_now);
+	}
+	exit(status);
+}
+
+/* The same, with errno's message after the text. */
+static __dead void
+run_fail_errno(int status, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+	int	 saved_errno = errno;
+
+	va_start(ap, fmt);
+	xvasprintf(&msg, fmt, ap);
+	va_end(ap);
+	run_fail(status, "%s: %s", msg, strerror(saved_errno));
+}
+
+/* A signal asks the run to stop. */
+static void
+run_signal_cb(int sig)
+{
+	run_signal = sig;
+}
+
+/*
+ * Catch SIGINT, SIGTERM and SIGHUP without SA_RESTART, so that a read of a
+ * FIFO or of standard input that blocks is cut short, and the run can
+ * clean up before it exits.
+ */
+static void
+run_catch_signals(void)
+{
+	struct sigaction	sa;
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = run_signal_cb;
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+}
+
+/* Stop the run if a signal asked for it. */
+static void
+run_check_signal(void)
+{
+	if (run_signal != 0)
+		run_fail(EXIT_JOB_FAILED, "interrupted by signal %d before "
+		    "the job started", (int)run_signal);
+}
+
+/*
+ * Copy an input that cannot be mapped (standard input, a pipe, a device,
+ * a file of /proc that says it is empty) into the job directory, so that
+ * workers can map it.  Its fingerprint is a hash of its contents.
+ */
 static char *
 spool_input(struct job *job, int in, const char *name, size_t i,
     uint64_t *hash)
@@ -209,26 +481,74 @@ spool_input(struct job *job, int in, const char *name, size_t i,
 	path = job_path(job, "input-%zu", i);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd == -1)
-		err(EXIT_JOB_FAILED, "%s", path);
+		run_fail_errno(EXIT_JOB_FAILED, "%s", path);
 	h = XXH3_createState();
 	XXH3_64bits_reset(h);
 	for (;;) {
 		n = read(in, buf, sizeof buf);
-		if (n == -1 && errno == EINTR)
+		if (n == -1 && errno == EINTR) {
+			run_check_signal();
 			continue;
+		}
 		if (n == -1)
-			err(EXIT_USAGE, "%s", name);
+			run_fail_errno(EXIT_USAGE, "%s", name);
 		if (n == 0)
 			break;
 		XXH3_64bits_update(h, buf, (size_t)n);
 		if (write_all(fd, buf, (size_t)n) != 0)
-			err(EXIT_JOB_FAILED, "%s", path);
+			run_fail_errno(EXIT_JOB_FAILED, "%s", path);
 	}
-	if ((job->durable && fsync(fd) != 0) || close(fd) != 0)
-		err(EXIT_JOB_FAILED, "%s", path);
+	if ((job->opts->durable && fsync(fd) != 0) || close(fd) != 0)
+		run_fail_errno(EXIT_JOB_FAILED, "%s", path);
 	*hash = XXH3_64bits_digest(h);
 	XXH3_freeState(h);
 	return (path);
+}
+
+/*
+ * Fix one input file, i: its path (a copy in the job directory if it
+ * cannot be mapped as it is) and its size; *mt gets its modification
+ * time, or the hash of a copy's contents.
+ */
+static void
+job_input(struct job *job, size_t i, uint64_t *mt)
+{
+	struct input_file	*f = &job->files[i];
+	const char		*path = job->prog->inputs[i];
+	struct stat		 st;
+	int			 fd;
+
+	if (strcmp(path, "-") == 0) {
+		f->name = xstrdup("<stdin>");
+		f->path = spool_input(job, STDIN_FILENO, "standard input", i,
+		    mt);
+	} else {
+		f->name = xstrdup(path);
+		if (stat(path, &st) != 0)
+			run_fail_errno(EXIT_USAGE, "%s", path);
+		if (S_ISREG(st.st_mode) && st.st_size > 0) {
+			f->path = xstrdup(path);
+			*mt = (uint64_t)st.st_mtim.tv_sec * 1000000000u +
+			    (uint64_t)st.st_mtim.tv_nsec;
+		} else {
+			/*
+			 * A pipe, as from -i <(command), a device, or a file
+			 * that says it is empty but may not be (/proc): read
+			 * it to its end.  Opening a FIFO waits for a writer;
+			 * a signal cuts that short.
+			 */
+			while ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 &&
+			    errno == EINTR)
+				run_check_signal();
+			if (fd == -1)
+				run_fail_errno(EXIT_USAGE, "%s", path);
+			f->path = spool_input(job, fd, path, i, mt);
+			close(fd);
+		}
+	}
+	if (stat(f->path, &st) != 0)
+		run_fail_errno(EXIT_JOB_FAILED, "%s", f->path);
+	f->size = (uint64_t)st.st_size;
 }
 
 /*
@@ -240,12 +560,10 @@ static void
 job_inputs(struct job *job)
 {
 	struct program	*p = job->prog;
-	struct stat	 st;
 	XXH3_state_t	*h;
 	char		*canon;
 	size_t		 i;
 	uint64_t	 mt;
-	int		 fd;
 
 	job->nfiles = p->ninputs;
 	job->files = xcalloc(p->ninputs, sizeof *job->files);
@@ -256,34 +574,10 @@ job_inputs(struct job *job)
 	free(canon);
 	XXH3_64bits_update(h, &job->nparts, sizeof job->nparts);
 	XXH3_64bits_update(h, &job->out_format, sizeof job->out_format);
-	XXH3_64bits_update(h, &job->split_size, sizeof job->split_size);
+	XXH3_64bits_update(h, &job->opts->split_size,
+	    sizeof job->opts->split_size);
 	for (i = 0; i < p->ninputs; i++) {
-		if (strcmp(p->inputs[i], "-") == 0) {
-			job->files[i].name = xstrdup("<stdin>");
-			job->files[i].path = spool_input(job, STDIN_FILENO,
-			    "standard input", i, &mt);
-		} else {
-			job->files[i].name = xstrdup(p->inputs[i]);
-			if (stat(p->inputs[i], &st) != 0)
-				err(EXIT_USAGE, "%s", p->inputs[i]);
-			if (S_ISREG(st.st_mode)) {
-				job->files[i].path = xstrdup(p->inputs[i]);
-				mt = (uint64_t)st.st_mtim.tv_sec *
-				    1000000000u + (uint64_t)st.st_mtim.tv_nsec;
-			} else {
-				/* A pipe, as from -i <(command), or a
-				 * device. */
-				fd = open(p->inputs[i], O_RDONLY | O_CLOEXEC);
-				if (fd == -1)
-					err(EXIT_USAGE, "%s", p->inputs[i]);
-				job->files[i].path = spool_input(job, fd,
-				    p->inputs[i], i, &mt);
-				close(fd);
-			}
-		}
-		if (stat(job->files[i].path, &st) != 0)
-			err(EXIT_JOB_FAILED, "%s", job->files[i].path);
-		job->files[i].size = (uint64_t)st.st_size;
+		job_input(job, i, &mt);
 		job->total += job->files[i].size;
 		XXH3_64bits_update(h, job->files[i].name,
 		    strlen(job->files[i].name) + 1);
@@ -296,29 +590,16 @@ job_inputs(struct job *job)
 }
 
 /*
- * The job of this process, freed at exit, with the job directory when
- * this process made it and the job left nothing in it worth keeping (an
- * error stopped it early, or it succeeded).
+ * Free what a job holds, and remove its job directory if this run made
+ * it and nothing in it is to be kept.
  */
-static struct job	*cleanup_job;
-
-static void	job_free(struct job *);
-
 static void
-cleanup_at_exit(void)
-{
-	if (cleanup_job != NULL)
-		job_free(cleanup_job);
-}
-
-/* Free what a job holds (the job directory stays as it is). */
-static void
-job_free(struct job *job)
+run_free(struct job *job)
 {
 	size_t	i;
 
-	if (cleanup_job == job)
-		cleanup_job = NULL;
+	if (run_job_now == job)
+		run_job_now = NULL;
 	if (job->jobdir_made && !job->keep)
 		(void)rm_tree(job->jobdir);
 	for (i = 0; i < job->nfiles; i++) {
@@ -330,10 +611,10 @@ job_free(struct job *job)
 	plan_free(job->plan);
 	free(job->jobdir);
 	free(job->outtmp);
-	free(job->output);
 	free(job->resume_hint);
 	free(job->workdir);
 	free(job->skips);
+	free(job->reason);
 	if (job->journalfd > 0)
 		close(job->journalfd);
 	if (job->lockfd > 0)
@@ -358,38 +639,41 @@ output_complete(const char *path)
 static void
 job_stream_files(struct job *job)
 {
-	char	*link;
-	size_t	 i;
+	const struct run_opts	*o = job->opts;
+	char			*link;
+	size_t			 i;
 
-	if (job->nship == 0) {
+	if (o->nship == 0) {
 		/* Commands run where forkflow streaming was started. */
-		if (job->streaming && (job->workdir = getcwd(NULL, 0)) == NULL)
-			err(EXIT_JOB_FAILED, "getcwd");
+		if (o->streaming && (job->workdir = getcwd(NULL, 0)) == NULL)
+			run_fail_errno(EXIT_JOB_FAILED, "getcwd");
 		return;
 	}
 	job->workdir = job_path(job, "files");
 	if (mkdir(job->workdir, 0700) != 0 && errno != EEXIST)
-		err(EXIT_JOB_FAILED, "%s", job->workdir);
-	for (i = 0; i < job->nship; i++) {
+		run_fail_errno(EXIT_JOB_FAILED, "%s", job->workdir);
+	for (i = 0; i < o->nship; i++) {
 		xasprintf(&link, "%s/%s", job->workdir,
-		    strrchr(job->ship[i], '/') + 1);
+		    strrchr(o->ship[i], '/') + 1);
 		(void)unlink(link);
-		if (symlink(job->ship[i], link) != 0)
-			err(EXIT_JOB_FAILED, "%s", link);
+		if (symlink(o->ship[i], link) != 0)
+			run_fail_errno(EXIT_JOB_FAILED, "%s", link);
 		free(link);
 	}
 }
 
-
+/* Make or adopt the job directory. */
 static void
-job_dir(struct job *job, const char *given)
+job_dir(struct job *job)
 {
-	const char	*tmp;
+	const char	*tmp, *given = job->opts->jobdir;
 	char		*templ;
 
 	if (given != NULL) {
-		if (mkdir(given, 0700) != 0 && errno != EEXIST)
-			err(EXIT_USAGE, "%s", given);
+		if (mkdir(given, 0700) == 0)
+			job->jobdir_made = 1;
+		else if (errno != EEXIST)
+			run_fail_errno(EXIT_USAGE, "%s", given);
 		job->jobdir = xstrdup(given);
 		return;
 	}
@@ -397,9 +681,30 @@ job_dir(struct job *job, const char *given)
 		tmp = "/tmp";
 	xasprintf(&templ, "%s/forkflow.XXXXXX", tmp);
 	if (mkdtemp(templ) == NULL)
-		err(EXIT_JOB_FAILED, "mkdtemp %s", templ);
+		run_fail_errno(EXIT_JOB_FAILED, "mkdtemp %s", templ);
 	job->jobdir = templ;
 	job->jobdir_made = 1;
+}
+
+/*
+ * Write the program that `forkflow streaming` made into the job directory,
+ * where the command that resumes the job finds it again.
+ */
+static char *
+job_gen_program(struct job *job)
+{
+	char	*path, *tmp;
+	int	 fd;
+
+	path = job_path(job, "streaming.json");
+	xasprintf(&tmp, "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1 || write_all(fd, job->opts->gen,
+	    strlen(job->opts->gen)) != 0 || close(fd) != 0 ||
+	    rename(tmp, path) != 0)
+		run_fail_errno(EXIT_JOB_FAILED, "%s", tmp);
+	free(tmp);
+	return (path);
 }
 
 /* Present the result: merge the parts to stdout, or commit the folder. */
@@ -413,17 +718,17 @@ job_output(struct job *job)
 	uint64_t	  bytes;
 	int		  r;
 
-	if (job->output != NULL) {
+	if (job->opts->output != NULL) {
 		for (i = 0; i < job->nparts; i++) {
 			xasprintf(&path, "%s/part-%05u", job->outtmp, i);
 			if (stat(path, &st) == 0)
 				job->bytes_written += (uint64_t)st.st_size;
 			free(path);
 		}
-		if (output_commit(job->outtmp, job->output, job->force,
-		    &cause) != 0) {
+		if (output_commit(job->outtmp, job->opts->output,
+		    job->opts->force, &cause) != 0) {
 			warnx("%s", cause);
-			free(cause);
+			job->reason = cause;
 			return (EXIT_JOB_FAILED);
 		}
 		return (0);
@@ -440,8 +745,22 @@ job_output(struct job *job)
 	if (r != 0 && errno == EPIPE) {
 		/* The reader stopped (| head): the job itself is done. */
 		job->stdout_closed = 1;
-	} else if (r != 0)
-		warn("writing the output");
+	} else if (r != 0 && errno == EINTR && run_signal != 0) {
+		xasprintf(&job->reason, "interrupted by signal %d while "
+		    "writing the output; to resume, run %s", (int)run_signal,
+		    job->resume_hint);
+		warnx("%s", job->reason);
+		job->interrupted = 1;
+	} else if (r != 0) {
+		/*
+		 * The output cannot be written (a full disk): the job's
+		 * files are no use to a run that cannot write either.
+		 */
+		xasprintf(&job->reason, "writing the output: %s",
+		    strerror(errno));
+		warnx("%s", job->reason);
+		job->permanent = 1;
+	}
 	for (i = 0; i < job->nparts; i++)
 		free(paths[i]);
 	free(paths);
@@ -529,296 +848,308 @@ job_save_program(const struct job *job)
 static void
 job_end(struct job *job, int status)
 {
-	json_t	*stats = NULL;
+	json_t	*stats = NULL, *end;
 	char	*cause, *path;
 
 	if (status == 0 && !job->permanent) {
 		stats = stats_collect(job);
 		if (stats_save(job, stats) != 0)
 			log_warn("counters.json");
-		if (!job->quiet) {
+		if (!job->opts->quiet) {
 			fflush(stderr);
 			stats_print(stats, stderr);
 		}
 	}
-	event_emit("job_end", NULL, json_pack("{s:i, s:s, s:I, s:I, s:f}",
-	    "exit_status", status, "state", status == 0 ? "done" :
-	    job->interrupted ? "interrupted" : "failed", "records_in",
-	    (json_int_t)job->records_in, "records_out",
-	    (json_int_t)job->records_out, "wall", mono_now() - job->started));
+	end = json_pack("{s:i, s:s, s:I, s:I, s:f}", "exit_status", status,
+	    "state", status == 0 ? "done" : job->interrupted ? "interrupted" :
+	    "failed", "records_in", (json_int_t)job->records_in,
+	    "records_out", (json_int_t)job->records_out, "wall", mono_now() -
+	    job->started);
+	if (job->reason != NULL)
+		json_object_set_new(end, "reason", json_string(job->reason));
+	event_emit("job_end", NULL, end);
 	jobpage_finish(job, status);
 	json_decref(stats);
-	if (job->trace != NULL) {
+	if (job->opts->trace != NULL) {
 		path = job_path(job, "events.jsonl");
-		if (report_trace(path, job->trace, &cause) != 0) {
+		if (report_trace(path, job->opts->trace, &cause) != 0) {
 			log_warnx("%s", cause);
 			free(cause);
 		}
 		free(path);
 	}
 }
+
 /*
- * Run a job from a command line of `forkflow run`; ship names the files
- * that `forkflow streaming -file` links into the commands' folder.
+ * How many partitions: -p, else the program's, else one per online
+ * processor.  The input files, however many, are cut into byte ranges
+ * across them.
  */
-int
-run_main(int argc, char **argv, char **ship, size_t nship, int streaming)
+static unsigned int
+run_partitions(const struct run_opts *o, const struct program *p)
 {
-	struct job	 job;
-	struct program	*p;
-	char		*cause, **inputs = NULL, *jobdir = NULL, *base, *dir;
-	size_t		 ninputs = 0;
-	unsigned int	 parts = 0;
-	int		 ch, verbose = 0, status, changekey = -1;
-	int		 outfmt = -1;
-	const char	*logfile = NULL;
-	enum progress_mode progress = PROGRESS_AUTO;
-	struct stat	 st;
-	long		 ncpu;
+	long	ncpu;
 
-	memset(&job, 0, sizeof job);
-	job.ship = ship;
-	job.nship = nship;
-	job.streaming = streaming;
-	job.started = mono_now();
-	cleanup_job = &job;
-	atexit(cleanup_at_exit);
-	job.status_interval = 10;
-	job.max_attempts = 4;
-	job.checkpoint_interval = 64 << 20;
-	job.heartbeat_timeout = 10;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "p:i:o:qv", longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'p':
-			parts = cmd_parse_count(optarg, "partitions", 1024);
-			break;
-		case 'i':
-			inputs = xreallocarray(inputs, ninputs + 1,
-			    sizeof *inputs);
-			inputs[ninputs++] = optarg;
-			break;
-		case 'o':
-			job.output = optarg;
-			break;
-		case 'q':
-			job.quiet = 1;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		case OPT_FORCE:
-			job.force = 1;
-			break;
-		case OPT_JOBDIR:
-			jobdir = optarg;
-			break;
-		case OPT_KEEP:
-			job.keep = 1;
-			break;
-		case OPT_DURABLE:
-			job.durable = 1;
-			break;
-		case OPT_MAX_ATTEMPTS:
-			job.max_attempts = cmd_parse_count(optarg,
-			    "--max-attempts", 1000);
-			break;
-		case OPT_CKPT_INTERVAL:
-			job.checkpoint_interval = cmd_parse_size(optarg,
-			    "--checkpoint-interval");
-			break;
-		case OPT_HEARTBEAT:
-			job.heartbeat_timeout = cmd_parse_seconds(optarg,
-			    "--heartbeat-timeout");
-			break;
-		case OPT_INJECT:
-			parse_inject(optarg, &job.inject);
-			break;
-		case OPT_CHAOS:
-			job.chaos = cmd_parse_seconds(optarg, "--chaos");
-			break;
-		case OPT_SKIP_BAD:
-			job.skip_bad = 1;
-			break;
-		case OPT_CHANGEKEY_ON:
-			changekey = cmd_parse_changekey(optarg);
-			break;
-		case OPT_SPLIT_SIZE:
-			job.split_size = cmd_parse_size(optarg, "--split-size");
-			break;
-		case OPT_PROGRESS:
-			/* In the order of enum progress_mode. */
-			progress = (enum progress_mode)cmd_parse_choice(optarg,
-			    "--progress wants auto, always or never",
-			    (const char *const[]){ "auto", "always", "never",
-			    NULL });
-			break;
-		case OPT_STATUS_INTERVAL:
-			job.status_interval = strcmp(optarg, "0") == 0 ? 0 :
-			    cmd_parse_seconds(optarg, "--status-interval");
-			break;
-		case OPT_LOG_FILE:
-			logfile = optarg;
-			break;
-		case OPT_TRACE:
-			job.trace = optarg;
-			break;
-		case OPT_OUTPUT_FORMAT:
-			/* In the order of enum out_format. */
-			outfmt = cmd_parse_choice(optarg, "--output-format wants "
-			    "csv or tsv", (const char *const[]){ "csv", "tsv",
-			    NULL });
-			break;
-		case OPT_HELP:
-			cmd_usage(cmd_run_synopsis, cmd_run_help, 0);
-		default:
-			cmd_usage(cmd_run_synopsis, NULL, EXIT_USAGE);
-		}
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 1)
+		ncpu = 1;
+	if (o->parts != 0) {
+		if (o->parts > 4 * (unsigned long)ncpu && !o->quiet)
+			log_warnx("-p %u is more than four times the %ld "
+			    "processors: the workers will take turns", o->parts,
+			    ncpu);
+		return (o->parts);
 	}
-	if (argc - optind != 1)
-		cmd_usage(cmd_run_synopsis, NULL, EXIT_USAGE);
-	log_init(verbose, "forkflow");
-	if (logfile != NULL && log_open_file(logfile) != 0)
-		err(EXIT_USAGE, "%s", logfile);
-	job.display = progress == PROGRESS_ALWAYS ||
-	    (progress == PROGRESS_AUTO && !job.quiet && isatty(STDERR_FILENO));
-	if (progress == PROGRESS_NEVER || job.quiet)
-		job.status_interval = 0;
+	if (p->partitions != 0)
+		return ((unsigned int)p->partitions);
+	return (ncpu > PARTS_MAX ? PARTS_MAX : (unsigned int)ncpu);
+}
 
-	if ((p = program_load_opts(argv[optind], changekey, &cause)) ==
+/*
+ * Make sure the run has the file descriptors it needs: the supervisor
+ * holds a socket per worker and, to merge the output, a descriptor per
+ * part.  Raise the soft limit to the hard one if that is too low.
+ */
+static void
+run_check_fds(unsigned int nparts)
+{
+	struct rlimit	rl;
+	rlim_t		need = (rlim_t)nparts + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+		return;
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need)
+		rl.rlim_cur = need;
+	else
+		rl.rlim_cur = rl.rlim_max;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < need)
+		run_fail(EXIT_JOB_FAILED, "too few file descriptors: %u "
+		    "partitions need %llu, and the limit is %llu (ulimit -n)",
+		    nparts, (unsigned long long)need,
+		    (unsigned long long)rl.rlim_cur);
+}
+
+/*
+ * Load the program and fix what the job is: its inputs, partitions, plan
+ * and where its output goes.  Nothing is made on disk yet.
+ */
+static void
+run_load(struct job *job)
+{
+	const struct run_opts	*o = job->opts;
+	struct program		*p;
+	struct stat		 st;
+	char			*cause, *dir, *out;
+	size_t			 len;
+
+	if ((p = program_load_opts(o->program, o->changekey, &cause)) ==
 	    NULL) {
 		/* FILE:LINE:COLUMN: first, as compilers print them. */
-		free(inputs);
 		fprintf(stderr, "%s\n", cause);
-		exit(EXIT_USAGE);
+		free(cause);
+		run_exit(EXIT_USAGE);
 	}
-	job.prog = p;
-	job.out_format = outfmt == -1 ? p->out_format :
-	    (enum out_format)outfmt;
-	cmd_print_warnings(p, job.quiet);
-	if (program_set_inputs(p, inputs, ninputs, &cause) != 0) {
-		free(inputs);
-		errx(EXIT_USAGE, "%s", cause);
-	}
-	free(inputs);
-	if (parts == 0)
-		parts = (unsigned int)p->partitions;
-	/* As the peers do: one partition per input file. */
-	if (parts == 0 && p->ninputs >= 2)
-		parts = p->ninputs > 1024 ? 1024 : (unsigned int)p->ninputs;
-	if (parts == 0) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		parts = ncpu < 1 ? 1 : ncpu > 1024 ? 1024 : (unsigned int)ncpu;
-	}
-	job.nparts = parts;
-	job.plan = plan_make(p);
-
-	if (job.inject.set && (job.inject.part >= job.nparts ||
-	    job.inject.op >= p->nops))
-		errx(EXIT_USAGE, "--inject-crash: no partition %u or operator "
-		    "%u in this job", job.inject.part, job.inject.op);
-
-	if (job.output != NULL) {
+	job->prog = p;
+	job->out_format = o->out_format == -1 ? p->out_format :
+	    (enum out_format)o->out_format;
+	cmd_print_warnings(p, o->quiet);
+	if (program_set_inputs(p, o->inputs, o->ninputs, &cause) != 0)
+		run_fail(EXIT_USAGE, "%s", cause);
+	job->nparts = run_partitions(o, p);
+	job->plan = plan_make(p);
+	if (o->inject.set && (o->inject.part >= job->nparts ||
+	    o->inject.op >= p->nops))
+		run_fail(EXIT_USAGE, "--inject-crash: no partition %u or "
+		    "operator %u in this job", o->inject.part, o->inject.op);
+	if ((out = o->output) != NULL) {
 		/* "res/" is the folder res. */
-		job.output = xstrdup(job.output);
-		while (strlen(job.output) > 1 &&
-		    job.output[strlen(job.output) - 1] == '/')
-			job.output[strlen(job.output) - 1] = '\0';
-		dir = path_dirname(job.output);
+		while ((len = strlen(out)) > 1 && out[len - 1] == '/')
+			out[len - 1] = '\0';
+		dir = path_dirname(out);
 		if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-			errx(EXIT_USAGE, "%s: no such folder for the output",
+			run_fail(EXIT_USAGE, "%s: no such folder for the output",
 			    dir);
 		free(dir);
+		/* Without --job-dir nothing can be resumed: refuse before
+		 * making anything. */
+		if (o->jobdir == NULL && !o->force && access(out, F_OK) == 0)
+			run_fail(EXIT_USAGE, "%s: output exists (use --force "
+			    "to replace it)", out);
 	}
-	/* Without --job-dir nothing can be resumed: refuse before making
-	 * anything. */
-	if (jobdir == NULL && job.output != NULL && !job.force &&
-	    access(job.output, F_OK) == 0)
-		errx(EXIT_USAGE, "%s: output exists (use --force to replace "
-		    "it)", job.output);
+	run_check_fds(job->nparts);
+}
 
-	job_dir(&job, jobdir);
+/*
+ * Make the job directory, lock it, fix the inputs and open the journal.
+ * Returns 1 when the journal says the job is complete, its output in
+ * place; else 0.
+ */
+static int
+run_prepare(struct job *job)
+{
+	const struct run_opts	*o = job->opts;
+	char			*cause, *dir, *base;
+
+	if (job->jobdir == NULL)
+		job_dir(job);
 	/* Lock first: copying standard input must not touch a running
 	 * job's copy. */
-	if (journal_lock(&job, &cause) != 0)
-		errx(EXIT_JOB_FAILED, "%s", cause);
-	job_inputs(&job);
-	if (journal_open(&job, &cause) != 0)
-		errx(EXIT_JOB_FAILED, "%s", cause);
-	job_stream_files(&job);
-	job.resume_hint = resume_hint(argc, argv, job.jobdir, jobdir != NULL);
+	if (journal_lock(job, &cause) != 0) {
+		job->jobdir_made = 0;	/* it is another run's */
+		run_fail(EXIT_JOB_FAILED, "%s", cause);
+	}
+	job_inputs(job);
+	if (journal_open(job, &cause) != 0)
+		run_fail(EXIT_JOB_FAILED, "%s", cause);
+	job_stream_files(job);
+	job->resume_hint = resume_hint(o, job->jobdir);
 	/*
 	 * The job was done: its journal says so, or every stage was
 	 * committed and the output, with its _SUCCESS, is in place (the
 	 * supervisor died between the rename and the journal line).
 	 */
-	if (job.output != NULL && job.resumed && (job.output_done ||
-	    job.committed >= job.plan->nstages) &&
-	    output_complete(job.output)) {
-		if (!job.quiet)
-			log_warnx("the job in %s is complete; its output is "
-			    "%s", job.jobdir, job.output);
-		job_free(&job);
-		return (0);
-	}
-	if (job.output != NULL && !job.force &&
-	    access(job.output, F_OK) == 0)
-		errx(EXIT_USAGE, "%s: output exists (use --force to replace "
-		    "it)", job.output);
-	if (job.output != NULL) {
-		dir = path_dirname(job.output);
-		base = strrchr(job.output, '/');
-		base = base == NULL ? job.output : base + 1;
-		xasprintf(&job.outtmp, "%s/.%s.forkflow-tmp", dir, base);
+	if (o->output != NULL && job->resumed && (job->output_done ||
+	    job->committed >= job->plan->nstages) &&
+	    output_complete(o->output))
+		return (1);
+	if (o->output != NULL && !o->force && access(o->output, F_OK) == 0)
+		run_fail(EXIT_USAGE, "%s: output exists (use --force to "
+		    "replace it)", o->output);
+	if (o->output != NULL) {
+		dir = path_dirname(o->output);
+		base = strrchr(o->output, '/');
+		base = base == NULL ? o->output : base + 1;
+		xasprintf(&job->outtmp, "%s/.%s.forkflow-tmp", dir, base);
 		free(dir);
 		/* A resumed job keeps the parts it committed. */
-		if (!job.resumed && rm_tree(job.outtmp) != 0)
-			err(EXIT_JOB_FAILED, "%s", job.outtmp);
-		if (mkdir(job.outtmp, 0755) != 0 && errno != EEXIST)
-			err(EXIT_JOB_FAILED, "%s", job.outtmp);
+		if (!job->resumed && rm_tree(job->outtmp) != 0)
+			run_fail_errno(EXIT_JOB_FAILED, "%s", job->outtmp);
+		if (mkdir(job->outtmp, 0755) != 0 && errno != EEXIST)
+			run_fail_errno(EXIT_JOB_FAILED, "%s", job->outtmp);
 	}
-	if (job.resumed)
-		log_info("resuming the job in %s from stage %u",
-		    job.jobdir, job.first_stage);
+	return (0);
+}
+
+/* A fatal error of libev's (it cannot make a pipe): fail cleanly. */
+static void
+run_ev_syserr(const char *msg)
+{
+	int	saved_errno = errno;
+
+	/* Once the supervisor runs, the job's work is worth resuming. */
+	if (run_job_now != NULL && run_job_now->resume_hint != NULL) {
+		run_job_now->keep = 1;
+		warnx("the job directory %s is kept; to resume, run %s",
+		    run_job_now->jobdir, run_job_now->resume_hint);
+	}
+	errno = saved_errno;
+	run_fail_errno(EXIT_JOB_FAILED, "libev: %s", msg);
+}
+
+/* Run the job's stages, present the output, and end the job. */
+static int
+run_execute(struct job *job)
+{
+	const struct run_opts	*o = job->opts;
+	sigset_t		 set;
+	int			 status;
+
+	if (job->resumed)
+		log_info("resuming the job in %s from stage %u", job->jobdir,
+		    job->first_stage);
 	log_info("job %016llx: %u partitions, %zu stages, %llu bytes of "
 	    "input in %zu files, job directory %s",
-	    (unsigned long long)job.job_id, job.nparts, job.plan->nstages,
-	    (unsigned long long)job.total, job.nfiles, job.jobdir);
+	    (unsigned long long)job->job_id, job->nparts, job->plan->nstages,
+	    (unsigned long long)job->total, job->nfiles, job->jobdir);
+	if (events_open(job) != 0)
+		log_warn("%s/events.jsonl", job->jobdir);
+	job_save_program(job);
+	event_job_start(job);
 
-	if (events_open(&job) != 0)
-		log_warn("%s/events.jsonl", job.jobdir);
-	job_save_program(&job);
-	event_job_start(&job);
-	status = supervisor_run(&job);
+	/* The supervisor takes the stop signals over from here. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if (run_signal != 0)
+		job->interrupted = (int)run_signal;
+	status = supervisor_run(job);
+	run_catch_signals();
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+
 	if (status == 0)
-		status = job_output(&job);
-	if (status == 0 && journal_note(&job, "output committed\n") != 0)
+		status = job_output(job);
+	if (status == 0 && journal_note(job, "output committed\n") != 0)
 		log_warn("journal");
-	if (status == 0 && job.skipped > 0 && !job.quiet)
-		print_skipped(&job);
-	job_end(&job, status);
+	if (status == 0 && job->skipped > 0 && !o->quiet)
+		print_skipped(job);
+	job_end(job, status);
 	events_close();
-	if (status != 0 && job.outtmp != NULL)
-		(void)rm_tree(job.outtmp);
-
-	if (status == 0 || job.permanent || job.stdout_closed) {
-		if (job.jobdir_made && !job.keep)
-			(void)rm_tree(job.jobdir);
-	} else {
-		job.keep = 1;
-		if (!job.quiet)
-			log_warnx("the job directory %s is kept", job.jobdir);
+	if (status != 0 && job->outtmp != NULL)
+		(void)rm_tree(job->outtmp);
+	if (status == 0) {
+		/* A --job-dir is the user's: kept after success. */
+		job->keep = o->keep || o->jobdir != NULL;
+	} else if (!job->permanent && !job->stdout_closed &&
+	    (o->jobdir != NULL || job_resumable(job))) {
+		/* Work to resume from, or a job directory the user named
+		 * (where `forkflow status` tells why it failed). */
+		job->keep = 1;
+		if (!o->quiet)
+			log_warnx("the job directory %s is kept", job->jobdir);
 	}
-
-	if (status == 0 && verbose) {
+	if (status == 0 && o->verbose)
 		log_info("done: %llu records in, %llu out, %zu stages, "
 		    "%.3f s, supervisor peak RSS %ld KiB",
-		    (unsigned long long)job.records_in,
-		    (unsigned long long)job.records_out, job.plan->nstages,
-		    mono_now() - job.started, peak_rss_kib());
+		    (unsigned long long)job->records_in,
+		    (unsigned long long)job->records_out, job->plan->nstages,
+		    mono_now() - job->started, peak_rss_kib());
+	return (status);
+}
+
+/* Run a job as the options say: `forkflow run`, or streaming's. */
+int
+run_job(struct run_opts *o)
+{
+	struct job	job;
+	int		status;
+
+	memset(&job, 0, sizeof job);
+	job.opts = o;
+	job.started = mono_now();
+	run_job_now = &job;
+	run_catch_signals();
+	ev_set_syserr_cb(run_ev_syserr);
+	log_init(o->verbose, "forkflow");
+	if (o->log_file != NULL && log_open_file(o->log_file) != 0)
+		run_fail_errno(EXIT_USAGE, "%s", o->log_file);
+	job.display = o->progress == PROGRESS_ALWAYS ||
+	    (o->progress == PROGRESS_AUTO && !o->quiet &&
+	    isatty(STDERR_FILENO));
+	job.status_interval = o->progress == PROGRESS_NEVER || o->quiet ? 0 :
+	    o->status_interval;
+
+	if (o->gen == NULL)
+		run_load(&job);
+	else {
+		/* The program lives in the job directory: make it first. */
+		job_dir(&job);
+		o->program = job_gen_program(&job);
+		run_load(&job);
 	}
-	job_free(&job);
+	run_check_signal();
+	if (run_prepare(&job) == 1) {
+		if (!o->quiet)
+			log_warnx("the job in %s is complete; its output is "
+			    "%s", job.jobdir, o->output);
+		run_free(&job);
+		return (0);
+	}
+	run_check_signal();
+	status = run_execute(&job);
+	run_free(&job);
 	return (status);
 }
 
@@ -826,5 +1157,24 @@ run_main(int argc, char **argv, char **ship, size_t nship, int streaming)
 int
 cmd_run(int argc, char **argv)
 {
-	return (run_main(argc, argv, NULL, 0, 0));
+	struct run_opts	o;
+	int		ch, status;
+
+	run_opts_init(&o);
+	o.argc = argc;
+	o.argv = argv;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "p:i:o:qv", run_longopts,
+	    NULL)) != -1) {
+		if (ch == OPT_HELP)
+			cmd_usage(cmd_run_synopsis, cmd_run_help, 0);
+		if (ch == '?')
+			cmd_usage(cmd_run_synopsis, NULL, EXIT_USAGE);
+		run_opts_set(&o, ch, optarg);
+	}
+	cmd_operands(argc, argv, optind, 1, "program", cmd_run_synopsis);
+	o.program = xstrdup(argv[optind]);
+	status = run_job(&o);
+	run_opts_free(&o);
+	return (status);
 }

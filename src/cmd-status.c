@@ -72,8 +72,7 @@ cmd_status(int argc, char **argv)
 			cmd_usage(cmd_status_synopsis, NULL, EXIT_USAGE);
 		json = 1;
 	}
-	if (argc - optind != 1)
-		cmd_usage(cmd_status_synopsis, NULL, EXIT_USAGE);
+	cmd_operands(argc, argv, optind, 1, "job directory", cmd_status_synopsis);
 	dir = argv[optind];
 	xasprintf(&path, "%s/status/job", dir);
 	jp = jobpage_read(path, &cause);

@@ -2,8 +2,8 @@
 /*
  * forkflow streaming: Hadoop Streaming's own command line, so that a Hadoop
  * Streaming job runs as it is.  The job is written as a program (text
- * input, a mapper, a reducer with its combiner, TSV output) and run as
- * `forkflow run` runs a program.
+ * input, a mapper, a reducer with its combiner, TSV output) into its job
+ * directory and run as `forkflow run` runs a program.
  */
 
 #include <err.h>
@@ -19,7 +19,8 @@
 const char cmd_streaming_synopsis[] =
 "forkflow streaming -input in [-input in]... -output out -mapper cmd\n"
 "                          [-reducer cmd] [-combiner cmd] [-numReduceTasks n]\n"
-"                          [-file f]...";
+"                          [-file f]... [-reducer NONE] [--job-dir dir]\n"
+"                          [--keep] [run options]";
 
 static const char cmd_streaming_help[] =
 "Run a Hadoop Streaming job as it is written: a mapper and a reducer\n"
@@ -29,7 +30,8 @@ static const char cmd_streaming_help[] =
 "  -input PATH          an input file or folder; may be repeated\n"
 "  -output DIR          the output folder; it must not exist\n"
 "  -mapper CMD          the map command, run with /bin/sh -c\n"
-"  -reducer CMD         the reduce command, fed its input sorted by key\n"
+"  -reducer CMD         the reduce command, fed its input sorted by key;\n"
+"                       NONE: no reduce, as with -numReduceTasks 0\n"
 "  -combiner CMD        a command run on each map output before the shuffle\n"
 "  -numReduceTasks N    the number of partitions (0: no reduce)\n"
 "  -file FILE           link FILE into the folder where the commands run;\n"
@@ -40,80 +42,114 @@ static const char cmd_streaming_help[] =
 "Exit status: 0 success, 1 the job failed at run time, 2 usage error or\n"
 "invalid input.  See forkflow(1).\n";
 
-static const char	*stream_command(const char *);
+static json_t		*stream_command(const struct run_opts *, const char *);
 
-/* Files of -file, linked into the job's work folder for its commands. */
-static char	**stream_files;
-static size_t	  nstream_files;
-static char	 *stream_program;
-
-static void
-stream_program_remove(void)
+/*
+ * Take the value of the option at argv[*i]: step past both, or fail when
+ * the value is missing.
+ */
+static const char *
+stream_value(int argc, char **argv, int *i)
 {
-	if (stream_program != NULL)
-		(void)unlink(stream_program);
+	if (*i + 1 >= argc) {
+		warnx("%s needs a value", argv[*i]);
+		cmd_usage(cmd_streaming_synopsis, NULL, EXIT_USAGE);
+	}
+	*i += 2;
+	return (argv[*i - 1]);
+}
+
+/* The absolute path of an -input or -file, which must exist. */
+static char *
+stream_path(const char *path)
+{
+	char	*abs;
+
+	if ((abs = realpath(path, NULL)) == NULL)
+		err(EXIT_USAGE, "%s", path);
+	return (abs);
 }
 
 /*
  * forkflow streaming: Hadoop Streaming's own options, so that a Hadoop
  * Streaming job runs as it is.  The job is written as a program (text
- * input, a mapper, a reducer with its combiner, TSV output) and run.
+ * input, a mapper, a reducer with its combiner, TSV output) into the job
+ * directory, and run as `forkflow run` runs one; options of run's, such as
+ * --job-dir or --keep, are taken as run takes them.  The same command
+ * with the same --job-dir resumes the job.
  */
 int
 cmd_streaming(int argc, char **argv)
 {
+	struct run_opts	 ro;
 	json_t		*root, *in, *ops, *o;
-	const char	*tmp, *mapper = NULL, *reducer = NULL, *combiner = NULL;
-	const char	*output = NULL;
-	char		*path, *abs, **av, nbuf[16];
+	const char	*mapper = NULL, *reducer = NULL, *combiner = NULL, *arg;
+	char		*abs;
 	long		 nred = -1;
-	int		 i, fd, n = 0, status;
+	int		 i, status;
 
+	run_opts_init(&ro);
+	ro.streaming = 1;
+	ro.argc = argc;
+	ro.argv = argv;
 	in = json_array();
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 ||
-		    strcmp(argv[i], "-help") == 0)
-			cmd_usage(cmd_streaming_synopsis, cmd_streaming_help,
-			    0);
-		if (i + 1 >= argc)
-			cmd_usage(cmd_streaming_synopsis, NULL, EXIT_USAGE);
-		if (strcmp(argv[i], "-input") == 0) {
-			if ((abs = realpath(argv[++i], NULL)) == NULL)
-				err(EXIT_USAGE, "%s", argv[i]);
+	for (i = 1; i < argc;) {
+		arg = argv[i];
+		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-help") == 0) {
+			printf("usage: %s\n\n%s\nThe options of forkflow run "
+			    "are taken too:\n\n%s", cmd_streaming_synopsis,
+			    cmd_streaming_help, run_options_help);
+			exit(0);
+		}
+		if (run_opts_long(&ro, argc, argv, &i) == 0)
+			continue;
+		/* -q and -v, as run takes them. */
+		if (strcmp(arg, "-q") == 0 || strcmp(arg, "-v") == 0) {
+			run_opts_short(&ro, arg[1]);
+			i++;
+			continue;
+		}
+		if (strcmp(arg, "-input") == 0) {
+			abs = stream_path(stream_value(argc, argv, &i));
 			json_array_append_new(in, json_string(abs));
 			free(abs);
-		} else if (strcmp(argv[i], "-output") == 0)
-			output = argv[++i];
-		else if (strcmp(argv[i], "-mapper") == 0)
-			mapper = argv[++i];
-		else if (strcmp(argv[i], "-reducer") == 0)
-			reducer = argv[++i];
-		else if (strcmp(argv[i], "-combiner") == 0)
-			combiner = argv[++i];
-		else if (strcmp(argv[i], "-numReduceTasks") == 0) {
-			i++;
-			nred = strcmp(argv[i], "0") == 0 ? 0 :
-			    (long)cmd_parse_count(argv[i], "-numReduceTasks", 1024);
-		}
-		else if (strcmp(argv[i], "-file") == 0) {
-			if ((abs = realpath(argv[++i], NULL)) == NULL)
-				err(EXIT_USAGE, "%s", argv[i]);
-			stream_files = xreallocarray(stream_files,
-			    nstream_files + 1, sizeof *stream_files);
-			stream_files[nstream_files++] = abs;
-		} else if (strcmp(argv[i], "-D") == 0 ||
-		    strcmp(argv[i], "-cmdenv") == 0) {
-			warnx("%s %s ignored", argv[i], argv[i + 1]);
-			i++;
+		} else if (strcmp(arg, "-output") == 0) {
+			free(ro.output);
+			ro.output = xstrdup(stream_value(argc, argv, &i));
+		} else if (strcmp(arg, "-mapper") == 0)
+			mapper = stream_value(argc, argv, &i);
+		else if (strcmp(arg, "-reducer") == 0)
+			reducer = stream_value(argc, argv, &i);
+		else if (strcmp(arg, "-combiner") == 0)
+			combiner = stream_value(argc, argv, &i);
+		else if (strcmp(arg, "-numReduceTasks") == 0) {
+			arg = stream_value(argc, argv, &i);
+			nred = strcmp(arg, "0") == 0 ? 0 :
+			    (long)cmd_parse_count(arg, "-numReduceTasks",
+			    PARTS_MAX);
+		} else if (strcmp(arg, "-file") == 0) {
+			ro.ship = xreallocarray(ro.ship, ro.nship + 1,
+			    sizeof *ro.ship);
+			ro.ship[ro.nship++] = stream_path(stream_value(argc,
+			    argv, &i));
+		} else if (strcmp(arg, "-D") == 0 ||
+		    strcmp(arg, "-cmdenv") == 0) {
+			warnx("%s %s ignored", arg, stream_value(argc, argv,
+			    &i));
 		} else {
-			warnx("unknown option %s", argv[i]);
+			warnx("unknown option %s", arg);
 			cmd_usage(cmd_streaming_synopsis, NULL, EXIT_USAGE);
 		}
 	}
-	if (json_array_size(in) == 0 || output == NULL || mapper == NULL) {
+	if (json_array_size(in) == 0 || ro.output == NULL || mapper == NULL) {
 		warnx("streaming needs -input, -output and -mapper");
 		cmd_usage(cmd_streaming_synopsis, NULL, EXIT_USAGE);
 	}
+	/* Hadoop's spelling of a job without reduce. */
+	if (reducer != NULL && strcmp(reducer, "NONE") == 0)
+		reducer = NULL;
+	if (nred > 0 && ro.parts == 0)
+		ro.parts = (unsigned int)nred;
 
 	root = json_object();
 	o = json_object();
@@ -126,43 +162,24 @@ cmd_streaming(int argc, char **argv)
 	ops = json_array();
 	o = json_object();
 	json_object_set_new(o, "operator", json_string("mapper"));
-	json_object_set_new(o, "command", json_string(stream_command(mapper)));
+	json_object_set_new(o, "command", stream_command(&ro, mapper));
 	json_array_append_new(ops, o);
 	if (reducer != NULL && nred != 0) {
 		o = json_object();
 		json_object_set_new(o, "operator", json_string("reducer"));
-		json_object_set_new(o, "command",
-		    json_string(stream_command(reducer)));
+		json_object_set_new(o, "command", stream_command(&ro,
+		    reducer));
 		if (combiner != NULL)
-			json_object_set_new(o, "combiner",
-			    json_string(stream_command(combiner)));
+			json_object_set_new(o, "combiner", stream_command(&ro,
+			    combiner));
 		json_array_append_new(ops, o);
 	}
 	json_object_set_new(root, "operations", ops);
-
-	if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
-		tmp = "/tmp";
-	xasprintf(&path, "%s/forkflow-streaming.XXXXXX.json", tmp);
-	if ((fd = mkstemps(path, 5)) == -1)
-		err(EXIT_JOB_FAILED, "%s", path);
-	stream_program = path;
-	atexit(stream_program_remove);
-	if (json_dumpfd(root, fd, JSON_INDENT(2)) != 0 || close(fd) != 0)
-		err(EXIT_JOB_FAILED, "%s", path);
+	ro.gen = json_dumps(root, JSON_INDENT(2));
 	json_decref(root);
 
-	av = xcalloc(8, sizeof *av);
-	av[n++] = argv[0];
-	av[n++] = path;
-	av[n++] = (char *)"-o";
-	av[n++] = (char *)output;
-	if (nred > 0) {
-		snprintf(nbuf, sizeof nbuf, "%ld", nred);
-		av[n++] = (char *)"-p";
-		av[n++] = nbuf;
-	}
-	status = run_main(n, av, stream_files, nstream_files, 1);
-	free(av);
+	status = run_job(&ro);
+	run_opts_free(&ro);
 	return (status);
 }
 
@@ -170,20 +187,17 @@ cmd_streaming(int argc, char **argv)
  * A command whose first word names a file shipped with -file runs that
  * file, from the work folder (as Hadoop Streaming does).
  */
-static const char *
-stream_command(const char *cmd)
+static json_t *
+stream_command(const struct run_opts *ro, const char *cmd)
 {
-	size_t	 i, n = strcspn(cmd, " \t");
-	char	*s;
+	const char	*base;
+	size_t		 i, n = strcspn(cmd, " \t");
 
-	for (i = 0; i < nstream_files; i++) {
-		const char *base = strrchr(stream_files[i], '/') + 1;
-
-		if (strlen(base) == n && strncmp(cmd, base, n) == 0) {
-			xasprintf(&s, "./%s", cmd);
-			return (s);
-		}
+	for (i = 0; i < ro->nship; i++) {
+		base = strrchr(ro->ship[i], '/') + 1;
+		if (strlen(base) == n && strncmp(cmd, base, n) == 0)
+			return (json_sprintf("./%s", cmd));
 	}
-	return (cmd);
+	return (json_string(cmd));
 }
 

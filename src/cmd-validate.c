@@ -67,8 +67,7 @@ cmd_validate(int argc, char **argv)
 			cmd_usage(cmd_validate_synopsis, NULL, EXIT_USAGE);
 		}
 	}
-	if (argc - optind != 1)
-		cmd_usage(cmd_validate_synopsis, NULL, EXIT_USAGE);
+	cmd_operands(argc, argv, optind, 1, "program", cmd_validate_synopsis);
 	if ((p = program_load_opts(argv[optind], changekey, &cause)) ==
 	    NULL) {
 		fprintf(stderr, "%s\n", cause);

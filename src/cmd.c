@@ -30,6 +30,23 @@ cmd_usage(const char *synopsis, const char *help, int status)
 	exit(status);
 }
 
+/*
+ * Check that a command line has want operands from argv[first] on: name
+ * the one too many, or say which is missing, then show the usage.
+ */
+void
+cmd_operands(int argc, char **argv, int first, int want, const char *what,
+    const char *synopsis)
+{
+	if (argc - first > want)
+		warnx("unexpected argument: %s", argv[first + want]);
+	else if (argc - first < want)
+		warnx("missing %s", what);
+	else
+		return;
+	cmd_usage(synopsis, NULL, EXIT_USAGE);
+}
+
 /* Parse a partition count or similar positive integer option. */
 unsigned int
 cmd_parse_count(const char *s, const char *what, unsigned int max)

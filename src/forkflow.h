@@ -30,6 +30,9 @@
 #define WORKER_EXIT_INPUT	100	/* bad program or input: never restart */
 #define WORKER_EXIT_RUNTIME	101	/* deterministic run-time error: never restart */
 
+/* The most partitions a job may have. */
+#define PARTS_MAX		1024
+
 /* Records move through operators in batches of columns. */
 #define BATCH_MAX		1024
 
@@ -255,6 +258,7 @@ struct input {
 	char		*tail;		/* the unterminated last line, copied */
 	size_t		 bom;
 	char		*cause;		/* the error, "FILE:LINE:COL: why" */
+	int		 err_sys;	/* errno of a failed system call, or 0 */
 	size_t		 err_file;
 	uint64_t	 err_off;
 	enum in_format	 format;
@@ -485,19 +489,59 @@ struct skip {
 	uint64_t	 pos;		/* input offset + 1, or 0 */
 };
 
-/* Everything a job needs, set up by the supervisor before it forks. */
+/* What a user asked of a run: the options of `forkflow run` (cmd-run.c). */
+struct run_opts {
+	char		*program;	/* the program file */
+	char		**inputs;	/* -i, in order */
+	size_t		 ninputs;
+	unsigned int	 parts;		/* -p, or 0 */
+	char		*output;	/* -o DIR, or NULL for stdout */
+	int		 force;
+	char		*jobdir;	/* --job-dir, or NULL */
+	int		 keep;
+	int		 durable;
+	int		 quiet;
+	int		 verbose;
+	unsigned int	 max_attempts;
+	uint64_t	 checkpoint_interval;	/* bytes of input */
+	uint64_t	 split_size;	/* --split-size, or 0: one range */
+	double		 heartbeat_timeout;	/* seconds */
+	double		 chaos;		/* mean seconds between kills, or 0 */
+	int		 skip_bad;	/* --skip-bad-records */
+	struct inject	 inject;
+	int		 changekey;	/* 1 key, 0 value, -1 the program's */
+	int		 out_format;	/* enum out_format, -1 the program's */
+	int		 progress;	/* enum progress_mode */
+	double		 status_interval;	/* seconds; 0: none */
+	char		*log_file;
+	char		*trace;		/* --trace FILE, or NULL */
+
+	/* What `forkflow streaming` adds. */
+	char		*gen;		/* the program it made, as JSON text */
+	char		**ship;		/* the files of -file */
+	size_t		 nship;
+	int		 streaming;
+	int		 argc;		/* the command line, for the resume */
+	char		**argv;		/* hint (argv[0] is the subcommand) */
+};
+
+/* When to draw the live progress display (--progress). */
+enum progress_mode {
+	PROGRESS_AUTO,		/* when standard error is a terminal */
+	PROGRESS_ALWAYS,
+	PROGRESS_NEVER,
+};
+
+/* A job: what the user asked, and what the run finds and does. */
 struct job {
+	const struct run_opts *opts;
 	struct program	*prog;
 	struct plan	*plan;
 	unsigned int	 nparts;
 	char		*jobdir;
-	int		 jobdir_made;	/* made by us: remove after success */
-	int		 keep;
-	int		 durable;
-	int		 quiet;
-	char		*output;	/* -o DIR, or NULL for stdout */
+	int		 jobdir_made;	/* made by this run */
+	int		 keep;		/* keep the job directory */
 	char		*outtmp;	/* the folder written before commit */
-	int		 force;
 	enum out_format	 out_format;
 	struct input_file *files;
 	size_t		 nfiles;
@@ -505,14 +549,7 @@ struct job {
 	uint64_t	 job_id;	/* fingerprint of program and input */
 	int		 lockfd;
 	int		 journalfd;
-	unsigned int	 max_attempts;
 	int		 permanent;	/* failed on the program or input */
-	uint64_t	 checkpoint_interval;	/* bytes of input */
-	uint64_t	 split_size;	/* --split-size, or 0: one range */
-	double		 heartbeat_timeout;	/* seconds */
-	double		 chaos;		/* mean seconds between kills, or 0 */
-	int		 skip_bad;	/* --skip-bad-records */
-	struct inject	 inject;
 	unsigned int	 first_stage;	/* the first to run */
 	unsigned int	 committed;	/* stages the journal has */
 	int		 resumed;	/* the journal was there */
@@ -523,15 +560,12 @@ struct job {
 	size_t		 nskips;
 	int		 stdout_closed;	/* the reader went away */
 	char		*workdir;	/* streaming -file files, or NULL */
-	char		**ship;		/* the files of streaming -file */
-	size_t		 nship;
-	int		 streaming;	/* forkflow streaming, not run */
 	uint64_t	 records_in;	/* counted by the supervisor */
 	uint64_t	 records_out;
 	int		 display;	/* draw the progress display */
 	double		 status_interval;	/* seconds; 0: no status blocks */
 	int		 interrupted;	/* by SIGINT or SIGTERM */
-	char		*trace;		/* --trace FILE, or NULL */
+	char		*reason;	/* why the job failed, or NULL */
 	double		 started;	/* monotonic seconds */
 	uint64_t	 bytes_written;	/* of the output */
 };
@@ -853,6 +887,7 @@ int		 supervisor_run(struct job *);
 int		 journal_lock(struct job *, char **);
 int		 journal_open(struct job *, char **);
 int		 journal_commit_stage(struct job *, unsigned int);
+int		 job_resumable(const struct job *);
 int		 journal_note(struct job *, const char *, ...)
 		     printflike(2, 3);
 char		*job_path(const struct job *, const char *, ...)
@@ -905,6 +940,8 @@ int		 report_trace(const char *, const char *, char **);
 
 /* cmd.c: what the subcommands share */
 __dead void	 cmd_usage(const char *, const char *, int);
+void		 cmd_operands(int, char **, int, int, const char *,
+		     const char *);
 unsigned int	 cmd_parse_count(const char *, const char *, unsigned int);
 uint64_t	 cmd_parse_size(const char *, const char *);
 double		 cmd_parse_seconds(const char *, const char *);
@@ -915,8 +952,13 @@ void		 cmd_print_warnings(const struct program *, int);
 
 /* cmd-run.c */
 extern const char cmd_run_synopsis[];
+extern const char run_options_help[];
 int		 cmd_run(int, char **);
-int		 run_main(int, char **, char **, size_t, int);
+void		 run_opts_init(struct run_opts *);
+void		 run_opts_free(struct run_opts *);
+int		 run_opts_long(struct run_opts *, int, char **, int *);
+void		 run_opts_short(struct run_opts *, int);
+int		 run_job(struct run_opts *);
 
 /* cmd-streaming.c */
 extern const char cmd_streaming_synopsis[];

@@ -34,6 +34,7 @@ static const char *input_tail(struct input *, const char *);
 static void	input_next_file(struct input *);
 static int	input_current(struct input *);
 static int	input_error(struct input *, const char *, const char *);
+static int	input_sys_error(struct input *, const char *);
 static const char *input_text_lines(struct input *, struct batch *,
 		    const char *, size_t *);
 
@@ -242,10 +243,15 @@ input_open_file(struct input *in, size_t fi)
 	a = in->lo > fstart ? in->lo - fstart : 0;
 	b = in->hi < fend ? in->hi - fstart : f->size;
 
-	if ((in->fd = open(f->path, O_RDONLY)) == -1)
-		return (input_error(in, NULL, strerror(errno)));
+	if ((in->fd = open(f->path, O_RDONLY | O_CLOEXEC)) == -1) {
+		/* Gone: the input changed under the job. */
+		if (errno == ENOENT)
+			return (input_error(in, NULL, "file removed while the "
+			    "job ran"));
+		return (input_sys_error(in, "open"));
+	}
 	if (fstat(in->fd, &st) == -1)
-		return (input_error(in, NULL, strerror(errno)));
+		return (input_sys_error(in, "fstat"));
 	if ((uint64_t)st.st_size != f->size)
 		return (input_error(in, NULL, "file changed size while the "
 		    "job ran"));
@@ -253,7 +259,7 @@ input_open_file(struct input *in, size_t fi)
 	in->map = mmap(NULL, in->maplen, PROT_READ, MAP_PRIVATE, in->fd, 0);
 	if (in->map == MAP_FAILED) {
 		in->map = NULL;
-		return (input_error(in, NULL, strerror(errno)));
+		return (input_sys_error(in, "mmap"));
 	}
 	(void)madvise(in->map, in->maplen, MADV_SEQUENTIAL);
 
@@ -345,6 +351,24 @@ input_next_file(struct input *in)
 	input_close_file(in);
 	in->cur_start += in->files[in->fi].size;
 	in->fi++;
+}
+
+/*
+ * A system call on the current file failed: no fault of the input's
+ * (in->err_sys says which error it was).  Returns -1.
+ */
+static int
+input_sys_error(struct input *in, const char *call)
+{
+	int	saved_errno = errno;
+
+	free(in->cause);
+	xasprintf(&in->cause, "%s: %s: %s", in->files[in->fi].name, call,
+	    strerror(saved_errno));
+	in->err_file = in->fi;
+	in->err_off = 0;
+	in->err_sys = saved_errno;
+	return (-1);
 }
 
 /* Record an error at byte at of the current file (NULL: the file). */

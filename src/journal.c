@@ -114,11 +114,13 @@ journal_read_skip(struct job *job, const char *line)
 
 /*
  * Read an existing journal: it must be of this job; count the stages it
- * has as committed.  Returns 1 if there is a journal, 0 if not, -1 with
- * *cause set if it belongs to another job.
+ * has as committed.  *whole is the length of its whole lines: what comes
+ * after is a line a crash cut short.  Returns 1 if there is a journal with
+ * a whole first line, 0 if not, -1 with *cause set if it belongs to
+ * another job.
  */
 static int
-journal_read(struct job *job, const char *path, char **cause)
+journal_read(struct job *job, const char *path, off_t *whole, char **cause)
 {
 	FILE			*f;
 	char			 line[256];
@@ -126,6 +128,7 @@ journal_read(struct job *job, const char *path, char **cause)
 	unsigned int		 s;
 	int			 first = 1;
 
+	*whole = 0;
 	if ((f = fopen(path, "r")) == NULL) {
 		if (errno == ENOENT)
 			return (0);
@@ -135,6 +138,7 @@ journal_read(struct job *job, const char *path, char **cause)
 	while (fgets(line, sizeof line, f) != NULL) {
 		if (strchr(line, '\n') == NULL)
 			break;		/* a line cut short by a crash */
+		*whole += (off_t)strlen(line);
 		if (first) {
 			first = 0;
 			if (sscanf(line, "job %llx", &id) != 1 ||
@@ -178,10 +182,11 @@ journal_open(struct job *job, char **cause)
 {
 	char		*path, line[128];
 	unsigned int	 s;
+	off_t		 whole;
 	int		 fd, n, r;
 
 	path = job_path(job, "journal");
-	if ((r = journal_read(job, path, cause)) == -1) {
+	if ((r = journal_read(job, path, &whole, cause)) == -1) {
 		free(path);
 		return (-1);
 	}
@@ -208,13 +213,19 @@ journal_open(struct job *job, char **cause)
 	}
 	free(path);
 	job->journalfd = fd;
+	/* Lines are appended after the last whole one, never after a cut
+	 * one (a cut first line leaves nothing: the journal starts again). */
+	if (ftruncate(fd, whole) != 0) {
+		xasprintf(cause, "journal: %s", strerror(errno));
+		return (-1);
+	}
 	if (r == 1)
 		return (0);
 	n = snprintf(line, sizeof line, "job %016llx partitions %u stages "
 	    "%zu\n", (unsigned long long)job->job_id, job->nparts,
 	    job->plan->nstages);
 	if (write_all(fd, line, (size_t)n) != 0 ||
-	    (job->durable && fsync(fd) != 0)) {
+	    (job->opts->durable && fsync(fd) != 0)) {
 		xasprintf(cause, "journal: %s", strerror(errno));
 		return (-1);
 	}
@@ -234,7 +245,7 @@ journal_note(struct job *job, const char *fmt, ...)
 	va_end(ap);
 	r = write_all(job->journalfd, line, strlen(line));
 	free(line);
-	if (r == 0 && job->durable && fsync(job->journalfd) != 0)
+	if (r == 0 && job->opts->durable && fsync(job->journalfd) != 0)
 		r = -1;
 	return (r);
 }
@@ -243,5 +254,37 @@ journal_note(struct job *job, const char *fmt, ...)
 int
 journal_commit_stage(struct job *job, unsigned int s)
 {
-	return (journal_note(job, "stage %u committed\n", s));
+	if (journal_note(job, "stage %u committed\n", s) != 0)
+		return (-1);
+	if (job->committed < s + 1)
+		job->committed = s + 1;
+	return (0);
+}
+
+/*
+ * Does the job directory hold work that a run of the same job would not
+ * do again: a committed stage, or a worker's checkpoint?
+ */
+int
+job_resumable(const struct job *job)
+{
+	struct ckpt_state	 cs;
+	struct ckpt		*c;
+	char			*path;
+	unsigned int		 p;
+	int			 found = 0;
+
+	if (job->committed > 0)
+		return (1);
+	for (p = 0; p < job->nparts && !found; p++) {
+		path = job_path(job, "ckpt/%u", p);
+		if (access(path, F_OK) == 0 &&
+		    (c = ckpt_open(path, p, job->job_id)) != NULL) {
+			found = ckpt_load(c, &cs) && (cs.stages_done > 0 ||
+			    cs.phase != PHASE_NONE);
+			ckpt_close(c);
+		}
+		free(path);
+	}
+	return (found);
 }

@@ -1482,7 +1482,9 @@ program_set_inputs(struct program *p, char **given, size_t ngiven,
 		}
 	}
 	if (p->ninputs == 0) {
-		xasprintf(cause, "no input files");
+		/* Only empty folders: name the first. */
+		xasprintf(cause, "%s: no input files in this folder",
+		    ngiven > 0 ? given[0] : p->input_specs[0]);
 		return (-1);
 	}
 	return (0);

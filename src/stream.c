@@ -31,6 +31,7 @@
 #include "forkflow.h"
 
 #define STREAM_TAIL	10	/* stderr lines kept for messages */
+#define STREAM_TAIL_LINE 1024	/* and the bytes kept of each */
 
 /* What a streaming operator is called in messages. */
 static const char *

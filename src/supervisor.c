@@ -131,6 +131,7 @@ struct supervisor {
 	unsigned int		 live;		/* workers forked or waiting */
 	ev_signal		 sigint;
 	ev_signal		 sigterm;
+	ev_signal		 sighup;
 	ev_timer		 heartbeat;
 	ev_timer		 chaos;
 	uint64_t		 rng;
@@ -153,6 +154,7 @@ static void	supervisor_send(struct worker *, uint32_t, const void *,
 static void	supervisor_barrier(struct supervisor *);
 static void	supervisor_stop_worker(struct worker *);
 static void	supervisor_give_up(struct supervisor *, struct worker *);
+static void	supervisor_fail(struct supervisor *, int, char *);
 
 /* Describe how a process ended, as log lines say it. */
 static char *
@@ -316,7 +318,7 @@ supervisor_note_crash(struct worker *w)
 		    x->lo < w->suspects[i].lo + w->suspects[i].n)
 			x->crashes++;
 	}
-	if (x->crashes < 2 || !job->skip_bad)
+	if (x->crashes < 2 || !job->opts->skip_bad)
 		return;
 	x->skip = 1;
 	sv->page->skipped++;
@@ -396,13 +398,25 @@ supervisor_write_cb(struct ev_loop *loop, ev_io *io, int revents)
 		ev_io_stop(loop, &w->wio);
 }
 
-/* Queue a message for a worker and arm the write watcher. */
+/*
+ * Queue a message for a worker and arm the write watcher.  A message too
+ * long for the protocol fails the job (it would be one in the skip lists
+ * of --skip-bad-records, past thousands of records).
+ */
 static void
 supervisor_send(struct worker *w, uint32_t type, const void *p, size_t len)
 {
+	char	*msg;
+
 	if (w->fd == -1)
 		return;
-	proto_compose(&w->wbuf, type, w->part, 0, p, len, NULL, 0);
+	if (proto_compose(&w->wbuf, type, w->part, 0, p, len, NULL, 0) != 0) {
+		xasprintf(&msg, "worker %u: message %u of %zu bytes is longer "
+		    "than the %d the protocol takes", w->part, type, len,
+		    MSG_MAXSIZE);
+		supervisor_fail(w->sv, EXIT_JOB_FAILED, msg);
+		return;
+	}
 	ev_io_start(w->sv->loop, &w->wio);
 }
 
@@ -651,7 +665,7 @@ supervisor_permanent(struct supervisor *sv, struct worker *w)
 		/* With --split-size, a later partition reads splits before
 		 * this one's too: it finishes, and may report an earlier
 		 * error. */
-		if ((i > w->part && sv->job->split_size == 0) ||
+		if ((i > w->part && sv->job->opts->split_size == 0) ||
 		    sv->w[i].stages_done > sv->stage)
 			supervisor_stop_worker(&sv->w[i]);
 	}
@@ -681,7 +695,7 @@ supervisor_give_up(struct supervisor *sv, struct worker *w)
 	    "%s%s%s%s", w->part, sv->stage, sp->op, what, w->last_exit,
 	    w->hung ? " (no progress)" : "", w->failures,
 	    w->failures == 1 ? "" : "s", rec,
-	    x != NULL && !sv->job->skip_bad ? " (--skip-bad-records skips "
+	    x != NULL && !sv->job->opts->skip_bad ? " (--skip-bad-records skips "
 	    "a record that crashes a worker twice)" : "",
 	    w->note != NULL ? "; " : "", w->note != NULL ? w->note : "");
 	free(what);
@@ -695,7 +709,7 @@ supervisor_event(struct worker *w, enum worker_event ev)
 {
 	struct supervisor	*sv = w->sv;
 	enum worker_action	 a = actions[w->state][ev];
-	unsigned int		 max = sv->job->max_attempts;
+	unsigned int		 max = sv->job->opts->max_attempts;
 	double			 delay;
 	char			*msg, *what;
 
@@ -844,6 +858,24 @@ proc_reset_signals(void)
 	sigprocmask(SIG_SETMASK, &set, NULL);
 }
 
+/*
+ * A worker could not be forked (no socketpair, no fork): as a worker that
+ * crashed at once, it backs off and is tried again.
+ */
+static void
+supervisor_spawn_failed(struct supervisor *sv, struct worker *w,
+    const char *what)
+{
+	log_warn("worker %u: %s", w->part, what);
+	w->attempts++;
+	free(w->last_exit);
+	xasprintf(&w->last_exit, "could not be forked (%s: %s)", what,
+	    strerror(errno));
+	w->state = W_RUNNING;
+	sv->live++;
+	supervisor_event(w, WE_CRASH);
+}
+
 /* Fork the worker of a partition, as a new one or again after a crash. */
 static void
 supervisor_spawn(struct supervisor *sv, struct worker *w)
@@ -854,8 +886,7 @@ supervisor_spawn(struct supervisor *sv, struct worker *w)
 	pid_t		pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) != 0) {
-		supervisor_fail(sv, EXIT_JOB_FAILED, xstrdup("socketpair "
-		    "failed"));
+		supervisor_spawn_failed(sv, w, "socketpair");
 		return;
 	}
 	fflush(stdout);
@@ -869,14 +900,7 @@ supervisor_spawn(struct supervisor *sv, struct worker *w)
 		close(sp[0]);
 		close(sp[1]);
 		errno = saved_errno;
-		log_warn("fork worker %u", w->part);
-		w->attempts++;
-		free(w->last_exit);
-		w->last_exit = xstrdup("could not be forked");
-		/* As a worker that crashed at once: back off, try again. */
-		w->state = W_RUNNING;
-		sv->live++;
-		supervisor_event(w, WE_CRASH);
+		supervisor_spawn_failed(sv, w, "fork");
 		return;
 	case 0:
 		close(sp[0]);
@@ -959,7 +983,7 @@ supervisor_heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		hb = w->status->heartbeat;
 		if (hb != w->last_hb)
 			worker_moved(w);
-		else if (now - w->last_change >= sv->job->heartbeat_timeout) {
+		else if (now - w->last_change >= sv->job->opts->heartbeat_timeout) {
 			log_warnx("worker %u (pid %ld) made no progress for "
 			    "%.1f s; killing it", w->part, (long)w->pid,
 			    now - w->last_change);
@@ -986,7 +1010,7 @@ supervisor_chaos_arm(struct supervisor *sv)
 {
 	double	delay;
 
-	delay = -sv->job->chaos * log(1.0 - supervisor_random(sv));
+	delay = -sv->job->opts->chaos * log(1.0 - supervisor_random(sv));
 	ev_timer_set(&sv->chaos, delay, 0);
 	ev_timer_start(sv->loop, &sv->chaos);
 }
@@ -1204,6 +1228,7 @@ supervisor_run(struct job *job)
 	struct supervisor	 sv;
 	struct worker		*w, *e;
 	char			*path;
+	sigset_t		 set;
 	unsigned int		 i;
 	int			 status;
 
@@ -1229,14 +1254,23 @@ supervisor_run(struct job *job)
 	ev_signal_init(&sv.sigterm, supervisor_signal_cb, SIGTERM);
 	sv.sigterm.data = &sv;
 	ev_signal_start(sv.loop, &sv.sigterm);
+	ev_signal_init(&sv.sighup, supervisor_signal_cb, SIGHUP);
+	sv.sighup.data = &sv;
+	ev_signal_start(sv.loop, &sv.sighup);
+	/* The caller blocked them until libev watches them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	ev_timer_init(&sv.heartbeat, supervisor_heartbeat_cb,
-	    job->heartbeat_timeout / 4, job->heartbeat_timeout / 4);
+	    job->opts->heartbeat_timeout / 4, job->opts->heartbeat_timeout / 4);
 	sv.heartbeat.data = &sv;
 	ev_timer_start(sv.loop, &sv.heartbeat);
 	sv.rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ULL | 1;
 	ev_init(&sv.chaos, supervisor_chaos_cb);
 	sv.chaos.data = &sv;
-	if (job->chaos > 0)
+	if (job->opts->chaos > 0)
 		supervisor_chaos_arm(&sv);
 
 	supervisor_watch(&sv);
@@ -1247,7 +1281,14 @@ supervisor_run(struct job *job)
 
 	/* Stages the journal has as committed are not run again. */
 	sv.stage = job->first_stage;
-	if (sv.stage < job->plan->nstages) {
+	if (job->interrupted) {
+		/* A signal came before libev watched for it. */
+		sv.interrupted = 1;
+		xasprintf(&path, "interrupted by signal %d; to resume, run %s",
+		    job->interrupted, job->resume_hint);
+		job->keep = 1;
+		supervisor_fail(&sv, EXIT_JOB_FAILED, path);
+	} else if (sv.stage < job->plan->nstages) {
 		for (i = 0; i < job->nparts; i++)
 			supervisor_spawn(&sv, &sv.w[i]);
 		if (sv.live > 0)
@@ -1293,5 +1334,6 @@ supervisor_run(struct job *job)
 	free(sv.fail_msg);
 	ev_signal_stop(sv.loop, &sv.sigint);
 	ev_signal_stop(sv.loop, &sv.sigterm);
+	ev_signal_stop(sv.loop, &sv.sighup);
 	return (status);
 }

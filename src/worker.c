@@ -87,6 +87,31 @@ static int	worker_stage_committed(struct wctx *, unsigned int);
 static __dead void worker_fail(struct wctx *, uint32_t, uint64_t, uint64_t,
 		    const char *);
 
+/*
+ * Send the supervisor a message that ends with a text for people.  A text
+ * too long for one message (a file name of thousands of bytes) is cut to
+ * fit, and says so: the protocol never cuts a message itself.
+ */
+static int
+worker_say(struct wctx *w, uint32_t type, const void *fixed, size_t flen,
+    const char *text)
+{
+	static const char	 cut[] = " [cut]";
+	size_t			 len = strlen(text), room = MSG_MAXSIZE - flen;
+	char			*s;
+	int			 r;
+
+	if (len <= room)
+		return (proto_send(w->fd, type, w->part, fixed, flen, text,
+		    len));
+	s = xmalloc(room);
+	memcpy(s, text, room - (sizeof cut - 1));
+	memcpy(s + room - (sizeof cut - 1), cut, sizeof cut - 1);
+	r = proto_send(w->fd, type, w->part, fixed, flen, s, room);
+	free(s);
+	return (r);
+}
+
 /* Report a permanent failure to the supervisor and exit. */
 static __dead void
 worker_fail(struct wctx *w, uint32_t kind, uint64_t file, uint64_t off,
@@ -99,8 +124,7 @@ worker_fail(struct wctx *w, uint32_t kind, uint64_t file, uint64_t off,
 	e.stage = w->s;
 	e.file = file;
 	e.off = off;
-	if (proto_send(w->fd, MSG_ERROR, w->part, &e, sizeof e, text,
-	    strlen(text)) != 0)
+	if (worker_say(w, MSG_ERROR, &e, sizeof e, text) != 0)
 		log_warnx("%s", text);
 	_exit(kind == ERROR_INPUT ? WORKER_EXIT_INPUT : WORKER_EXIT_RUNTIME);
 }
@@ -123,6 +147,27 @@ worker_io_fail(struct wctx *w, const char *what)
 }
 
 /*
+ * Reading the input failed.  Bad input fails the job with exit 2; a system
+ * call that failed is no fault of the input's: out of memory (an mmap
+ * under ulimit -v) would fail the same way again, and fails the job with
+ * exit 1; anything else is a crash, retried from the checkpoint.
+ */
+static __dead void
+worker_input_fail(struct wctx *w, const struct input *in)
+{
+	char	*msg;
+
+	if (in->err_sys == 0)
+		worker_fail(w, ERROR_INPUT, in->err_file, in->err_off,
+		    in->cause);
+	xasprintf(&msg, "worker %u: %s", w->part, in->cause);
+	if (in->err_sys == ENOMEM)
+		worker_fail(w, ERROR_RUNTIME, 0, 0, msg);
+	(void)worker_say(w, MSG_NOTE, NULL, 0, msg);
+	fatalx("%s", msg);
+}
+
+/*
  * A streaming process failed: tell the supervisor why (its message names
  * the process's last standard error), and die as a crash, to be forked
  * again and resume from the checkpoint.
@@ -135,7 +180,7 @@ worker_stream_fail(struct wctx *w, const struct ops_error *err)
 	what = program_op_describe(w->job->prog, err->op);
 	xasprintf(&msg, "%s: %s", what, err->why);
 	log_warnx("%s", msg);
-	(void)proto_send(w->fd, MSG_NOTE, w->part, NULL, 0, msg, strlen(msg));
+	(void)worker_say(w, MSG_NOTE, NULL, 0, msg);
 	_exit(WORKER_EXIT_RETRY);
 }
 
@@ -213,7 +258,7 @@ worker_special(const struct wctx *w, uint64_t lo, size_t n)
 static void
 worker_inject(struct wctx *w, struct batch *b, uint64_t lo)
 {
-	const struct inject	*ij = &w->job->inject;
+	const struct inject	*ij = &w->job->opts->inject;
 	uint64_t		 i;
 
 	if (!ij->set || ij->part != w->part || w->attempt > ij->attempts)
@@ -482,7 +527,7 @@ worker_checkpoint(struct wctx *w, uint32_t phase, uint64_t cursor,
 
 	worker_finish_streams(w);
 	worker_flush(w);
-	if (job->durable && runfile_sync(&w->sink) != 0)
+	if (job->opts->durable && runfile_sync(&w->sink) != 0)
 		worker_io_fail(w, w->sink.tmp);
 	w->cs.stages_done = w->s;
 	w->cs.phase = phase;
@@ -495,7 +540,7 @@ worker_checkpoint(struct wctx *w, uint32_t phase, uint64_t cursor,
 	w->cs.records_out = w->records_out;
 	w->cs.bytes_in = w->bytes_in;
 	worker_save_counters(w, ckpt_next_generation(w->ckpt));
-	if (ckpt_publish(w->ckpt, &w->cs, job->durable) != 0)
+	if (ckpt_publish(w->ckpt, &w->cs, job->opts->durable) != 0)
 		worker_io_fail(w, "checkpoint");
 	if (w->cs.generation > 2)
 		worker_drop_counters(w, w->cs.generation - 2);
@@ -515,7 +560,7 @@ worker_checkpoint(struct wctx *w, uint32_t phase, uint64_t cursor,
 static inline int
 worker_due(const struct wctx *w)
 {
-	return (w->bytes_in - w->mark >= w->job->checkpoint_interval);
+	return (w->bytes_in - w->mark >= w->job->opts->checkpoint_interval);
 }
 
 /*
@@ -528,7 +573,7 @@ static size_t
 worker_splits(struct wctx *w, uint64_t *total)
 {
 	const struct job	*job = w->job;
-	uint64_t		 s = job->split_size, lo, n = 0, j;
+	uint64_t		 s = job->opts->split_size, lo, n = 0, j;
 
 	free(w->rlo);
 	free(w->rhi);
@@ -617,7 +662,7 @@ worker_read_input(struct wctx *w, struct batch *b, int resume)
 			worker_checkpoint(w, PHASE_READ, input_tell(&in), 0);
 	}
 	if (r == -1)
-		worker_fail(w, ERROR_INPUT, in.err_file, in.err_off, in.cause);
+		worker_input_fail(w, &in);
 	w->bytes_in = total;
 	w->status->bytes_in = w->bytes_in;
 	input_close(&in);
@@ -708,10 +753,10 @@ worker_count_words(struct wctx *w, int resume)
 			words++;
 			p = q;
 		}
-		if (w->job->inject.set && w->job->inject.part == w->part &&
-		    w->attempt <= w->job->inject.attempts &&
-		    w->job->inject.record < w->records_in + lines &&
-		    w->job->inject.record >= w->records_in) {
+		if (w->job->opts->inject.set && w->job->opts->inject.part == w->part &&
+		    w->attempt <= w->job->opts->inject.attempts &&
+		    w->job->opts->inject.record < w->records_in + lines &&
+		    w->job->opts->inject.record >= w->records_in) {
 			w->status->op = (uint32_t)w->st->first;
 			raise(SIGKILL);
 		}
@@ -726,7 +771,7 @@ worker_count_words(struct wctx *w, int resume)
 			worker_checkpoint(w, PHASE_READ, input_tell(&in), 0);
 	}
 	if (r == -1)
-		worker_fail(w, ERROR_INPUT, in.err_file, in.err_off, in.cause);
+		worker_input_fail(w, &in);
 	w->bytes_in = total;
 	input_close(&in);
 	free(big);
@@ -741,7 +786,7 @@ worker_is_wordcount(const struct wctx *w)
 
 	if (w->s != 0 || w->job->prog->in_format != IN_TEXT ||
 	    st->end != st->first + 1 || st->reduce_out == NULL ||
-	    w->job->skip_bad)
+	    w->job->opts->skip_bad)
 		return (0);
 	op = &w->job->prog->ops[st->first];
 	return (op->kind == OP_FLATMAP && op->fn == FN_WORDS &&
@@ -764,7 +809,7 @@ worker_snapshot(struct wctx *w, const struct agg *red)
 	if (runfile_append_agg(&rf, red) != 0)
 		worker_io_fail(w, path);
 	w->cs.snap_len = rf.len;
-	if (runfile_seal(&rf, w->job->durable) != 0)
+	if (runfile_seal(&rf, w->job->opts->durable) != 0)
 		worker_io_fail(w, path);
 	free(path);
 }
@@ -874,7 +919,7 @@ worker_reduce_sorted(struct wctx *w)
 	one = n;
 	if (runfile_open_typed(&rf, path, 1, w->st->in_k, w->st->in_v, 0,
 	    0) != 0 || runfile_append_recs(&rf, r, &one) != 0 ||
-	    runfile_seal(&rf, job->durable) != 0)
+	    runfile_seal(&rf, job->opts->durable) != 0)
 		worker_io_fail(w, path);
 	free(path);
 	for (src = 0; src < job->nparts; src++)
@@ -959,7 +1004,7 @@ worker_reduce(struct wctx *w, int resume)
 	path = job_path(job, "s%u/w%u.reduced", w->s, w->part);
 	if (runfile_open(&rf, path, 1, 0, 0) != 0 ||
 	    runfile_append_agg(&rf, &red) != 0 ||
-	    runfile_seal(&rf, job->durable) != 0)
+	    runfile_seal(&rf, job->opts->durable) != 0)
 		worker_io_fail(w, path);
 	free(path);
 	agg_free(&red);
@@ -1018,7 +1063,7 @@ worker_stage_path(struct wctx *w, unsigned int s)
 
 	if (job->plan->stages[s].reduce_out != NULL)
 		return (job_path(job, "s%u/w%u.data", s, w->part));
-	if (job->output != NULL) {
+	if (job->opts->output != NULL) {
 		xasprintf(&path, "%s/part-%05u", job->outtmp, w->part);
 		return (path);
 	}
@@ -1050,7 +1095,7 @@ worker_stage_committed(struct wctx *w, unsigned int s)
 		w->cs.stages_done = s + 1;
 		w->cs.records_in = cs.records_in;
 		w->cs.records_out = cs.records_out;
-		if (ckpt_publish(w->ckpt, &w->cs, w->job->durable) != 0)
+		if (ckpt_publish(w->ckpt, &w->cs, w->job->opts->durable) != 0)
 			worker_io_fail(w, "checkpoint");
 		cs = w->cs;
 	}
@@ -1082,7 +1127,7 @@ worker_commit_final(struct wctx *w, const char *path)
 	os.kt = w->st->out_k;
 	os.vt = w->st->out_v;
 	os.fmt = job->out_format;
-	os.text = job->output != NULL;
+	os.text = job->opts->output != NULL;
 	/* A reduce's groups come sorted, one per key: no operator after it
 	 * can change that order. */
 	if (w->st->reduce_in == NULL || w->st->first != w->st->end)
@@ -1091,8 +1136,8 @@ worker_commit_final(struct wctx *w, const char *path)
 		src = xcalloc(1, sizeof *src);
 		src[0].p = w->recs.r;
 		src[0].n = w->recs.n;
-		rv = output_write_merged(path, src, 1, &os, job->output !=
-		    NULL || job->durable, &w->bytes_out);
+		rv = output_write_merged(path, src, 1, &os, job->opts->output !=
+		    NULL || job->opts->durable, &w->bytes_out);
 		if (rv != 0)
 			worker_io_fail(w, path);
 		free(src);
@@ -1120,7 +1165,7 @@ worker_commit_final(struct wctx *w, const char *path)
 	src[r].p = w->recs.r;
 	src[r].n = w->recs.n;
 	rv = output_write_merged(path, src, sf.runs + 1, &os,
-	    job->output != NULL || job->durable, &w->bytes_out);
+	    job->opts->output != NULL || job->opts->durable, &w->bytes_out);
 	if (rv != 0)
 		worker_io_fail(w, path);
 	for (r = 0; r <= sf.runs; r++)
@@ -1270,7 +1315,7 @@ worker_run_stage(struct wctx *w, unsigned int s)
 	if (w->st->reduce_out != NULL) {
 		worker_flush(w);
 		w->bytes_out = w->sink.len;
-		if (runfile_seal(&w->sink, job->durable) != 0)
+		if (runfile_seal(&w->sink, job->opts->durable) != 0)
 			worker_io_fail(w, path);
 		if (w->use_agg)
 			agg_free(&w->comb);
@@ -1301,7 +1346,7 @@ worker_run_stage(struct wctx *w, unsigned int s)
 	w->cs.records_out = w->records_out;
 	w->cs.bytes_in = w->bytes_in;
 	w->cs.output_len = w->bytes_out;
-	if (ckpt_publish(w->ckpt, &w->cs, job->durable) != 0)
+	if (ckpt_publish(w->ckpt, &w->cs, job->opts->durable) != 0)
 		worker_io_fail(w, "checkpoint");
 	/* The stage's end has its own counters: those of its last two
 	 * checkpoints are done with. */

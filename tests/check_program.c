@@ -764,7 +764,7 @@ START_TEST(test_program_inputs)
 	p = program_load(path, &cause);
 	ck_assert_ptr_nonnull(p);
 	ck_assert_int_eq(program_set_inputs(p, NULL, 0, &cause), -1);
-	ck_assert_str_eq(cause, "no input files");
+	ck_assert_str_eq(cause, "empty: no input files in this folder");
 	free(cause);
 	program_free(p);
 	free(path);
