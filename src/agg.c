@@ -92,6 +92,8 @@ agg_grow(struct agg *a)
 	for (i = 0; i < a->cap; i++)
 		a->e[i].k = AGG_EMPTY;
 	for (i = 0; i < oldcap; i++) {
+		if ((i & 0xffff) == 0)
+			progress();
 		if (old[i].k == AGG_EMPTY)
 			continue;
 		j = agg_slot(a, old[i].k);

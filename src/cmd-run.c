@@ -40,7 +40,8 @@ const char cmd_run_synopsis[] =
 "forkflow run program [-qv] [-p partitions] [-i input]... [-o output]\n"
 "                    [--force] [--job-dir dir] [--keep] [--durable]\n"
 "                    [--max-attempts n] [--checkpoint-interval size]\n"
-"                    [--heartbeat-timeout seconds] [--skip-bad-records]\n"
+"                    [--heartbeat-timeout seconds] [--task-timeout seconds]\n"
+"                    [--skip-bad-records]\n"
 "                    [--inject-crash partition:operator[:record[:attempts]]]\n"
 "                    [--chaos mean-seconds] [--changekey-on key|value]\n"
 "                    [--output-format csv|tsv] [--split-size size]\n"
@@ -65,6 +66,10 @@ const char cmd_run_synopsis[] =
 "                       checkpoint every SIZE bytes of input (64M; k, M, G)\n" \
 "      --heartbeat-timeout SECONDS\n" \
 "                       kill a worker that shows no progress that long (10)\n" \
+"      --task-timeout SECONDS\n" \
+"                       kill a worker whose mapper or reducer reads, writes\n" \
+"                       and reports nothing that long (the program's\n" \
+"                       \"taskTimeout\", else 600; 0: never)\n" \
 "      --skip-bad-records\n" \
 "                       skip a record that crashed a worker twice\n" \
 "      --inject-crash P:OP[:RECORD[:ATTEMPTS]]\n" \
@@ -110,6 +115,7 @@ enum {
 	OPT_MAX_ATTEMPTS,
 	OPT_CKPT_INTERVAL,
 	OPT_HEARTBEAT,
+	OPT_TASK_TIMEOUT,
 	OPT_INJECT,
 	OPT_CHAOS,
 	OPT_SKIP_BAD,
@@ -134,6 +140,7 @@ static const struct option run_longopts[] = {
 	{ "max-attempts",	required_argument,	NULL, OPT_MAX_ATTEMPTS },
 	{ "checkpoint-interval", required_argument,	NULL, OPT_CKPT_INTERVAL },
 	{ "heartbeat-timeout",	required_argument,	NULL, OPT_HEARTBEAT },
+	{ "task-timeout",	required_argument,	NULL, OPT_TASK_TIMEOUT },
 	{ "inject-crash",	required_argument,	NULL, OPT_INJECT },
 	{ "chaos",		required_argument,	NULL, OPT_CHAOS },
 	{ "skip-bad-records",	no_argument,		NULL, OPT_SKIP_BAD },
@@ -167,6 +174,7 @@ run_opts_init(struct run_opts *o)
 	o->max_attempts = 4;
 	o->checkpoint_interval = 64 << 20;
 	o->heartbeat_timeout = 10;
+	o->task_timeout = -1;
 	o->changekey = -1;
 	o->out_format = -1;
 	o->progress = PROGRESS_AUTO;
@@ -276,6 +284,10 @@ run_opts_set(struct run_opts *o, int ch, const char *arg)
 	case OPT_HEARTBEAT:
 		o->heartbeat_timeout = cmd_parse_seconds(arg,
 		    "--heartbeat-timeout");
+		break;
+	case OPT_TASK_TIMEOUT:
+		o->task_timeout = strcmp(arg, "0") == 0 ? 0 :
+		    cmd_parse_seconds(arg, "--task-timeout");
 		break;
 	case OPT_INJECT:
 		parse_inject(arg, &o->inject);
@@ -957,6 +969,9 @@ run_load(struct job *job)
 	if (program_set_inputs(p, o->inputs, o->ninputs, &cause) != 0)
 		run_fail(EXIT_USAGE, "%s", cause);
 	job->nparts = run_partitions(o, p);
+	/* Hadoop's mapreduce.task.timeout, 600 s by default. */
+	job->task_timeout = o->task_timeout >= 0 ? o->task_timeout :
+	    p->task_timeout_ms >= 0 ? (double)p->task_timeout_ms / 1000 : 600;
 	job->plan = plan_make(p);
 	if (o->inject.set && (o->inject.part >= job->nparts ||
 	    o->inject.op >= p->nops))

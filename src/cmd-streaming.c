@@ -71,6 +71,32 @@ stream_path(const char *path)
 }
 
 /*
+ * A -D NAME=VALUE property: those forkflow honours go into the program it
+ * writes, the others are ignored with a warning that names them.
+ */
+static void
+stream_property(json_t *root, const char *prop)
+{
+	const char	*eq = strchr(prop, '=');
+	char		*end;
+	long long	 ms;
+
+	if (eq == NULL)
+		errx(EXIT_USAGE, "-D wants NAME=VALUE: %s", prop);
+	if ((size_t)(eq - prop) == strlen("mapreduce.task.timeout") &&
+	    strncmp(prop, "mapreduce.task.timeout", (size_t)(eq - prop)) == 0) {
+		ms = strtoll(eq + 1, &end, 10);
+		if (eq[1] == '\0' || *end != '\0' || ms < 0 ||
+		    ms > 1000000000LL)
+			errx(EXIT_USAGE, "mapreduce.task.timeout must be a "
+			    "number of milliseconds: %s", eq + 1);
+		json_object_set_new(root, "taskTimeout", json_integer(ms));
+		return;
+	}
+	warnx("-D %s ignored", prop);
+}
+
+/*
  * forkflow streaming: Hadoop Streaming's own options, so that a Hadoop
  * Streaming job runs as it is.  The job is written as a program (text
  * input, a mapper, a reducer with its combiner, TSV output) into the job
@@ -92,6 +118,7 @@ cmd_streaming(int argc, char **argv)
 	ro.streaming = 1;
 	ro.argc = argc;
 	ro.argv = argv;
+	root = json_object();
 	in = json_array();
 	for (i = 1; i < argc;) {
 		arg = argv[i];
@@ -132,8 +159,10 @@ cmd_streaming(int argc, char **argv)
 			    sizeof *ro.ship);
 			ro.ship[ro.nship++] = stream_path(stream_value(argc,
 			    argv, &i));
-		} else if (strcmp(arg, "-D") == 0 ||
-		    strcmp(arg, "-cmdenv") == 0) {
+		} else if (strncmp(arg, "-D", 2) == 0) {
+			stream_property(root, arg[2] != '\0' ? (i++, arg + 2) :
+			    stream_value(argc, argv, &i));
+		} else if (strcmp(arg, "-cmdenv") == 0) {
 			warnx("%s %s ignored", arg, stream_value(argc, argv,
 			    &i));
 		} else {
@@ -151,7 +180,6 @@ cmd_streaming(int argc, char **argv)
 	if (nred > 0 && ro.parts == 0)
 		ro.parts = (unsigned int)nred;
 
-	root = json_object();
 	o = json_object();
 	json_object_set_new(o, "path", in);
 	json_object_set_new(o, "format", json_string("text"));

@@ -81,20 +81,36 @@ struct xinsn {
 };
 
 /*
- * The batch form of an expression.  expr_eval_batch() writes the scratch rows
- * and the lane marks although it is given a const expression, so one
- * expression must not be evaluated by two threads at once.  zero[i] marks a
- * lane that divided by zero somewhere; zero[BATCH_MAX] says whether any did.
- * All marks are clear between batches.
+ * The batch form of an expression.  Its scratch rows and lane marks are
+ * those of the module, shared by every expression (a program may have a
+ * hundred thousand of them, and evaluates one at a time): expressions must
+ * not be evaluated by two threads at once.  xzero[i] marks a lane that
+ * divided by zero somewhere; xzero[BATCH_MAX] says whether any did.  All
+ * marks are clear between batches.
  */
 struct xprog {
 	struct xinsn	*insns;
 	size_t		 ninsns;
 	int		 nrows;		/* scratch rows, not counting the spare */
 	int		 ndivs;		/* divisions by something not constant */
-	int64_t		*scratch;	/* nrows + 1 rows of BATCH_MAX */
-	uint8_t		*zero;		/* BATCH_MAX + 1 marks */
 };
+
+static int64_t	*xscratch;		/* xscratch_rows rows of BATCH_MAX */
+static size_t	 xscratch_rows;
+static uint8_t	 xzero[BATCH_MAX + 1];
+
+/* The shared scratch, with at least rows rows. */
+static int64_t *
+xscratch_get(size_t rows)
+{
+	if (rows > xscratch_rows) {
+		free(xscratch);
+		xscratch = xreallocarray(NULL, rows * BATCH_MAX,
+		    sizeof *xscratch);
+		xscratch_rows = rows;
+	}
+	return (xscratch);
+}
 
 /* Tokens other than single characters, which stand for themselves. */
 enum {
@@ -591,8 +607,6 @@ xprog_free(struct xprog *p)
 	if (p == NULL)
 		return;
 	free(p->insns);
-	free(p->scratch);
-	free(p->zero);
 	free(p);
 }
 
@@ -1380,7 +1394,7 @@ xcompile(struct xcomp *xc, const struct expr *e)
 		fatalx("%s: out of instructions", __func__);
 	in = &p->insns[p->ninsns++];
 	in->dst = r.src;
-	in->zero = p->zero;
+	in->zero = xzero;
 	for (i = 0; i < 3; i++) {
 		in->src[i] = (i < n) ? o[i].src : XS_NONE;
 		in->imm[i] = (i < n) ? o[i].imm : 0;
@@ -1547,7 +1561,6 @@ expr_finish(struct expr *e, char **cause, size_t *errpos)
 	n = xcount(e);
 	p = xcalloc(1, sizeof *p);
 	p->insns = xcalloc(n + 1, sizeof *p->insns);
-	p->zero = xcalloc(BATCH_MAX + 1, sizeof *p->zero);
 	memset(&xc, 0, sizeof xc);
 	xc.p = p;
 	xc.cap = n + 1;
@@ -1564,13 +1577,10 @@ expr_finish(struct expr *e, char **cause, size_t *errpos)
 		in->src[0] = r.src;
 		in->src[1] = in->src[2] = XS_NONE;
 		in->imm[0] = r.imm;
-		in->zero = p->zero;
+		in->zero = xzero;
 		in->fn = (r.src == XS_IMM) ? xk_fill : xk_mov;
 	}
 	free(xc.busy);
-
-	p->scratch = xcalloc((size_t)(p->nrows + 1) * BATCH_MAX,
-	    sizeof *p->scratch);
 	e->prog = p;
 	return (0);
 }
@@ -1654,12 +1664,14 @@ xrun(const struct expr *e, const int64_t *k, const int64_t *v, size_t n,
 	const struct xinsn	*in;
 	int64_t			*fin, *dst;
 	const int64_t		*src[3];
+	int64_t			*scratch;
 	size_t			 i;
 	int			 j;
 
+	scratch = xscratch_get((size_t)p->nrows + 1);
 	fin = out;
 	if (xoverlap(out, k, n) || xoverlap(out, v, n))
-		fin = p->scratch + (size_t)p->nrows * BATCH_MAX;
+		fin = scratch + (size_t)p->nrows * BATCH_MAX;
 	for (i = 0; i < p->ninsns; i++) {
 		in = &p->insns[i];
 		for (j = 0; j < 3; j++) {
@@ -1675,27 +1687,27 @@ xrun(const struct expr *e, const int64_t *k, const int64_t *v, size_t n,
 				src[j] = NULL;
 				break;
 			default:
-				src[j] = p->scratch +
+				src[j] = scratch +
 				    (size_t)in->src[j] * BATCH_MAX;
 				break;
 			}
 		}
 		dst = fin;
 		if (in->dst != XS_OUT)
-			dst = p->scratch + (size_t)in->dst * BATCH_MAX;
+			dst = scratch + (size_t)in->dst * BATCH_MAX;
 		in->fn(in, dst, src[0], src[1], src[2], n);
 	}
 
-	if (p->ndivs != 0 && p->zero[BATCH_MAX]) {
+	if (p->ndivs != 0 && xzero[BATCH_MAX]) {
 		for (i = 0; i < n; i++) {
-			if (p->zero[i] &&
+			if (xzero[i] &&
 			    expr_eval(e, k[i], v[i], &fin[i]) != 0) {
-				memset(p->zero, 0, BATCH_MAX + 1);
+				memset(xzero, 0, sizeof xzero);
 				*failed = i;
 				return (-1);
 			}
 		}
-		memset(p->zero, 0, BATCH_MAX + 1);
+		memset(xzero, 0, sizeof xzero);
 	}
 	if (fin != out)
 		memcpy(out, fin, n * sizeof *out);

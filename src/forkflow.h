@@ -167,6 +167,7 @@ struct program {
 	char		*path;		/* program file as given */
 	char		*dir;		/* its folder, for relative inputs */
 	int		 partitions;	/* 0: not given */
+	int64_t		 task_timeout_ms;	/* "taskTimeout", or -1 */
 	int		 changekey_on_key;
 	int		 changekey_forced;	/* by the command line, or -1 */
 	enum in_format	 in_format;
@@ -426,7 +427,7 @@ struct status_page {
 	int64_t		 cur_v;
 	uint64_t	 cur_pos;	/* its input offset + 1, or 0 */
 	uint32_t	 cur_str;	/* 1: its key, 2: its value is text */
-	uint32_t	 pad;
+	uint32_t	 in_command;	/* waiting on a user's command */
 	uint64_t	 checkpoints;
 };
 
@@ -506,6 +507,7 @@ struct run_opts {
 	uint64_t	 checkpoint_interval;	/* bytes of input */
 	uint64_t	 split_size;	/* --split-size, or 0: one range */
 	double		 heartbeat_timeout;	/* seconds */
+	double		 task_timeout;	/* a user's command; -1 not given */
 	double		 chaos;		/* mean seconds between kills, or 0 */
 	int		 skip_bad;	/* --skip-bad-records */
 	struct inject	 inject;
@@ -562,6 +564,7 @@ struct job {
 	char		*workdir;	/* streaming -file files, or NULL */
 	uint64_t	 records_in;	/* counted by the supervisor */
 	uint64_t	 records_out;
+	double		 task_timeout;	/* seconds a command may be silent */
 	int		 display;	/* draw the progress display */
 	double		 status_interval;	/* seconds; 0: no status blocks */
 	int		 interrupted;	/* by SIGINT or SIGTERM */
@@ -641,6 +644,7 @@ int		 xvasprintf(char **, const char *, va_list) printflike(2, 0);
  */
 extern volatile uint64_t *progress_counter;
 extern volatile uint32_t *progress_op;	/* the operator being run */
+extern volatile uint32_t *progress_wait;	/* 1: waiting on a command */
 
 static inline void
 progress(void)
@@ -786,13 +790,7 @@ void		 buf_drain(struct buf *, size_t);
 void		 buf_free(struct buf *);
 ssize_t		 proto_flush(int, struct buf *);
 
-/*
- * stream.c.  The counters table holds the streaming commands' counters,
- * "GROUP,NAME", and the worker's own, named after COUNTER_OWN, which a
- * command's counter never starts with (stream_stderr_line).
- */
-#define COUNTER_OWN	"\001"
-#define COUNTER_OP	COUNTER_OWN "op %zu"	/* records into operator i */
+/* stream.c */
 extern struct stream_env stream_env;
 int		 stream_start(struct stream *, const struct op *);
 int		 stream_feed(struct stream *, const struct batch *,
@@ -800,11 +798,20 @@ int		 stream_feed(struct stream *, const struct batch *,
 int		 stream_finish(struct stream *, const struct stream_out *,
 		     char **);
 int		 stream_filter(const struct op *, struct recbuf *, char **);
+
+/*
+ * counters.c.  The table holds the streaming commands' counters,
+ * "GROUP,NAME", and the worker's own, named after COUNTER_OWN, which a
+ * command's counter never starts with (stream_stderr_line).
+ */
+#define COUNTER_OWN	"\001"
+#define COUNTER_OP	COUNTER_OWN "op %zu"	/* records into operator i */
 void		 counters_add(const char *, size_t, int64_t);
 void		 counters_clear(void);
 int		 counters_save(const char *);
 void		 counters_load(const char *);
-int		 counters_user(size_t, const char **, int64_t *);
+void		 counters_user(void (*)(void *, const char *, int64_t),
+		     void *);
 void		 counters_set(const char *, int64_t);
 int64_t		 counters_get(const char *);
 
@@ -849,6 +856,7 @@ const char	*shuffle_bucket(const struct shuffle_file *, unsigned int,
 int		 shuffle_next(const struct shuffle_file *, const char **,
 		     const char *, struct pair *);
 int		 runfile_sync(struct runfile *);
+int		 runfile_used(const char *, unsigned int, uint8_t *);
 int		 runfile_seal(struct runfile *, int);
 void		 runfile_abort(struct runfile *);
 int		 shuffle_open_len(struct shuffle_file *, const char *,
@@ -888,6 +896,8 @@ int		 journal_lock(struct job *, char **);
 int		 journal_open(struct job *, char **);
 int		 journal_commit_stage(struct job *, unsigned int);
 int		 job_resumable(const struct job *);
+int		 journal_save_used(struct job *, unsigned int, const uint8_t *);
+uint8_t		*journal_load_used(const struct job *, unsigned int);
 int		 journal_note(struct job *, const char *, ...)
 		     printflike(2, 3);
 char		*job_path(const struct job *, const char *, ...)

@@ -21,6 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "forkflow.h"
 
 /* A path inside the job directory. */
@@ -248,6 +250,88 @@ journal_note(struct job *job, const char *fmt, ...)
 	if (r == 0 && job->opts->durable && fsync(job->journalfd) != 0)
 		r = -1;
 	return (r);
+}
+
+#define USED_MAGIC	"FFUSED1"
+
+struct used_hdr {
+	char		magic[8];
+	uint32_t	nparts;
+	uint32_t	pad;
+	uint64_t	sum;		/* XXH3 of the matrix */
+}; /* followed by nparts rows of (nparts + 7) / 8 bytes */
+
+/*
+ * Keep which partitions' outputs of stage s have records for which: a row
+ * per writer, a bit per reader.  The readers of stage s + 1 open only the
+ * files with records for them, and a supervisor that resumes the job
+ * finds this again.  Returns 0, or -1 with errno set.
+ */
+int
+journal_save_used(struct job *job, unsigned int s, const uint8_t *m)
+{
+	struct used_hdr	 hdr;
+	size_t		 len = (size_t)job->nparts * ((job->nparts + 7) / 8);
+	char		*path, *tmp;
+	int		 fd, r = -1, saved_errno;
+
+	memset(&hdr, 0, sizeof hdr);
+	memcpy(hdr.magic, USED_MAGIC, sizeof hdr.magic);
+	hdr.nparts = job->nparts;
+	hdr.sum = XXH3_64bits(m, len);
+	path = job_path(job, "s%u/used", s);
+	xasprintf(&tmp, "%s.tmp", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) != -1) {
+		if (write_all(fd, &hdr, sizeof hdr) == 0 &&
+		    write_all(fd, m, len) == 0 &&
+		    (!job->opts->durable || fsync(fd) == 0))
+			r = 0;
+		saved_errno = errno;
+		if (close(fd) != 0 && r == 0) {
+			r = -1;
+			saved_errno = errno;
+		}
+		if (r == 0 && rename(tmp, path) != 0) {
+			r = -1;
+			saved_errno = errno;
+		}
+		errno = saved_errno;
+	}
+	free(tmp);
+	free(path);
+	return (r);
+}
+
+/*
+ * The matrix journal_save_used() kept for stage s, or NULL when there is
+ * none that is whole (then every reader opens every file, as it may).
+ */
+uint8_t *
+journal_load_used(const struct job *job, unsigned int s)
+{
+	struct used_hdr	 hdr;
+	size_t		 len = (size_t)job->nparts * ((job->nparts + 7) / 8);
+	uint8_t		*m;
+	char		*path;
+	int		 fd;
+
+	path = job_path(job, "s%u/used", s);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd == -1)
+		return (NULL);
+	m = xmalloc(len + 1);
+	if (pread(fd, &hdr, sizeof hdr, 0) != sizeof hdr ||
+	    memcmp(hdr.magic, USED_MAGIC, sizeof hdr.magic) != 0 ||
+	    hdr.nparts != job->nparts ||
+	    pread(fd, m, len, sizeof hdr) != (ssize_t)len ||
+	    XXH3_64bits(m, len) != hdr.sum) {
+		free(m);
+		m = NULL;
+	}
+	close(fd);
+	return (m);
 }
 
 /* Record that every worker has committed stage s. */

@@ -19,6 +19,7 @@
 
 volatile uint64_t *progress_counter;
 volatile uint32_t *progress_op;
+volatile uint32_t *progress_wait;
 
 static int	 log_verbose;
 static int	 log_child;	/* a forked worker: leave with _exit() */

@@ -525,6 +525,7 @@ program_load_opts(const char *path, int changekey_on, char **cause)
 	size_t		 len, i;
 
 	p = xcalloc(1, sizeof *p);
+	p->task_timeout_ms = -1;
 	p->path = xstrdup(path);
 	if ((slash = strrchr(path, '/')) != NULL)
 		p->dir = xstrndup(path, slash - path + 1);
@@ -689,7 +690,8 @@ program_load_json(struct program *p, size_t len, char **cause)
 	json_int_t	 n;
 	struct srcpos	 where;
 	static const char *known[] = { "partitions", "input", "files",
-	    "changeKeyOn", "operations", "instructions", "output", NULL };
+	    "changeKeyOn", "operations", "instructions", "output",
+	    "taskTimeout", NULL };
 	static const char *ops_names[] = { "operations", "instructions",
 	    NULL };
 	static const char *input_names[] = { "input", "files", NULL };
@@ -729,6 +731,17 @@ program_load_json(struct program *p, size_t len, char **cause)
 			goto fail;
 		}
 		p->partitions = (int)n;
+	}
+
+	if ((j = json_object_get(root, "taskTimeout")) != NULL) {
+		at = jpos_member(rootpos, "taskTimeout");
+		if (!json_is_integer(j) || json_integer_value(j) < 0 ||
+		    json_integer_value(j) > (json_int_t)1000 * 1000000) {
+			program_error(cause, p, &at->at, "taskTimeout must be "
+			    "a number of milliseconds from 0 to 1000000000");
+			goto fail;
+		}
+		p->task_timeout_ms = (int64_t)json_integer_value(j);
 	}
 
 	if ((j = json_object_get(root, "changeKeyOn")) != NULL) {
@@ -1616,6 +1629,9 @@ program_canonical(const struct program *p)
 	}
 	json_object_set_new(root, "changeKeyOn",
 	    json_string(p->changekey_on_key ? "key" : "value"));
+	if (p->task_timeout_ms >= 0)
+		json_object_set_new(root, "taskTimeout",
+		    json_integer(p->task_timeout_ms));
 	ops = json_array();
 	for (i = 0; i < p->nops; i++) {
 		op = &p->ops[i];

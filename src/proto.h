@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION	3
+#define PROTO_VERSION	4
 #define MSG_MAXSIZE	(64 * 1024)	/* payload bytes */
 
 enum msg_type {
@@ -41,7 +41,11 @@ struct msg_start {
 	uint32_t	attempt;
 	uint32_t	nskip;		/* stage input records to skip */
 	uint32_t	ncareful;	/* ranges to run a record at a time */
-}; /* followed by nskip uint64_t, then ncareful pairs of uint64_t */
+	uint32_t	nsources;	/* bytes of the sources, or 0: all */
+	uint32_t	pad;
+}; /* followed by nskip uint64_t, ncareful pairs of uint64_t, then the
+    * sources: a bit per partition, set for each whose output of the stage
+    * before has records for this one */
 
 struct msg_stage_done {
 	uint32_t	stage;
@@ -50,7 +54,10 @@ struct msg_stage_done {
 	uint64_t	records_out;
 	uint64_t	bytes_in;
 	uint64_t	bytes_out;
-};
+	uint32_t	nused;		/* bytes of the buckets used, or 0 */
+	uint32_t	pad;
+}; /* followed by the buckets used: a bit per partition, set for each that
+    * the stage's output has records for (a stage that shuffles) */
 
 /* The stage was committed by an earlier fork of this worker. */
 #define DONE_ALREADY	1

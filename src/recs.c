@@ -54,6 +54,8 @@ rec_cmp(const void *x, const void *y, void *arg)
 	const struct pair	*a = x, *b = y;
 	int			 c;
 
+	/* A sort of millions of strings is long: it shows it moves. */
+	progress();
 	if ((c = val_cmp(sc->kt, a->k, b->k)) != 0)
 		return (c);
 	return (val_cmp(sc->vt, a->v, b->v));
@@ -118,6 +120,7 @@ recs_fold(struct pair *r, size_t n, enum vtype kt, enum vtype vt,
 	int64_t	acc;
 
 	for (i = 0; i < n; i = j) {
+		progress();
 		for (j = i + 1; j < n && val_eq(kt, r[j].k, r[i].k); j++)
 			;
 		if (fn == FN_COLLECT && combine) {

@@ -63,6 +63,8 @@ sagg_grow(struct sagg *t)
 	t->cap = oldcap ? oldcap * 2 : 1 << 16;
 	t->e = xcalloc(t->cap, sizeof *t->e);
 	for (i = 0; i < oldcap; i++) {
+		if ((i & 0xffff) == 0)
+			progress();
 		if (old[i].len == 0)
 			continue;
 		j = (size_t)(old[i].hash & (t->cap - 1));
@@ -169,6 +171,8 @@ sagg_pairs(struct sagg *t, size_t *np)
 
 	r = xreallocarray(NULL, t->used + 1, sizeof *r);
 	for (i = 0; i < t->cap; i++) {
+		if ((i & 0xffff) == 0)
+			progress();
 		if (t->e[i].len == 0)
 			continue;
 		r[n].k = str_make(&t->a, t->keys + t->e[i].off,

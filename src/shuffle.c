@@ -74,7 +74,10 @@ part_of(enum vtype kt, int64_t k, unsigned int nparts)
 	    nparts) >> 64));
 }
 
-/* Write all of buf, or fail. */
+/*
+ * Write all of buf, or fail.  Writes go in pieces of at most 8 MiB, each
+ * a unit of progress, so that a long write to a slow disk shows it moves.
+ */
 int
 write_all(int fd, const void *buf, size_t len)
 {
@@ -82,12 +85,14 @@ write_all(int fd, const void *buf, size_t len)
 	ssize_t		 n;
 
 	while (len > 0) {
-		n = write(fd, p, len);
+		n = write(fd, p, len < ((size_t)8 << 20) ? len :
+		    ((size_t)8 << 20));
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
 			return (-1);
 		}
+		progress();
 		p += n;
 		len -= (size_t)n;
 	}
@@ -216,12 +221,15 @@ runfile_append_recs(struct runfile *rf, const struct pair *r,
 			bytes[b] += val_size(rf->kt, r[n].k) +
 			    val_size(rf->vt, r[n].v);
 		total += bytes[b];
+		progress();
 	}
 	buf = xmalloc(total + 1);
 	p = buf;
 	for (i = 0; i < n; i++) {
 		p = val_put(rf->kt, p, r[i].k);
 		p = val_put(rf->vt, p, r[i].v);
+		if ((i & 0xffff) == 0)
+			progress();
 	}
 	hdr.magic = RUN_MAGIC;
 	hdr.nbuckets = rf->nbuckets;
@@ -266,6 +274,8 @@ runfile_append_sorted(struct runfile *rf, const struct pair *r, size_t n)
 	for (i = 0; i < n; i++) {
 		part[i] = part_of(rf->kt, r[i].k, rf->nbuckets);
 		count[part[i]]++;
+		if ((i & 0xffff) == 0)
+			progress();
 	}
 	for (b = 1; b < rf->nbuckets; b++)
 		pos[b] = pos[b - 1] + count[b - 1];
@@ -297,6 +307,8 @@ runfile_append_agg(struct runfile *rf, const struct agg *a)
 	for (i = 0; agg_next(a, &it, &k, &acc); i++) {
 		pairs[i].k = k;
 		pairs[i].v = acc;
+		if ((i & 0xffff) == 0)
+			progress();
 	}
 	if (rf->nbuckets == 1)
 		sort_pairs(pairs, n);
@@ -386,6 +398,64 @@ shuffle_write_agg(const char *path, unsigned int nbuckets, const struct agg *a,
 }
 
 /*
+ * Which buckets of a sealed run file hold records: a bit per bucket in
+ * used (nbuckets bits, cleared first), read from the run headers and their
+ * tables with pread(2), without mapping the file or reading its records.
+ * The next stage's readers open only the files that have records for
+ * them.  Returns 0, or -1 with errno set (EINVAL: not a whole run file).
+ */
+int
+runfile_used(const char *path, unsigned int nbuckets, uint8_t *used)
+{
+	struct runfile_hdr	 hdr;
+	struct run_hdr		 rh;
+	uint64_t		*counts, off, sum;
+	unsigned int		 r, b;
+	int			 fd, saved_errno;
+
+	memset(used, 0, (nbuckets + 7) / 8);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (-1);
+	errno = 0;
+	counts = xcalloc(nbuckets, sizeof *counts);
+	if (pread(fd, &hdr, sizeof hdr, 0) != sizeof hdr ||
+	    memcmp(hdr.magic, RUNFILE_MAGIC, sizeof hdr.magic) != 0 ||
+	    hdr.nbuckets != nbuckets)
+		goto bad;
+	off = sizeof hdr;
+	for (r = 0; r < hdr.runs; r++) {
+		progress();
+		if (pread(fd, &rh, sizeof rh, (off_t)off) != sizeof rh ||
+		    rh.magic != RUN_MAGIC || rh.nbuckets != nbuckets ||
+		    pread(fd, counts, nbuckets * sizeof *counts,
+		    (off_t)(off + sizeof rh)) != (ssize_t)(nbuckets *
+		    sizeof *counts))
+			goto bad;
+		sum = 0;
+		for (b = 0; b < nbuckets; b++) {
+			if (counts[b] != 0)
+				used[b / 8] |= (uint8_t)(1u << (b % 8));
+			sum += counts[b];
+		}
+		/* Typed runs count bytes; integer runs count pairs. */
+		off += sizeof rh + nbuckets * sizeof *counts +
+		    (hdr.schema != 0 ? sum : sum * sizeof(struct pair));
+		if (off > hdr.length)
+			goto bad;
+	}
+	free(counts);
+	close(fd);
+	return (0);
+
+bad:
+	saved_errno = errno;
+	free(counts);
+	close(fd);
+	errno = saved_errno != 0 ? saved_errno : EINVAL;
+	return (-1);
+}
+
+/*
  * Count the records of len bytes of a typed run at off, decoding each:
  * a run whose records do not decode, or whose count is not what its header
  * says, is damaged.  Returns the count, or UINT64_MAX.
@@ -398,8 +468,10 @@ shuffle_count(const struct shuffle_file *sf, uint64_t off, uint64_t len)
 	uint64_t	 n = 0;
 	int		 r;
 
-	while ((r = shuffle_next(sf, &p, end, &rec)) == 1)
-		n++;
+	while ((r = shuffle_next(sf, &p, end, &rec)) == 1) {
+		if ((++n & 0x3ff) == 0)
+			progress();
+	}
 	return (r == 0 ? n : UINT64_MAX);
 }
 
@@ -415,6 +487,7 @@ shuffle_walk(struct shuffle_file *sf, uint64_t len, unsigned int maxruns)
 	unsigned int	 r = 0, b;
 
 	while (off < len && r < maxruns) {
+		progress();
 		if (len - off < sizeof rh)
 			return (-1);
 		memcpy(&rh, sf->map + off, sizeof rh);
@@ -487,6 +560,7 @@ shuffle_open_len(struct shuffle_file *sf, const char *path,
 
 	memset(sf, 0, sizeof *sf);
 	sf->nparts = nbuckets;
+	progress();
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		xasprintf(cause, "%s: %s", path, strerror(errno));
 		return (-1);

@@ -61,6 +61,8 @@ sort_pairs(struct pair *r, size_t n)
 	for (i = 0; i < n; i++) {
 		for (b = 0; b < 16; b++)
 			count[b][pair_byte(&r[i], b)]++;
+		if ((i & 0xffff) == 0)
+			progress();
 	}
 	tmp = xreallocarray(NULL, n, sizeof *tmp);
 	src = r;

@@ -111,6 +111,17 @@ stats_op_name(const struct program *p, size_t i)
 	return (j);
 }
 
+/* Add a streaming command's counter to the job's (a json_t object). */
+static void
+stats_user_add(void *arg, const char *name, int64_t value)
+{
+	json_t	*user = arg, *old;
+
+	old = json_object_get(user, name);
+	json_object_set_new(user, name, json_integer(value + (old != NULL ?
+	    json_integer_value(old) : 0)));
+}
+
 /*
  * Add up the files of every partition of stage s, read once each: the
  * stage's records, bytes and CPU time, the records into each of its
@@ -121,12 +132,9 @@ stats_stage(const struct job *job, unsigned int s, json_int_t *opin,
     json_t *user, double wall, struct stage_sums *sum)
 {
 	const struct stage	*st = &job->plan->stages[s];
-	const char		*uname;
 	char			 name[32];
-	int64_t			 uval;
-	size_t			 i, j;
+	size_t			 i;
 	unsigned int		 p;
-	json_t			*old;
 
 	counters_clear();
 	for (p = 0; p < job->nparts; p++)
@@ -140,11 +148,7 @@ stats_stage(const struct job *job, unsigned int s, json_int_t *opin,
 		snprintf(name, sizeof name, COUNTER_OP, i);
 		opin[i] = counters_get(name);
 	}
-	for (j = 0; counters_user(j, &uname, &uval); j++) {
-		old = json_object_get(user, uname);
-		json_object_set_new(user, uname, json_integer(uval +
-		    (old != NULL ? json_integer_value(old) : 0)));
-	}
+	counters_user(stats_user_add, user);
 	counters_clear();
 	return (json_pack("{s:i, s:I, s:I, s:f, s:f}", "stage", (int)s,
 	    "records_in", sum->in, "records_out", sum->out, "wall", wall,

@@ -174,6 +174,8 @@ stream_stderr_line(struct stream *s, const char *line, size_t len)
 	char		*text;
 
 	text = xstrndup(line, len);
+	if (strncmp(text, "reporter:", 9) == 0)
+		progress();
 	if (strncmp(text, "reporter:counter:", 17) == 0 &&
 	    (c = strrchr(text, ',')) != NULL && c > text + 17 &&
 	    text[17] != COUNTER_OWN[0]) {
@@ -231,7 +233,7 @@ stream_pump(struct stream *s, const struct stream_out *out, int drain)
 	struct pollfd	pfd[3];
 	char		tmp[65536];
 	ssize_t		n;
-	int		i, nfd, ret = 0;
+	int		i, nfd, r, ret = 0;
 
 	for (;;) {
 		nfd = 0;
@@ -251,7 +253,14 @@ stream_pump(struct stream *s, const struct stream_out *out, int drain)
 			return (ret);
 		if (!drain && (s->in == -1 || s->wbuf.len == s->wbuf.off))
 			return (ret);
-		if (poll(pfd, (nfds_t)nfd, -1) == -1) {
+		/* The command's time: the supervisor gives it the task
+		 * timeout, not the heartbeat's. */
+		if (progress_wait != NULL)
+			*progress_wait = 1;
+		r = poll(pfd, (nfds_t)nfd, -1);
+		if (progress_wait != NULL)
+			*progress_wait = 0;
+		if (r == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
@@ -285,14 +294,16 @@ stream_pump(struct stream *s, const struct stream_out *out, int drain)
 				}
 				continue;
 			}
+			/* Output is progress; standard error is only by
+			 * its reporter: lines (stream_stderr_line). */
 			if (pfd[i].fd == s->out) {
 				buf_add(&s->rbuf, tmp, (size_t)n);
 				stream_lines(s, &s->rbuf, 0, out);
+				progress();
 			} else {
 				buf_add(&s->ebuf, tmp, (size_t)n);
 				stream_lines(s, &s->ebuf, 1, out);
 			}
-			progress();
 		}
 	}
 }
@@ -439,143 +450,5 @@ stream_filter(const struct op *op, struct recbuf *rb, char **why)
 	recbuf_free(rb);
 	*rb = out;
 	recs_sort(rb->r, rb->n, rb->kt, rb->vt);
-	return (0);
-}
-
-/*
- * User counters, from reporter:counter:GROUP,NAME,N lines: a small table
- * of "GROUP,NAME" and their totals in this worker, for this stage.  They
- * are saved with each checkpoint (counters_save) and loaded back on resume,
- * so that work done twice is counted once.
- */
-struct counter {
-	char		*name;		/* "GROUP,NAME" */
-	int64_t		 value;
-};
-
-static struct counter	*counters;
-static size_t		 ncounters;
-
-void
-counters_add(const char *name, size_t len, int64_t n)
-{
-	size_t	i;
-
-	for (i = 0; i < ncounters; i++) {
-		if (strlen(counters[i].name) == len &&
-		    memcmp(counters[i].name, name, len) == 0) {
-			counters[i].value = (int64_t)((uint64_t)counters[i].value +
-			    (uint64_t)n);
-			return;
-		}
-	}
-	counters = xreallocarray(counters, ncounters + 1, sizeof *counters);
-	counters[ncounters].name = xstrndup(name, len);
-	counters[ncounters].value = n;
-	ncounters++;
-}
-
-/* Set a counter to a value (the worker's own, named after COUNTER_OWN). */
-void
-counters_set(const char *name, int64_t n)
-{
-	counters_add(name, strlen(name), (int64_t)((uint64_t)n -
-	    (uint64_t)counters_get(name)));
-}
-
-/* A counter's value, 0 if there is none. */
-int64_t
-counters_get(const char *name)
-{
-	size_t	i;
-
-	for (i = 0; i < ncounters; i++) {
-		if (strcmp(counters[i].name, name) == 0)
-			return (counters[i].value);
-	}
-	return (0);
-}
-
-void
-counters_clear(void)
-{
-	size_t	i;
-
-	for (i = 0; i < ncounters; i++)
-		free(counters[i].name);
-	free(counters);
-	counters = NULL;
-	ncounters = 0;
-}
-
-/* Write the counters to path, as "GROUP,NAME<TAB>N" lines; 0 or -1. */
-int
-counters_save(const char *path)
-{
-	FILE	*f;
-	char	*tmp;
-	size_t	 i;
-	int	 r = 0;
-
-	xasprintf(&tmp, "%s.tmp", path);
-	if ((f = fopen(tmp, "w")) == NULL) {
-		free(tmp);
-		return (-1);
-	}
-	for (i = 0; i < ncounters; i++)
-		fprintf(f, "%s\t%lld\n", counters[i].name,
-		    (long long)counters[i].value);
-	if (fclose(f) != 0 || rename(tmp, path) != 0)
-		r = -1;
-	free(tmp);
-	return (r);
-}
-
-/* Add the counters of a file written by counters_save (none: fine). */
-void
-counters_load(const char *path)
-{
-	FILE	*f;
-	char	 line[1024], *tab;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return;
-	while (fgets(line, sizeof line, f) != NULL) {
-		if ((tab = strchr(line, '\t')) == NULL)
-			continue;
-		counters_add(line, (size_t)(tab - line),
-		    strtoll(tab + 1, NULL, 10));
-	}
-	fclose(f);
-}
-
-/*
- * The i-th of the streaming commands' counters, in the order of their
- * names; the worker's own (COUNTER_OWN) are passed over.  0 when there is
- * none.
- */
-int
-counters_user(size_t i, const char **name, int64_t *value)
-{
-	size_t		a, b;
-	struct counter	t;
-
-	for (a = 1; a < ncounters; a++) {
-		for (b = a; b > 0 && strcmp(counters[b - 1].name,
-		    counters[b].name) > 0; b--) {
-			t = counters[b];
-			counters[b] = counters[b - 1];
-			counters[b - 1] = t;
-		}
-	}
-	for (a = 0; a < ncounters; a++) {
-		if (counters[a].name[0] == COUNTER_OWN[0])
-			continue;
-		if (i-- == 0) {
-			*name = counters[a].name;
-			*value = counters[a].value;
-			return (1);
-		}
-	}
 	return (0);
 }

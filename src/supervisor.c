@@ -143,6 +143,9 @@ struct supervisor {
 	ev_timer		 tick;		/* the display, the page */
 	ev_timer		 block;		/* status blocks */
 	int			 errpipe[2];	/* workers' stderr, displayed */
+	size_t			 rowbytes;	/* of a bitmap of partitions */
+	uint8_t			*used;		/* this stage's, per writer */
+	uint8_t			*sources;	/* the stage before's, or NULL */
 	ev_io			 errio;
 	struct buf		 errbuf;
 };
@@ -427,9 +430,11 @@ supervisor_send(struct worker *w, uint32_t type, const void *p, size_t len)
 static void
 supervisor_start_stage(struct worker *w, unsigned int stage)
 {
+	struct supervisor	*sv = w->sv;
 	struct msg_start	 start;
 	struct buf		 b;
 	const struct suspect	*x;
+	uint8_t			*bits;
 	uint64_t		 u;
 	size_t			 i;
 
@@ -458,6 +463,20 @@ supervisor_start_stage(struct worker *w, unsigned int stage)
 			buf_add(&b, &u, sizeof u);
 		}
 	}
+	/* The writers with records for this reader: a column of the
+	 * stage before's matrix. */
+	if (stage > 0 && sv->sources != NULL) {
+		bits = xcalloc(1, sv->rowbytes);
+		for (i = 0; i < sv->job->nparts; i++) {
+			if (sv->sources[i * sv->rowbytes + w->part / 8] &
+			    (1u << (w->part % 8)))
+				bits[i / 8] |= (uint8_t)(1u << (i % 8));
+		}
+		((struct msg_start *)(void *)b.data)->nsources =
+		    (uint32_t)sv->rowbytes;
+		buf_add(&b, bits, sv->rowbytes);
+		free(bits);
+	}
 	supervisor_send(w, MSG_START, b.data, b.len);
 	buf_free(&b);
 	worker_moved(w);
@@ -485,8 +504,13 @@ supervisor_dispatch(struct worker *w, struct msg *m)
 			return (-1);
 		break;
 	case MSG_STAGE_DONE:
+		/* A stage that shuffles says which partitions it has
+		 * records for; another says nothing. */
 		if (proto_get(m, &done, sizeof done) != 0 ||
-		    proto_end(m) != 0 || done.stage != sv->stage)
+		    done.stage != sv->stage || done.nused != (sv->job->plan->
+		    stages[done.stage].reduce_out != NULL ? sv->rowbytes : 0) ||
+		    proto_get(m, sv->used + w->part * sv->rowbytes,
+		    done.nused) != 0 || proto_end(m) != 0)
 			return (-1);
 		w->stages_done = done.stage + 1;
 		w->failures = 0;
@@ -804,15 +828,23 @@ supervisor_barrier(struct supervisor *sv)
 			supervisor_stop_worker(&sv->w[i]);
 		return;
 	}
+	if (sv->finishing)
+		return;		/* every stage is committed */
 	for (i = 0; i < job->nparts; i++) {
 		if (sv->w[i].stages_done <= sv->stage)
 			return;
 	}
-	if (journal_commit_stage(job, sv->stage) != 0) {
+	if ((job->plan->stages[sv->stage].reduce_out != NULL &&
+	    journal_save_used(job, sv->stage, sv->used) != 0) ||
+	    journal_commit_stage(job, sv->stage) != 0) {
 		supervisor_fail(sv, EXIT_JOB_FAILED, xstrdup("cannot write "
 		    "the journal"));
 		return;
 	}
+	/* What this stage wrote is what the next one reads. */
+	free(sv->sources);
+	sv->sources = sv->used;
+	sv->used = xcalloc(job->nparts, sv->rowbytes);
 	log_info("stage %u committed", sv->stage);
 	event_emit("stage_committed", &(struct evwhere){ -1,
 	    (int)sv->stage, -1, 0, 0 }, json_pack("{s:f}", "wall",
@@ -830,6 +862,12 @@ supervisor_barrier(struct supervisor *sv)
 		if (sv->w[i].state == W_RUNNING) {
 			sv->w[i].state = W_FINISHING;
 			supervisor_send(&sv->w[i], MSG_FINISH, NULL, 0);
+		} else if (sv->w[i].state == W_BACKOFF) {
+			/* Its work is all committed: no need to fork it. */
+			ev_timer_stop(sv->loop, &sv->w[i].backoff);
+			sv->w[i].state = W_DONE;
+			if (--sv->live == 0)
+				ev_break(sv->loop, EVBREAK_ALL);
 		}
 	}
 }
@@ -949,7 +987,13 @@ supervisor_spawn(struct supervisor *sv, struct worker *w)
 	    (long)pid, w->attempts);
 	worker_event_at(w, "worker_forked", (int)sv->job->plan->
 	    stages[sv->stage].first, NULL);
-	supervisor_start_stage(w, sv->stage);
+	/*
+	 * One that committed the stage before it died waits for the next:
+	 * told to run the stage again, it would answer that it had done it
+	 * after the barrier had moved on.
+	 */
+	if (w->stages_done <= sv->stage)
+		supervisor_start_stage(w, sv->stage);
 	supervisor_page(sv);
 }
 
@@ -961,18 +1005,45 @@ worker_busy(const struct worker *w)
 	    w->stages_done <= w->sv->stage && !w->sv->finishing);
 }
 
+/* Is a process stopped (SIGSTOP, a debugger)?  Its /proc stat says. */
+static int
+proc_stopped(pid_t pid)
+{
+	char	 path[64], buf[512], *p;
+	ssize_t	 n;
+	int	 fd;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (0);
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return (0);
+	buf[n] = '\0';
+	/* The state follows the command name, which may hold ")". */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return (0);
+	return (p[2] == 'T' || p[2] == 't');
+}
+
 /*
  * The heartbeat: a busy worker bumps the counter in its status page at
- * least once per batch, without a system call.  One whose counter has not
- * moved for --heartbeat-timeout seconds is hung (stopped, or stuck in a
- * loop): kill it, and it is restarted like any crashed worker.
+ * least once per batch, and in every long loop, without a system call.
+ * One whose counter has not moved for --heartbeat-timeout seconds is hung
+ * (stopped, or stuck in a loop): kill it, and it is restarted like any
+ * crashed worker.  A worker waiting on a user's command gives the command
+ * Hadoop's contract instead: it is killed only after the task timeout
+ * (mapreduce.task.timeout, 600 s) with no line read from the command, none
+ * written to it and no reporter: line, unless the worker itself is
+ * stopped.
  */
 static void
 supervisor_heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct supervisor	*sv = t->data;
 	struct worker		*w;
-	ev_tstamp		 now = ev_now(loop);
+	ev_tstamp		 now = ev_now(loop), idle;
 	uint64_t		 hb;
 	unsigned int		 i;
 
@@ -981,16 +1052,27 @@ supervisor_heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		if (!worker_busy(w) || w->hung)
 			continue;
 		hb = w->status->heartbeat;
-		if (hb != w->last_hb)
+		if (hb != w->last_hb) {
 			worker_moved(w);
-		else if (now - w->last_change >= sv->job->opts->heartbeat_timeout) {
-			log_warnx("worker %u (pid %ld) made no progress for "
-			    "%.1f s; killing it", w->part, (long)w->pid,
-			    now - w->last_change);
-			w->hung = 1;
-			w->doomed = 1;
-			kill(w->pid, SIGKILL);
+			continue;
 		}
+		idle = now - w->last_change;
+		if (idle < sv->job->opts->heartbeat_timeout)
+			continue;
+		if (w->status->in_command && !proc_stopped(w->pid)) {
+			if (sv->job->task_timeout == 0 ||
+			    idle < sv->job->task_timeout)
+				continue;
+			log_warnx("worker %u (pid %ld): its command read, "
+			    "wrote and reported nothing for %.1f s (the task "
+			    "timeout); killing it", w->part, (long)w->pid,
+			    idle);
+		} else
+			log_warnx("worker %u (pid %ld) made no progress for "
+			    "%.1f s; killing it", w->part, (long)w->pid, idle);
+		w->hung = 1;
+		w->doomed = 1;
+		kill(w->pid, SIGKILL);
 	}
 }
 
@@ -1234,6 +1316,10 @@ supervisor_run(struct job *job)
 
 	memset(&sv, 0, sizeof sv);
 	sv.job = job;
+	sv.rowbytes = (job->nparts + 7) / 8;
+	sv.used = xcalloc(job->nparts, sv.rowbytes);
+	if (job->first_stage > 0)
+		sv.sources = journal_load_used(job, job->first_stage - 1);
 	if ((sv.loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		fatalx("cannot initialise libev");
 	sv.w = xcalloc(job->nparts, sizeof *sv.w);
@@ -1332,6 +1418,8 @@ supervisor_run(struct job *job)
 	}
 	free(sv.w);
 	free(sv.fail_msg);
+	free(sv.used);
+	free(sv.sources);
 	ev_signal_stop(sv.loop, &sv.sigint);
 	ev_signal_stop(sv.loop, &sv.sigterm);
 	ev_signal_stop(sv.loop, &sv.sighup);

@@ -79,6 +79,10 @@ struct wctx {
 	size_t			 nskip;
 	uint64_t		*careful;	/* pairs lo, hi */
 	size_t			 ncareful;
+
+	/* The partitions whose output of the stage before has records for
+	 * this one (a bit each), or NULL: any may. */
+	uint8_t			*sources;
 };
 
 static void	worker_run_stage(struct wctx *, unsigned int);
@@ -209,6 +213,15 @@ worker_finish_streams(struct wctx *w)
 	if (ops_finish(w->job->prog, w->st->first, w->st->end, &sink,
 	    &err) != 0)
 		worker_op_fail(w, &err);
+}
+
+/* Does the output of partition src of the stage before hold records for
+ * this one? */
+static int
+worker_source(const struct wctx *w, unsigned int src)
+{
+	return (w->sources == NULL ||
+	    (w->sources[src / 8] & (1u << (src % 8))) != 0);
 }
 
 /* Is stage input record i to be skipped? */
@@ -871,6 +884,8 @@ worker_reduce_sorted(struct wctx *w)
 	memset(&a, 0, sizeof a);
 	sf = xcalloc(job->nparts, sizeof *sf);
 	for (src = 0; src < job->nparts; src++) {
+		if (!worker_source(w, src))
+			continue;
 		path = job_path(job, "s%u/w%u.data", w->s - 1, src);
 		if (shuffle_open(&sf[src], path, job->nparts, &cause) != 0)
 			fatalx("%s", cause);
@@ -905,6 +920,8 @@ worker_reduce_sorted(struct wctx *w)
 		for (i = 0; i < n; i++) {
 			k = str_of(r[i].k);
 			sagg_add(&t, k->s, k->len, r[i].v);
+			if ((i & 0xffff) == 0)
+				progress();
 		}
 		free(r);
 		r = sagg_pairs(&t, &n);
@@ -922,8 +939,10 @@ worker_reduce_sorted(struct wctx *w)
 	    runfile_seal(&rf, job->opts->durable) != 0)
 		worker_io_fail(w, path);
 	free(path);
-	for (src = 0; src < job->nparts; src++)
-		shuffle_close(&sf[src]);
+	for (src = 0; src < job->nparts; src++) {
+		if (worker_source(w, src))
+			shuffle_close(&sf[src]);
+	}
 	free(sf);
 	free(r);
 	arena_free(&a);
@@ -973,6 +992,8 @@ worker_reduce(struct wctx *w, int resume)
 	} else
 		w->cs.snap_len = 0;
 	for (src = first; src < job->nparts; src++) {
+		if (!worker_source(w, src))
+			continue;
 		path = job_path(job, "s%u/w%u.data", w->s - 1, src);
 		if (shuffle_open(&sf, path, job->nparts, &cause) != 0)
 			fatalx("%s", cause);
@@ -1158,8 +1179,10 @@ worker_commit_final(struct wctx *w, const char *path)
 		p = shuffle_bucket(&sf, r, 0, &len);
 		end = p + len;
 		dec[r] = xreallocarray(NULL, len / 8 + 1, sizeof **dec);
-		while (shuffle_next(&sf, &p, end, &dec[r][src[r].n]) == 1)
-			src[r].n++;
+		while (shuffle_next(&sf, &p, end, &dec[r][src[r].n]) == 1) {
+			if ((++src[r].n & 0xffff) == 0)
+				progress();
+		}
 		src[r].p = dec[r];
 	}
 	src[r].p = w->recs.r;
@@ -1356,6 +1379,38 @@ worker_run_stage(struct wctx *w, unsigned int s)
 		worker_drop_counters(w, w->cs.generation - 1);
 }
 
+/*
+ * Tell the supervisor the stage is committed, with its counts and, for a
+ * stage that shuffles, which partitions its output has records for.
+ */
+static void
+worker_stage_done(struct wctx *w, unsigned int s)
+{
+	struct msg_stage_done	 done;
+	uint8_t			*used = NULL;
+	char			*path;
+
+	memset(&done, 0, sizeof done);
+	done.stage = s;
+	done.flags = w->already ? DONE_ALREADY : 0;
+	done.records_in = w->records_in;
+	done.records_out = w->records_out;
+	done.bytes_in = w->bytes_in;
+	done.bytes_out = w->bytes_out;
+	if (w->job->plan->stages[s].reduce_out != NULL) {
+		done.nused = (w->job->nparts + 7) / 8;
+		used = xmalloc(done.nused);
+		path = worker_stage_path(w, s);
+		if (runfile_used(path, w->job->nparts, used) != 0)
+			fatal("%s", path);
+		free(path);
+	}
+	if (proto_send(w->fd, MSG_STAGE_DONE, w->part, &done, sizeof done,
+	    used, done.nused) != 0)
+		fatal("send");
+	free(used);
+}
+
 /* Read MSG_START: the stage, the attempt, records to skip or watch. */
 static int
 worker_get_start(struct wctx *w, struct msg *m, struct msg_start *start)
@@ -1364,7 +1419,9 @@ worker_get_start(struct wctx *w, struct msg *m, struct msg_start *start)
 
 	if (proto_get(m, start, sizeof *start) != 0 ||
 	    start->stage >= w->job->plan->nstages ||
-	    start->nskip > MSG_MAXSIZE / 8 || start->ncareful > MSG_MAXSIZE / 16)
+	    start->nskip > MSG_MAXSIZE / 8 || start->ncareful > MSG_MAXSIZE / 16 ||
+	    (start->nsources != 0 && start->nsources !=
+	    (w->job->nparts + 7) / 8))
 		return (-1);
 	free(w->skip);
 	free(w->careful);
@@ -1380,6 +1437,13 @@ worker_get_start(struct wctx *w, struct msg *m, struct msg_start *start)
 		if (proto_get(m, &w->careful[i], sizeof *w->careful) != 0)
 			return (-1);
 	}
+	free(w->sources);
+	w->sources = NULL;
+	if (start->nsources != 0) {
+		w->sources = xmalloc(start->nsources);
+		if (proto_get(m, w->sources, start->nsources) != 0)
+			return (-1);
+	}
 	w->attempt = start->attempt;
 	w->status->attempt = start->attempt;
 	return (proto_end(m));
@@ -1392,7 +1456,6 @@ worker_main(struct job *job, unsigned int part, int fd)
 	struct wctx		 w;
 	struct msg_hello	 hello;
 	struct msg_start	 start;
-	struct msg_stage_done	 done;
 	struct buf		 rbuf;
 	struct msg		 m;
 	char			 name[32], *path;
@@ -1417,6 +1480,7 @@ worker_main(struct job *job, unsigned int part, int fd)
 	ops_types(job->prog, job->prog->in_format == IN_TEXT ? VT_STR : VT_INT,
 	    job->prog->in_format == IN_TEXT ? VT_STR : VT_INT);
 	progress_op = &w.status->op;
+	progress_wait = &w.status->in_command;
 	path = job_path(job, "ckpt/%u", part);
 	if ((w.ckpt = ckpt_open(path, part, job->job_id)) == NULL)
 		fatal("%s", path);
@@ -1440,16 +1504,7 @@ worker_main(struct job *job, unsigned int part, int fd)
 			if (worker_get_start(&w, &m, &start) != 0)
 				fatalx("bad MSG_START");
 			worker_run_stage(&w, start.stage);
-			memset(&done, 0, sizeof done);
-			done.stage = start.stage;
-			done.flags = w.already ? DONE_ALREADY : 0;
-			done.records_in = w.records_in;
-			done.records_out = w.records_out;
-			done.bytes_in = w.bytes_in;
-			done.bytes_out = w.bytes_out;
-			if (proto_send(fd, MSG_STAGE_DONE, part, &done,
-			    sizeof done, NULL, 0) != 0)
-				fatal("send");
+			worker_stage_done(&w, start.stage);
 			break;
 		case MSG_FINISH:
 			_exit(WORKER_EXIT_OK);
