@@ -629,6 +629,13 @@ struct job_page {
 	struct jp_worker w[];
 };
 
+/* memcg.c */
+char		*memcg_dir(int *);
+uint64_t	 memcg_oom_kills(int *);
+
+/* util.c */
+uint64_t	 random_seed(void);
+
 /* xmalloc.c */
 void		*xmalloc(size_t);
 void		*xcalloc(size_t, size_t);

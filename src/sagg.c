@@ -83,7 +83,10 @@ sagg_init(struct sagg *t, enum op_fn fn)
 
 	memset(t, 0, sizeof *t);
 	t->fn = fn;
-	t->seed = ++n * 0x9E3779B97F4A7C15ULL;
+	/* Per process and per table, for the reason agg.c gives. */
+	if (n == 0)
+		n = random_seed() | 1;
+	t->seed = (n += 0x9E3779B97F4A7C15ULL);
 	sagg_grow(t);
 }
 

@@ -100,6 +100,7 @@ struct worker {
 	int			 hung;		/* killed for no progress */
 	int			 doomed;	/* sent SIGKILL, not reaped yet */
 	int			 chaos;		/* killed by --chaos */
+	int			 oom;		/* by the kernel, for memory */
 	pid_t			 last_pid;
 	struct suspect		*suspects;
 	size_t			 nsuspects;
@@ -135,6 +136,7 @@ struct supervisor {
 	ev_timer		 heartbeat;
 	ev_timer		 chaos;
 	uint64_t		 rng;
+	uint64_t		 oom_kills;	/* the kernel's, accounted for */
 	uint64_t		 records_in;	/* of stage 0 */
 	uint64_t		 records_out;	/* of the last stage */
 	struct job_page		*page;		/* status/job */
@@ -587,6 +589,33 @@ supervisor_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 	}
 }
 
+/*
+ * Was a worker that died of SIGKILL, which nobody here sent, killed by the
+ * kernel for want of memory?  Its count of such kills says so: each new
+ * one is put down to one worker.
+ */
+static void
+supervisor_check_oom(struct worker *w, int status)
+{
+	struct supervisor	*sv = w->sv;
+	uint64_t		 n;
+	int			 cgroup;
+
+	w->oom = 0;
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL ||
+	    w->doomed || w->chaos)
+		return;
+	n = memcg_oom_kills(&cgroup);
+	if (n <= sv->oom_kills)
+		return;
+	sv->oom_kills++;
+	w->oom = 1;
+	free(w->last_exit);
+	xasprintf(&w->last_exit, "killed by the kernel for want of memory "
+	    "(the OOM killer%s)", cgroup ? ", in the job's memory cgroup" :
+	    "");
+}
+
 /* A worker exited. */
 static void
 supervisor_child_cb(struct ev_loop *loop, ev_child *c, int revents)
@@ -603,6 +632,7 @@ supervisor_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 	w->last_exit = exit_describe(status);
 	w->last_pid = w->pid;
 	w->pid = 0;
+	supervisor_check_oom(w, status);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_OK &&
 	    w->state == W_FINISHING)
 		worker_event(w, "worker_exit", json_pack("{s:i}", "status",
@@ -611,6 +641,7 @@ supervisor_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 		worker_event(w, "worker_died", WIFSIGNALED(status) ?
 		    json_pack("{s:i, s:s, s:s}", "signal", WTERMSIG(status),
 		    "how", w->last_exit, "cause", w->chaos ? "chaos" :
+		    w->oom ? "out of memory" :
 		    w->hung ? "no progress" : (w->sv->failing ||
 		    w->sv->interrupted) && WTERMSIG(status) == SIGTERM ?
 		    "stopped" : "crash") :
@@ -624,8 +655,9 @@ supervisor_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 	    WEXITSTATUS(status) == WORKER_EXIT_RUNTIME))
 		supervisor_event(w, WE_EXIT_PERMANENT);
 	else {
+		/* A record is suspect only when it may have done it. */
 		if (w->state == W_RUNNING && w->stages_done <= w->sv->stage &&
-		    !w->chaos)
+		    !w->chaos && !w->oom && !w->hung)
 			supervisor_note_crash(w);
 		supervisor_event(w, WE_CRASH);
 	}
@@ -707,11 +739,14 @@ supervisor_give_up(struct supervisor *sv, struct worker *w)
 	char			*what, *rec, *msg;
 
 	if (w->nsuspects > 0 && w->suspects[w->nsuspects - 1].stage ==
-	    sv->stage)
+	    sv->stage && !w->oom)
 		x = &w->suspects[w->nsuspects - 1];
 	what = op_describe(sv->job, sp->op);
 	if (x != NULL)
 		rec = record_describe(sv->job, x->k, x->v, x->pos, x->strs);
+	else if (w->oom)
+		rec = xstrdup("none (no record is at fault: the job needs more "
+		    "memory)");
 	else
 		rec = xstrdup("none (between records)");
 	xasprintf(&msg, "partition %u failed in stage %u, operator %u (%s): "
@@ -1317,6 +1352,7 @@ supervisor_run(struct job *job)
 	memset(&sv, 0, sizeof sv);
 	sv.job = job;
 	sv.rowbytes = (job->nparts + 7) / 8;
+	sv.oom_kills = memcg_oom_kills(&status);
 	sv.used = xcalloc(job->nparts, sv.rowbytes);
 	if (job->first_stage > 0)
 		sv.sources = journal_load_used(job, job->first_stage - 1);

@@ -7,9 +7,12 @@
  * exactly once.
  */
 
+#include <sys/wait.h>
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -408,6 +411,41 @@ START_TEST(test_agg_order_independent)
 }
 END_TEST
 
+/*
+ * The first table of one process and that of another process differ: a
+ * worker forked again after a crash reads files that the first tables of
+ * other workers wrote, and with their multiplier it would pile their keys
+ * up in long runs.  Each child of a fork reports its first multiplier.
+ */
+START_TEST(test_agg_first_table_per_process)
+{
+	uint64_t	m[4];
+	struct agg	a;
+	pid_t		pid;
+	int		fd[2], i, j, st;
+
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(pipe(fd), 0);
+		if ((pid = fork()) == 0) {
+			agg_init(&a, FN_SUM);
+			(void)write(fd[1], &a.mult, sizeof a.mult);
+			_exit(0);
+		}
+		ck_assert_int_gt(pid, 0);
+		close(fd[1]);
+		ck_assert_int_eq(read(fd[0], &m[i], sizeof m[i]),
+		    (ssize_t)sizeof m[i]);
+		close(fd[0]);
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		ck_assert(m[i] & 1);
+		for (j = 0; j < i; j++)
+			ck_assert_msg(m[i] != m[j], "processes %d and %d share "
+			    "the multiplier %llx", j, i,
+			    (unsigned long long)m[i]);
+	}
+}
+END_TEST
+
 Suite *
 agg_suite(void)
 {
@@ -429,6 +467,7 @@ agg_suite(void)
 	tcase_add_test(tc, test_agg_growth_other);
 	tcase_add_test(tc, test_agg_clear);
 	tcase_add_test(tc, test_agg_order_independent);
+	tcase_add_test(tc, test_agg_first_table_per_process);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -488,3 +488,47 @@ case $SRCDIR in
 /*)	;;
 *)	SRCDIR=$(cd "$SRCDIR" && pwd) ;;
 esac
+
+# --- A memory cgroup, for the tests of memory limits ---
+
+# memcg_make LIMIT: make a memory cgroup of LIMIT bytes below this one (v1 or
+# v2), in $memcg; returns 1 (and says why in $memcg_why) when it cannot, as
+# when not root.  It is removed at exit.
+memcg_make() {
+	memcg=
+	memcg_why=
+	if [ "$(id -u)" != 0 ]; then
+		memcg_why="not root"
+		return 1
+	fi
+	_mc_v1=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ { print $3; exit }' \
+	    /proc/self/cgroup)
+	_mc_v2=$(awk -F: '$1 == "0" && $2 == "" { print $3; exit }' \
+	    /proc/self/cgroup)
+	if [ -n "$_mc_v1" ] && [ -d "/sys/fs/cgroup/memory$_mc_v1" ]; then
+		memcg=/sys/fs/cgroup/memory$_mc_v1/forkflow-test-$$
+		mkdir "$memcg" 2>/dev/null || { memcg_why="mkdir $memcg"; memcg=; return 1; }
+		echo "$1" >"$memcg/memory.limit_in_bytes" &&
+		    { [ ! -f "$memcg/memory.memsw.limit_in_bytes" ] ||
+		    echo "$1" >"$memcg/memory.memsw.limit_in_bytes"; } ||
+		    { rmdir "$memcg"; memcg_why="cannot set the limit"; memcg=; return 1; }
+	elif [ -n "$_mc_v2" ]; then
+		_mc_root=/sys/fs/cgroup
+		[ -d /sys/fs/cgroup/unified ] && _mc_root=/sys/fs/cgroup/unified
+		memcg=$_mc_root$_mc_v2/forkflow-test-$$
+		mkdir "$memcg" 2>/dev/null &&
+		    echo "$1" >"$memcg/memory.max" 2>/dev/null &&
+		    echo 0 >"$memcg/memory.swap.max" 2>/dev/null ||
+		    { rmdir "$memcg" 2>/dev/null; memcg_why="no v2 memory controller to use"; memcg=; return 1; }
+	else
+		memcg_why="no memory cgroup"
+		return 1
+	fi
+	at_exit "rmdir '$memcg' 2>/dev/null"
+	return 0
+}
+
+# in_memcg COMMAND...: run COMMAND in the cgroup memcg_make made.
+in_memcg() {
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$memcg" "$@"
+}
