@@ -162,7 +162,7 @@ stats_collect(const struct job *job)
 	const struct plan	*pl = job->plan;
 	const struct stage	*st;
 	struct stage_sums	*sum;
-	json_t			*o, *stages, *ops, *user;
+	json_t			*o, *stages, *ops, *user, *comb;
 	json_int_t		*opin, restarts = 0, ckpts = 0, in, out;
 	json_int_t		 bshuf = 0;
 	double			*wall, tcpu = 0;
@@ -182,14 +182,25 @@ stats_collect(const struct job *job)
 			bshuf += sum[s].bytes_out;
 	}
 
-	/* Narrow operators count what enters them; what leaves is what
+	/*
+	 * Narrow operators count what enters them; what leaves is what
 	 * enters the next, or reaches the stage's end.  A reduce between
-	 * stages takes the end of one and gives the start of the next. */
+	 * stages takes the end of one and gives the start of the next.  A
+	 * reducer runs first in the next stage, a narrow operator there, fed
+	 * what its combiner, which has a row of its own, left of the end of
+	 * the stage before.
+	 */
 	ops = json_array();
 	for (i = 0; i < job->prog->nops; i++) {
 		in = out = 0;
+		comb = NULL;
 		for (s = 0; s < pl->nstages; s++) {
 			st = &pl->stages[s];
+			if (st->reduce_out == &job->prog->ops[i] &&
+			    st->reduce_out->combiner != NULL &&
+			    s + 1 < pl->nstages)
+				comb = json_pack("{s:I, s:I}", "records_in",
+				    sum[s].out, "records_out", sum[s + 1].in);
 			if (i >= st->first && i < st->end) {
 				in = opin[i];
 				out = i + 1 < st->end ? opin[i + 1] :
@@ -197,15 +208,19 @@ stats_collect(const struct job *job)
 				break;
 			}
 			if (st->reduce_out == &job->prog->ops[i] &&
+			    st->reduce_out->kind == OP_REDUCE &&
 			    s + 1 < pl->nstages) {
 				in = sum[s].out;
 				out = sum[s + 1].in;
 				break;
 			}
 		}
-		json_array_append_new(ops, json_pack("{s:i, s:o, s:I, s:I}",
-		    "operator", (int)i, "name", stats_op_name(job->prog, i),
-		    "records_in", in, "records_out", out));
+		o = json_pack("{s:i, s:o, s:I, s:I}", "operator", (int)i,
+		    "name", stats_op_name(job->prog, i), "records_in", in,
+		    "records_out", out);
+		if (comb != NULL)
+			json_object_set_new(o, "combiner", comb);
+		json_array_append_new(ops, o);
 	}
 
 	o = json_pack("{s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, "
@@ -246,7 +261,7 @@ stats_save(const struct job *job, void *stats)
 void
 stats_print(void *stats, FILE *f)
 {
-	json_t		*o = stats, *a, *e;
+	json_t		*o = stats, *a, *e, *c;
 	const char	*k, *name;
 	size_t		 i;
 
@@ -268,6 +283,11 @@ stats_print(void *stats, FILE *f)
 		if ((name = json_string_value(json_object_get(e, "name"))) ==
 		    NULL)
 			name = "";
+		if ((c = json_object_get(e, "combiner")) != NULL)
+			fprintf(f, "  %-6s %14lld %14lld  its combiner\n", "",
+			    (long long)json_integer_value(json_object_get(c,
+			    "records_in")), (long long)json_integer_value(
+			    json_object_get(c, "records_out")));
 		fprintf(f, "  %-6zu %14lld %14lld  %.*s%s\n", i,
 		    (long long)json_integer_value(json_object_get(e,
 		    "records_in")), (long long)json_integer_value(

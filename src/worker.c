@@ -660,11 +660,14 @@ worker_read_input(struct wctx *w, struct batch *b, int resume)
 	w->mark = w->bytes_in;
 	cur = SIZE_MAX;
 	while ((r = input_read(&in, b)) > 0) {
-		/* A batch is of one file.  A mapper's process, like a
-		 * Hadoop map task, reads one file: a new file, a new one. */
+		/*
+		 * A batch is of one file.  A mapper's process reads all the
+		 * files of the worker's share in a row, as one of Hadoop's
+		 * CombineFileInputFormat does, and is started again only at
+		 * a checkpoint: its environment names the file it starts in.
+		 */
 		if (w->streaming && (f = input_file_of(job->files,
 		    job->nfiles, b->pos[0])) != cur) {
-			worker_finish_streams(w);
 			worker_stream_file(w, f, in.lo, in.hi);
 			cur = f;
 		}

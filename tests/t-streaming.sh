@@ -14,7 +14,7 @@
 # shellcheck disable=SC2018,SC2019 # ASCII letters only, as the mappers
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
-plan 50
+plan 63
 
 EX=$SRCDIR/examples/streaming
 
@@ -379,5 +379,76 @@ check_file "forkflow streaming, -output exists: left as it was" \
     "$T/wc.want" "$T/st1.after"
 run_prog streaming -input "$T/books" -output "$T/bad" -mapper cat -nosuch x
 check_status "forkflow streaming, an unknown option: exit status 2" 2
+
+# A folder of many files: one mapper process per worker reads them all in
+# a row, not one per file.  Each process reports itself with a counter.
+mkdir "$T/many"
+i=0
+while [ "$i" -lt 40 ]; do
+	sed -n "$((i * 20 + 1)),$((i * 20 + 20))p" "$T/books/part1.txt" \
+	    >"$T/many/f$i.txt"
+	i=$((i + 1))
+done
+cat "$T"/many/* | tr -cs 'A-Za-z' '\n' | tr 'A-Z' 'a-z' | grep -v '^$' |
+    LC_ALL=C sort | uniq -c | awk '{ print $2 "\t" $1 }' >"$T/many.want"
+run_prog streaming -input "$T/many" -output "$T/manyout" \
+    -mapper "echo reporter:counter:t,mappers,1 >&2; $EX/mapper.sh" \
+    -reducer "$EX/reducer.sh" -numReduceTasks 2
+check_status "40 files, 2 workers: exit status" 0
+check_err "40 files, 2 workers: 2 mapper processes" '^    t,mappers	2$'
+streaming_parts "$T/manyout" >"$T/many.got"
+check_file "40 files, 2 workers: the counts" "$T/many.want" "$T/many.got"
+
+# -reducer NONE is Hadoop's map-only job, no command named NONE.
+run_prog streaming -input "$T/books/part1.txt" -output "$T/none" \
+    -mapper cat -reducer NONE -numReduceTasks 1 -q
+check_status "-reducer NONE: exit status" 0
+check "-reducer NONE: the job is map-only" \
+    test "$(cat "$T"/none/part-* | wc -l)" = 3000
+check "-reducer NONE: no command named NONE ran" \
+    test "$(count_lines "$T/err" NONE)" = 0
+
+# The counters of a reducer with a combiner: the combiner has its own row.
+run_prog streaming -input "$T/books" -output "$T/cnt" \
+    -mapper "$EX/mapper.sh" -reducer "$EX/reducer.sh" \
+    -combiner "$EX/reducer.sh" -numReduceTasks 2
+lines=$(cat "$T"/cnt/part-* | wc -l)
+check_err "a reducer with a combiner: the reducer's row counts its lines" \
+    "^  1  *[0-9][0-9]*  *$lines  reducer"
+check_err "a reducer with a combiner: the combiner has a row" \
+    "^  *[0-9][0-9]*  *[0-9][0-9]*  its combiner\$"
+
+# Interrupted, then resumed by the command it prints: the same bytes.  Its
+# mappers wait at their end until $T/go exists, so the job cannot end
+# before it is interrupted.
+rm -rf "$T/res" "$T/go"
+start_bg res streaming -input "$T/books" -output "$T/res" \
+    -mapper "$EX/mapper.sh; until test -e $T/go; do sleep 0.1; done" \
+    -reducer "$EX/reducer.sh" -numReduceTasks 2 --checkpoint-interval 16k
+wait_for 20 grep -q '"stage_start"' "$TMPDIR"/forkflow.*/events.jsonl
+kill -INT "$bg_pid"
+wait_bg res 30
+check_status "streaming, interrupted: exit status 1" 1
+hint=$(sed -n 's/^forkflow: interrupted by signal 2; to resume, run //p' \
+    "$T/res.err")
+case $hint in
+"forkflow streaming "*" --job-dir "*)
+	ok "streaming, interrupted: the resume command is a streaming one" ;;
+*)
+	not_ok "streaming, interrupted: the resume command is a streaming one"
+	diag_file "$T/res.err" ;;
+esac
+jd=${hint##* --job-dir }
+check "streaming, interrupted: its program is in the job directory" \
+    test -f "$jd/streaming.json"
+: >"$T/go"
+# The command it printed, quotes and all, as a shell takes it.
+status=0
+eval "\"\$FORKFLOW\" ${hint#forkflow }" </dev/null >"$T/out" 2>"$T/err" ||
+    status=$?
+check_status "streaming, resumed: exit status" 0
+streaming_parts "$T/res" >"$T/res.got"
+check_file "streaming, resumed: the same counts" "$T/wc.want" "$T/res.got"
+rm -rf "$jd"
 
 check_no_jobdirs "no job directory left in TMPDIR"
