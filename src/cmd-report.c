@@ -17,7 +17,8 @@ static const char cmd_report_help[] =
 "Write an HTML report of a job (timeline, counters, program) that loads\n"
 "nothing from anywhere, and its trace.\n"
 "\n"
-"  -o, --output FILE    the report (default report.html)\n"
+"  -o, --output FILE    the report (default report.html; - for standard\n"
+"                       output)\n"
 "      --trace FILE     also write the timeline as Chrome trace-event JSON\n"
 "\n"
 "Exit status: 0, or 2 when jobdir holds no job to report.\n";

@@ -878,7 +878,8 @@ job_end(struct job *job, int status)
 	    "records_out", (json_int_t)job->records_out, "wall", mono_now() -
 	    job->started);
 	if (job->reason != NULL)
-		json_object_set_new(end, "reason", json_string(job->reason));
+		json_object_set_new(end, "reason", json_text(job->reason,
+		    strlen(job->reason)));
 	event_emit("job_end", NULL, end);
 	jobpage_finish(job, status);
 	json_decref(stats);

@@ -268,9 +268,9 @@ display_draw(struct display *d, const struct job_page *jp,
 			fmt_count(r, sizeof r, d->rate[i], "");
 		else
 			snprintf(r, sizeof r, "-");
-		snprintf(line, sizeof line, "p%-3u stage %u/%u  op %-2u %9s "
+		snprintf(line, sizeof line, "p%-3u stage %u of %u  op %-2u %9s "
 		    "rec  %7s/%-7s %8s rec/s  %-8s attempt %u", i,
-		    sp[i]->stage + 1, jp->nstages, sp[i]->op, a, b, c, r,
+		    sp[i]->stage, jp->nstages, sp[i]->op, a, b, c, r,
 		    jobpage_worker_state(jp->w[i].state), jp->w[i].attempts);
 		color = NULL;
 		if (d->color && jp->w[i].state == JW_BACKOFF)
@@ -311,9 +311,9 @@ display_draw(struct display *d, const struct job_page *jp,
 	fputc(']', f);
 	if (d->color)
 		fputs("\033[0m", f);
-	snprintf(line, sizeof line, " %3.0f%%  stage %u/%u  %s rec  %s  ETA "
-	    "%s", frac * 100, jp->stage + 1 > jp->nstages ? jp->nstages :
-	    jp->stage + 1, jp->nstages, a, b, e);
+	snprintf(line, sizeof line, " %3.0f%%  stage %u of %u  %s rec  %s  "
+	    "ETA %s", frac * 100, jp->stage >= jp->nstages ? jp->nstages - 1 :
+	    jp->stage, jp->nstages, a, b, e);
 	/* width >= 20 > barw + 3: the bar and the rest fit in a line. */
 	if (strlen(line) > width - barw - 3)
 		line[width - barw - 3] = '\0';

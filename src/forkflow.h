@@ -578,7 +578,8 @@ struct job {
  * a running job, and what the progress display draws.  The supervisor
  * alone writes it; readers take it as it stands.
  */
-#define JOBPAGE_MAGIC	"FFJOB1"
+#define JOBPAGE_MAGIC	"FFJOB2"
+#define JOBPAGE_REASON	1024	/* bytes kept of why a job failed */
 
 enum job_state {
 	JS_RUNNING,
@@ -626,6 +627,7 @@ struct job_page {
 	double		 updated;	/* when the supervisor last wrote it */
 	uint64_t	 restarts;
 	uint64_t	 skipped;
+	char		 reason[JOBPAGE_REASON];	/* why it failed, or "" */
 	struct jp_worker w[];
 };
 
@@ -635,6 +637,7 @@ uint64_t	 memcg_oom_kills(int *);
 
 /* util.c */
 uint64_t	 random_seed(void);
+void		*json_text(const char *, size_t);
 
 /* xmalloc.c */
 void		*xmalloc(size_t);

@@ -164,16 +164,27 @@ status_block(const struct job_page *jp, struct status_page * const *sp,
 	if ((f = open_memstream(&s, &len)) == NULL)
 		fatal("open_memstream");
 	end = jp->ended != 0 ? jp->ended : now;
-	fprintf(f, "job %016llx: %s, %.1f s, stage %u of %u\n",
-	    (unsigned long long)jp->job_id, jobpage_job_state(jp->state),
-	    end - jp->started, jp->stage + (jp->state == JS_DONE ? 0 : 1) >
-	    jp->nstages ? jp->nstages : jp->stage + 1, jp->nstages);
+	/* Stages count from 0, as in the logs, the journal and events. */
+	if (jp->state == JS_DONE)
+		fprintf(f, "job %016llx: done, %.1f s, %u stage%s\n",
+		    (unsigned long long)jp->job_id, end - jp->started,
+		    jp->nstages, jp->nstages == 1 ? "" : "s");
+	else
+		fprintf(f, "job %016llx: %s, %.1f s, stage %u of %u\n",
+		    (unsigned long long)jp->job_id,
+		    jobpage_job_state(jp->state), end - jp->started,
+		    jp->stage >= jp->nstages ? jp->nstages - 1 : jp->stage,
+		    jp->nstages);
 	for (i = 0; i < jp->nstages; i++) {
 		st = stage_state(jp, i);
 		n[st[0] == 'c' ? 2 : st[0] == 'r' ? 1 : st[0] == 'p' ? 0 : 3]++;
 	}
 	fprintf(f, "  stages: %u pending, %u running, %u completed, %u "
 	    "failed\n", n[0], n[1], n[2], n[3]);
+	if (jp->state != JS_RUNNING && jp->state != JS_DONE &&
+	    jp->reason[0] != '\0')
+		fprintf(f, "  why: %.*s\n", (int)sizeof jp->reason,
+		    jp->reason);
 	for (i = 0; i < jp->nparts; i++) {
 		fprintf(f, "  worker %u: %s", i,
 		    jobpage_worker_state(jp->w[i].state));
@@ -219,6 +230,10 @@ status_json(const struct job_page *jp, struct status_page * const *sp,
 	if (jp->state != JS_RUNNING)
 		json_object_set_new(o, "exit_status",
 		    json_integer(jp->exit_status));
+	if (jp->state != JS_RUNNING && jp->state != JS_DONE &&
+	    jp->reason[0] != '\0')
+		json_object_set_new(o, "reason", json_text(jp->reason,
+		    strnlen(jp->reason, sizeof jp->reason)));
 	stages = json_array();
 	for (i = 0; i < jp->nstages; i++)
 		json_array_append_new(stages, json_pack("{s:I, s:s}",
@@ -277,6 +292,8 @@ jobpage_finish(const struct job *job, int status)
 	jp->state = status == 0 ? JS_DONE : job->interrupted ?
 	    JS_INTERRUPTED : JS_FAILED;
 	jp->exit_status = status;
+	if (status != 0 && job->reason != NULL)
+		snprintf(jp->reason, sizeof jp->reason, "%s", job->reason);
 	jp->ended = mono_now();
 	munmap(jp, len);
 }

@@ -24,6 +24,52 @@
 
 #include "forkflow.h"
 
+/*
+ * Open the file a report goes to: standard output for "-", else a
+ * temporary file beside it (*tmp), renamed into place by report_close(),
+ * so that an old report is never left half written over.
+ */
+static FILE *
+report_open(const char *out, char **tmp)
+{
+	FILE	*f;
+
+	*tmp = NULL;
+	if (strcmp(out, "-") == 0)
+		return (stdout);
+	xasprintf(tmp, "%s.tmp", out);
+	if ((f = fopen(*tmp, "w")) == NULL) {
+		free(*tmp);
+		*tmp = NULL;
+	}
+	return (f);
+}
+
+/* Close what report_open() opened; r says whether writing failed. */
+static int
+report_close(FILE *f, const char *out, char *tmp, int r)
+{
+	int	saved_errno;
+
+	if (f == stdout) {
+		if (fflush(f) != 0 || ferror(f))
+			r = -1;
+		return (r);
+	}
+	if (ferror(f))
+		r = -1;
+	if (fclose(f) != 0)
+		r = -1;
+	if (r == 0 && rename(tmp, out) != 0)
+		r = -1;
+	saved_errno = errno;
+	if (r != 0)
+		(void)unlink(tmp);
+	free(tmp);
+	errno = saved_errno;
+	return (r);
+}
+
 /* A stretch of time a worker spent on a stage. */
 struct span {
 	int		 part;
@@ -210,9 +256,10 @@ report_trace(const char *events, const char *out, char **cause)
 {
 	struct timeline	 tl;
 	json_t		*a, *te, *e;
+	FILE		*f;
 	size_t		 i;
 	int		 p, r;
-	char		 name[64];
+	char		 name[64], *tmp;
 
 	if ((a = events_load(events, cause)) == NULL)
 		return (-1);
@@ -250,7 +297,11 @@ report_trace(const char *events, const char *out, char **cause)
 	}
 	e = json_pack("{s:o, s:s}", "traceEvents", te, "displayTimeUnit",
 	    "ms");
-	r = json_dump_file(e, out, JSON_COMPACT | JSON_REAL_PRECISION(12));
+	r = -1;
+	if ((f = report_open(out, &tmp)) != NULL) {
+		r = json_dumpf(e, f, JSON_COMPACT | JSON_REAL_PRECISION(12));
+		r = report_close(f, out, tmp, r);
+	}
 	if (r != 0)
 		xasprintf(cause, "%s: %s", out, strerror(errno));
 	json_decref(e);
@@ -455,7 +506,7 @@ report_counters(FILE *f, json_t *c)
 
 static const char report_css[] =
 "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222}"
-"h1{font-size:20px}h2{font-size:16px;margin-top:28px}"
+"h1{font-size:20px}h2{font-size:16px;margin-top:28px}.why{color:#b00}"
 "table{border-collapse:collapse;margin:8px 0 16px}"
 "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
 "td.op,th{text-align:left}pre{background:#f6f6f6;padding:8px;"
@@ -473,7 +524,7 @@ static void
 report_write(FILE *f, const struct timeline *tl, json_t *counters,
     const char *program)
 {
-	const char	*state;
+	const char	*state, *why;
 
 	state = tl->end != NULL ? ev_str(tl->end, "state") : NULL;
 	if (state == NULL)
@@ -495,7 +546,13 @@ report_write(FILE *f, const struct timeline *tl, json_t *counters,
 	html_text(f, tl->start != NULL ? ev_str(tl->start, "time") : "?");
 	fputs("; ", f);
 	html_text(f, state);
-	fprintf(f, " after %.3f s.</p>\n<h2>Timeline</h2>\n", tl->t1 - tl->t0);
+	fprintf(f, " after %.3f s.</p>\n", tl->t1 - tl->t0);
+	if (tl->end != NULL && (why = ev_str(tl->end, "reason")) != NULL) {
+		fputs("<p class=\"why\">Why: ", f);
+		html_text(f, why);
+		fputs("</p>\n", f);
+	}
+	fputs("<h2>Timeline</h2>\n", f);
 	report_svg(f, tl);
 	fputs("<h2>Counters</h2>\n", f);
 	report_counters(f, counters);
@@ -512,7 +569,7 @@ report_html(const char *jobdir, const char *out, char **cause)
 	json_t		*a, *counters;
 	json_error_t	 je;
 	FILE		*f;
-	char		*path, *program;
+	char		*path, *program, *tmp;
 	size_t		 len;
 	int		 r = 0;
 
@@ -524,12 +581,11 @@ report_html(const char *jobdir, const char *out, char **cause)
 	xasprintf(&path, "%s/program.json", jobdir);
 	program = read_file(path, &len);
 	free(path);
-	if ((f = fopen(out, "w")) == NULL)
+	if ((f = report_open(out, &tmp)) == NULL)
 		r = -1;
 	else {
 		report_write(f, &tl, counters, program);
-		if (fclose(f) != 0)
-			r = -1;
+		r = report_close(f, out, tmp, 0);
 	}
 	if (r != 0)
 		xasprintf(cause, "%s: %s", out, strerror(errno));

@@ -74,6 +74,12 @@ stream_exec(const struct op *op, int in, int out, int err)
 	int			 fd;
 
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/*
+	 * A process group of its own: Control-C in the terminal reaches
+	 * forkflow, which stops the job, and not the command, whose death by
+	 * SIGINT would look like a crash of the job's.
+	 */
+	(void)setpgid(0, 0);
 	if (dup2(in, STDIN_FILENO) == -1 || dup2(out, STDOUT_FILENO) == -1 ||
 	    dup2(err, STDERR_FILENO) == -1)
 		_exit(127);

@@ -750,10 +750,10 @@ supervisor_give_up(struct supervisor *sv, struct worker *w)
 	else
 		rec = xstrdup("none (between records)");
 	xasprintf(&msg, "partition %u failed in stage %u, operator %u (%s): "
-	    "worker %s%s; gave up after %u attempt%s; record being processed: "
-	    "%s%s%s%s", w->part, sv->stage, sp->op, what, w->last_exit,
-	    w->hung ? " (no progress)" : "", w->failures,
-	    w->failures == 1 ? "" : "s", rec,
+	    "worker %s%s; gave up after %u failure%s in a row (attempt %u); "
+	    "record being processed: %s%s%s%s", w->part, sv->stage, sp->op,
+	    what, w->last_exit, w->hung ? " (no progress)" : "", w->failures,
+	    w->failures == 1 ? "" : "s", w->attempts, rec,
 	    x != NULL && !sv->job->opts->skip_bad ? " (--skip-bad-records skips "
 	    "a record that crashes a worker twice)" : "",
 	    w->note != NULL ? "; " : "", w->note != NULL ? w->note : "");
@@ -818,10 +818,13 @@ supervisor_event(struct worker *w, enum worker_event ev)
 		if (delay > 30)
 			delay = 30;
 		what = op_describe(sv->job, w->status->op);
+		/* An attempt is a fork, as the display and status count
+		 * them; failures in a row are what --max-attempts limits. */
 		log_warnx("worker %u (pid %ld) %s; restarting from checkpoint "
-		    "(stage %u, operator %u), attempt %u/%u", w->part,
-		    (long)w->last_pid, w->last_exit, sv->stage,
-		    w->status->op, w->failures + 1, max);
+		    "(stage %u, operator %u): attempt %u, failures in a row "
+		    "%u of %u", w->part, (long)w->last_pid, w->last_exit,
+		    sv->stage, w->status->op, w->attempts + 1, w->failures,
+		    max);
 		free(what);
 		w->state = W_BACKOFF;
 		sv->page->restarts++;
@@ -858,9 +861,15 @@ supervisor_barrier(struct supervisor *sv)
 	unsigned int	 i;
 
 	if (sv->failing) {
-		/* Let those that are done with the stage go. */
-		for (i = 0; i < job->nparts; i++)
-			supervisor_stop_worker(&sv->w[i]);
+		/*
+		 * Let those that are done with the stage go.  One still
+		 * running goes on: after an error of the input it may find
+		 * an earlier one, which is the one to report.
+		 */
+		for (i = 0; i < job->nparts; i++) {
+			if (sv->w[i].stages_done > sv->stage)
+				supervisor_stop_worker(&sv->w[i]);
+		}
 		return;
 	}
 	if (sv->finishing)
@@ -1433,12 +1442,15 @@ supervisor_run(struct job *job)
 		job->permanent = 1;
 		status = e->error.kind == ERROR_INPUT ? EXIT_USAGE :
 		    EXIT_JOB_FAILED;
+		job->reason = xstrdup(e->error_text);
 	} else if (sv.fail_msg != NULL) {
 		log_warnx("%s", sv.fail_msg);
 		status = sv.fail_status;
+		job->reason = xstrdup(sv.fail_msg);
 	} else if (!sv.finishing) {
 		log_warnx("the job stopped before its last stage");
 		status = EXIT_JOB_FAILED;
+		job->reason = xstrdup("the job stopped before its last stage");
 	}
 	job->records_in = sv.records_in;
 	job->records_out = sv.records_out;

@@ -7,8 +7,12 @@
 #include <sys/random.h>
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "forkflow.h"
 
@@ -28,4 +32,67 @@ random_seed(void)
 	x = (uint64_t)getpid() << 32 ^ (uint64_t)ts.tv_nsec ^
 	    (uint64_t)ts.tv_sec * 0x9E3779B97F4A7C15ULL;
 	return (x);
+}
+
+/* The length of the valid UTF-8 sequence at s (of n bytes), or 0. */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	size_t		len, i;
+	uint32_t	c;
+
+	if (s[0] < 0x80)
+		return (1);
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return (0);
+	if (len > n)
+		return (0);
+	c = s[0] & (0x7f >> len);
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return (0);
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	/* No overlong form, no surrogate, nothing past U+10FFFF. */
+	if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 ||
+	    c > 0x10ffff)) || (c >= 0xd800 && c <= 0xdfff))
+		return (0);
+	return (len);
+}
+
+/*
+ * A JSON string of n bytes of text that may not be UTF-8 (file names,
+ * a command's output): each byte that starts no valid sequence becomes
+ * U+FFFD, so that the JSON written stays valid.
+ */
+void *
+json_text(const char *s, size_t n)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	json_t			*j;
+	char			*t, *q;
+	size_t			 i, len;
+
+	if ((j = json_stringn(s, n)) != NULL)
+		return (j);
+	q = t = xmalloc(3 * n + 1);
+	for (i = 0; i < n; i += len) {
+		if ((len = utf8_len(p + i, n - i)) == 0) {
+			memcpy(q, "\xef\xbf\xbd", 3);
+			q += 3;
+			len = 1;
+		} else {
+			memcpy(q, s + i, len);
+			q += len;
+		}
+	}
+	j = json_stringn(t, (size_t)(q - t));
+	free(t);
+	return (j);
 }

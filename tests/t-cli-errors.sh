@@ -192,7 +192,7 @@ try "streaming: -output over an existing folder" 2 'out: output exists' \
     streaming $S -output out
 setup=
 # shellcheck disable=SC2086
-try "streaming: a mapper that fails" 1 'gave up after 1 attempt' \
+try "streaming: a mapper that fails" 1 'gave up after 1 failure in a row' \
     streaming -input "$FX/text" -output out -mapper false \
     --max-attempts 1 --partitions 1 -q
 

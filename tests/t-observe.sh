@@ -26,7 +26,7 @@
 if ! "$PYTHON3" -c 'import json, html.parser' 2>/dev/null; then
 	skip_all "no $PYTHON3"
 fi
-plan 57
+plan 62
 
 OBS="$PYTHON3 $SRCDIR/tests/observe.py"
 
@@ -69,7 +69,7 @@ check "a job: standard output holds the result alone" \
 check_py "status --json of a finished job" status "$T/st1.json" done 3 2
 "$FORKFLOW" status "$T/jd1" >"$T/st1.txt" 2>&1
 check "status of a finished job, as text" \
-    grep -q '^job [0-9a-f]*: done, .*stage 2 of 2$' "$T/st1.txt"
+    grep -q '^job [0-9a-f]*: done, [0-9.]* s, 2 stages$' "$T/st1.txt"
 check "status: a line per worker" \
     test "$(grep -c '^  worker [0-2]: done, attempt 1$' "$T/st1.txt")" = 3
 check "status: the counters" grep -q '^forkflow: counters:$' "$T/st1.txt"
@@ -119,6 +119,19 @@ check "a failed job: its worker failed, the exit status" \
 "$FORKFLOW" status "$T/jdf" >"$T/stf.txt" 2>&1
 check "status of a failed job, as text" \
     grep -q '^  worker 2: failed, attempt 2$' "$T/stf.txt"
+check "status of a failed job: why it failed" \
+    grep -q '^  why: partition 2 failed in stage 0, operator 0 .*gave up after 2 failures in a row' \
+    "$T/stf.txt"
+check "status --json of a failed job: why it failed" \
+    grep -q '"reason": "partition 2 failed in stage 0' "$T/stf.json"
+check "the job_end event of a failed job: why it failed" \
+    grep -q '"event":"job_end".*"reason":"partition 2 failed in stage 0' \
+    "$T/jdf/events.jsonl"
+run_prog report "$T/jdf" -o -
+check "report -o - of a failed job: on standard output, with why" \
+    grep -q '<p class="why">Why: partition 2 failed in stage 0' "$T/out"
+"$FORKFLOW" report "$T/jdf" -o "$T/rf.html" 2>/dev/null
+check_file "report -o -: the same page as into a file" "$T/rf.html" "$T/out"
 
 # An event log whose last line was cut short (a writer killed in it).
 printf '{"t":1,"event":"chec' >>"$T/jd2/events.jsonl"

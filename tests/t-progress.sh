@@ -45,7 +45,7 @@ screen() {
 # frame_shown: the screen holds the total bar.
 frame_shown() {
 	screen
-	grep -q '^\[[#-]*\] *[0-9]*%  stage [12]/2  [0-9.]*k* rec  [0-9]*:[0-9][0-9]  ETA ' \
+	grep -q '^\[[#-]*\] *[0-9]*%  stage [01] of 2  [0-9.]*k* rec  [0-9]*:[0-9][0-9]  ETA ' \
 	    "$T/screen"
 }
 
@@ -57,7 +57,7 @@ else
 	diag_file "$T/screen"
 fi
 check "a line per worker" test "$(grep -c \
-    '^p[01]   stage [12]/2  op [01]  *[0-9.]*k* rec  *[0-9.]*[kM]*B/[0-9.]*[kM]*B  *[0-9.]*k* rec/s  [a-z]*  *attempt [12]$' \
+    '^p[01]   stage [01] of 2  op [01]  *[0-9.]*k* rec  *[0-9.]*[kM]*B/[0-9.]*[kM]*B  *[0-9.]*k* rec/s  [a-z]*  *attempt [12]$' \
     "$T/screen")" = 2
 wait_for 30 test -f "$T/done"
 screen

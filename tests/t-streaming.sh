@@ -14,7 +14,7 @@
 # shellcheck disable=SC2018,SC2019 # ASCII letters only, as the mappers
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
-plan 63
+plan 68
 
 EX=$SRCDIR/examples/streaming
 
@@ -192,7 +192,7 @@ check_file "mapper killed with SIGKILL: the same output" "$T/wc.want" "$T/out"
 check_err "mapper killed with SIGKILL: the log says so" \
     'mapper killed by signal 9'
 check_err "mapper killed with SIGKILL: the worker is restarted" \
-    'worker [01] (pid [0-9]*) exited with status 1; restarting from checkpoint (stage 0, operator 0), attempt 2/4'
+    'worker [01] (pid [0-9]*) exited with status 1; restarting from checkpoint (stage 0, operator 0): attempt 2, failures in a row 1 of 4'
 
 kill_run red
 check_status "reducer killed with SIGKILL: exit status 0" 0
@@ -200,7 +200,7 @@ check_file "reducer killed with SIGKILL: the same output" "$T/wc.want" "$T/out"
 check_err "reducer killed with SIGKILL: the log says so" \
     'reducer killed by signal 9'
 check_err "reducer killed with SIGKILL: the worker is restarted" \
-    'worker [01] (pid [0-9]*) exited with status 1; restarting from checkpoint (stage 1, operator 1), attempt 2/4'
+    'worker [01] (pid [0-9]*) exited with status 1; restarting from checkpoint (stage 1, operator 1): attempt 2, failures in a row 1 of 4'
 check "no process of the commands is left" wait_for 10 no_proc "$T/slow"
 
 # A mapper that exits 1 on every attempt: the job fails, and the message
@@ -214,9 +214,9 @@ EOF
 run_prog run "$T/fail.json" -p 1 --max-attempts 2 --job-dir "$T/jfail"
 check_status "a mapper that always exits 1: exit status 1" 1
 check_err "a mapper that always exits 1: restarted once" \
-    'restarting from checkpoint (stage 0, operator 0), attempt 2/2'
+    'restarting from checkpoint (stage 0, operator 0): attempt 2, failures in a row 1 of 2'
 check_err "a mapper that always exits 1: its standard error in the message" \
-    '^forkflow: partition 0 failed in stage 0, operator 0 (mapper ".*" (.*fail.json:3:3)): worker exited with status 1; gave up after 2 attempts; .*: mapper exited with status 1; its last standard error: oops 3 | oops 4 | oops 5 | oops 6 | oops 7 | oops 8 | oops 9 | oops 10 | oops 11 | oops 12$'
+    '^forkflow: partition 0 failed in stage 0, operator 0 (mapper ".*" (.*fail.json:3:3)): worker exited with status 1; gave up after 2 failures in a row (attempt 2); .*: mapper exited with status 1; its last standard error: oops 3 | oops 4 | oops 5 | oops 6 | oops 7 | oops 8 | oops 9 | oops 10 | oops 11 | oops 12$'
 
 # A combiner that fails: the message names it.
 cat >"$T/comb.json" <<EOF
@@ -240,7 +240,7 @@ EOF
 run_prog run "$T/nx.json" -p 1 --max-attempts 1 --job-dir "$T/jnx"
 check_status "a command that does not exist: exit status 1" 1
 check_err "a command that does not exist: says so" \
-    "mapper \"no-such-command-$$ -x\" (.*nx.json:3:3)): worker exited with status 1; gave up after 1 attempt; .*: mapper exited with status 127; its last standard error: cannot run no-such-command-$$: No such file or directory\$"
+    "mapper \"no-such-command-$$ -x\" (.*nx.json:3:3)): worker exited with status 1; gave up after 1 failure in a row (attempt 1); .*: mapper exited with status 127; its last standard error: cannot run no-such-command-$$: No such file or directory\$"
 
 # A reducer gets its input sorted by key, bytewise: this one checks, and
 # fails the job otherwise.  The mapper keeps upper case, so that bytewise
@@ -450,5 +450,31 @@ check_status "streaming, resumed: exit status" 0
 streaming_parts "$T/res" >"$T/res.got"
 check_file "streaming, resumed: the same counts" "$T/wc.want" "$T/res.got"
 rm -rf "$jd"
+
+# Control-C in a terminal signals the whole process group: the job is
+# interrupted, and no command is taken to have crashed of it.
+cat >"$T/slowmap.json" <<EOF
+{"input": {"path": "$T/books", "format": "text"},
+ "operations": [{"operator": "mapper", "command":
+   "trap 'echo INT >>$T/sigint' INT; sleep 30 & wait; cat"},
+  {"operator": "reducer", "command": "cat"}]}
+EOF
+setsid -w "$FORKFLOW" run "$T/slowmap.json" --job-dir "$T/jdint" -p 2 \
+    </dev/null >"$T/out" 2>"$T/err" &
+ff=$!
+wait_for 20 grep -q -s '"stage_start"' "$T/jdint/events.jsonl"
+pg=$(ps -o pgid= -p "$(cat "$T/jdint/lock")" | tr -d ' ')
+kill -INT "-$pg"
+status=0
+wait "$ff" || status=$?
+check_status "Control-C: exit status 1" 1
+check_err "Control-C: an interruption" '^forkflow: interrupted by signal 2; to resume'
+check "Control-C: no worker taken to have crashed" \
+    test "$(count_lines "$T/jdint/events.jsonl" '"cause":"crash"')" = 0
+check "Control-C: the commands do not get it" test ! -e "$T/sigint"
+check "Control-C: the job_end event says interrupted" \
+    grep -q '"event":"job_end".*"state":"interrupted"' \
+    "$T/jdint/events.jsonl"
+pkill -f 'sleep 30' 2>/dev/null
 
 check_no_jobdirs "no job directory left in TMPDIR"

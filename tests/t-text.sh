@@ -11,7 +11,7 @@
 # shellcheck disable=SC2018,SC2019 # ASCII letters only, as WORDS
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
-plan 27
+plan 28
 
 mkdir "$T/books"
 # Text of our own making: awk with a fixed seed.
@@ -80,6 +80,14 @@ echo '{"operations": [{"operator": "map", "expr": "v"}]}' >"$T/id.json"
 run_prog run "$T/id.json" -i "$T/bad.csv" -p 3 --split-size 2k
 check_status "splits and a bad input: exit status 2" 2
 check_err "splits and a bad input: the first error" "bad.csv:3001:6: "
+# Every time: a worker that is done must not stop one that may still find
+# an earlier error (it did, once in ten runs).
+n=0
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+	run_prog run "$T/id.json" -i "$T/bad.csv" -p 3 --split-size 2k
+	grep -q "bad.csv:3001:6: " "$T/err" && n=$((n + 1))
+done
+check "splits and a bad input: the first error, 20 runs of 20" test "$n" = 20
 
 # The same through the general path (COUNT of words, no fused scan).
 sed 's/"SUM"/"COUNT"/' "$T/wc.json" >"$T/wcc.json"
