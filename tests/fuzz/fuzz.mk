@@ -1,7 +1,7 @@
 # forkflow: see LICENSE.
 #
 # libFuzzer harnesses, built and run by `make fuzz` and never by `make
-# check`.  clang compiles the modules of src/ (all but forkflow.c, which
+# check` (which replays their corpora and crashes: see replay.mk).  clang compiles the modules of src/ (all but forkflow.c, which
 # holds main) with ASan, UBSan and coverage into fuzz/out/libfuzz.a, apart
 # from libforkflow.a (built by $(CC), without sanitizers); each harness
 # links what it needs from there.  Each runs for FUZZ_SECONDS in its own
