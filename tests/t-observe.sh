@@ -172,7 +172,7 @@ wait_for 20 running
 check_py "status --json of a running job" status "$T/st3.json" running 2 2
 "$FORKFLOW" status "$T/jd3" >"$T/st3.txt" 2>&1
 check "status of a running job: seconds since progress" \
-    grep -q '^  worker [01]: running pid [0-9]* stage 0 operator 0, [0-9]* records in, attempt 1, last progress [0-9.]* s ago$' \
+    grep -q '^  worker [01]: running pid [0-9]* stage [01] operator [0-9]*, [0-9]* records in, attempt 1, last progress [0-9.]* s ago$' \
     "$T/st3.txt"
 wait_for 20 has_lines "$T/slow.err" '^  stages: ' 2
 kill -KILL "$bg_pid"
