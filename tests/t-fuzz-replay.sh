@@ -43,7 +43,7 @@ replay() {
 	_rp_name=$1
 	_rp_log=$2
 	shift 2
-	rm -rf "$T/$_rp_name"
+	rm -rf "$T/${_rp_name:?}"
 	mkdir -p "$T/$_rp_name/tmp" || return 1
 	# The outer subshell keeps the shell's own "Aborted" out of the log.
 	( (cd "$T/$_rp_name" && TMPDIR=$T/$_rp_name/tmp \
