@@ -160,7 +160,10 @@ check_status "status of a damaged job page: exit status 2" 2
 check_err "status of a damaged job page: says so" 'not a forkflow job page'
 
 # --- A running job, seen from another terminal ---
-slow_prog 60000 3000
+# Its mappers sleep 3 s each in all, so that the job is still in stage 0
+# after the checks below, which take over a second under the sanitizers
+# on a busy machine.
+slow_prog 60000 1000
 start_bg slow run "$T/slow.json" -p 2 --job-dir "$T/jd3" -o "$T/o3" \
     --status-interval 0.3
 # running: wait until status says a worker is busy.
