@@ -1,15 +1,17 @@
 # forkflow: see LICENSE.
 #
 # libFuzzer harnesses, built and run by `make fuzz` and never by `make
-# check`.  clang compiles the modules of src/ (all but forkflow.c, which
+# check` (which replays their corpora and crashes: see replay.mk).  clang compiles the modules of src/ (all but forkflow.c, which
 # holds main) with ASan, UBSan and coverage into fuzz/out/libfuzz.a, apart
 # from libforkflow.a (built by $(CC), without sanitizers); each harness
 # links what it needs from there.  Each runs for FUZZ_SECONDS in its own
 # scratch folder, fuzz/out/run/NAME/, from the seeds in fuzz/corpus/NAME/
 # (and the tokens in fuzz/NAME.dict, if there is one).
 # `make fuzz` fails if any harness reports a crash, a leak, a UBSan error,
-# a fatal() in a module or a property that does not hold; the input that
-# did it is left as fuzz/out/run/NAME/crash-* (or leak-*, timeout-*).
+# a fatal() in a module or a property that does not hold, and shows the
+# report's first 40 lines (its stacks, where the end would be ASan's
+# shadow bytes); the input that did it is left as
+# fuzz/out/run/NAME/crash-* (or leak-*, timeout-*).
 # Included by tests/Makefile.am.
 #
 #	make fuzz FUZZ_SECONDS=300
@@ -122,8 +124,14 @@ fuzz: fuzz-build
 	    $$dir/fuzz.log | tail -n 2; \
 	  if test $$rc -ne 0 || grep -E "$(FUZZ_ERRORS)" $$dir/fuzz.log \
 	      >/dev/null; then \
-	    echo "FAIL: $$t (exit $$rc); the end of $$dir/fuzz.log:"; \
-	    tail -n 40 $$dir/fuzz.log; \
+	    if grep -q -E "$(FUZZ_ERRORS)|^$$t: " $$dir/fuzz.log; then \
+	      echo "FAIL: $$t (exit $$rc); the report in $$dir/fuzz.log:"; \
+	      sed -n -E "/$(FUZZ_ERRORS)|^$$t: /,\$$p" $$dir/fuzz.log | \
+	        head -n 40; \
+	    else \
+	      echo "FAIL: $$t (exit $$rc); the end of $$dir/fuzz.log:"; \
+	      tail -n 40 $$dir/fuzz.log; \
+	    fi; \
 	    ls $$dir | grep -E '^(crash|leak|timeout|oom|slow-unit)-' | \
 	      sed "s|^|  input: $$dir/|"; \
 	    failed="$$failed $$t"; \
