@@ -324,9 +324,14 @@ jscan_value(struct jscan *js)
 		free(jscan_string(js));
 		break;
 	default:
-		while (js->i < js->len &&
-		    strchr(",]} \t\r\n", js->s[js->i]) == NULL)
+		/* A number or a word; whatever it is, at least one byte, so
+		 * that the scan always moves on.  (strchr() would find a NUL
+		 * byte in its list: the text holds none, see
+		 * program_load_opts.) */
+		do
 			js->i++;
+		while (js->i < js->len &&
+		    strchr(",]} \t\r\n", js->s[js->i]) == NULL);
 		break;
 	}
 	return (p);
@@ -409,6 +414,22 @@ name_lookup(const struct name *t, const char *s)
 	return (-1);
 }
 
+/* The line and column (from 1, in bytes) of byte off of a text. */
+static void
+text_where(const char *text, size_t off, struct srcpos *at)
+{
+	size_t	i, bol = 0;
+
+	at->line = 1;
+	for (i = 0; i < off; i++) {
+		if (text[i] == '\n') {
+			at->line++;
+			bol = i + 1;
+		}
+	}
+	at->col = (int)(off - bol) + 1;
+}
+
 /* Format an error at a position of the program file. */
 void
 program_error(char **cause, const struct program *p, const struct srcpos *at,
@@ -488,7 +509,8 @@ json_error_where(const char *text, size_t len, const json_error_t *e,
     int *line, int *col)
 {
 	const char	*near, *q;
-	size_t		 pos, i, bol = 0;
+	struct srcpos	 at;
+	size_t		 pos;
 
 	pos = e->position > 0 && (size_t)e->position <= len ?
 	    (size_t)e->position : len;
@@ -498,14 +520,9 @@ json_error_where(const char *text, size_t len, const json_error_t *e,
 	    memcmp(text + pos - (q - (near + 6)), near + 6,
 	    q - (near + 6)) == 0)
 		pos -= q - (near + 6);
-	*line = 1;
-	for (i = 0; i < pos; i++) {
-		if (text[i] == '\n') {
-			(*line)++;
-			bol = i + 1;
-		}
-	}
-	*col = (int)(pos - bol) + 1;
+	text_where(text, pos, &at);
+	*line = at.line;
+	*col = at.col;
 }
 
 /*
@@ -520,7 +537,8 @@ struct program *
 program_load_opts(const char *path, int changekey_on, char **cause)
 {
 	struct program	*p;
-	const char	*slash;
+	struct srcpos	 where;
+	const char	*slash, *nul;
 	char		*text;
 	size_t		 len, i;
 
@@ -540,6 +558,15 @@ program_load_opts(const char *path, int changekey_on, char **cause)
 		return (NULL);
 	}
 	p->text = text;
+	/* No valid program holds a NUL byte; the scanner of positions and
+	 * jansson would not agree on where the text ends. */
+	if ((nul = memchr(text, '\0', len)) != NULL) {
+		text_where(text, (size_t)(nul - text), &where);
+		program_error(cause, p, &where, "a NUL byte, which no program "
+		    "holds");
+		program_free(p);
+		return (NULL);
+	}
 	for (i = 0; i < len && strchr(" \t\r\n", text[i]) != NULL; i++)
 		;
 	if (i == len) {
