@@ -98,6 +98,8 @@ struct worker {
 	uint64_t		 last_hb;	/* heartbeat when last seen */
 	ev_tstamp		 last_change;	/* when it last moved */
 	int			 hung;		/* killed for no progress */
+	ev_tstamp		 idle_since;	/* first seen idle, or 0 */
+	double			 idle_cpu;	/* its CPU seconds then */
 	int			 doomed;	/* sent SIGKILL, not reaped yet */
 	int			 chaos;		/* killed by --chaos */
 	int			 oom;		/* by the kernel, for memory */
@@ -202,7 +204,12 @@ static void
 worker_moved(struct worker *w)
 {
 	w->last_hb = w->status->heartbeat;
-	w->last_change = ev_now(w->sv->loop);
+	/*
+	 * The time now, not the loop's time: this runs inside long
+	 * callbacks too (forking a thousand workers), and a time taken at
+	 * their start would age every worker by their length.
+	 */
+	w->last_change = ev_time();
 	if (w->sv->page != NULL)
 		w->sv->page->w[w->part].last_progress = mono_now();
 }
@@ -422,7 +429,14 @@ supervisor_send(struct worker *w, uint32_t type, const void *p, size_t len)
 		supervisor_fail(w->sv, EXIT_JOB_FAILED, msg);
 		return;
 	}
-	ev_io_start(w->sv->loop, &w->wio);
+	/*
+	 * Write it now if the socket takes it, as it almost always does: a
+	 * long callback (forking a thousand workers) must not keep the
+	 * first ones waiting for their MSG_START until it ends.
+	 */
+	supervisor_write_cb(w->sv->loop, &w->wio, EV_WRITE);
+	if (w->fd != -1 && w->wbuf.len > w->wbuf.off)
+		ev_io_start(w->sv->loop, &w->wio);
 }
 
 /*
@@ -1049,14 +1063,20 @@ worker_busy(const struct worker *w)
 	    w->stages_done <= w->sv->stage && !w->sv->finishing);
 }
 
-/* Is a process stopped (SIGSTOP, a debugger)?  Its /proc stat says. */
+/*
+ * A process's state letter (R running, S sleeping, T stopped, ...) and
+ * CPU seconds so far, from its /proc stat; 0 if it cannot be read.
+ */
 static int
-proc_stopped(pid_t pid)
+proc_stat(pid_t pid, double *cpu)
 {
-	char	 path[64], buf[512], *p;
-	ssize_t	 n;
-	int	 fd;
+	char			 path[64], buf[1024], *p;
+	unsigned long long	 ut, st;
+	ssize_t			 n;
+	int			 fd;
+	long			 hz;
 
+	*cpu = 0;
 	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return (0);
@@ -1065,10 +1085,37 @@ proc_stopped(pid_t pid)
 	if (n <= 0)
 		return (0);
 	buf[n] = '\0';
-	/* The state follows the command name, which may hold ")". */
+	/* The state follows the command name, which may hold ")"; utime and
+	 * stime are the 12th and 13th fields after it. */
 	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
 		return (0);
-	return (p[2] == 'T' || p[2] == 't');
+	if (sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu "
+	    "%llu", &ut, &st) == 2 && (hz = sysconf(_SC_CLK_TCK)) > 0)
+		*cpu = (double)(ut + st) / (double)hz;
+	return (p[2]);
+}
+
+/*
+ * Is a worker that has shown no progress since last_change stuck, or only
+ * starved of the processor by other processes (a thousand workers on two
+ * cores)?  It is stuck when stopped, or when it used the processor for at
+ * least a tenth of the time without progress; a runnable worker that got
+ * less is waiting its turn.  The CPU time is noted the first time a
+ * worker is seen idle.
+ */
+static int
+worker_starved(struct worker *w, ev_tstamp now)
+{
+	double	cpu;
+	int	state;
+
+	state = proc_stat(w->pid, &cpu);
+	if (w->idle_since == 0) {
+		w->idle_since = now;
+		w->idle_cpu = cpu;
+		return (1);
+	}
+	return (state == 'R' && cpu - w->idle_cpu < (now - w->idle_since) / 10);
 }
 
 /*
@@ -1087,7 +1134,8 @@ supervisor_heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct supervisor	*sv = t->data;
 	struct worker		*w;
-	ev_tstamp		 now = ev_now(loop), idle;
+	ev_tstamp		 now, idle;
+	double			 cpu;
 	uint64_t		 hb;
 	unsigned int		 i;
 
@@ -1098,12 +1146,21 @@ supervisor_heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		hb = w->status->heartbeat;
 		if (hb != w->last_hb) {
 			worker_moved(w);
+			w->idle_since = 0;
 			continue;
 		}
+		/* What it said may be waiting, unread: the stage done. */
+		if (w->fd != -1) {
+			supervisor_read_cb(loop, &w->rio, EV_READ);
+			if (!worker_busy(w))
+				continue;
+		}
+		now = ev_time();
 		idle = now - w->last_change;
 		if (idle < sv->job->opts->heartbeat_timeout)
 			continue;
-		if (w->status->in_command && !proc_stopped(w->pid)) {
+		if (w->status->in_command && proc_stat(w->pid, &cpu) != 'T' &&
+		    proc_stat(w->pid, &cpu) != 't') {
 			if (sv->job->task_timeout == 0 ||
 			    idle < sv->job->task_timeout)
 				continue;
@@ -1111,7 +1168,9 @@ supervisor_heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			    "wrote and reported nothing for %.1f s (the task "
 			    "timeout); killing it", w->part, (long)w->pid,
 			    idle);
-		} else
+		} else if (worker_starved(w, now))
+			continue;
+		else
 			log_warnx("worker %u (pid %ld) made no progress for "
 			    "%.1f s; killing it", w->part, (long)w->pid, idle);
 		w->hung = 1;
