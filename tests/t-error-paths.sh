@@ -27,10 +27,16 @@ no_crash() {
 	! grep -q -E 'free\(\)|Segmentation|Aborted|AddressSanitizer|runtime error|core dumped' "$T/err"
 }
 
+# have_jobdir: a job directory is in TMPDIR; wait_for polls it ("$(jobdirs)"
+# in wait_for's arguments would be expanded once, before it starts).
+have_jobdir() {
+	[ -n "$(jobdirs)" ]
+}
+
 # A SIGINT while forkflow waits for a FIFO's writer, then for its data.
 mkfifo fifo
 start_bg fifo run sum.json -i fifo
-wait_for 10 test -n "$(jobdirs)"
+wait_for 10 have_jobdir
 kill -INT "$bg_pid"
 wait_bg fifo 10
 check_status "SIGINT while opening a FIFO: exit status 1" 1
@@ -41,7 +47,7 @@ check_no_jobdirs "SIGINT while opening a FIFO: no job directory left"
 start_bg fifo2 run sum.json -i fifo
 { printf '1,2\n'; sleep 30; } >fifo &
 writer=$!
-wait_for 10 test -n "$(jobdirs)"
+wait_for 10 have_jobdir
 sleep 0.2
 kill -INT "$bg_pid"
 wait_bg fifo2 10
@@ -55,7 +61,7 @@ writer=$!
 status=0
 "$FORKFLOW" run sum.json -i - <fifo3 >"$T/out" 2>"$T/err" &
 ff=$!
-wait_for 10 test -n "$(jobdirs)"
+wait_for 10 have_jobdir
 sleep 0.2
 kill -INT "$ff"
 wait "$ff" || status=$?

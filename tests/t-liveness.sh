@@ -107,7 +107,12 @@ w = json.load(sys.stdin)["workers"][0]
 if w.get("state") == "running" and w.get("pid"):
     print(w["pid"])'
 }
-wait_for 10 test -n "$(wpid)"
+# (wait_for runs its command again and again: "$(wpid)" in its arguments
+# would be expanded once, before it starts.)
+have_wpid() {
+	[ -n "$(wpid)" ]
+}
+wait_for 10 have_wpid
 pid=$(wpid)
 kill -STOP "$pid" 2>/dev/null
 wait_bg stop 30
