@@ -116,7 +116,9 @@ cmd_status(int argc, char **argv)
 		s = status_block(jp, sp, now);
 		printf("%s", s);
 		free(s);
-		if (jp->state == JS_INTERRUPTED)
+		/* A supervisor that was killed left no reason, nor the
+		 * command that resumes the job. */
+		if (jp->state == JS_INTERRUPTED && jp->reason[0] == '\0')
 			printf("  the supervisor (pid %d) is gone; run the "
 			    "same command with --job-dir %s to resume\n",
 			    jp->pid, dir);

@@ -19,8 +19,8 @@
 const char cmd_streaming_synopsis[] =
 "forkflow streaming -input in [-input in]... -output out -mapper cmd\n"
 "                          [-reducer cmd] [-combiner cmd] [-numReduceTasks n]\n"
-"                          [-file f]... [-reducer NONE] [--job-dir dir]\n"
-"                          [--keep] [run options]";
+"                          [-file f]... [-D name=value]... [-qv]\n"
+"                          [run-options]";
 
 static const char cmd_streaming_help[] =
 "Run a Hadoop Streaming job as it is written: a mapper and a reducer\n"
@@ -36,8 +36,10 @@ static const char cmd_streaming_help[] =
 "  -numReduceTasks N    the number of partitions (0: no reduce)\n"
 "  -file FILE           link FILE into the folder where the commands run;\n"
 "                       may be repeated\n"
-"  -D NAME=VALUE, -cmdenv NAME=VALUE\n"
-"                       ignored, with a warning\n"
+"  -D NAME=VALUE        a property: mapreduce.task.timeout (ms) is honoured,\n"
+"                       any other ignored with a warning\n"
+"  -cmdenv NAME=VALUE   ignored, with a warning\n"
+"  -q, -v               as forkflow run's\n"
 "\n"
 "Exit status: 0 success, 1 the job failed at run time, 2 usage error or\n"
 "invalid input.  See forkflow(1).\n";

@@ -701,6 +701,7 @@ int		 program_load_text(struct program *, size_t, char **);
 
 /* plan.c */
 struct plan	*plan_make(const struct program *);
+unsigned int	 stage_first_op(const struct program *, const struct stage *);
 const char	*op_types(const struct op *, enum vtype *, enum vtype *);
 int		 program_check_types(struct program *, char **);
 void		 plan_free(struct plan *);

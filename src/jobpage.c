@@ -134,6 +134,8 @@ stage_state(const struct job_page *jp, uint32_t s)
 		return ("pending");
 	if (jp->state == JS_RUNNING)
 		return ("running");
+	if (jp->state == JS_INTERRUPTED)
+		return ("interrupted");
 	return ("failed");
 }
 
@@ -157,7 +159,7 @@ status_block(const struct job_page *jp, struct status_page * const *sp,
 	char		*s, *t;
 	size_t		 len;
 	FILE		*f;
-	uint32_t	 i, n[4] = { 0, 0, 0, 0 };
+	uint32_t	 i, n[5] = { 0, 0, 0, 0, 0 };
 	double		 idle, end;
 	const char	*st;
 
@@ -177,10 +179,14 @@ status_block(const struct job_page *jp, struct status_page * const *sp,
 		    jp->nstages);
 	for (i = 0; i < jp->nstages; i++) {
 		st = stage_state(jp, i);
-		n[st[0] == 'c' ? 2 : st[0] == 'r' ? 1 : st[0] == 'p' ? 0 : 3]++;
+		n[st[0] == 'c' ? 2 : st[0] == 'r' ? 1 : st[0] == 'p' ? 0 :
+		    st[0] == 'i' ? 4 : 3]++;
 	}
 	fprintf(f, "  stages: %u pending, %u running, %u completed, %u "
-	    "failed\n", n[0], n[1], n[2], n[3]);
+	    "failed", n[0], n[1], n[2], n[3]);
+	if (n[4] > 0)
+		fprintf(f, ", %u interrupted", n[4]);
+	fputc('\n', f);
 	if (jp->state != JS_RUNNING && jp->state != JS_DONE &&
 	    jp->reason[0] != '\0')
 		fprintf(f, "  why: %.*s\n", (int)sizeof jp->reason,

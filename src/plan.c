@@ -188,6 +188,18 @@ plan_make(const struct program *p)
 	return (pl);
 }
 
+/*
+ * The operator a worker starts stage st with: the reduce it completes,
+ * for a stage that starts with one, else the stage's first.
+ */
+unsigned int
+stage_first_op(const struct program *p, const struct stage *st)
+{
+	if (st->reduce_in != NULL)
+		return ((unsigned int)(st->reduce_in - p->ops));
+	return ((unsigned int)st->first);
+}
+
 void
 plan_free(struct plan *pl)
 {

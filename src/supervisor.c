@@ -178,6 +178,22 @@ exit_describe(int status)
 	return (s);
 }
 
+/*
+ * The operator a worker runs: its status page's, when the page is of the
+ * current stage (one killed before it started the stage still shows the
+ * one before), else the stage's first.
+ */
+static unsigned int
+worker_op(const struct worker *w)
+{
+	const struct job	*job = w->sv->job;
+
+	if (w->status->stage == w->sv->stage && w->status->op <
+	    job->prog->nops)
+		return (w->status->op);
+	return (stage_first_op(job->prog, &job->plan->stages[w->sv->stage]));
+}
+
 /* Where a worker stands, for an event: op -1 takes its status page's. */
 static void
 worker_event_at(struct worker *w, const char *name, int op, json_t *extra)
@@ -186,7 +202,7 @@ worker_event_at(struct worker *w, const char *name, int op, json_t *extra)
 
 	at.part = (int)w->part;
 	at.stage = (int)w->sv->stage;
-	at.op = op >= 0 ? op : (int)w->status->op;
+	at.op = op >= 0 ? op : (int)worker_op(w);
 	at.pid = (long)(w->pid > 0 ? w->pid : w->last_pid);
 	at.attempt = (int)w->attempts;
 	event_emit(name, &at, extra);
@@ -748,14 +764,13 @@ supervisor_permanent(struct supervisor *sv, struct worker *w)
 static void
 supervisor_give_up(struct supervisor *sv, struct worker *w)
 {
-	struct status_page	*sp = w->status;
 	const struct suspect	*x = NULL;
 	char			*what, *rec, *msg;
 
 	if (w->nsuspects > 0 && w->suspects[w->nsuspects - 1].stage ==
 	    sv->stage && !w->oom)
 		x = &w->suspects[w->nsuspects - 1];
-	what = op_describe(sv->job, sp->op);
+	what = op_describe(sv->job, worker_op(w));
 	if (x != NULL)
 		rec = record_describe(sv->job, x->k, x->v, x->pos, x->strs);
 	else if (w->oom)
@@ -765,7 +780,7 @@ supervisor_give_up(struct supervisor *sv, struct worker *w)
 		rec = xstrdup("none (between records)");
 	xasprintf(&msg, "partition %u failed in stage %u, operator %u (%s): "
 	    "worker %s%s; gave up after %u failure%s in a row (attempt %u); "
-	    "record being processed: %s%s%s%s", w->part, sv->stage, sp->op,
+	    "record being processed: %s%s%s%s", w->part, sv->stage, worker_op(w),
 	    what, w->last_exit, w->hung ? " (no progress)" : "", w->failures,
 	    w->failures == 1 ? "" : "s", w->attempts, rec,
 	    x != NULL && !sv->job->opts->skip_bad ? " (--skip-bad-records skips "
@@ -831,13 +846,13 @@ supervisor_event(struct worker *w, enum worker_event ev)
 		    (double)(1u << (w->failures - 2 > 5 ? 5 : w->failures - 2));
 		if (delay > 30)
 			delay = 30;
-		what = op_describe(sv->job, w->status->op);
+		what = op_describe(sv->job, worker_op(w));
 		/* An attempt is a fork, as the display and status count
 		 * them; failures in a row are what --max-attempts limits. */
 		log_warnx("worker %u (pid %ld) %s; restarting from checkpoint "
 		    "(stage %u, operator %u): attempt %u, failures in a row "
 		    "%u of %u", w->part, (long)w->last_pid, w->last_exit,
-		    sv->stage, w->status->op, w->attempts + 1, w->failures,
+		    sv->stage, worker_op(w), w->attempts + 1, w->failures,
 		    max);
 		free(what);
 		w->state = W_BACKOFF;

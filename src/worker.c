@@ -1252,7 +1252,7 @@ worker_run_stage(struct wctx *w, unsigned int s)
 	w->records_in = w->records_out = w->bytes_in = w->bytes_out = 0;
 	w->mark = 0;
 	w->status->stage = s;
-	w->status->op = (uint32_t)w->st->first;
+	w->status->op = stage_first_op(job->prog, w->st);
 	w->status->records_in = w->status->records_out = 0;
 	w->status->bytes_in = w->status->bytes_total = 0;
 	if ((w->already = worker_stage_committed(w, s)))

@@ -116,7 +116,7 @@ def check_status(path, state, nparts, nstages):
         fail("%s: %d workers" % (path, len(s["workers"])))
     if len(s["stages"]) != nstages:
         fail("%s: %d stages" % (path, len(s["stages"])))
-    states = {"pending", "running", "completed", "failed"}
+    states = {"pending", "running", "completed", "failed", "interrupted"}
     for g in s["stages"]:
         if g.get("state") not in states:
             fail("%s: stage state %r" % (path, g.get("state")))
