@@ -75,7 +75,8 @@ const char cmd_run_synopsis[] =
 "      --inject-crash P:OP[:RECORD[:ATTEMPTS]]\n" \
 "                       worker P kills itself at operator OP (on the stage\n" \
 "                       input's RECORD-th record) on its first ATTEMPTS tries\n" \
-"      --chaos SECONDS  kill a random worker every SECONDS on average\n" \
+"      --chaos SECONDS  kill a random worker every SECONDS on average (one\n" \
+"                       that wrote a checkpoint since its fork)\n" \
 "      --split-size SIZE\n" \
 "                       cut the input into splits of SIZE bytes, dealt out\n" \
 "                       to the workers in turn (default: one share each)\n" \

@@ -1215,6 +1215,19 @@ supervisor_chaos_arm(struct supervisor *sv)
 	ev_timer_start(sv->loop, &sv->chaos);
 }
 
+/*
+ * May --chaos kill this worker?  Only a busy one that has written a
+ * checkpoint since it was forked or started its stage: each kill then
+ * loses at most what came after a checkpoint the worker got past, and a
+ * job always ends, however often the kills come and however slow the
+ * machine (a kill is no failure, so nothing else would stop them).
+ */
+static int
+worker_chaos_target(const struct worker *w)
+{
+	return (worker_busy(w) && w->status->checkpoints != w->ckpts_at_fork);
+}
+
 /* --chaos: kill a random busy worker, as a crash would. */
 static void
 supervisor_chaos_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -1226,12 +1239,12 @@ supervisor_chaos_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	if (sv->finishing || sv->failing)
 		return;
 	for (i = 0; i < sv->job->nparts; i++)
-		n += worker_busy(&sv->w[i]);
+		n += worker_chaos_target(&sv->w[i]);
 	if (n > 0) {
 		pick = (unsigned int)(supervisor_random(sv) * n);
 		for (i = 0; i < sv->job->nparts; i++) {
 			w = &sv->w[i];
-			if (worker_busy(w) && pick-- == 0) {
+			if (worker_chaos_target(w) && pick-- == 0) {
 				log_warnx("chaos: killing worker %u (pid %ld)",
 				    w->part, (long)w->pid);
 				w->doomed = 1;

@@ -15,7 +15,7 @@
 # shellcheck source=tests/lib.sh
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
-plan 26
+plan 28
 
 cd "$T" || bail_out "cannot cd to $T"
 
@@ -154,6 +154,21 @@ if [ -z "$bad" ]; then
 else
 	not_ok "random kills at 48 partitions, 4 runs:$bad"
 fi
+
+# --chaos far more often than checkpoints: a worker that has written none
+# since its fork is never killed, so the job ends (it used to be killed
+# and forked again for ever).
+cat >nock.json <<'EOF'
+{"input": {"path": "kv.csv", "format": "text"}, "output": {"format": "tsv"},
+ "operations": [{"operator": "mapper", "command": "sleep 1; tr , '\\t'"},
+  {"operator": "reducer", "command":
+   "awk -F'\\t' '{ s[$1] += $2 } END { for (k in s) print k \"\\t\" s[k] }'"}]}
+EOF
+start_bg nock run nock.json -p 2 --chaos 0.001 -q
+wait_bg nock 60
+check_status "--chaos 0.001, no checkpoint in a stage: the job ends" 0
+LC_ALL=C sort "$T/nock.out" >got.nock
+check_file "--chaos 0.001, no checkpoint in a stage: the result" want.sum got.nock
 
 printf '1,2\n3,4\n5,6\n' >tiny.csv
 "$FORKFLOW" run "$SRCDIR/examples/quickstart.json" -i tiny.csv -p 1 -q \
