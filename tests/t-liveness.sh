@@ -15,7 +15,7 @@
 # shellcheck source=tests/lib.sh
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
-plan 28
+plan 30
 
 cd "$T" || bail_out "cannot cd to $T"
 
@@ -177,6 +177,14 @@ run_prog run "$SRCDIR/examples/quickstart.json" -i tiny.csv -p 200 -q
 check_status "200 partitions on three lines: exit status" 0
 check "200 partitions on three lines: no worker killed" no_kill "$T/err"
 check_file "200 partitions on three lines: the result" want.tiny "$T/out"
+
+# More partitions than four times the processors: said, unless -q.
+many=$(($(getconf _NPROCESSORS_ONLN) * 4 + 1))
+run_prog run "$SRCDIR/examples/quickstart.json" -i tiny.csv -p "$many"
+check_err "-p $many: a warning that the workers take turns" \
+    "^forkflow: -p $many is more than four times the [0-9]* processors: the workers will take turns\$"
+run_prog run "$SRCDIR/examples/quickstart.json" -i tiny.csv -p "$many" -q
+check "-p $many -q: no warning" test ! -s "$T/err"
 
 # --- A program of 100000 operators ---
 "$PYTHON3" -c '
