@@ -259,6 +259,12 @@ has_lines() {
 	[ "$(count_lines "$1" "$2")" -ge "$3" ]
 }
 
+# no_kill FILE: no worker was killed for want of progress (FILE is a
+# run's standard error).
+no_kill() {
+	! grep -q -e 'no progress\|task timeout' "$1"
+}
+
 # no_procs PATTERN: no process has PATTERN in its command line.
 no_procs() {
 	! pgrep -f -- "$1" >/dev/null 2>&1

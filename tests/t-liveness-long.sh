@@ -12,11 +12,6 @@ plan 9
 
 cd "$T" || bail_out "cannot cd to $T"
 
-# no_kill FILE: no worker was killed for want of progress.
-no_kill() {
-	! grep -q -e 'no progress\|task timeout' "$1"
-}
-
 printf '1,2\n3,4\n5,6\n' >tiny.csv
 "$FORKFLOW" run "$SRCDIR/examples/quickstart.json" -i tiny.csv -p 1 -q \
     >want.tiny 2>/dev/null

@@ -19,11 +19,6 @@ plan 30
 
 cd "$T" || bail_out "cannot cd to $T"
 
-# no_kill FILE: no worker was killed for want of progress.
-no_kill() {
-	! grep -q -e 'no progress\|task timeout' "$1"
-}
-
 # --- A long sort and fold at a stage's end ---
 mkdir text
 awk 'BEGIN { srand(7)
