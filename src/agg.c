@@ -16,11 +16,16 @@
 static void	agg_grow(struct agg *);
 
 /*
- * Multiply-shift hashing, with a multiplier of its own for each table.
- * Tables feed each other (a shuffle file holds a combiner's keys in the
- * order of its slots, and a reduce adds them in that order): with one
- * hash for all, keys would arrive sorted by their slot in the new table
- * and pile up in long runs while it is small.
+ * Multiply-shift hashing.  Tables feed each other: a shuffle file holds a
+ * combiner's keys in the order of its slots, and the next stage's reduce
+ * adds them in that order.  With the same multiplier in both, keys would
+ * arrive sorted by their slot in the new table and pile up in long runs
+ * while it is small (a reduce 25 to 50 times slower).  So a combiner and
+ * a reduce hash with two different multipliers, the same in every process
+ * and on every run: Fibonacci hashing's golden ratio for a combiner, which
+ * spreads runs of keys best (the integer program's combiner is its hot
+ * table), and another constant, odd and well mixed, for a reduce.  (Files a reduce table writes for itself, its snapshots, are
+ * sorted by key, which it spreads well.)
  */
 static inline size_t
 agg_slot(const struct agg *a, int64_t k)
@@ -28,41 +33,36 @@ agg_slot(const struct agg *a, int64_t k)
 	return ((size_t)(((uint64_t)k * a->mult) >> (64 - a->bits)));
 }
 
-/*
- * The multiplier of a new table: odd, from a splitmix64 sequence that
- * starts at a random point in each process.  A sequence that started at
- * the same point everywhere gave the first table of a worker forked again
- * the multiplier of the table that wrote the file it reads, and a reduce
- * resumed after a crash ran 25 to 50 times slower.
- */
-static uint64_t
-agg_multiplier(void)
-{
-	static uint64_t	next;
-	uint64_t	z;
+#define AGG_MULT_COMBINE	0x9E3779B97F4A7C15ULL
+#define AGG_MULT_REDUCE		0xC2B2AE3D27D4EB4FULL
 
-	if (next == 0)
-		next = random_seed() | 1;
-	z = (next += 0x9E3779B97F4A7C15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return ((z ^ (z >> 31)) | 1);
-}
-
-/* Create a table for the reduce function fn. */
-void
-agg_init(struct agg *a, enum op_fn fn)
+static void
+agg_init_mult(struct agg *a, enum op_fn fn, uint64_t mult)
 {
 	size_t	i;
 
 	memset(a, 0, sizeof *a);
 	a->fn = fn;
 	a->bits = 10;
-	a->mult = agg_multiplier();
+	a->mult = mult;
 	a->cap = (size_t)1 << a->bits;
 	a->e = xreallocarray(NULL, a->cap, sizeof *a->e);
 	for (i = 0; i < a->cap; i++)
 		a->e[i].k = AGG_EMPTY;
+}
+
+/* Create a table for the reduce function fn, as a reduce. */
+void
+agg_init(struct agg *a, enum op_fn fn)
+{
+	agg_init_mult(a, fn, AGG_MULT_REDUCE);
+}
+
+/* Create a table for the reduce function fn, as a combiner. */
+void
+agg_init_combiner(struct agg *a, enum op_fn fn)
+{
+	agg_init_mult(a, fn, AGG_MULT_COMBINE);
 }
 
 void

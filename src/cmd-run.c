@@ -166,6 +166,8 @@ static volatile sig_atomic_t run_signal;
 
 static void	run_free(struct job *);
 static __dead void run_exit(int);
+static __dead void run_fail(int, const char *, ...) printflike(2, 3);
+static __dead void run_fail_errno(int, const char *, ...) printflike(2, 3);
 
 /* Set the defaults of the options. */
 void

@@ -636,7 +636,6 @@ char		*memcg_dir(int *);
 uint64_t	 memcg_oom_kills(int *);
 
 /* util.c */
-uint64_t	 random_seed(void);
 void		*json_text(const char *, size_t);
 
 /* xmalloc.c */
@@ -723,6 +722,7 @@ void		 input_close(struct input *);
 
 /* agg.c */
 void		 agg_init(struct agg *, enum op_fn);
+void		 agg_init_combiner(struct agg *, enum op_fn);
 void		 agg_free(struct agg *);
 void		 agg_clear(struct agg *);
 void		 agg_add(struct agg *, int64_t, int64_t);
@@ -778,6 +778,7 @@ sagg_hash_end(uint64_t h)
 
 /* sagg.c */
 void		 sagg_init(struct sagg *, enum op_fn);
+void		 sagg_init_combiner(struct sagg *, enum op_fn);
 void		 sagg_free(struct sagg *);
 void		 sagg_clear(struct sagg *);
 void		 sagg_add(struct sagg *, const char *, size_t, int64_t);

@@ -5,10 +5,10 @@
  * entry with the key's offset and length, so that most probes compare no
  * bytes; keys are copied once, packed end to end in one buffer, when they
  * first arrive.  Entries are 24 bytes and keys take only their bytes: the
- * table of a large vocabulary stays in the cache as far as it can.  Each
- * table scrambles the hash with a seed of its own, for the same reason as
- * agg.c: one table's order must not be a bad order of insertion for the
- * next.
+ * table of a large vocabulary stays in the cache as far as it can.  A
+ * combiner's table and a reduce's scramble the hash with seeds of their
+ * own, for the same reason as agg.c: one table's order must not be a bad
+ * order of insertion for the next.
  */
 
 #include <stdlib.h>
@@ -75,19 +75,31 @@ sagg_grow(struct sagg *t)
 	free(old);
 }
 
-/* Make an empty table for reduce function fn. */
+/*
+ * Make an empty table for reduce function fn, as a reduce or, with
+ * sagg_init_combiner(), as a combiner: each with its own seed, the same in
+ * every process, for the reason agg.c gives (a reduce reads the words a
+ * combiner's table wrote in the order of its slots).
+ */
+static void
+sagg_init_seed(struct sagg *t, enum op_fn fn, uint64_t seed)
+{
+	memset(t, 0, sizeof *t);
+	t->fn = fn;
+	t->seed = seed;
+	sagg_grow(t);
+}
+
 void
 sagg_init(struct sagg *t, enum op_fn fn)
 {
-	static uint64_t	n;
+	sagg_init_seed(t, fn, 0xC2B2AE3D27D4EB4FULL);
+}
 
-	memset(t, 0, sizeof *t);
-	t->fn = fn;
-	/* Per process and per table, for the reason agg.c gives. */
-	if (n == 0)
-		n = random_seed() | 1;
-	t->seed = (n += 0x9E3779B97F4A7C15ULL);
-	sagg_grow(t);
+void
+sagg_init_combiner(struct sagg *t, enum op_fn fn)
+{
+	sagg_init_seed(t, fn, 0x9E3779B97F4A7C15ULL);
 }
 
 void

@@ -1316,9 +1316,9 @@ worker_run_stage(struct wctx *w, unsigned int s)
 	    (*job->prog->dir != '\0' ? job->prog->dir : NULL);
 	w->use_sagg = worker_is_wordcount(w);
 	if (w->use_agg)
-		agg_init(&w->comb, w->st->reduce_out->fn);
+		agg_init_combiner(&w->comb, w->st->reduce_out->fn);
 	if (w->use_sagg)
-		sagg_init(&w->words, w->st->reduce_out->fn == FN_COUNT ?
+		sagg_init_combiner(&w->words, w->st->reduce_out->fn == FN_COUNT ?
 		    FN_SUM : w->st->reduce_out->fn);
 	recbuf_free(&w->recs);
 	w->recs.kt = w->st->out_k;

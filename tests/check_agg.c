@@ -369,11 +369,11 @@ START_TEST(test_agg_clear)
 }
 END_TEST
 
-/* The same additions give the same iteration order. */
 /*
- * Two tables fed the same keys hold the same groups, but each hashes with
- * a multiplier of its own, so that one table's order of iteration (the
- * order of a shuffle file) is no bad order of insertion for the next.
+ * A combiner's table and a reduce's, fed the same keys, hold the same
+ * groups, but each hashes with a multiplier of its own, so that one
+ * table's order of iteration (the order of a shuffle file) is no bad order
+ * of insertion for the next.
  */
 START_TEST(test_agg_order_independent)
 {
@@ -382,7 +382,7 @@ START_TEST(test_agg_order_independent)
 	int64_t		ka, kb, xa, xb, got;
 	uint64_t	s = 7;
 
-	agg_init(&a, FN_SUM);
+	agg_init_combiner(&a, FN_SUM);
 	agg_init(&b, FN_SUM);
 	ck_assert(a.mult != b.mult);
 	ck_assert(a.mult & 1);
@@ -412,36 +412,51 @@ START_TEST(test_agg_order_independent)
 END_TEST
 
 /*
- * The first table of one process and that of another process differ: a
- * worker forked again after a crash reads files that the first tables of
- * other workers wrote, and with their multiplier it would pile their keys
- * up in long runs.  Each child of a fork reports its first multiplier.
+ * Whatever a process did before, a reduce's table never hashes as the
+ * combiners' tables whose files it reads: not the first table of a worker
+ * forked again after a crash (once every process started its sequence of
+ * multipliers at the same point, and such a reduce took the multiplier of
+ * the first tables of the other workers, which wrote its input, and ran
+ * 25 to 50 times slower), nor one made after others in a process.  Each
+ * child of a fork reports the multipliers of a reduce's table made first
+ * and after three others, and of a combiner's.
  */
-START_TEST(test_agg_first_table_per_process)
+START_TEST(test_agg_reduce_never_as_combiner)
 {
-	uint64_t	m[4];
-	struct agg	a;
+	uint64_t	m[3], comb;
+	struct agg	a, b;
 	pid_t		pid;
 	int		fd[2], i, j, st;
 
-	for (i = 0; i < 4; i++) {
+	agg_init_combiner(&a, FN_SUM);
+	comb = a.mult;
+	agg_free(&a);
+	ck_assert(comb & 1);
+	for (i = 0; i < 2; i++) {
 		ck_assert_int_eq(pipe(fd), 0);
 		if ((pid = fork()) == 0) {
+			for (j = 0; j < (i == 0 ? 0 : 3); j++) {
+				agg_init_combiner(&b, FN_SUM);
+				agg_free(&b);
+			}
 			agg_init(&a, FN_SUM);
-			(void)write(fd[1], &a.mult, sizeof a.mult);
+			m[0] = a.mult;
+			agg_init(&b, FN_SUM);
+			m[1] = b.mult;
+			agg_init_combiner(&a, FN_SUM);
+			m[2] = a.mult;
+			(void)write(fd[1], m, sizeof m);
 			_exit(0);
 		}
 		ck_assert_int_gt(pid, 0);
 		close(fd[1]);
-		ck_assert_int_eq(read(fd[0], &m[i], sizeof m[i]),
-		    (ssize_t)sizeof m[i]);
+		ck_assert_int_eq(read(fd[0], m, sizeof m), (ssize_t)sizeof m);
 		close(fd[0]);
 		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-		ck_assert(m[i] & 1);
-		for (j = 0; j < i; j++)
-			ck_assert_msg(m[i] != m[j], "processes %d and %d share "
-			    "the multiplier %llx", j, i,
-			    (unsigned long long)m[i]);
+		ck_assert(m[0] & 1);
+		ck_assert_msg(m[0] != comb && m[1] != comb, "a reduce hashes as "
+		    "the combiners: %llx", (unsigned long long)m[0]);
+		ck_assert(m[2] == comb);
 	}
 }
 END_TEST
@@ -467,7 +482,7 @@ agg_suite(void)
 	tcase_add_test(tc, test_agg_growth_other);
 	tcase_add_test(tc, test_agg_clear);
 	tcase_add_test(tc, test_agg_order_independent);
-	tcase_add_test(tc, test_agg_first_table_per_process);
+	tcase_add_test(tc, test_agg_reduce_never_as_combiner);
 	suite_add_tcase(s, tc);
 	return (s);
 }

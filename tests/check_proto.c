@@ -58,7 +58,7 @@ START_TEST(test_proto_round_trip)
 	struct buf		b;
 	struct msg		m;
 	struct msg_hello	hello = { PROTO_VERSION, 4242 }, h2;
-	struct msg_start	start = { 3, 7, 0, 0 }, s2;
+	struct msg_start	start = { 3, 7, 0, 0, 0, 0 }, s2;
 	struct msg_error	err = { ERROR_INPUT, 1, 2, 12345 }, e2;
 	const char		*text = "in.csv:3:1: expected an integer key";
 	char			 got[64], both[sizeof err + 64];
