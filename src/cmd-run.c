@@ -722,6 +722,96 @@ job_gen_program(struct job *job)
 	return (path);
 }
 
+/*
+ * Is a file of partition p's stage s damaged: its counters, or, for the
+ * last stage, its part, checked against the sum its checkpoint has?
+ * Returns 0, or 1 with *file (its name) and *off set.
+ */
+static int
+job_file_damaged(struct job *job, unsigned int s, unsigned int p,
+    char **file, uint64_t *off)
+{
+	struct ckpt_state	 cs;
+	char			*path;
+	int			 r;
+
+	*off = 0;
+	xasprintf(file, "counters/%u.%u", p, s);
+	path = job_path(job, "%s", *file);
+	counters_clear();
+	r = counters_load(path);
+	counters_clear();
+	free(path);
+	if (r != 0)
+		return (1);
+	free(*file);
+	*file = NULL;
+	if (s + 1 < job->plan->nstages)
+		return (0);
+	if (!job_ckpt_load(job, p, &cs))
+		return (0);	/* not this run's to check */
+	if (job->opts->output != NULL)
+		xasprintf(&path, "%s/part-%05u", job->outtmp, p);
+	else
+		path = job_path(job, "out/part-%05u", p);
+	r = output_check(path, cs.output_len, cs.output_sum, off);
+	if (r != 0)
+		*file = path;
+	else
+		free(path);
+	return (r != 0);
+}
+
+/*
+ * Before the result is presented, check what it is made of: each
+ * partition's counters of each stage and its part.  What fails its check
+ * is produced again by its stage; what stays damaged fails the job.
+ */
+static int
+job_verify(struct job *job)
+{
+	struct evwhere	 at;
+	unsigned int	 s, p, tries, a;
+	uint64_t	 off;
+	char		*file;
+	int		 r;
+
+	for (p = 0; p < job->nparts; p++) {
+		for (s = 0; s < job->plan->nstages; s++) {
+			for (tries = 0; job_file_damaged(job, s, p, &file,
+			    &off); tries++) {
+				memset(&at, 0, sizeof at);
+				at.part = (int)p;
+				at.stage = (int)s;
+				at.op = -1;
+				event_emit("damaged", &at, json_pack("{s:o, s:I, "
+				    "s:s}", "file", json_text(file,
+				    strlen(file)), "offset", (json_int_t)off,
+				    "action", "its writer's stage is done "
+				    "again"));
+				log_warnx("%s: damaged (at offset %llu); doing "
+				    "stage %u of partition %u again", file,
+				    (unsigned long long)off, s, p);
+				/* A child that crashed is forked again. */
+				for (a = 0, r = -1; tries < 3 && a <
+				    job->opts->max_attempts && r != 0; a++)
+					r = worker_redo_stage(job, s, p);
+				if (r != 0) {
+					xasprintf(&job->reason, "%s: damaged "
+					    "at offset %llu, and producing it "
+					    "again failed", file,
+					    (unsigned long long)off);
+					warnx("%s", job->reason);
+					free(file);
+					return (EXIT_JOB_FAILED);
+				}
+				free(file);
+			}
+		}
+	}
+	return (0);
+}
+
 /* Present the result: merge the parts to stdout, or commit the folder. */
 static int
 job_output(struct job *job)
@@ -1085,6 +1175,11 @@ run_execute(struct job *job)
 		log_warn("%s/events.jsonl", job->jobdir);
 	job_save_program(job);
 	event_job_start(job);
+	if (job->journal_bad != 0)
+		event_emit("damaged", NULL, json_pack("{s:s, s:I, s:s}", "file",
+		    "journal", "offset", (json_int_t)job->journal_bad - 1,
+		    "action", "what its lines from there recorded is done "
+		    "again"));
 
 	/* The supervisor takes the stop signals over from here. */
 	sigemptyset(&set);
@@ -1098,6 +1193,8 @@ run_execute(struct job *job)
 	run_catch_signals();
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 
+	if (status == 0)
+		status = job_verify(job);
 	if (status == 0)
 		status = job_output(job);
 	if (status == 0 && journal_note(job, "output committed\n") != 0)

@@ -12,9 +12,11 @@
  * at a checkpoint costs time in proportion to their number.
  */
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <xxhash.h>
 
@@ -126,47 +128,100 @@ counters_clear(void)
 	cap = used = 0;
 }
 
-/* Write the counters to path, as "GROUP,NAME<TAB>N" lines; 0 or -1. */
+/*
+ * Write the counters to path, as "GROUP,NAME<TAB>N" lines, and a last
+ * line "#xxh3 SUM" of what comes before it, through a temporary file.
+ * Returns 0 or -1.
+ */
 int
 counters_save(const char *path)
 {
-	FILE	*f;
-	char	*tmp;
-	size_t	 i;
-	int	 r = 0;
+	char	*tmp, *text = NULL, *line;
+	size_t	 i, len = 0;
+	int	 fd, n, r = -1;
 
-	xasprintf(&tmp, "%s.tmp", path);
-	if ((f = fopen(tmp, "w")) == NULL) {
-		free(tmp);
-		return (-1);
-	}
 	for (i = 0; i < cap; i++) {
-		if (counters[i].name != NULL)
-			fprintf(f, "%s\t%lld\n", counters[i].name,
-			    (long long)counters[i].value);
+		if (counters[i].name == NULL)
+			continue;
+		n = xasprintf(&line, "%s\t%lld\n", counters[i].name,
+		    (long long)counters[i].value);
+		text = xreallocarray(text, len + (size_t)n + 1, 1);
+		memcpy(text + len, line, (size_t)n);
+		len += (size_t)n;
+		free(line);
 	}
-	if (fclose(f) != 0 || rename(tmp, path) != 0)
-		r = -1;
+	n = xasprintf(&line, "#xxh3 %016llx\n",
+	    (unsigned long long)XXH3_64bits(text, len));
+	xasprintf(&tmp, "%s.tmp", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) != -1) {
+		if (write_all(fd, text, len) == 0 &&
+		    write_all(fd, line, (size_t)n) == 0)
+			r = 0;
+		if (close(fd) != 0 || (r == 0 && rename(tmp, path) != 0))
+			r = -1;
+	}
+	free(line);
+	free(text);
 	free(tmp);
 	return (r);
 }
 
-/* Add the counters of a file written by counters_save (none: fine). */
-void
+/*
+ * Add the counters of a file written by counters_save().  Returns 0, or
+ * -1 if it cannot be read or fails its check (then none is added).
+ */
+int
 counters_load(const char *path)
 {
-	FILE	*f;
-	char	 line[1024], *tab;
+	FILE			*f;
+	char			*text = NULL, *p, *end, *nl, *tab;
+	size_t			 len = 0, cap0 = 0, n;
+	char			 chunk[4096];
+	unsigned long long	 sum;
 
 	if ((f = fopen(path, "r")) == NULL)
-		return;
-	while (fgets(line, sizeof line, f) != NULL) {
-		if ((tab = strchr(line, '\t')) == NULL)
-			continue;
-		counters_add(line, (size_t)(tab - line),
-		    strtoll(tab + 1, NULL, 10));
+		return (-1);
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		if (len + n + 1 > cap0) {
+			cap0 = (len + n + 1) * 2;
+			text = xreallocarray(text, cap0, 1);
+		}
+		memcpy(text + len, chunk, n);
+		len += n;
+	}
+	if (ferror(f) || len == 0) {
+		fclose(f);
+		free(text);
+		return (-1);
 	}
 	fclose(f);
+	text[len] = '\0';
+	/* The last line is the sum of all before it. */
+	if (text[len - 1] != '\n')
+		goto bad;
+	text[len - 1] = '\0';
+	if ((p = strrchr(text, '\n')) == NULL)
+		p = text;
+	else
+		p++;
+	if (sscanf(p, "#xxh3 %llx", &sum) != 1 ||
+	    XXH3_64bits(text, (size_t)(p - text)) != sum)
+		goto bad;
+	end = p;
+	for (p = text; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		*nl = '\0';
+		if ((tab = strchr(p, '\t')) != NULL)
+			counters_add(p, (size_t)(tab - p),
+			    strtoll(tab + 1, NULL, 10));
+	}
+	free(text);
+	return (0);
+
+bad:
+	free(text);
+	return (-1);
 }
 
 static int

@@ -399,7 +399,10 @@ struct shuffle_file {
 	unsigned int	 nparts;	/* buckets per run */
 	uint64_t	*runoff;	/* [run * nparts + bucket] */
 	uint64_t	*runcount;	/* records, or bytes if schema != 0 */
+	uint64_t	*runsum;	/* XXH3 of each bucket */
 	uint64_t	 records;	/* in all runs */
+	uint64_t	 bad;		/* offset of damage found */
+	int		 damaged;	/* the last failure was damage */
 	uint32_t	 schema;
 	enum vtype	 kt;
 	enum vtype	 vt;
@@ -455,6 +458,7 @@ struct ckpt_state {
 	uint64_t	 records_out;
 	uint64_t	 bytes_in;
 	uint64_t	 output_len;	/* bytes of the committed stage output */
+	uint64_t	 output_sum;	/* XXH3 of a committed part */
 	uint64_t	 checksum;
 };
 
@@ -571,6 +575,7 @@ struct job {
 	char		*reason;	/* why the job failed, or NULL */
 	double		 started;	/* monotonic seconds */
 	uint64_t	 bytes_written;	/* of the output */
+	uint64_t	 journal_bad;	/* offset + 1 of a damaged line */
 };
 
 /*
@@ -821,7 +826,7 @@ int		 stream_filter(const struct op *, struct recbuf *, char **);
 void		 counters_add(const char *, size_t, int64_t);
 void		 counters_clear(void);
 int		 counters_save(const char *);
-void		 counters_load(const char *);
+int		 counters_load(const char *);
 void		 counters_user(void (*)(void *, const char *, int64_t),
 		     void *);
 void		 counters_set(const char *, int64_t);
@@ -846,7 +851,7 @@ int		 shuffle_write_agg(const char *, unsigned int,
 		     const struct agg *, int, uint64_t *);
 int		 shuffle_open(struct shuffle_file *, const char *,
 		     unsigned int, char **);
-const struct pair *shuffle_segment(const struct shuffle_file *,
+const struct pair *shuffle_segment(struct shuffle_file *,
 		     unsigned int, unsigned int, size_t *);
 void		 shuffle_close(struct shuffle_file *);
 
@@ -863,7 +868,15 @@ int		 runfile_append_recs(struct runfile *, const struct pair *,
 int		 runfile_append_sorted(struct runfile *, const struct pair *,
 		     size_t);
 unsigned int	 part_of(enum vtype, int64_t, unsigned int);
-const char	*shuffle_bucket(const struct shuffle_file *, unsigned int,
+int		 shuffle_check(struct shuffle_file *, unsigned int,
+		     unsigned int);
+int		 shuffle_check_all(struct shuffle_file *);
+const char	*shuffle_bytes(const struct shuffle_file *, unsigned int,
+		     unsigned int, size_t *);
+int		 runfile_check_tmp(const char *, unsigned int, uint64_t,
+		     unsigned int);
+extern uint64_t	 runfile_bad;
+const char	*shuffle_bucket(struct shuffle_file *, unsigned int,
 		     unsigned int, size_t *);
 int		 shuffle_next(const struct shuffle_file *, const char **,
 		     const char *, struct pair *);
@@ -879,7 +892,9 @@ size_t		 output_format(char *, int64_t, int64_t);
 int		 output_write_part(const char *, const struct pair *, size_t,
 		     int, int, uint64_t *);
 int		 output_write_merged(const char *, struct pair_src *, size_t,
-		     const struct outspec *, int, uint64_t *);
+		     const struct outspec *, int, uint64_t *, uint64_t *);
+int		 output_check(const char *, uint64_t, uint64_t, uint64_t *);
+int		 file_sum(const char *, uint64_t *, uint64_t *);
 int		 output_merge(char **, size_t, int, uint64_t *);
 int		 output_merge_spec(char **, size_t, int,
 		     const struct outspec *, uint64_t *);
@@ -899,6 +914,7 @@ uint64_t	 ckpt_next_generation(const struct ckpt *);
 
 /* worker.c */
 __dead void	 worker_main(struct job *, unsigned int, int);
+int		 worker_redo_stage(struct job *, unsigned int, unsigned int);
 
 /* supervisor.c */
 int		 supervisor_run(struct job *);
@@ -908,6 +924,8 @@ int		 journal_lock(struct job *, char **);
 int		 journal_open(struct job *, char **);
 int		 journal_commit_stage(struct job *, unsigned int);
 int		 job_resumable(const struct job *);
+int		 job_ckpt_load(const struct job *, unsigned int,
+		     struct ckpt_state *);
 int		 journal_save_used(struct job *, unsigned int, const uint8_t *);
 uint8_t		*journal_load_used(const struct job *, unsigned int);
 int		 journal_note(struct job *, const char *, ...)

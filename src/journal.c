@@ -98,6 +98,75 @@ journal_lock(struct job *job, char **cause)
 	return (0);
 }
 
+/*
+ * Each line of the journal ends in " #SUM", the XXH3 of what comes before
+ * it: a line that fails its check ends the journal there, as a line cut
+ * short does, and what it and the lines after it said is done again.
+ */
+static char *
+journal_line(const char *text, size_t len)
+{
+	char	*line;
+
+	xasprintf(&line, "%.*s #%016llx\n", (int)len, text,
+	    (unsigned long long)XXH3_64bits(text, len));
+	return (line);
+}
+
+/* Check a line (without its newline) and cut its sum off: 0 or -1. */
+static int
+journal_check(char *line)
+{
+	char			*p = strrchr(line, '#');
+	unsigned long long	 sum;
+	char			*end;
+
+	if (p == NULL || p == line || p[-1] != ' ' || strlen(p + 1) != 16)
+		return (-1);
+	errno = 0;
+	sum = strtoull(p + 1, &end, 16);
+	if (errno != 0 || *end != '\0' ||
+	    XXH3_64bits(line, (size_t)(p - 1 - line)) != sum)
+		return (-1);
+	p[-1] = '\0';
+	return (0);
+}
+
+/*
+ * Load partition p's checkpoint, if the job directory has a valid one of
+ * this job (none is made).  Returns 1, or 0.
+ */
+int
+job_ckpt_load(const struct job *job, unsigned int p, struct ckpt_state *cs)
+{
+	struct ckpt	*c;
+	char		*path;
+	int		 r = 0;
+
+	path = job_path(job, "ckpt/%u", p);
+	if (access(path, F_OK) == 0 &&
+	    (c = ckpt_open(path, p, job->job_id)) != NULL) {
+		r = ckpt_load(c, cs);
+		ckpt_close(c);
+	}
+	free(path);
+	return (r);
+}
+
+/* Does the job directory hold a valid checkpoint of this job? */
+static int
+journal_ckpts_ours(const struct job *job)
+{
+	struct ckpt_state	cs;
+	unsigned int		p;
+
+	for (p = 0; p < job->nparts; p++) {
+		if (job_ckpt_load(job, p, &cs))
+			return (1);
+	}
+	return (0);
+}
+
 /* A record skipped by an earlier run: skip it again. */
 static void
 journal_read_skip(struct job *job, const char *line)
@@ -125,10 +194,14 @@ static int
 journal_read(struct job *job, const char *path, off_t *whole, char **cause)
 {
 	FILE			*f;
-	char			 line[256];
+	char			*line = NULL;
+	size_t			 cap = 0;
+	ssize_t			 n;
 	unsigned long long	 id;
-	unsigned int		 s;
-	int			 first = 1;
+	unsigned int		 s, lineno = 0;
+	size_t			 len;
+	char			*nl;
+	int			 first = 1, bad;
 
 	*whole = 0;
 	if ((f = fopen(path, "r")) == NULL) {
@@ -137,10 +210,30 @@ journal_read(struct job *job, const char *path, off_t *whole, char **cause)
 		xasprintf(cause, "%s: %s", path, strerror(errno));
 		return (-1);
 	}
-	while (fgets(line, sizeof line, f) != NULL) {
-		if (strchr(line, '\n') == NULL)
+	while ((n = getline(&line, &cap, f)) != -1) {
+		if ((nl = memchr(line, '\n', (size_t)n)) == NULL ||
+		    strlen(line) != (size_t)n)
 			break;		/* a line cut short by a crash */
-		*whole += (off_t)strlen(line);
+		len = (size_t)n;
+		*nl = '\0';
+		bad = journal_check(line) != 0;
+		if (bad && first && !journal_ckpts_ours(job)) {
+			/* Whose directory this is, nothing here says. */
+			xasprintf(cause, "job directory %s holds another job, "
+			    "or a journal damaged in its first line, and no "
+			    "checkpoint of this job: use another --job-dir, "
+			    "or remove it", job->jobdir);
+			goto refuse;
+		}
+		if (bad) {
+			log_warnx("%s: line %u damaged (at offset %llu); what "
+			    "it and the lines after it recorded is done again",
+			    path, lineno + 1, (unsigned long long)*whole);
+			job->journal_bad = (uint64_t)*whole + 1;
+			break;
+		}
+		lineno++;
+		*whole += (off_t)len;
 		if (first) {
 			first = 0;
 			if (sscanf(line, "job %llx", &id) != 1 ||
@@ -149,8 +242,7 @@ journal_read(struct job *job, const char *path, off_t *whole, char **cause)
 				    "another job: its program, partitions or "
 				    "input differ from this one's; use another "
 				    "--job-dir, or remove it", job->jobdir);
-				fclose(f);
-				return (-1);
+				goto refuse;
 			}
 			continue;
 		}
@@ -163,6 +255,7 @@ journal_read(struct job *job, const char *path, off_t *whole, char **cause)
 		else if (strncmp(line, "output committed", 16) == 0)
 			job->output_done = 1;
 	}
+	free(line);
 	fclose(f);
 	/*
 	 * The last stage runs again: its parts are in the output folder
@@ -172,6 +265,11 @@ journal_read(struct job *job, const char *path, off_t *whole, char **cause)
 	if (job->first_stage >= job->plan->nstages)
 		job->first_stage = job->plan->nstages - 1;
 	return (first ? 0 : 1);
+
+refuse:
+	free(line);
+	fclose(f);
+	return (-1);
 }
 
 /*
@@ -185,7 +283,7 @@ journal_open(struct job *job, char **cause)
 	char		*path, line[128];
 	unsigned int	 s;
 	off_t		 whole;
-	int		 fd, n, r;
+	int		 fd, r;
 
 	path = job_path(job, "journal");
 	if ((r = journal_read(job, path, &whole, cause)) == -1) {
@@ -223,11 +321,9 @@ journal_open(struct job *job, char **cause)
 	}
 	if (r == 1)
 		return (0);
-	n = snprintf(line, sizeof line, "job %016llx partitions %u stages "
-	    "%zu\n", (unsigned long long)job->job_id, job->nparts,
-	    job->plan->nstages);
-	if (write_all(fd, line, (size_t)n) != 0 ||
-	    (job->opts->durable && fsync(fd) != 0)) {
+	if (journal_note(job, "job %016llx partitions %u stages %zu\n",
+	    (unsigned long long)job->job_id, job->nparts,
+	    job->plan->nstages) != 0) {
 		xasprintf(cause, "journal: %s", strerror(errno));
 		return (-1);
 	}
@@ -239,12 +335,17 @@ int
 journal_note(struct job *job, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*line;
+	char	*line, *text;
+	size_t	 len;
 	int	 r;
 
 	va_start(ap, fmt);
-	xvasprintf(&line, fmt, ap);
+	len = (size_t)xvasprintf(&text, fmt, ap);
 	va_end(ap);
+	if (len > 0 && text[len - 1] == '\n')
+		len--;
+	line = journal_line(text, len);
+	free(text);
 	r = write_all(job->journalfd, line, strlen(line));
 	free(line);
 	if (r == 0 && job->opts->durable && fsync(job->journalfd) != 0)
@@ -352,23 +453,15 @@ journal_commit_stage(struct job *job, unsigned int s)
 int
 job_resumable(const struct job *job)
 {
-	struct ckpt_state	 cs;
-	struct ckpt		*c;
-	char			*path;
-	unsigned int		 p;
-	int			 found = 0;
+	struct ckpt_state	cs;
+	unsigned int		p;
 
 	if (job->committed > 0)
 		return (1);
-	for (p = 0; p < job->nparts && !found; p++) {
-		path = job_path(job, "ckpt/%u", p);
-		if (access(path, F_OK) == 0 &&
-		    (c = ckpt_open(path, p, job->job_id)) != NULL) {
-			found = ckpt_load(c, &cs) && (cs.stages_done > 0 ||
-			    cs.phase != PHASE_NONE);
-			ckpt_close(c);
-		}
-		free(path);
+	for (p = 0; p < job->nparts; p++) {
+		if (job_ckpt_load(job, p, &cs) && (cs.stages_done > 0 ||
+		    cs.phase != PHASE_NONE))
+			return (1);
 	}
-	return (found);
+	return (0);
 }

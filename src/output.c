@@ -21,6 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "forkflow.h"
 
 #define OUTBUF_SIZE	(256 * 1024)
@@ -50,9 +52,11 @@ output_write_part(const char *path, const struct pair *r, size_t n, int text,
 	struct pair_src	src;
 	struct outspec	os = { VT_INT, VT_INT, OUT_CSV, text };
 
+	uint64_t	sum;
+
 	src.p = r;
 	src.n = n;
-	return (output_write_merged(path, &src, 1, &os, sync, bytes));
+	return (output_write_merged(path, &src, 1, &os, sync, bytes, &sum));
 }
 
 /* The source holding the least record, or NULL when all are done. */
@@ -108,23 +112,29 @@ output_record_width(const struct pair *r, const struct outspec *os)
 /*
  * Merge sorted arrays of records into path, as text lines or binary
  * records, through a temporary file renamed into place; sync it first
- * when asked.  The arrays are few (one per checkpoint of the stage), so
+ * when asked.  Its length goes to *bytes, its XXH3 to *sum.  The arrays
+ * are few (one per checkpoint of the stage), so
  * a linear scan picks the least.
  */
 int
 output_write_merged(const char *path, struct pair_src *srcs, size_t nsrc,
-    const struct outspec *os, int sync, uint64_t *bytes)
+    const struct outspec *os, int sync, uint64_t *bytes, uint64_t *sum)
 {
 	struct pair_src	*s;
+	XXH3_state_t	*h;
 	char		*buf, *tmp, *big = NULL;
 	size_t		 len = 0, w;
 	int		 fd, saved_errno;
 
 	*bytes = 0;
+	if ((h = XXH3_createState()) == NULL)
+		fatalx("out of memory");
+	XXH3_64bits_reset(h);
 	xasprintf(&tmp, "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd == -1) {
 		saved_errno = errno;
+		XXH3_freeState(h);
 		free(tmp);
 		errno = saved_errno;
 		return (-1);
@@ -133,6 +143,7 @@ output_write_merged(const char *path, struct pair_src *srcs, size_t nsrc,
 	if (!os->text && nsrc == 1 && os->kt == VT_INT && os->vt == VT_INT) {
 		if (write_all(fd, srcs[0].p, srcs[0].n * sizeof *srcs[0].p) != 0)
 			goto fail;
+		XXH3_64bits_update(h, srcs[0].p, srcs[0].n * sizeof *srcs[0].p);
 		*bytes = srcs[0].n * sizeof *srcs[0].p;
 	} else {
 		while ((s = merged_least(srcs, nsrc, os)) != NULL) {
@@ -140,6 +151,7 @@ output_write_merged(const char *path, struct pair_src *srcs, size_t nsrc,
 			if (len + w > OUTBUF_SIZE) {
 				if (write_all(fd, buf, len) != 0)
 					goto fail;
+				XXH3_64bits_update(h, buf, len);
 				*bytes += len;
 				len = 0;
 				progress();
@@ -150,6 +162,7 @@ output_write_merged(const char *path, struct pair_src *srcs, size_t nsrc,
 				w = (size_t)(output_record(big, s->p, os) - big);
 				if (write_all(fd, big, w) != 0)
 					goto fail;
+				XXH3_64bits_update(h, big, w);
 				*bytes += w;
 			} else
 				len = (size_t)(output_record(buf + len, s->p,
@@ -159,8 +172,10 @@ output_write_merged(const char *path, struct pair_src *srcs, size_t nsrc,
 		}
 		if (write_all(fd, buf, len) != 0)
 			goto fail;
+		XXH3_64bits_update(h, buf, len);
 		*bytes += len;
 	}
+	*sum = XXH3_64bits_digest(h);
 	if (sync && fsync(fd) != 0)
 		goto fail;
 	if (close(fd) != 0) {
@@ -174,6 +189,7 @@ output_write_merged(const char *path, struct pair_src *srcs, size_t nsrc,
 	free(buf);
 	free(big);
 	free(tmp);
+	XXH3_freeState(h);
 	return (0);
 
 fail:
@@ -181,11 +197,67 @@ fail:
 	if (fd != -1)
 		close(fd);
 	unlink(tmp);
+	XXH3_freeState(h);
 	free(tmp);
 	free(buf);
 	free(big);
 	errno = saved_errno;
 	return (-1);
+}
+
+/* The length and XXH3 of a file: 0, or -1 with errno set. */
+int
+file_sum(const char *path, uint64_t *len, uint64_t *sum)
+{
+	XXH3_state_t	*h;
+	char		*buf;
+	ssize_t		 n;
+	int		 fd, saved_errno;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (-1);
+	buf = xmalloc(OUTBUF_SIZE);
+	if ((h = XXH3_createState()) == NULL)
+		fatalx("out of memory");
+	XXH3_64bits_reset(h);
+	*len = 0;
+	while ((n = read(fd, buf, OUTBUF_SIZE)) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			saved_errno = errno;
+			XXH3_freeState(h);
+			free(buf);
+			close(fd);
+			errno = saved_errno;
+			return (-1);
+		}
+		XXH3_64bits_update(h, buf, (size_t)n);
+		*len += (uint64_t)n;
+		progress();
+	}
+	free(buf);
+	close(fd);
+	*sum = XXH3_64bits_digest(h);
+	XXH3_freeState(h);
+	return (0);
+}
+
+/*
+ * Check a part against the length and XXH3 its writer recorded.  Returns
+ * 0, 1 if it differs or is gone (*bad: the length it has), or -1 with
+ * errno set.
+ */
+int
+output_check(const char *path, uint64_t len, uint64_t sum, uint64_t *bad)
+{
+	uint64_t	got, h;
+
+	*bad = 0;
+	if (file_sum(path, &got, &h) != 0)
+		return (errno == ENOENT ? 1 : -1);
+	*bad = got;
+	return (got == len && h == sum ? 0 : 1);
 }
 
 /* One sorted binary part being merged. */

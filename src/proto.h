@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION	4
+#define PROTO_VERSION	5
 #define MSG_MAXSIZE	(64 * 1024)	/* payload bytes */
 
 enum msg_type {
@@ -22,6 +22,7 @@ enum msg_type {
 	MSG_STAGE_DONE = 400,	/* worker -> supervisor: stage committed */
 	MSG_ERROR = 500,	/* worker -> supervisor: permanent failure */
 	MSG_NOTE = 600,		/* worker -> supervisor: why it will crash */
+	MSG_DAMAGED = 700,	/* worker -> supervisor: a file failed its check */
 };
 
 struct msg_hdr {
@@ -72,6 +73,17 @@ struct msg_error {
 	uint64_t	file;		/* where, to report the first error */
 	uint64_t	off;
 }; /* followed by the message text, not NUL-terminated */
+
+/* What is done about a damaged file, as MSG_DAMAGED reports it. */
+#define DAMAGE_REDONE	1	/* its writer's stage is done again */
+#define DAMAGE_RESTART	2	/* this worker does its stage again */
+#define DAMAGE_REREAD	3	/* a snapshot dropped: the input read again */
+
+struct msg_damaged {
+	uint32_t	action;		/* DAMAGE_* */
+	uint32_t	pad;
+	uint64_t	off;		/* where the check failed */
+}; /* followed by the file's name in the job directory */
 
 /* A message taken from a buffer; data points into the buffer. */
 struct msg {

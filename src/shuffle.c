@@ -13,23 +13,34 @@
  * NAME: a file under its final name is always sealed and whole.  The reader
  * of partition p maps the files of all workers and reads bucket p of each
  * run.
+ *
+ * Everything in a run file is checksummed with XXH3: the header, each
+ * run's table, and each bucket, whose sum is in the table beside its
+ * length.  A reader checks the header and the tables when it opens a
+ * file and a bucket just before it reads it (shuffle_segment() and
+ * shuffle_bucket() return NULL for one that fails), so a damaged byte is
+ * found by the only reader that would have used it, at the cost of one
+ * hash over what is read.
  */
 
 #include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "forkflow.h"
 
-#define RUNFILE_MAGIC	"FFRUNS2"
-#define RUNFILE_VERSION	2
-#define RUN_MAGIC	0x314e5552u	/* "RUN1" */
+#define RUNFILE_MAGIC	"FFRUNS3"
+#define RUNFILE_VERSION	3
+#define RUN_MAGIC	0x324e5552u	/* "RUN2" */
 
 struct runfile_hdr {
 	char		magic[8];
@@ -38,13 +49,34 @@ struct runfile_hdr {
 	uint32_t	runs;		/* 0 until sealed */
 	uint32_t	schema;		/* key type | value type << 1 */
 	uint64_t	length;		/* of the sealed file */
+	uint64_t	sum;		/* XXH3 of the fields above */
 };
 
 struct run_hdr {
 	uint32_t	magic;
 	uint32_t	nbuckets;
 	uint64_t	records;
-}; /* followed by nbuckets counts (bytes when any type is a string) */
+	uint64_t	sum;		/* XXH3 of the table, seeded */
+}; /* followed by nbuckets struct run_ent */
+
+struct run_ent {
+	uint64_t	count;		/* records, or bytes if typed */
+	uint64_t	sum;		/* XXH3 of the bucket's bytes */
+};
+
+static uint64_t
+runfile_hdr_sum(const struct runfile_hdr *h)
+{
+	return (XXH3_64bits(h, offsetof(struct runfile_hdr, sum)));
+}
+
+/* A run's table sum, seeded with its header so neither moves alone. */
+static uint64_t
+run_table_sum(const struct run_hdr *rh, const struct run_ent *ent)
+{
+	return (XXH3_64bits_withSeed(ent, rh->nbuckets * sizeof *ent,
+	    rh->records ^ (uint64_t)rh->magic << 32 ^ rh->nbuckets));
+}
 
 /*
  * The partition of a key: a 64-bit mix of the key (the finaliser of
@@ -138,8 +170,10 @@ runfile_open_typed(struct runfile *rf, const char *path,
 		if ((uint64_t)st.st_size < len ||
 		    pread(rf->fd, &hdr, sizeof hdr, 0) != sizeof hdr ||
 		    memcmp(hdr.magic, RUNFILE_MAGIC, sizeof hdr.magic) != 0 ||
+		    hdr.sum != runfile_hdr_sum(&hdr) ||
 		    hdr.nbuckets != nbuckets ||
-		    hdr.schema != (uint32_t)(kt | vt << 1)) {
+		    hdr.schema != (uint32_t)(kt | vt << 1) ||
+		    runfile_check_tmp(rf->tmp, nbuckets, len, runs) != 0) {
 			errno = EINVAL;
 			goto fail;
 		}
@@ -158,6 +192,7 @@ runfile_open_typed(struct runfile *rf, const char *path,
 	hdr.version = RUNFILE_VERSION;
 	hdr.nbuckets = nbuckets;
 	hdr.schema = (uint32_t)(kt | vt << 1);
+	hdr.sum = runfile_hdr_sum(&hdr);
 	if (write_all(rf->fd, &hdr, sizeof hdr) != 0)
 		goto fail;
 	rf->len = sizeof hdr;
@@ -171,6 +206,31 @@ fail:
 }
 
 /*
+ * Write a run: its header, its table ent (each bucket's count and sum), and
+ * its data, len bytes holding records records.
+ */
+static int
+runfile_put_run(struct runfile *rf, struct run_ent *ent, const void *data,
+    uint64_t len, uint64_t records)
+{
+	struct run_hdr	hdr;
+
+	memset(&hdr, 0, sizeof hdr);
+	hdr.magic = RUN_MAGIC;
+	hdr.nbuckets = rf->nbuckets;
+	hdr.records = records;
+	hdr.sum = run_table_sum(&hdr, ent);
+	if (write_all(rf->fd, &hdr, sizeof hdr) != 0 ||
+	    write_all(rf->fd, ent, rf->nbuckets * sizeof *ent) != 0 ||
+	    write_all(rf->fd, data, len) != 0)
+		return (-1);
+	rf->len += sizeof hdr + rf->nbuckets * sizeof *ent + len;
+	rf->runs++;
+	rf->records += records;
+	return (0);
+}
+
+/*
  * Append a run: counts[b] records for each bucket b, stored one bucket
  * after the other in pairs.
  */
@@ -178,24 +238,20 @@ int
 runfile_append(struct runfile *rf, const struct pair *pairs,
     const uint64_t *counts)
 {
-	struct run_hdr	hdr;
-	uint64_t	n = 0;
-	unsigned int	b;
+	struct run_ent	*ent;
+	uint64_t	 n = 0;
+	unsigned int	 b;
+	int		 r;
 
-	for (b = 0; b < rf->nbuckets; b++)
+	ent = xcalloc(rf->nbuckets, sizeof *ent);
+	for (b = 0; b < rf->nbuckets; b++) {
+		ent[b].count = counts[b];
+		ent[b].sum = XXH3_64bits(pairs + n, counts[b] * sizeof *pairs);
 		n += counts[b];
-	hdr.magic = RUN_MAGIC;
-	hdr.nbuckets = rf->nbuckets;
-	hdr.records = n;
-	if (write_all(rf->fd, &hdr, sizeof hdr) != 0 ||
-	    write_all(rf->fd, counts, rf->nbuckets * sizeof *counts) != 0 ||
-	    write_all(rf->fd, pairs, n * sizeof *pairs) != 0)
-		return (-1);
-	rf->len += sizeof hdr + rf->nbuckets * sizeof *counts +
-	    n * sizeof *pairs;
-	rf->runs++;
-	rf->records += n;
-	return (0);
+	}
+	r = runfile_put_run(rf, ent, pairs, n * sizeof *pairs, n);
+	free(ent);
+	return (r);
 }
 
 /*
@@ -207,45 +263,37 @@ int
 runfile_append_recs(struct runfile *rf, const struct pair *r,
     const uint64_t *counts)
 {
-	struct run_hdr	 hdr;
-	uint64_t	*bytes, n = 0, i, total = 0;
+	struct run_ent	*ent;
+	uint64_t	 n = 0, i, total = 0;
 	unsigned int	 b;
-	char		*buf, *p;
+	char		*buf, *p, *q;
 	int		 ret;
 
 	if (rf->kt == VT_INT && rf->vt == VT_INT)
 		return (runfile_append(rf, r, counts));
-	bytes = xcalloc(rf->nbuckets, sizeof *bytes);
+	ent = xcalloc(rf->nbuckets, sizeof *ent);
 	for (b = 0; b < rf->nbuckets; b++) {
 		for (i = 0; i < counts[b]; i++, n++)
-			bytes[b] += val_size(rf->kt, r[n].k) +
+			ent[b].count += val_size(rf->kt, r[n].k) +
 			    val_size(rf->vt, r[n].v);
-		total += bytes[b];
+		total += ent[b].count;
 		progress();
 	}
 	buf = xmalloc(total + 1);
 	p = buf;
-	for (i = 0; i < n; i++) {
-		p = val_put(rf->kt, p, r[i].k);
-		p = val_put(rf->vt, p, r[i].v);
-		if ((i & 0xffff) == 0)
-			progress();
+	for (b = 0, n = 0; b < rf->nbuckets; b++) {
+		q = p;
+		for (i = 0; i < counts[b]; i++, n++) {
+			p = val_put(rf->kt, p, r[n].k);
+			p = val_put(rf->vt, p, r[n].v);
+			if ((n & 0xffff) == 0)
+				progress();
+		}
+		ent[b].sum = XXH3_64bits(q, (size_t)(p - q));
 	}
-	hdr.magic = RUN_MAGIC;
-	hdr.nbuckets = rf->nbuckets;
-	hdr.records = n;
-	ret = 0;
-	if (write_all(rf->fd, &hdr, sizeof hdr) != 0 ||
-	    write_all(rf->fd, bytes, rf->nbuckets * sizeof *bytes) != 0 ||
-	    write_all(rf->fd, buf, total) != 0)
-		ret = -1;
-	else {
-		rf->len += sizeof hdr + rf->nbuckets * sizeof *bytes + total;
-		rf->runs++;
-		rf->records += n;
-	}
+	ret = runfile_put_run(rf, ent, buf, total, n);
 	free(buf);
-	free(bytes);
+	free(ent);
 	return (ret);
 }
 
@@ -340,6 +388,7 @@ runfile_seal(struct runfile *rf, int sync)
 	}
 	hdr.runs = rf->runs;
 	hdr.length = rf->len;
+	hdr.sum = runfile_hdr_sum(&hdr);
 	if (pwrite(rf->fd, &hdr, sizeof hdr, 0) != sizeof hdr)
 		goto fail;
 	if (sync && fsync(rf->fd) != 0)
@@ -402,14 +451,16 @@ shuffle_write_agg(const char *path, unsigned int nbuckets, const struct agg *a,
  * used (nbuckets bits, cleared first), read from the run headers and their
  * tables with pread(2), without mapping the file or reading its records.
  * The next stage's readers open only the files that have records for
- * them.  Returns 0, or -1 with errno set (EINVAL: not a whole run file).
+ * them.  Returns 0, or -1 with errno set (EINVAL: not a whole run file, or
+ * a header or table whose checksum fails).
  */
 int
 runfile_used(const char *path, unsigned int nbuckets, uint8_t *used)
 {
 	struct runfile_hdr	 hdr;
 	struct run_hdr		 rh;
-	uint64_t		*counts, off, sum;
+	struct run_ent		*ent;
+	uint64_t		 off, sum;
 	unsigned int		 r, b;
 	int			 fd, saved_errno;
 
@@ -417,138 +468,119 @@ runfile_used(const char *path, unsigned int nbuckets, uint8_t *used)
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return (-1);
 	errno = 0;
-	counts = xcalloc(nbuckets, sizeof *counts);
+	ent = xcalloc(nbuckets, sizeof *ent);
 	if (pread(fd, &hdr, sizeof hdr, 0) != sizeof hdr ||
 	    memcmp(hdr.magic, RUNFILE_MAGIC, sizeof hdr.magic) != 0 ||
-	    hdr.nbuckets != nbuckets)
+	    hdr.sum != runfile_hdr_sum(&hdr) || hdr.nbuckets != nbuckets)
 		goto bad;
 	off = sizeof hdr;
 	for (r = 0; r < hdr.runs; r++) {
 		progress();
 		if (pread(fd, &rh, sizeof rh, (off_t)off) != sizeof rh ||
 		    rh.magic != RUN_MAGIC || rh.nbuckets != nbuckets ||
-		    pread(fd, counts, nbuckets * sizeof *counts,
+		    pread(fd, ent, nbuckets * sizeof *ent,
 		    (off_t)(off + sizeof rh)) != (ssize_t)(nbuckets *
-		    sizeof *counts))
+		    sizeof *ent) || rh.sum != run_table_sum(&rh, ent))
 			goto bad;
 		sum = 0;
 		for (b = 0; b < nbuckets; b++) {
-			if (counts[b] != 0)
+			if (ent[b].count != 0)
 				used[b / 8] |= (uint8_t)(1u << (b % 8));
-			sum += counts[b];
+			sum += ent[b].count;
 		}
 		/* Typed runs count bytes; integer runs count pairs. */
-		off += sizeof rh + nbuckets * sizeof *counts +
+		off += sizeof rh + nbuckets * sizeof *ent +
 		    (hdr.schema != 0 ? sum : sum * sizeof(struct pair));
 		if (off > hdr.length)
 			goto bad;
 	}
-	free(counts);
+	if (off != hdr.length)
+		goto bad;
+	free(ent);
 	close(fd);
 	return (0);
 
 bad:
 	saved_errno = errno;
-	free(counts);
+	free(ent);
 	close(fd);
 	errno = saved_errno != 0 ? saved_errno : EINVAL;
 	return (-1);
 }
 
 /*
- * Count the records of len bytes of a typed run at off, decoding each:
- * a run whose records do not decode, or whose count is not what its header
- * says, is damaged.  Returns the count, or UINT64_MAX.
- */
-static uint64_t
-shuffle_count(const struct shuffle_file *sf, uint64_t off, uint64_t len)
-{
-	const char	*p = sf->map + off, *end = p + len;
-	struct pair	 rec;
-	uint64_t	 n = 0;
-	int		 r;
-
-	while ((r = shuffle_next(sf, &p, end, &rec)) == 1) {
-		if ((++n & 0x3ff) == 0)
-			progress();
-	}
-	return (r == 0 ? n : UINT64_MAX);
-}
-
-/*
- * Walk the runs of a mapped file up to len, checking each, and note where
- * each run's buckets are.  Returns the number of runs, or -1.
+ * Walk the runs of a mapped file up to len, checking each header and
+ * table, and note where each run's buckets are.  Returns the number of
+ * runs, or -1 with sf->bad set to where the damage is.
  */
 static int
 shuffle_walk(struct shuffle_file *sf, uint64_t len, unsigned int maxruns)
 {
 	struct run_hdr	 rh;
-	uint64_t	 off = sizeof(struct runfile_hdr), c, sum, at;
+	struct run_ent	 e;
+	uint64_t	 off = sizeof(struct runfile_hdr), sum, at;
 	unsigned int	 r = 0, b;
+	size_t		 i;
 
 	while (off < len && r < maxruns) {
 		progress();
+		sf->bad = off;
 		if (len - off < sizeof rh)
 			return (-1);
 		memcpy(&rh, sf->map + off, sizeof rh);
 		if (rh.magic != RUN_MAGIC || rh.nbuckets != sf->nparts)
 			return (-1);
 		off += sizeof rh;
-		if ((len - off) / sizeof c < sf->nparts)
+		if ((len - off) / sizeof e < sf->nparts ||
+		    rh.sum != run_table_sum(&rh,
+		    (const struct run_ent *)(sf->map + off)))
 			return (-1);
-		at = off + (uint64_t)sf->nparts * sizeof c;
+		at = off + (uint64_t)sf->nparts * sizeof e;
 		sum = 0;
 		sf->runoff = xreallocarray(sf->runoff,
 		    ((size_t)r + 1) * sf->nparts, sizeof *sf->runoff);
 		sf->runcount = xreallocarray(sf->runcount,
 		    ((size_t)r + 1) * sf->nparts, sizeof *sf->runcount);
+		sf->runsum = xreallocarray(sf->runsum,
+		    ((size_t)r + 1) * sf->nparts, sizeof *sf->runsum);
 		for (b = 0; b < sf->nparts; b++) {
-			memcpy(&c, sf->map + off + b * sizeof c, sizeof c);
+			memcpy(&e, sf->map + off + b * sizeof e, sizeof e);
+			i = (size_t)r * sf->nparts + b;
 			if (sf->schema != 0) {
 				/* Lengths in bytes, of whole fields. */
-				if (c > len - at - sum || (c & 3) != 0)
+				if (e.count > len - at - sum ||
+				    (e.count & 3) != 0)
 					return (-1);
-				sf->runoff[(size_t)r * sf->nparts + b] =
-				    at + sum;
+				sf->runoff[i] = at + sum;
 			} else {
-				if (c > (len - at) / sizeof(struct pair) - sum)
+				if (e.count > (len - at) / sizeof(struct pair) -
+				    sum)
 					return (-1);
-				sf->runoff[(size_t)r * sf->nparts + b] =
-				    at + sum * sizeof(struct pair);
+				sf->runoff[i] = at + sum * sizeof(struct pair);
 			}
-			sf->runcount[(size_t)r * sf->nparts + b] = c;
-			sum += c;
+			sf->runcount[i] = e.count;
+			sf->runsum[i] = e.sum;
+			sum += e.count;
 		}
 		if (sf->schema == 0 && sum != rh.records)
 			return (-1);
-		if (sf->schema != 0) {
-			/* Each bucket decodes whole, on its own. */
-			uint64_t	total = 0, c2;
-
-			for (b = 0; b < sf->nparts; b++) {
-				c2 = shuffle_count(sf, sf->runoff[(size_t)r *
-				    sf->nparts + b], sf->runcount[(size_t)r *
-				    sf->nparts + b]);
-				if (c2 == UINT64_MAX)
-					return (-1);
-				total += c2;
-			}
-			if (total != rh.records)
-				return (-1);
-		}
 		sf->records += rh.records;
 		off = at + (sf->schema != 0 ? sum : sum * sizeof(struct pair));
 		r++;
 	}
+	sf->bad = off;
 	if (off != len)
 		return (-1);
+	sf->bad = 0;
 	return ((int)r);
 }
 
 /*
- * Map a run file and check every run.  A sealed file must be whole; with
- * len > 0 the file is one still being written, valid up to len.  Returns 0,
- * or -1 with *cause set.
+ * Map a run file and check its header and every run's table.  A sealed
+ * file must be whole; with len > 0 the file is one still being written,
+ * valid up to len.  Returns 0, or -1 with *cause set (naming the offset
+ * of damage, which is also in sf->bad; sf->damaged says it is damage
+ * rather than a file that cannot be read).
  */
 int
 shuffle_open_len(struct shuffle_file *sf, const char *path,
@@ -562,6 +594,7 @@ shuffle_open_len(struct shuffle_file *sf, const char *path,
 	sf->nparts = nbuckets;
 	progress();
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		sf->damaged = errno == ENOENT;
 		xasprintf(cause, "%s: %s", path, strerror(errno));
 		return (-1);
 	}
@@ -572,7 +605,9 @@ shuffle_open_len(struct shuffle_file *sf, const char *path,
 	}
 	sf->len = (size_t)st.st_size;
 	if (sf->len < sizeof hdr || (len > 0 && sf->len < len)) {
-		xasprintf(cause, "%s: truncated run file", path);
+		sf->damaged = 1;
+		sf->bad = sf->len;
+		xasprintf(cause, "%s: truncated at %zu bytes", path, sf->len);
 		close(fd);
 		return (-1);
 	}
@@ -584,6 +619,12 @@ shuffle_open_len(struct shuffle_file *sf, const char *path,
 		return (-1);
 	}
 	memcpy(&hdr, sf->map, sizeof hdr);
+	sf->damaged = 1;
+	if (hdr.sum != runfile_hdr_sum(&hdr)) {
+		xasprintf(cause, "%s: damaged at offset 0 (its header)", path);
+		goto fail;
+	}
+	/* Whole, but not what this job's readers expect here. */
 	if (memcmp(hdr.magic, RUNFILE_MAGIC, sizeof hdr.magic) != 0 ||
 	    hdr.version != RUNFILE_VERSION || hdr.nbuckets != nbuckets ||
 	    hdr.schema > 3) {
@@ -594,16 +635,23 @@ shuffle_open_len(struct shuffle_file *sf, const char *path,
 	sf->kt = (enum vtype)(hdr.schema & 1);
 	sf->vt = (enum vtype)(hdr.schema >> 1);
 	if (len == 0 && hdr.length != sf->len) {
-		xasprintf(cause, "%s: run file not sealed or truncated", path);
+		sf->bad = hdr.length < sf->len ? hdr.length : sf->len;
+		xasprintf(cause, "%s: %s at offset %llu", path,
+		    hdr.length < sf->len ? "damaged" : "truncated",
+		    (unsigned long long)sf->bad);
 		goto fail;
 	}
 	n = shuffle_walk(sf, len > 0 ? len : sf->len,
 	    len > 0 ? UINT32_MAX : hdr.runs);
+	if (n >= 0 && len == 0 && (unsigned int)n != hdr.runs)
+		sf->bad = sf->len;	/* fewer runs than sealed */
 	if (n < 0 || (len == 0 && (unsigned int)n != hdr.runs)) {
-		xasprintf(cause, "%s: damaged run file", path);
+		xasprintf(cause, "%s: damaged at offset %llu (a run's table)",
+		    path, (unsigned long long)sf->bad);
 		goto fail;
 	}
 	sf->runs = (unsigned int)n;
+	sf->damaged = 0;
 	return (0);
 
 fail:
@@ -618,9 +666,74 @@ shuffle_open(struct shuffle_file *sf, const char *path, unsigned int nparts,
 	return (shuffle_open_len(sf, path, nparts, 0, cause));
 }
 
-/* Find bucket p of run r of a file of any types: its bytes. */
+/*
+ * Check bucket p of run r against its sum: 0, or -1 with sf->bad set to
+ * its offset.
+ */
+int
+shuffle_check(struct shuffle_file *sf, unsigned int r, unsigned int p)
+{
+	size_t	i = (size_t)r * sf->nparts + p;
+	size_t	bytes = (size_t)(sf->schema == 0 ? sf->runcount[i] *
+	    sizeof(struct pair) : sf->runcount[i]);
+
+	if (XXH3_64bits(sf->map + sf->runoff[i], bytes) == sf->runsum[i])
+		return (0);
+	sf->bad = sf->runoff[i];
+	sf->damaged = 1;
+	return (-1);
+}
+
+/* Check every bucket of every run: 0, or -1 with sf->bad set. */
+int
+shuffle_check_all(struct shuffle_file *sf)
+{
+	unsigned int	r, p;
+
+	for (r = 0; r < sf->runs; r++) {
+		for (p = 0; p < sf->nparts; p++) {
+			if (shuffle_check(sf, r, p) != 0)
+				return (-1);
+		}
+		progress();
+	}
+	return (0);
+}
+
+/* Where runfile_check_tmp() found damage. */
+uint64_t	runfile_bad;
+
+/*
+ * Check the runs of a run file being written, up to the length len of a
+ * checkpoint (where runs runs end), before a worker appends to it again.
+ */
+int
+runfile_check_tmp(const char *path, unsigned int nbuckets, uint64_t len,
+    unsigned int runs)
+{
+	struct shuffle_file	 sf;
+	char			*cause;
+	int			 r;
+
+	runfile_bad = 0;
+	if (shuffle_open_len(&sf, path, nbuckets, len, &cause) != 0) {
+		log_warnx("%s", cause);
+		free(cause);
+		runfile_bad = sf.bad;
+		return (-1);
+	}
+	r = sf.runs == runs ? shuffle_check_all(&sf) : -1;
+	runfile_bad = sf.bad;
+	if (r != 0)
+		log_warnx("%s: damaged at offset %llu", path,
+		    (unsigned long long)sf.bad);
+	shuffle_close(&sf);
+	return (r);
+}
+
+/* Bucket p of run r, its bytes, as found (one checked already). */
 const char *
-shuffle_bucket(const struct shuffle_file *sf, unsigned int r, unsigned int p,
+shuffle_bytes(const struct shuffle_file *sf, unsigned int r, unsigned int p,
     size_t *bytes)
 {
 	size_t	i = (size_t)r * sf->nparts + p;
@@ -628,6 +741,21 @@ shuffle_bucket(const struct shuffle_file *sf, unsigned int r, unsigned int p,
 	*bytes = (size_t)(sf->schema == 0 ? sf->runcount[i] *
 	    sizeof(struct pair) : sf->runcount[i]);
 	return (sf->map + sf->runoff[i]);
+}
+
+/*
+ * Find bucket p of run r of a file of any types, checked: its bytes, or
+ * NULL if its checksum fails (sf->bad is then its offset).
+ */
+const char *
+shuffle_bucket(struct shuffle_file *sf, unsigned int r, unsigned int p,
+    size_t *bytes)
+{
+	if (shuffle_check(sf, r, p) != 0) {
+		*bytes = 0;
+		return (NULL);
+	}
+	return (shuffle_bytes(sf, r, p, bytes));
 }
 
 /*
@@ -649,14 +777,19 @@ shuffle_next(const struct shuffle_file *sf, const char **p, const char *end,
 	return (1);
 }
 
-/* Find bucket p of run r: its records and their number. */
+/*
+ * Find bucket p of run r, checked: its records and their number, or NULL
+ * if its checksum fails.
+ */
 const struct pair *
-shuffle_segment(const struct shuffle_file *sf, unsigned int r, unsigned int p,
+shuffle_segment(struct shuffle_file *sf, unsigned int r, unsigned int p,
     size_t *count)
 {
 	size_t	i = (size_t)r * sf->nparts + p;
 
 	*count = (size_t)sf->runcount[i];
+	if (shuffle_check(sf, r, p) != 0)
+		return (NULL);
 	return ((const struct pair *)(sf->map + sf->runoff[i]));
 }
 
@@ -668,6 +801,8 @@ shuffle_close(struct shuffle_file *sf)
 	sf->map = NULL;
 	free(sf->runoff);
 	free(sf->runcount);
+	free(sf->runsum);
 	sf->runoff = NULL;
 	sf->runcount = NULL;
+	sf->runsum = NULL;
 }

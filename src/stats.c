@@ -41,11 +41,11 @@ stats_load(const struct job *job, unsigned int p, unsigned int s)
 /*
  * Wall time of each stage, from the event log: from the first worker
  * told to run it to its commit, added over the runs of a resumed job.
- * Also counts restarts and checkpoints.
+ * Also counts restarts, checkpoints and damaged files found.
  */
 static void
 stats_events(const struct job *job, double *wall, json_int_t *restarts,
-    json_int_t *ckpts)
+    json_int_t *ckpts, json_int_t *damaged)
 {
 	json_t		*a, *o;
 	double		*open, t, last = 0;
@@ -73,6 +73,8 @@ stats_events(const struct job *job, double *wall, json_int_t *restarts,
 			(*restarts)++;
 		else if (strcmp(ev, "checkpoint") == 0)
 			(*ckpts)++;
+		else if (strcmp(ev, "damaged") == 0)
+			(*damaged)++;
 		else if (strcmp(ev, "stage_start") == 0 && s >= 0 &&
 		    (size_t)s < n && open[s] == 0)
 			open[s] = t;
@@ -164,6 +166,7 @@ stats_collect(const struct job *job)
 	struct stage_sums	*sum;
 	json_t			*o, *stages, *ops, *user, *comb;
 	json_int_t		*opin, restarts = 0, ckpts = 0, in, out;
+	json_int_t		 damaged = 0;
 	json_int_t		 bshuf = 0;
 	double			*wall, tcpu = 0;
 	size_t			 s, i;
@@ -171,7 +174,7 @@ stats_collect(const struct job *job)
 	sum = xcalloc(pl->nstages, sizeof *sum);
 	wall = xcalloc(pl->nstages, sizeof *wall);
 	opin = xcalloc(job->prog->nops + 1, sizeof *opin);
-	stats_events(job, wall, &restarts, &ckpts);
+	stats_events(job, wall, &restarts, &ckpts, &damaged);
 	stages = json_array();
 	user = json_object();
 	for (s = 0; s < pl->nstages; s++) {
@@ -223,13 +226,13 @@ stats_collect(const struct job *job)
 		json_array_append_new(ops, o);
 	}
 
-	o = json_pack("{s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, "
-	    "s:o}", "stages", stages, "operators", ops,
+	o = json_pack("{s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, "
+	    "s:f, s:o}", "stages", stages, "operators", ops,
 	    "bytes_read", pl->nstages > 0 ? sum[0].bytes_in : 0,
 	    "bytes_shuffled", bshuf,
 	    "bytes_written", (json_int_t)job->bytes_written,
 	    "checkpoints", ckpts, "restarts", restarts,
-	    "skipped_records", (json_int_t)job->skipped,
+	    "damaged_files", damaged, "skipped_records", (json_int_t)job->skipped,
 	    "wall", mono_now() - job->started, "cpu", tcpu, "user", user);
 	free(sum);
 	free(wall);
@@ -299,10 +302,12 @@ stats_print(void *stats, FILE *f)
 	    (long long)json_integer_value(json_object_get(o,
 	    "bytes_shuffled")), (long long)json_integer_value(
 	    json_object_get(o, "bytes_written")));
-	fprintf(f, "  checkpoints %lld, restarts %lld, skipped records %lld, "
-	    "wall %.3f s, cpu %.3f s\n", (long long)json_integer_value(
-	    json_object_get(o, "checkpoints")), (long long)json_integer_value(
-	    json_object_get(o, "restarts")), (long long)json_integer_value(
+	fprintf(f, "  checkpoints %lld, restarts %lld, damaged files %lld, "
+	    "skipped records %lld, wall %.3f s, cpu %.3f s\n",
+	    (long long)json_integer_value(json_object_get(o, "checkpoints")),
+	    (long long)json_integer_value(json_object_get(o, "restarts")),
+	    (long long)json_integer_value(json_object_get(o,
+	    "damaged_files")), (long long)json_integer_value(
 	    json_object_get(o, "skipped_records")), json_real_value(
 	    json_object_get(o, "wall")), json_real_value(json_object_get(o,
 	    "cpu")));

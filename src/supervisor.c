@@ -103,6 +103,7 @@ struct worker {
 	int			 doomed;	/* sent SIGKILL, not reaped yet */
 	int			 chaos;		/* killed by --chaos */
 	int			 oom;		/* by the kernel, for memory */
+	int			 restage;	/* left to do its stage again */
 	pid_t			 last_pid;
 	struct suspect		*suspects;
 	size_t			 nsuspects;
@@ -518,6 +519,30 @@ supervisor_start_stage(struct worker *w, unsigned int stage)
 		    stages[stage].first, NULL);
 }
 
+/*
+ * A worker found a job file damaged: log it and show it in the events
+ * (the counters count those).  A worker that does its stage again exits
+ * for it: that is no crash of a record's.
+ */
+static void
+supervisor_damaged(struct worker *w, const char *file, uint64_t off,
+    uint32_t action)
+{
+	static const char *const what[] = {
+		NULL,
+		"its writer's stage is done again",
+		"the stage is done again",
+		"the checkpoint's snapshot is dropped; the input is read again",
+	};
+	log_warnx("%s: damaged at offset %llu, found by worker %u: %s", file,
+	    (unsigned long long)off, w->part, what[action]);
+	worker_event(w, "damaged", json_pack("{s:o, s:I, s:s}", "file",
+	    json_text(file, strlen(file)), "offset", (json_int_t)off, "action",
+	    what[action]));
+	if (action == DAMAGE_RESTART)
+		w->restage = 1;
+}
+
 /* Handle one message from a worker; -1 if it is malformed. */
 static int
 supervisor_dispatch(struct worker *w, struct msg *m)
@@ -525,6 +550,8 @@ supervisor_dispatch(struct worker *w, struct msg *m)
 	struct supervisor	*sv = w->sv;
 	struct msg_hello	 hello;
 	struct msg_stage_done	 done;
+	struct msg_damaged	 dmg;
+	char			*file;
 	size_t			 tlen;
 
 	if (m->hdr.partition != w->part)
@@ -566,6 +593,15 @@ supervisor_dispatch(struct worker *w, struct msg *m)
 		    "bytes_out", (json_int_t)done.bytes_out,
 		    "already", (done.flags & DONE_ALREADY) != 0));
 		supervisor_barrier(sv);
+		break;
+	case MSG_DAMAGED:
+		if (proto_get(m, &dmg, sizeof dmg) != 0 || dmg.action <
+		    DAMAGE_REDONE || dmg.action > DAMAGE_REREAD ||
+		    m->len - m->rpos == 0)
+			return (-1);
+		file = xstrndup(m->data + m->rpos, m->len - m->rpos);
+		supervisor_damaged(w, file, dmg.off, dmg.action);
+		free(file);
 		break;
 	case MSG_NOTE:
 		free(w->note);
@@ -687,8 +723,13 @@ supervisor_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 	else {
 		/* A record is suspect only when it may have done it. */
 		if (w->state == W_RUNNING && w->stages_done <= w->sv->stage &&
-		    !w->chaos && !w->oom && !w->hung)
+		    !w->chaos && !w->oom && !w->hung && !w->restage)
 			supervisor_note_crash(w);
+		if (w->restage) {
+			free(w->last_exit);
+			w->last_exit = xstrdup("left to do its stage again (a "
+			    "damaged file)");
+		}
 		supervisor_event(w, WE_CRASH);
 	}
 }
@@ -1038,6 +1079,7 @@ supervisor_spawn(struct supervisor *sv, struct worker *w)
 	w->fd = sp[0];
 	w->attempts++;
 	w->hung = 0;
+	w->restage = 0;
 	w->doomed = 0;
 	w->chaos = 0;
 	w->ckpts_at_fork = w->status->checkpoints;

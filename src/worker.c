@@ -26,10 +26,13 @@
  * where the supervisor's heartbeat timer looks for it.
  */
 
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,9 +86,13 @@ struct wctx {
 	/* The partitions whose output of the stage before has records for
 	 * this one (a bit each), or NULL: any may. */
 	uint8_t			*sources;
+
+	int			 redo;		/* producing a file again */
+	uint64_t		 out_sum;	/* XXH3 of the part written */
 };
 
 static void	worker_run_stage(struct wctx *, unsigned int);
+static const char *worker_sink_name(const struct wctx *);
 static void	worker_sink(void *, struct batch *);
 static int	worker_stage_committed(struct wctx *, unsigned int);
 static __dead void worker_fail(struct wctx *, uint32_t, uint64_t, uint64_t,
@@ -213,6 +220,185 @@ worker_finish_streams(struct wctx *w)
 	if (ops_finish(w->job->prog, w->st->first, w->st->end, &sink,
 	    &err) != 0)
 		worker_op_fail(w, &err);
+}
+
+/*
+ * A job file failed its check: tell the supervisor, which logs it, counts
+ * it and shows it in the events.  file is its name in the job directory.
+ */
+static void
+worker_damaged(struct wctx *w, const char *file, uint64_t off,
+    uint32_t action)
+{
+	struct msg_damaged	d;
+
+	if (w->redo)
+		return;
+	memset(&d, 0, sizeof d);
+	d.action = action;
+	d.off = off;
+	if (worker_say(w, MSG_DAMAGED, &d, sizeof d, file) != 0)
+		log_warnx("%s: damaged at offset %llu", file,
+		    (unsigned long long)off);
+}
+
+/*
+ * A file of this worker's own stage failed its check: the stage starts
+ * again, from nothing.  The fresh checkpoint counts as progress, so the
+ * restart is at once and is no failure of the partition's.
+ */
+static __dead void
+worker_restart_stage(struct wctx *w, const char *file, uint64_t off)
+{
+	worker_damaged(w, file, off, DAMAGE_RESTART);
+	if (w->redo)
+		fatalx("%s: damaged at offset %llu", file,
+		    (unsigned long long)off);
+	memset(&w->cs, 0, sizeof w->cs);
+	w->cs.stages_done = w->s;
+	if (ckpt_publish(w->ckpt, &w->cs, w->job->opts->durable) != 0)
+		worker_io_fail(w, "checkpoint");
+	w->status->checkpoints++;
+	_exit(WORKER_EXIT_RETRY);
+}
+
+static __dead void worker_redo_child(struct job *, unsigned int,
+		    unsigned int);
+
+/*
+ * Produce the output of stage t of partition src again, in a child
+ * process, and wait for it: its file was found damaged at off.  Readers
+ * that find the same damage take turns on a lock, and the first one's
+ * work serves the others.  Returns 0, or -1 if the child failed.
+ */
+static int
+worker_redo(struct wctx *w, unsigned int t, unsigned int src,
+    const char *file, uint64_t off, int (*fixed)(struct wctx *,
+    unsigned int, unsigned int))
+{
+	char	*path;
+	pid_t	 pid, r;
+	int	 fd, status;
+
+	path = job_path(w->job, "s%u/w%u.redo", t, src);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1)
+		worker_io_fail(w, path);
+	free(path);
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			worker_io_fail(w, "flock");
+		progress();
+		usleep(10000);
+	}
+	if (fixed(w, t, src)) {
+		close(fd);
+		return (0);
+	}
+	worker_damaged(w, file, off, DAMAGE_REDONE);
+	log_info("%s: damaged at offset %llu; doing stage %u of partition %u "
+	    "again", file, (unsigned long long)off, t, src);
+	if ((pid = fork()) == -1)
+		worker_io_fail(w, "fork");
+	if (pid == 0)
+		worker_redo_child(w->job, t, src);
+	/*
+	 * The child moves this worker's heartbeat (it shares the page):
+	 * a child that hangs stops it, and the supervisor then kills this
+	 * worker, and the child with it.
+	 */
+	while ((r = waitpid(pid, &status, WNOHANG)) == 0 ||
+	    (r == -1 && errno == EINTR))
+		usleep(10000);
+	close(fd);
+	return (r == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 ?
+	    0 : -1);
+}
+
+/*
+ * Open the output of stage t of partition src, checked: its header and
+ * tables, and this worker's bucket of every run (all of them with
+ * bucket -1).  Returns 0, or -1 with *file and *off set to the damage.
+ */
+static int
+worker_open_checked(struct wctx *w, unsigned int t, unsigned int src,
+    struct shuffle_file *sf, int bucket, char **file, uint64_t *off)
+{
+	char		*path, *cause;
+	unsigned int	 r;
+	int		 bad = 0;
+
+	path = job_path(w->job, "s%u/w%u.data", t, src);
+	xasprintf(file, "s%u/w%u.data", t, src);
+	if (shuffle_open(sf, path, w->job->nparts, &cause) != 0) {
+		if (!sf->damaged)
+			fatalx("%s", cause);
+		log_warnx("%s", cause);
+		free(cause);
+		free(path);
+		*off = sf->bad;
+		return (-1);
+	}
+	free(path);
+	if (bucket == -1)
+		bad = shuffle_check_all(sf);
+	else {
+		for (r = 0; r < sf->runs && !bad; r++)
+			bad = shuffle_check(sf, r, (unsigned int)bucket);
+	}
+	if (bad) {
+		*off = sf->bad;
+		shuffle_close(sf);
+		return (-1);
+	}
+	free(*file);
+	*file = NULL;
+	return (0);
+}
+
+/* Is the output of stage t of partition src whole again? */
+static int
+worker_redo_fixed(struct wctx *w, unsigned int t, unsigned int src)
+{
+	struct shuffle_file	 sf;
+	char			*file;
+	uint64_t		 off;
+
+	if (worker_open_checked(w, t, src, &sf, -1, &file, &off) != 0) {
+		free(file);
+		return (0);
+	}
+	shuffle_close(&sf);
+	return (1);
+}
+
+/*
+ * Open this worker's input from partition src of the stage before, as
+ * worker_open_checked(); a damaged file is produced again by its writer's
+ * stage, and a file that stays damaged fails the job.
+ */
+static void
+worker_open_source(struct wctx *w, unsigned int src, struct shuffle_file *sf)
+{
+	char		*file, *msg;
+	uint64_t	 off;
+	int		 tries;
+
+	/* A child that crashed (or was killed) is forked again. */
+	for (tries = 0; tries < 4; tries++) {
+		if (worker_open_checked(w, w->s - 1, src, sf, (int)w->part,
+		    &file, &off) == 0)
+			return;
+		if (tries == 3)
+			break;
+		(void)worker_redo(w, w->s - 1, src, file, off,
+		    worker_redo_fixed);
+		free(file);
+	}
+	xasprintf(&msg, "%s: damaged at offset %llu, and producing it again "
+	    "(stage %u of partition %u) failed", file, (unsigned long long)off,
+	    w->s - 1, src);
+	worker_fail(w, ERROR_RUNTIME, 0, 0, msg);
 }
 
 /* Does the output of partition src of the stage before hold records for
@@ -830,6 +1016,17 @@ worker_snapshot(struct wctx *w, const struct agg *red)
 	free(path);
 }
 
+/* The snapshot the checkpoint names is damaged: say so. */
+static void
+worker_snapshot_damaged(struct wctx *w, uint64_t off)
+{
+	char	*file;
+
+	xasprintf(&file, "s%u/w%u.snap%u", w->s, w->part, w->cs.snap_gen % 2);
+	worker_damaged(w, file, off, DAMAGE_REREAD);
+	free(file);
+}
+
 /* Load the snapshot the checkpoint names into the reduce table. */
 static int
 worker_load_snapshot(struct wctx *w, struct agg *red)
@@ -848,9 +1045,16 @@ worker_load_snapshot(struct wctx *w, struct agg *red)
 		log_warnx("%s", cause);
 		free(cause);
 		free(path);
+		if (sf.damaged)
+			worker_snapshot_damaged(w, sf.bad);
 		return (-1);
 	}
 	free(path);
+	if (shuffle_check_all(&sf) != 0) {
+		worker_snapshot_damaged(w, sf.bad);
+		shuffle_close(&sf);
+		return (-1);
+	}
 	for (r = 0; r < sf.runs; r++) {
 		p = shuffle_segment(&sf, r, 0, &n);
 		for (i = 0; i < n; i++)
@@ -878,7 +1082,7 @@ worker_reduce_sorted(struct wctx *w)
 	const struct str	*k;
 	size_t			 i;
 	const char		*p, *end;
-	char			*path, *cause;
+	char			*path;
 	size_t			 n = 0, cap = 0, len;
 	unsigned int		 src, run;
 	uint64_t		 one;
@@ -889,12 +1093,10 @@ worker_reduce_sorted(struct wctx *w)
 	for (src = 0; src < job->nparts; src++) {
 		if (!worker_source(w, src))
 			continue;
-		path = job_path(job, "s%u/w%u.data", w->s - 1, src);
-		if (shuffle_open(&sf[src], path, job->nparts, &cause) != 0)
-			fatalx("%s", cause);
-		free(path);
+		worker_open_source(w, src, &sf[src]);
 		for (run = 0; run < sf[src].runs; run++) {
-			p = shuffle_bucket(&sf[src], run, w->part, &len);
+			/* Checked as it was opened. */
+			p = shuffle_bytes(&sf[src], run, w->part, &len);
 			end = p + len;
 			while ((got = shuffle_next(&sf[src], &p, end,
 			    &rec)) == 1) {
@@ -968,7 +1170,7 @@ worker_reduce(struct wctx *w, int resume)
 	struct agg		 red;
 	const struct pair	*seg;
 	struct runfile		 rf;
-	char			*path, *cause;
+	char			*path;
 	size_t			 i, n;
 	uint64_t		 skip, rec;
 	unsigned int		 src, r, first = 0;
@@ -997,13 +1199,13 @@ worker_reduce(struct wctx *w, int resume)
 	for (src = first; src < job->nparts; src++) {
 		if (!worker_source(w, src))
 			continue;
-		path = job_path(job, "s%u/w%u.data", w->s - 1, src);
-		if (shuffle_open(&sf, path, job->nparts, &cause) != 0)
-			fatalx("%s", cause);
-		free(path);
+		worker_open_source(w, src, &sf);
 		rec = 0;
 		for (r = 0; r < sf.runs; r++) {
-			seg = shuffle_segment(&sf, r, w->part, &n);
+			/* Checked as it was opened. */
+			seg = (const struct pair *)shuffle_bytes(&sf, r,
+			    w->part, &n);
+			n /= sizeof *seg;
 			for (i = 0; i < n; i++, rec++) {
 				if (rec < skip)
 					continue;
@@ -1043,23 +1245,32 @@ worker_emit(struct wctx *w, struct batch *b, uint64_t from)
 	struct shuffle_file	 sf;
 	struct pair		 g;
 	const char		*p, *end;
-	char			*path, *cause;
+	char			*path, *cause, *file;
 	size_t			 len;
 	uint64_t		 i, n;
 
 	path = job_path(w->job, "s%u/w%u.reduced", w->s, w->part);
-	if (shuffle_open(&sf, path, 1, &cause) != 0)
-		fatalx("%s", cause);
+	xasprintf(&file, "s%u/w%u.reduced", w->s, w->part);
+	if (shuffle_open(&sf, path, 1, &cause) != 0) {
+		if (!sf.damaged)
+			fatalx("%s", cause);
+		log_warnx("%s", cause);
+		worker_restart_stage(w, file, sf.bad);
+	}
 	free(path);
-	p = shuffle_bucket(&sf, 0, 0, &len);
+	if ((p = shuffle_bucket(&sf, 0, 0, &len)) == NULL)
+		worker_restart_stage(w, file, sf.bad);
+	free(file);
 	end = p + len;
 	n = sf.records;
 	w->status->bytes_total = len;
 	w->records_in = from;
 	b->n = 0;
 	for (i = 0; i < n; i++) {
-		if (shuffle_next(&sf, &p, end, &g) != 1)
-			fatalx("s%u/w%u.reduced: damaged", w->s, w->part);
+		if (shuffle_next(&sf, &p, end, &g) != 1) {
+			xasprintf(&file, "s%u/w%u.reduced", w->s, w->part);
+			worker_restart_stage(w, file, (uint64_t)(p - sf.map));
+		}
 		if (i < from)
 			continue;
 		b->k[b->n] = g.k;
@@ -1095,6 +1306,41 @@ worker_stage_path(struct wctx *w, unsigned int s)
 }
 
 /*
+ * Is the committed output of stage s at path whole?  A run file's header
+ * and tables are checked here, its buckets by their readers; a part
+ * against the sum its checkpoint has.  Damage is reported.
+ */
+static int
+worker_output_whole(struct wctx *w, unsigned int s, const char *path,
+    const struct ckpt_state *cs)
+{
+	uint8_t		*used;
+	uint64_t	 off = 0;
+	char		*file;
+	int		 r;
+
+	if (w->job->plan->stages[s].reduce_out != NULL) {
+		used = xmalloc((w->job->nparts + 7) / 8);
+		r = runfile_used(path, w->job->nparts, used);
+		free(used);
+		if (r != 0 && errno != EINVAL)
+			worker_io_fail(w, path);
+		xasprintf(&file, "s%u/w%u.data", s, w->part);
+	} else {
+		r = output_check(path, cs->output_len, cs->output_sum, &off);
+		if (r == -1)
+			worker_io_fail(w, path);
+		xasprintf(&file, "part-%05u", w->part);
+	}
+	if (r != 0) {
+		log_warnx("%s: damaged; doing stage %u again", file, s);
+		worker_damaged(w, file, off, DAMAGE_RESTART);
+	}
+	free(file);
+	return (r == 0);
+}
+
+/*
  * Has this partition committed stage s already (a worker forked again after
  * it finished the stage)?  Its checkpoint says so, and the output is there.
  */
@@ -1109,20 +1355,33 @@ worker_stage_committed(struct wctx *w, unsigned int s)
 		return (0);
 	path = worker_stage_path(w, s);
 	done = access(path, F_OK) == 0;
-	free(path);
 	if (done && cs.stages_done == s) {
 		/*
 		 * The stage's output was renamed into place, but the worker
-		 * died before it published that: the stage is done.
+		 * died before it published that: the stage is done.  A part
+		 * was renamed whole: its sum is what it holds.
 		 */
 		memset(&w->cs, 0, sizeof w->cs);
 		w->cs.stages_done = s + 1;
 		w->cs.records_in = cs.records_in;
 		w->cs.records_out = cs.records_out;
+		if (w->job->plan->stages[s].reduce_out == NULL &&
+		    file_sum(path, &w->cs.output_len, &w->cs.output_sum) != 0)
+			worker_io_fail(w, path);
 		if (ckpt_publish(w->ckpt, &w->cs, w->job->opts->durable) != 0)
 			worker_io_fail(w, "checkpoint");
 		cs = w->cs;
 	}
+	if (done && !worker_output_whole(w, s, path, &cs)) {
+		/* Committed, then damaged: the stage is done again. */
+		(void)unlink(path);
+		memset(&w->cs, 0, sizeof w->cs);
+		w->cs.stages_done = s;
+		if (ckpt_publish(w->ckpt, &w->cs, w->job->opts->durable) != 0)
+			worker_io_fail(w, "checkpoint");
+		done = 0;
+	}
+	free(path);
 	if (done) {
 		w->records_in = cs.records_in;
 		w->records_out = cs.records_out;
@@ -1161,7 +1420,7 @@ worker_commit_final(struct wctx *w, const char *path)
 		src[0].p = w->recs.r;
 		src[0].n = w->recs.n;
 		rv = output_write_merged(path, src, 1, &os, job->opts->output !=
-		    NULL || job->opts->durable, &w->bytes_out);
+		    NULL || job->opts->durable, &w->bytes_out, &w->out_sum);
 		if (rv != 0)
 			worker_io_fail(w, path);
 		free(src);
@@ -1169,8 +1428,14 @@ worker_commit_final(struct wctx *w, const char *path)
 		runfile_abort(&w->sink);
 		return;
 	}
-	if (shuffle_open_len(&sf, w->sink.tmp, 1, w->sink.len, &cause) != 0)
-		fatalx("%s", cause);
+	if (shuffle_open_len(&sf, w->sink.tmp, 1, w->sink.len, &cause) != 0) {
+		if (!sf.damaged)
+			fatalx("%s", cause);
+		log_warnx("%s", cause);
+		worker_restart_stage(w, worker_sink_name(w), sf.bad);
+	}
+	if (shuffle_check_all(&sf) != 0)
+		worker_restart_stage(w, worker_sink_name(w), sf.bad);
 	src = xcalloc(sf.runs + 1, sizeof *src);
 	dec = xcalloc(sf.runs + 1, sizeof *dec);
 	for (r = 0; r < sf.runs; r++) {
@@ -1191,7 +1456,8 @@ worker_commit_final(struct wctx *w, const char *path)
 	src[r].p = w->recs.r;
 	src[r].n = w->recs.n;
 	rv = output_write_merged(path, src, sf.runs + 1, &os,
-	    job->opts->output != NULL || job->opts->durable, &w->bytes_out);
+	    job->opts->output != NULL || job->opts->durable, &w->bytes_out,
+	    &w->out_sum);
 	if (rv != 0)
 		worker_io_fail(w, path);
 	for (r = 0; r <= sf.runs; r++)
@@ -1201,6 +1467,19 @@ worker_commit_final(struct wctx *w, const char *path)
 	shuffle_close(&sf);
 	unlink(w->sink.tmp);
 	runfile_abort(&w->sink);
+}
+
+/* The name of the stage's sink, being written, in the job directory. */
+static const char *
+worker_sink_name(const struct wctx *w)
+{
+	static char	name[64];
+
+	if (w->st->reduce_out != NULL)
+		snprintf(name, sizeof name, "s%u/w%u.data.tmp", w->s, w->part);
+	else
+		snprintf(name, sizeof name, "out/part-%05u.runs.tmp", w->part);
+	return (name);
 }
 
 /*
@@ -1243,7 +1522,7 @@ worker_run_stage(struct wctx *w, unsigned int s)
 {
 	struct job	*job = w->job;
 	struct batch	*b;
-	char		*path, name[32];
+	char		*path, *file, name[32];
 	unsigned int	 i;
 	int		 resume;
 
@@ -1263,22 +1542,38 @@ worker_run_stage(struct wctx *w, unsigned int s)
 	    w->cs.phase != PHASE_NONE;
 	if (!resume)
 		memset(&w->cs, 0, sizeof w->cs);
+	counters_clear();
+	if (resume) {
+		/* The counters of the checkpoint, whole, or none of it. */
+		xasprintf(&file, "counters/%u.%u.g%llu", w->part, s,
+		    (unsigned long long)w->cs.generation);
+		path = job_path(job, "%s", file);
+		if (counters_load(path) != 0) {
+			log_warnx("%s: missing or damaged; starting stage %u "
+			    "again", file, s);
+			worker_damaged(w, file, 0, DAMAGE_RESTART);
+			counters_clear();
+			resume = 0;
+			memset(&w->cs, 0, sizeof w->cs);
+		}
+		free(path);
+		free(file);
+	}
 	if (resume && worker_open_sink(w, 1) != 0) {
 		log_warnx("checkpoint of stage %u unusable; starting the "
 		    "stage again", s);
+		if (errno == EINVAL)
+			worker_damaged(w, worker_sink_name(w), runfile_bad,
+			    DAMAGE_RESTART);
 		resume = 0;
 		memset(&w->cs, 0, sizeof w->cs);
+		counters_clear();
 	}
-	counters_clear();
 	for (i = w->st->first; i < w->st->end; i++)
 		ops_records[i] = 0;
 	w->cpu_start = cpu_us();
 	w->cpu_base = 0;
 	if (resume) {
-		path = job_path(job, "counters/%u.%u.g%llu", w->part, s,
-		    (unsigned long long)w->cs.generation);
-		counters_load(path);
-		free(path);
 		for (i = w->st->first; i < w->st->end; i++) {
 			snprintf(name, sizeof name, COUNTER_OP, (size_t)i);
 			ops_records[i] = (uint64_t)counters_get(name);
@@ -1372,6 +1667,7 @@ worker_run_stage(struct wctx *w, unsigned int s)
 	w->cs.records_out = w->records_out;
 	w->cs.bytes_in = w->bytes_in;
 	w->cs.output_len = w->bytes_out;
+	w->cs.output_sum = w->out_sum;
 	if (ckpt_publish(w->ckpt, &w->cs, job->opts->durable) != 0)
 		worker_io_fail(w, "checkpoint");
 	/* The stage's end has its own counters: those of its last two
@@ -1450,6 +1746,82 @@ worker_get_start(struct wctx *w, struct msg *m, struct msg_start *start)
 	w->attempt = start->attempt;
 	w->status->attempt = start->attempt;
 	return (proto_end(m));
+}
+
+/*
+ * The life of a process that produces the output of stage t of partition
+ * part again: a worker of its own, with a checkpoint of its own and no
+ * supervisor to talk to, that runs the stage from nothing and exits 0.
+ * It writes what the first run wrote: a stage is a function of its input,
+ * its checkpoints fall at the same records, and the records an earlier
+ * run skipped (the journal has them) are skipped again.
+ */
+static __dead void
+worker_redo_child(struct job *job, unsigned int t, unsigned int part)
+{
+	struct wctx	 c;
+	char		 name[48], *path;
+	uint8_t		*m;
+	size_t		 row = (job->nparts + 7) / 8, j;
+	unsigned int	 i;
+
+	snprintf(name, sizeof name, "worker %u (stage %u again)", part, t);
+	log_procinit(name);
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	memset(&c, 0, sizeof c);
+	c.job = job;
+	c.part = part;
+	c.fd = -1;
+	c.sink.fd = -1;
+	c.redo = 1;
+	c.status = xcalloc(1, sizeof *c.status);
+	/* A worker's child moves the worker's heartbeat. */
+	if (progress_counter == NULL)
+		progress_counter = &c.status->heartbeat;
+	progress_op = &c.status->op;
+	ops_types(job->prog, job->prog->in_format == IN_TEXT ? VT_STR : VT_INT,
+	    job->prog->in_format == IN_TEXT ? VT_STR : VT_INT);
+	path = job_path(job, "ckpt/%u.redo", part);
+	(void)unlink(path);
+	if ((c.ckpt = ckpt_open(path, part, job->job_id)) == NULL)
+		fatal("%s", path);
+	if (t > 0 && (m = journal_load_used(job, t - 1)) != NULL) {
+		c.sources = xcalloc(row, 1);
+		for (i = 0; i < job->nparts; i++) {
+			if (m[i * row + part / 8] & (1u << (part % 8)))
+				c.sources[i / 8] |= (uint8_t)(1u << (i % 8));
+		}
+		free(m);
+	}
+	c.skip = xcalloc(job->nskips + 1, sizeof *c.skip);
+	for (j = 0; j < job->nskips; j++) {
+		if (job->skips[j].part == part && job->skips[j].stage == t)
+			c.skip[c.nskip++] = job->skips[j].record;
+	}
+	worker_run_stage(&c, t);
+	(void)unlink(path);
+	_exit(WORKER_EXIT_OK);
+}
+
+/*
+ * Produce the output of stage t of partition part again (the supervisor
+ * found a part damaged), in a child process, and wait for it.  Returns 0,
+ * or -1 if it failed.
+ */
+int
+worker_redo_stage(struct job *job, unsigned int t, unsigned int part)
+{
+	pid_t	pid, r;
+	int	status;
+
+	if ((pid = fork()) == -1)
+		return (-1);
+	if (pid == 0)
+		worker_redo_child(job, t, part);
+	while ((r = waitpid(pid, &status, 0)) == -1 && errno == EINTR)
+		;
+	return (r == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 ?
+	    0 : -1);
 }
 
 /* The life of a worker process. */

@@ -18,19 +18,23 @@
 
 #include <check.h>
 
+#include <xxhash.h>
+
 #include "forkflow.h"
 #include "check_forkflow.h"
 
 /* The layout of a shuffle file, as the tests expect it. */
 /* The run file layout (shuffle.c), written out independently. */
-#define SHDR_SIZE	32	/* magic[8], 4 x uint32, uint64 length */
-#define RHDR_SIZE	16	/* uint32 magic, uint32 buckets, uint64 n */
-#define SCNT_SIZE	8	/* uint64 count per bucket */
+#define SHDR_SIZE	40	/* magic[8], 4 x uint32, uint64 length, sum */
+#define RHDR_SIZE	24	/* uint32 magic, buckets, uint64 n, sum */
+#define SCNT_SIZE	16	/* uint64 count and sum per bucket */
 #define OFF_VERSION	8
 #define OFF_PARTS	12
 #define OFF_RUNS	16
 #define OFF_LENGTH	24
+#define OFF_HSUM	32	/* XXH3 of the 32 bytes before it */
 #define OFF_RUN		SHDR_SIZE	/* the first run's header */
+#define OFF_RSUM	(OFF_RUN + 16)
 #define OFF_COUNTS	(SHDR_SIZE + RHDR_SIZE)
 
 static char	shuf_tmpdir[256];
@@ -45,6 +49,7 @@ static void	check_refused(const char *, const void *, size_t,
 		    unsigned int, const char *);
 static void	put_u32(char *, size_t, uint32_t);
 static void	put_u64(char *, size_t, uint64_t);
+static void	reseal(char *, unsigned int);
 
 /*
  * The partition as documented: the MurmurHash3 finaliser, then the high
@@ -338,12 +343,34 @@ put_u64(char *buf, size_t off, uint64_t x)
 	memcpy(buf + off, &x, sizeof x);
 }
 
+/*
+ * Sum again the header and the first run's table of a file of one run
+ * and nparts buckets, as the format says: the header's first 32 bytes;
+ * the table, seeded with the run's records, magic and buckets.
+ */
+static void
+reseal(char *buf, unsigned int nparts)
+{
+	uint64_t	n, seed;
+	uint32_t	magic, nb;
+
+	put_u64(buf, OFF_HSUM, XXH3_64bits(buf, OFF_HSUM));
+	memcpy(&magic, buf + OFF_RUN, 4);
+	memcpy(&nb, buf + OFF_RUN + 4, 4);
+	memcpy(&n, buf + OFF_RUN + 8, 8);
+	seed = n ^ (uint64_t)magic << 32 ^ nb;
+	put_u64(buf, OFF_RSUM, XXH3_64bits_withSeed(buf + OFF_COUNTS,
+	    (size_t)nparts * SCNT_SIZE, seed));
+}
+
 START_TEST(test_shuffle_corrupt)
 {
-	struct agg	 a;
-	uint64_t	 bytes;
-	char		*good, *bad, *path, *copy;
-	size_t		 len, i;
+	struct shuffle_file	 sf;
+	struct agg		 a;
+	uint64_t		 bytes;
+	char			*good, *bad, *path, *copy, *cause, *why;
+	size_t			 len, i, at, data;
+	unsigned int		 p, hit;
 
 	agg_init(&a, FN_SUM);
 	for (i = 0; i < 100; i++)
@@ -351,59 +378,112 @@ START_TEST(test_shuffle_corrupt)
 	path = tmp_path("good");
 	ck_assert_int_eq(shuffle_write_agg(path, 4, &a, 0, &bytes), 0);
 	good = ck_slurp(path, &len);
-	ck_assert_uint_eq(len, SHDR_SIZE + RHDR_SIZE + 4 * SCNT_SIZE +
-	    100 * 16);
-	ck_assert(memcmp(good, "FFRUNS2", 8) == 0);
+	data = SHDR_SIZE + RHDR_SIZE + 4 * SCNT_SIZE;
+	ck_assert_uint_eq(len, data + 100 * 16);
+	ck_assert(memcmp(good, "FFRUNS3", 8) == 0);
 	bad = xmalloc(len);
 	copy = tmp_path("bad");
 
-	/* Wrong partitions for this job, magic or version. */
+	/* Whole, but for other partitions, or not a run file. */
 	check_refused(path, NULL, 0, 5, "not a run file of this job");
 	check_refused(path, NULL, 0, 3, "not a run file of this job");
 	memcpy(bad, good, len);
 	bad[0] = 'X';
+	reseal(bad, 4);
 	check_refused(copy, bad, len, 4, "not a run file of this job");
 	memcpy(bad, good, len);
-	put_u32(bad, OFF_VERSION, 1);
+	put_u32(bad, OFF_VERSION, 2);
+	reseal(bad, 4);
 	check_refused(copy, bad, len, 4, "not a run file of this job");
+
+	/* Any byte of the header changed, and its sum fails. */
+	for (at = 0; at < SHDR_SIZE; at++) {
+		memcpy(bad, good, len);
+		bad[at] ^= 0x10;
+		check_refused(copy, bad, len, 4,
+		    "damaged at offset 0 (its header)");
+	}
 
 	/* Not sealed, or not as long as sealed. */
 	memcpy(bad, good, len);
 	put_u32(bad, OFF_RUNS, 0);
-	check_refused(copy, bad, len, 4, "damaged run file");
+	reseal(bad, 4);
+	xasprintf(&why, "damaged at offset %d (a run's table)", SHDR_SIZE);
+	check_refused(copy, bad, len, 4, why);
+	free(why);
 	memcpy(bad, good, len);
 	put_u64(bad, OFF_LENGTH, 0);	/* never sealed */
-	check_refused(copy, bad, len, 4, "run file not sealed or truncated");
+	reseal(bad, 4);
+	check_refused(copy, bad, len, 4, "damaged at offset 0");
 	memcpy(bad, good, len);
 	put_u64(bad, OFF_LENGTH, len + 16);
-	check_refused(copy, bad, len, 4, "run file not sealed or truncated");
-	check_refused(copy, good, len - 1, 4,
-	    "run file not sealed or truncated");
-	check_refused(copy, good, 0, 4, "truncated run file");
-	check_refused(copy, good, SHDR_SIZE - 1, 4, "truncated run file");
+	reseal(bad, 4);
+	xasprintf(&why, "truncated at offset %zu", len);
+	check_refused(copy, bad, len, 4, why);
+	free(why);
+	xasprintf(&why, "truncated at offset %zu", len - 1);
+	check_refused(copy, good, len - 1, 4, why);
+	free(why);
+	check_refused(copy, good, 0, 4, "truncated at 0 bytes");
+	xasprintf(&why, "truncated at %d bytes", SHDR_SIZE - 1);
+	check_refused(copy, good, SHDR_SIZE - 1, 4, why);
+	free(why);
 
-	/* Damaged runs: their headers and counts must add up to the file. */
+	/* A run's header and table: each byte under the table's sum, and
+	 * sums made to hold over counts that do not add up. */
+	xasprintf(&why, "damaged at offset %d (a run's table)", OFF_RUN);
+	for (at = OFF_RUN; at < data; at++) {
+		memcpy(bad, good, len);
+		bad[at] ^= 0x01;
+		check_refused(copy, bad, len, 4, why);
+	}
 	memcpy(bad, good, len);
 	put_u32(bad, OFF_RUNS, 2);	/* claims a second run */
-	check_refused(copy, bad, len, 4, "damaged run file");
-	memcpy(bad, good, len);
-	put_u32(bad, OFF_RUN, 0);	/* run magic */
-	check_refused(copy, bad, len, 4, "damaged run file");
-	memcpy(bad, good, len);
-	put_u32(bad, OFF_RUN + 4, 3);	/* run buckets */
-	check_refused(copy, bad, len, 4, "damaged run file");
+	reseal(bad, 4);
+	free(why);
+	xasprintf(&why, "damaged at offset %zu (a run's table)", len);
+	check_refused(copy, bad, len, 4, why);
+	free(why);
+	xasprintf(&why, "damaged at offset %d (a run's table)", OFF_RUN);
 	memcpy(bad, good, len);
 	put_u64(bad, OFF_RUN + 8, 99);	/* run records */
-	check_refused(copy, bad, len, 4, "damaged run file");
+	reseal(bad, 4);
+	check_refused(copy, bad, len, 4, why);
 	memcpy(bad, good, len);
 	put_u64(bad, OFF_COUNTS + 2 * SCNT_SIZE, 101);
-	check_refused(copy, bad, len, 4, "damaged run file");
+	reseal(bad, 4);
+	check_refused(copy, bad, len, 4, why);
 	memcpy(bad, good, len);
 	put_u64(bad, OFF_COUNTS, UINT64_MAX);
-	check_refused(copy, bad, len, 4, "damaged run file");
+	reseal(bad, 4);
+	check_refused(copy, bad, len, 4, why);
 	memcpy(bad, good, len);
 	put_u64(bad, OFF_COUNTS + 1 * SCNT_SIZE, UINT64_MAX / 8);
-	check_refused(copy, bad, len, 4, "damaged run file");
+	reseal(bad, 4);
+	check_refused(copy, bad, len, 4, why);
+	free(why);
+
+	/*
+	 * Each byte of the records: the file opens, and the check of the
+	 * bucket that holds it fails, at that bucket, and of no other.
+	 */
+	for (at = data; at < len; at++) {
+		memcpy(bad, good, len);
+		bad[at] ^= 0x80;
+		ck_spew(copy, bad, len);
+		cause = NULL;
+		ck_assert_int_eq(shuffle_open(&sf, copy, 4, &cause), 0);
+		for (p = 0, hit = 0; p < 4; p++) {
+			if (shuffle_check(&sf, 0, p) == 0)
+				continue;
+			hit++;
+			ck_assert_uint_le(sf.bad, at);
+			ck_assert_ptr_null(shuffle_segment(&sf, 0, p, &i));
+		}
+		ck_assert_uint_eq(hit, 1);
+		ck_assert_int_eq(shuffle_check_all(&sf), -1);
+		shuffle_close(&sf);
+	}
 
 	/* A file that is not there. */
 	free(copy);
@@ -523,7 +603,8 @@ START_TEST(test_shuffle_fuzz)
 			continue;
 		}
 		for (p = 0; p < 3; p++) {
-			seg = shuffle_segment(&sf, 0, p, &n);
+			if ((seg = shuffle_segment(&sf, 0, p, &n)) == NULL)
+				continue;	/* its check failed */
 			if ((const char *)seg < sf.map ||
 			    (const char *)(seg + n) > sf.map + sf.len)
 				ck_abort_msg("segment %u outside the file", p);

@@ -424,7 +424,7 @@ _hit_ready() {
 
 # committed JOURNAL: the number of stages JOURNAL has as committed.
 committed() {
-	count_lines "$1" '^stage [0-9]* committed$'
+	count_lines "$1" '^stage [0-9]* committed #[0-9a-f]*$'
 }
 
 # pids_named LOG: every "worker P (pid X) ...; restarting from" line of

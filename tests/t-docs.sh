@@ -85,6 +85,7 @@ formats() {
 ^forkflow: worker [0-9]+: skipping record [0-9]+ of stage [0-9]+ \(key .+, value .+\)$
 ^forkflow: worker [0-9]+: resuming stage [0-9]+ from checkpoint [0-9]+ \(phase [12], at [0-9]+\)$
 ^forkflow: worker [0-9]+: checkpoint of stage [0-9]+ unusable; starting the stage again$
+^forkflow: [^ ]+: damaged at offset [0-9]+, found by worker [0-9]+: (its writer's stage is done again|the stage is done again|the checkpoint's snapshot is dropped; the input is read again)$
 ^forkflow: worker [0-9]+ \(pid [0-9]+\) made no progress for [0-9]+\.[0-9] s; killing it$
 ^forkflow: worker [0-9]+ \(pid [0-9]+\): its command read, wrote and reported nothing for [0-9]+\.[0-9] s \(the task timeout\); killing it$
 ^forkflow: job directory [^ ]+ holds another job: its program, partitions or input differ from this one's; use another --job-dir, or remove it$
@@ -111,7 +112,7 @@ formats() {
 ^  [0-9]+ +[0-9]+ +[0-9]+  [a-zA-Z].*$
 ^ +[0-9]+ +[0-9]+  its combiner$
 ^  bytes read [0-9]+, shuffled [0-9]+, written [0-9]+$
-^  checkpoints [0-9]+, restarts [0-9]+, skipped records [0-9]+, wall [0-9]+\.[0-9]{3} s, cpu [0-9]+\.[0-9]{3} s$
+^  checkpoints [0-9]+, restarts [0-9]+, damaged files [0-9]+, skipped records [0-9]+, wall [0-9]+\.[0-9]{3} s, cpu [0-9]+\.[0-9]{3} s$
 ^  counters of the streaming commands:$
 ^    [^,	]+,[^	]+	-?[0-9]+$
 ^p[0-9]+ +stage [0-9]+ of [0-9]+  op [0-9]+ +[0-9.]+[kMGTP]? rec +[0-9.]+[kMGTP]?B/[0-9.]+[kMGTP]?B +([0-9.]+[kMGTP]?|-) rec/s  (starting|running|waiting|backoff|done|failed|stopped) +attempt [0-9]+$
