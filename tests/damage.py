@@ -261,7 +261,9 @@ def main():
             if out:
                 rmtree(out)
             continue
-        kind, path = rng.choice(files)
+        # A kind first, then a file of it: rare kinds get their turn.
+        kind = rng.choice(sorted(set(k for k, _ in files)))
+        path = rng.choice([f for k, f in files if k == kind])
         how, off = damage(path)
         kinds[kind] = kinds.get(kind, 0) + 1
         before = damaged_events(jd)
