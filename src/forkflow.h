@@ -358,6 +358,8 @@ struct stream {
 	char		*tail[10];	/* its last lines of standard error */
 	size_t		 ntail;
 	uint64_t	 counters;
+	pid_t		 pgid;		/* its process group */
+	int		 slot;		/* in the status page, or -1 */
 };
 
 /* What a streaming process is told of its task. */
@@ -409,9 +411,18 @@ struct shuffle_file {
 };
 
 /*
+ * The process groups of a worker's commands its status page has room for;
+ * more commands at once share the last (stream.c).
+ */
+#define STATUS_GROUPS	8
+
+/*
  * A worker's status page, mmap'd shared: the worker bumps its counters with
  * plain stores (no system call on the hot path), the supervisor and
- * `forkflow status` read them.
+ * `forkflow status` read them.  It also names the process groups of its
+ * running commands, which the supervisor kills when the worker dies.  New
+ * fields go at the end: `forkflow status` takes the shorter page of an
+ * older forkflow.
  */
 struct status_page {
 	uint64_t	 heartbeat;	/* bumped once per batch */
@@ -432,6 +443,7 @@ struct status_page {
 	uint32_t	 cur_str;	/* 1: its key, 2: its value is text */
 	uint32_t	 in_command;	/* waiting on a user's command */
 	uint64_t	 checkpoints;
+	int32_t		 pgid[STATUS_GROUPS];	/* its commands' groups, or 0 */
 };
 
 /*
@@ -671,6 +683,7 @@ progress(void)
 void		 log_init(int, const char *);
 int		 log_open_file(const char *);
 void		 log_set_hook(void (*)(const char *, size_t));
+void		 log_set_fatal_hook(void (*)(void));
 void		 log_line(const char *, size_t);
 void		 log_procinit(const char *);
 void		 log_setverbose(int);
@@ -809,6 +822,9 @@ ssize_t		 proto_flush(int, struct buf *);
 
 /* stream.c */
 extern struct stream_env stream_env;
+extern volatile int32_t *stream_groups;	/* a worker's status page's pgid */
+int		 stream_kill_groups(volatile int32_t *, int);
+void		 stream_kill_all(void);
 int		 stream_start(struct stream *, const struct op *);
 int		 stream_feed(struct stream *, const struct batch *,
 		     enum vtype, enum vtype, int, const struct stream_out *);

@@ -26,6 +26,7 @@ static int	 log_child;	/* a forked worker: leave with _exit() */
 static char	 log_name[64] = "forkflow";
 static int	 log_fd = -1;	/* --log-file, inherited by workers */
 static void	(*log_hook)(const char *, size_t);
+static void	(*log_fatal_hook)(void);
 
 static void	 log_vwrite(const char *, va_list, const char *, int)
 		    printflike(1, 0);
@@ -66,6 +67,13 @@ void
 log_set_hook(void (*fn)(const char *, size_t))
 {
 	log_hook = fn;
+}
+
+/* Call fn before fatal() and fatalx() exit (NULL: nothing). */
+void
+log_set_fatal_hook(void (*fn)(void))
+{
+	log_fatal_hook = fn;
 }
 
 /* Write a line or lines to standard error, through the hook if set. */
@@ -201,6 +209,8 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vwrite(fmt, ap, strerror(saved_errno), 0);
 	va_end(ap);
+	if (log_fatal_hook != NULL)
+		log_fatal_hook();
 	if (log_child)
 		_exit(EXIT_JOB_FAILED);
 	exit(EXIT_JOB_FAILED);
@@ -215,6 +225,8 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vwrite(fmt, ap, NULL, 0);
 	va_end(ap);
+	if (log_fatal_hook != NULL)
+		log_fatal_hook();
 	if (log_child)
 		_exit(EXIT_JOB_FAILED);
 	exit(EXIT_JOB_FAILED);

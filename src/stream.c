@@ -14,9 +14,18 @@
  *
  * The worker writes to the process and reads from it at once, with
  * poll(2), so that neither waits on the other's full pipe.
+ *
+ * Each process leads a process group of its own, named in the worker's
+ * status page while it runs, so that nothing it starts outlives it (a
+ * `sleep` behind `sh -c`, or the other end of a pipeline): the worker
+ * kills the group when the process exits and when it fails itself, and
+ * the supervisor when the worker dies of a signal.  The group is killed
+ * before the process is reaped, as a zombie holds the group's number, which
+ * no other process can then be given.
  */
 
 #include <sys/prctl.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -45,7 +54,18 @@ stream_role(const struct op *op)
 /* What the environment of a streaming process says, set per stage. */
 struct stream_env	 stream_env;
 
+/*
+ * The status page's slots for the process groups of the worker's commands,
+ * or NULL outside a worker; and how many running commands each group
+ * holds, which is more than one only when more commands run at once than
+ * there are slots.
+ */
+volatile int32_t	*stream_groups;
+static unsigned int	 stream_members[STATUS_GROUPS];
+
 static void	stream_stderr_line(struct stream *, const char *, size_t);
+static int	stream_group_pick(pid_t *);
+static void	stream_group_leave(struct stream *);
 static void	child_setenv(const char *, const char *, ...)
 		    printflike(2, 3);
 
@@ -62,9 +82,78 @@ child_setenv(const char *name, const char *fmt, ...)
 	setenv(name, buf, 1);
 }
 
-/* In the child: become the command. */
+/*
+ * The process group a new command goes in: one of its own (*pgid 0), in a
+ * free slot, or when every slot is taken, the group of the last.  That
+ * group lives on while any of its commands is not reaped, and is killed
+ * when the last of them exits.  Returns the slot, or -1 outside a worker.
+ */
+static int
+stream_group_pick(pid_t *pgid)
+{
+	int	i;
+
+	*pgid = 0;
+	if (stream_groups == NULL)
+		return (-1);
+	for (i = 0; i < STATUS_GROUPS; i++) {
+		if (stream_members[i] == 0)
+			return (i);
+	}
+	i = STATUS_GROUPS - 1;
+	*pgid = stream_groups[i];
+	return (i);
+}
+
+/*
+ * A command has exited and is not reaped yet: kill what it leaves in its
+ * group, unless another running command shares the group, and free the
+ * slot.
+ */
+static void
+stream_group_leave(struct stream *s)
+{
+	if (s->slot >= 0 && --stream_members[s->slot] > 0)
+		return;
+	if (s->pgid > 1 && s->pgid != getpgrp())
+		(void)kill(-s->pgid, SIGKILL);
+	if (s->slot >= 0)
+		stream_groups[s->slot] = 0;
+}
+
+/*
+ * Kill the process groups a status page names, with SIGKILL; with clear,
+ * free their slots.  A number that cannot be a command's group (0, 1,
+ * ours) is left alone.  Returns how many groups were killed.
+ */
+int
+stream_kill_groups(volatile int32_t *pgid, int clear)
+{
+	pid_t	own = getpgrp();
+	int	i, n = 0;
+
+	for (i = 0; i < STATUS_GROUPS; i++) {
+		if (pgid[i] > 1 && pgid[i] != own &&
+		    kill(-(pid_t)pgid[i], SIGKILL) == 0)
+			n++;
+		if (clear)
+			pgid[i] = 0;
+	}
+	return (n);
+}
+
+/* A worker that fails: its commands, and all they started, go with it. */
+void
+stream_kill_all(void)
+{
+	if (stream_groups != NULL)
+		(void)stream_kill_groups(stream_groups, 1);
+}
+
+/* In the child: become the command, in process group pgid (0: its own). */
 static __dead void
-stream_exec(const struct op *op, int in, int out, int err)
+stream_exec(const struct op *op, pid_t ppid, pid_t pgid, int in, int out,
+    int err)
 {
 	struct sigaction	 sa;
 	/* A combiner runs in the map task, as Hadoop's does. */
@@ -73,13 +162,17 @@ stream_exec(const struct op *op, int in, int out, int err)
 	char			*sh[4];
 	int			 fd;
 
+	/* Die with the worker; if it died before this, at once. */
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != ppid)
+		_exit(127);
 	/*
-	 * A process group of its own: Control-C in the terminal reaches
-	 * forkflow, which stops the job, and not the command, whose death by
-	 * SIGINT would look like a crash of the job's.
+	 * A process group apart from forkflow's: Control-C in the terminal
+	 * reaches forkflow, which stops the job, and not the command, whose
+	 * death by SIGINT would look like a crash of the job's.  The worker
+	 * does the same, so that the group is there whichever runs first.
 	 */
-	(void)setpgid(0, 0);
+	(void)setpgid(0, pgid);
 	if (dup2(in, STDIN_FILENO) == -1 || dup2(out, STDOUT_FILENO) == -1 ||
 	    dup2(err, STDERR_FILENO) == -1)
 		_exit(127);
@@ -133,9 +226,11 @@ int
 stream_start(struct stream *s, const struct op *op)
 {
 	int	in[2], out[2], err[2];
+	pid_t	ppid = getpid(), pgid;
 
 	memset(s, 0, sizeof *s);
 	s->op = op;
+	s->slot = stream_group_pick(&pgid);
 	if (pipe2(in, O_CLOEXEC) != 0)
 		return (-1);
 	if (pipe2(out, O_CLOEXEC) != 0) {
@@ -154,10 +249,16 @@ stream_start(struct stream *s, const struct op *op)
 	case -1:
 		return (-1);
 	case 0:
-		stream_exec(op, in[0], out[1], err[1]);
+		stream_exec(op, ppid, pgid, in[0], out[1], err[1]);
 		/* NOTREACHED */
 	default:
 		break;
+	}
+	s->pgid = pgid != 0 ? pgid : s->pid;
+	(void)setpgid(s->pid, s->pgid);
+	if (s->slot >= 0) {
+		stream_groups[s->slot] = (int32_t)s->pgid;
+		stream_members[s->slot]++;
 	}
 	close(in[0]);
 	close(out[1]);
@@ -350,9 +451,10 @@ stream_feed(struct stream *s, const struct batch *b, enum vtype kt,
 int
 stream_finish(struct stream *s, const struct stream_out *out, char **why)
 {
-	char	*tail = NULL, *t;
-	size_t	 i, first;
-	int	 status, r;
+	siginfo_t	 si;
+	char		*tail = NULL, *t;
+	size_t		 i, first;
+	int		 status, r;
 
 	if (s->in != -1 && s->wbuf.len > s->wbuf.off)
 		(void)stream_pump(s, out, 0);
@@ -366,6 +468,11 @@ stream_finish(struct stream *s, const struct stream_out *out, char **why)
 		buf_add(&s->rbuf, "\n", 1);
 		stream_lines(s, &s->rbuf, 0, out);
 	}
+	/* It has exited, but is reaped only once its group is killed. */
+	while (waitid(P_PID, (id_t)s->pid, &si, WEXITED | WNOWAIT) == -1 &&
+	    errno == EINTR)
+		;
+	stream_group_leave(s);
 	while ((r = waitpid(s->pid, &status, 0)) == -1 && errno == EINTR)
 		;
 	s->running = 0;

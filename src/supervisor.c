@@ -163,6 +163,7 @@ static void	supervisor_barrier(struct supervisor *);
 static void	supervisor_stop_worker(struct worker *);
 static void	supervisor_give_up(struct supervisor *, struct worker *);
 static void	supervisor_fail(struct supervisor *, int, char *);
+static void	supervisor_kill_groups(struct worker *, int);
 
 /* Describe how a process ended, as log lines say it. */
 static char *
@@ -682,6 +683,20 @@ supervisor_check_oom(struct worker *w, int status)
 	    "");
 }
 
+/*
+ * Kill the process groups of a worker's commands its status page names;
+ * with clear, the worker is gone, and the slots are freed.
+ */
+static void
+supervisor_kill_groups(struct worker *w, int clear)
+{
+	int	n;
+
+	if ((n = stream_kill_groups(w->status->pgid, clear)) > 0)
+		log_info("worker %u: killed %d process group%s of its commands",
+		    w->part, n, n == 1 ? "" : "s");
+}
+
 /* A worker exited. */
 static void
 supervisor_child_cb(struct ev_loop *loop, ev_child *c, int revents)
@@ -690,6 +705,12 @@ supervisor_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 	int		 status = c->rstatus;
 
 	ev_child_stop(loop, c);
+	/*
+	 * Its commands go with it: whatever it died of, they may have left
+	 * children in their process groups.  Done at once, while something
+	 * in the groups still holds their numbers.
+	 */
+	supervisor_kill_groups(w, 1);
 	/* Read what it said before it went. */
 	if (w->fd != -1)
 		supervisor_read_cb(loop, &w->rio, EV_READ);
@@ -772,8 +793,11 @@ supervisor_stop_worker(struct worker *w)
 		/* Idle at the barrier: it may leave in peace. */
 		w->state = W_FINISHING;
 		supervisor_send(w, MSG_FINISH, NULL, 0);
-	} else if (w->pid > 0 && w->state == W_RUNNING)
+	} else if (w->pid > 0 && w->state == W_RUNNING) {
 		kill(w->pid, SIGTERM);
+		/* Its slots are its own while it lives: they stay. */
+		supervisor_kill_groups(w, 0);
+	}
 }
 
 /*
@@ -1507,6 +1531,9 @@ supervisor_run(struct job *job)
 		if (w->status == NULL)
 			fatal("%s", path);
 		free(path);
+		/* Groups an earlier run left are not ours to kill: by now
+		 * their numbers may name other processes. */
+		memset(w->status->pgid, 0, sizeof w->status->pgid);
 	}
 	ev_signal_init(&sv.sigint, supervisor_signal_cb, SIGINT);
 	sv.sigint.data = &sv;
@@ -1585,6 +1612,8 @@ supervisor_run(struct job *job)
 	job->records_out = sv.records_out;
 	for (i = 0; i < job->nparts; i++) {
 		w = &sv.w[i];
+		/* No process of the job outlives it. */
+		supervisor_kill_groups(w, 1);
 		for (size_t j = 0; j < w->nsuspects; j++)
 			job->skipped += w->suspects[j].skip;
 		free(w->suspects);

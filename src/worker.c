@@ -137,6 +137,7 @@ worker_fail(struct wctx *w, uint32_t kind, uint64_t file, uint64_t off,
 	e.off = off;
 	if (worker_say(w, MSG_ERROR, &e, sizeof e, text) != 0)
 		log_warnx("%s", text);
+	stream_kill_all();
 	_exit(kind == ERROR_INPUT ? WORKER_EXIT_INPUT : WORKER_EXIT_RUNTIME);
 }
 
@@ -192,6 +193,8 @@ worker_stream_fail(struct wctx *w, const struct ops_error *err)
 	xasprintf(&msg, "%s: %s", what, err->why);
 	log_warnx("%s", msg);
 	(void)worker_say(w, MSG_NOTE, NULL, 0, msg);
+	/* The stage's other commands, if any, are still running. */
+	stream_kill_all();
 	_exit(WORKER_EXIT_RETRY);
 }
 
@@ -1856,6 +1859,9 @@ worker_main(struct job *job, unsigned int part, int fd)
 	    job->prog->in_format == IN_TEXT ? VT_STR : VT_INT);
 	progress_op = &w.status->op;
 	progress_wait = &w.status->in_command;
+	/* Whichever way this worker fails, its commands go with it. */
+	stream_groups = w.status->pgid;
+	log_set_fatal_hook(stream_kill_all);
 	path = job_path(job, "ckpt/%u", part);
 	if ((w.ckpt = ckpt_open(path, part, job->job_id)) == NULL)
 		fatal("%s", path);
