@@ -8,10 +8,12 @@
  * job directory it created (a new one under $TMPDIR, or a --job-dir that
  * did not exist) when an error stops the job before it started or on the
  * program or the input, the temporary output folder whenever the job
- * fails.  A job directory that holds committed work of a job that failed
- * at run time, or was interrupted, is kept, and the message says how to
- * resume it.  Every error path goes through run_fail(), which says why,
- * removes what the rule above says and exits with the documented status.
+ * fails, unless another job's output took the folder first (the result is
+ * then kept in the job directory).  A job directory that holds committed
+ * work of a job that failed at run time, or was interrupted, is kept, and
+ * the message says how to resume it.  Every error path goes through
+ * run_fail(), which says why, removes what the rule above says and exits
+ * with the documented status.
  */
 
 #include <sys/resource.h>
@@ -637,17 +639,61 @@ run_free(struct job *job)
 	memset(job, 0, sizeof *job);
 }
 
-/* Is there a whole output folder at path (with its _SUCCESS)? */
-static int
-output_complete(const char *path)
+/*
+ * What this job's run writes into _SUCCESS: the job and its run, so that a
+ * run that resumes the job knows the output folder for its own.
+ */
+static char *
+run_token(const struct job *job)
 {
 	char	*s;
-	int	 r;
+
+	xasprintf(&s, "job %016llx run %016llx\n",
+	    (unsigned long long)job->job_id, (unsigned long long)job->run_id);
+	return (s);
+}
+
+/* Is the folder at path this job's whole output (its _SUCCESS ours)? */
+static int
+output_ours(const struct job *job, const char *path)
+{
+	char	*s, *token, buf[128];
+	ssize_t	 n;
+	int	 fd, r = 0;
 
 	xasprintf(&s, "%s/_SUCCESS", path);
-	r = access(s, F_OK) == 0;
+	fd = open(s, O_RDONLY | O_CLOEXEC);
 	free(s);
+	if (fd == -1)
+		return (0);
+	token = run_token(job);
+	n = read(fd, buf, sizeof buf);
+	if (n >= 0 && (size_t)n == strlen(token) && memcmp(buf, token,
+	    (size_t)n) == 0)
+		r = 1;
+	close(fd);
+	free(token);
 	return (r);
+}
+
+/*
+ * The temporary output folder of this job's run, beside the output: its
+ * name is the run's, so that two jobs never share one, and a run that
+ * resumes the job finds it again.
+ */
+static char *
+output_tmp_name(const struct job *job)
+{
+	const char	*out = job->opts->output, *base;
+	char		*dir, *tmp;
+
+	dir = path_dirname(out);
+	base = strrchr(out, '/');
+	base = base == NULL ? out : base + 1;
+	xasprintf(&tmp, "%s/.%s.forkflow-%016llx", dir, base,
+	    (unsigned long long)job->run_id);
+	free(dir);
+	return (tmp);
 }
 
 /* Link the -file files into the job's work folder for its commands. */
@@ -722,16 +768,43 @@ job_gen_program(struct job *job)
 	return (path);
 }
 
+/*
+ * Another job committed its output to the folder first.  Keep this job's
+ * result, whole with its _SUCCESS, in its job directory, JOBDIR/output, or
+ * where it is when that is on another file system, keep the job directory,
+ * and fail.
+ */
+static int
+job_output_lost(struct job *job, char *cause)
+{
+	char	*kept;
+
+	kept = job_path(job, "output");
+	if (rm_tree(kept) != 0 || rename(job->outtmp, kept) != 0) {
+		free(kept);
+		kept = xstrdup(job->outtmp);
+	}
+	xasprintf(&job->reason, "%s; this job's result is kept in %s", cause,
+	    kept);
+	warnx("%s", job->reason);
+	free(cause);
+	free(kept);
+	free(job->outtmp);
+	job->outtmp = NULL;
+	job->keep = 1;
+	return (EXIT_JOB_FAILED);
+}
+
 /* Present the result: merge the parts to stdout, or commit the folder. */
 static int
 job_output(struct job *job)
 {
-	char		**paths, *cause, *path;
+	char		**paths, *cause, *path, *token;
 	struct outspec	  os;
 	struct stat	  st;
 	unsigned int	  i;
 	uint64_t	  bytes;
-	int		  r;
+	int		  r, lost;
 
 	if (job->opts->output != NULL) {
 		for (i = 0; i < job->nparts; i++) {
@@ -740,8 +813,14 @@ job_output(struct job *job)
 				job->bytes_written += (uint64_t)st.st_size;
 			free(path);
 		}
-		if (output_commit(job->outtmp, job->opts->output,
-		    job->opts->force, &cause) != 0) {
+		token = run_token(job);
+		r = output_commit(job->outtmp, job->opts->output, token,
+		    job->opts->force, &cause);
+		lost = r != 0 && errno == EEXIST;
+		free(token);
+		if (lost)
+			return (job_output_lost(job, cause));
+		if (r != 0) {
 			warnx("%s", cause);
 			job->reason = cause;
 			return (EXIT_JOB_FAILED);
@@ -1001,14 +1080,13 @@ run_load(struct job *job)
 
 /*
  * Make the job directory, lock it, fix the inputs and open the journal.
- * Returns 1 when the journal says the job is complete, its output in
- * place; else 0.
+ * Returns 1 when the job is complete, its run's output in place; else 0.
  */
 static int
 run_prepare(struct job *job)
 {
 	const struct run_opts	*o = job->opts;
-	char			*cause, *dir, *base;
+	char			*cause, *tmp, *kept;
 
 	if (job->jobdir == NULL)
 		job_dir(job);
@@ -1021,32 +1099,49 @@ run_prepare(struct job *job)
 	job_inputs(job);
 	if (journal_open(job, &cause) != 0)
 		run_fail(EXIT_JOB_FAILED, "%s", cause);
+	if (journal_note_run(job) != 0)
+		run_fail_errno(EXIT_JOB_FAILED, "%s/journal", job->jobdir);
 	job_stream_files(job);
 	job->resume_hint = resume_hint(o, job->jobdir);
+	if (o->output == NULL)
+		return (0);
+	tmp = output_tmp_name(job);
+	kept = job_path(job, "output");
 	/*
-	 * The job was done: its journal says so, or every stage was
-	 * committed and the output, with its _SUCCESS, is in place (the
-	 * supervisor died between the rename and the journal line).
+	 * The job was done: the output in place is its run's (the
+	 * supervisor may have died between the rename and the journal
+	 * line).  Its temporary folder may hold the output it replaced.
 	 */
-	if (o->output != NULL && job->resumed && (job->output_done ||
-	    job->committed >= job->plan->nstages) &&
-	    output_complete(o->output))
+	if (job->resumed && output_ours(job, o->output)) {
+		(void)rm_tree(tmp);
+		(void)rm_tree(kept);
+		if (!job->output_done &&
+		    journal_note(job, "output committed\n") != 0)
+			log_warn("journal");
+		free(tmp);
+		free(kept);
 		return (1);
-	if (o->output != NULL && !o->force && access(o->output, F_OK) == 0)
+	}
+	if (!o->force && access(o->output, F_OK) == 0) {
+		free(tmp);
+		free(kept);
 		run_fail(EXIT_USAGE, "%s: output exists (use --force to "
 		    "replace it)", o->output);
-	if (o->output != NULL) {
-		dir = path_dirname(o->output);
-		base = strrchr(o->output, '/');
-		base = base == NULL ? o->output : base + 1;
-		xasprintf(&job->outtmp, "%s/.%s.forkflow-tmp", dir, base);
-		free(dir);
-		/* A resumed job keeps the parts it committed. */
-		if (!job->resumed && rm_tree(job->outtmp) != 0)
-			run_fail_errno(EXIT_JOB_FAILED, "%s", job->outtmp);
-		if (mkdir(job->outtmp, 0755) != 0 && errno != EEXIST)
-			run_fail_errno(EXIT_JOB_FAILED, "%s", job->outtmp);
 	}
+	job->outtmp = tmp;
+	/*
+	 * A resumed job keeps the parts it committed, in its temporary
+	 * folder, or in its job directory after another job's output won
+	 * the folder.
+	 */
+	if (!job->resumed && rm_tree(job->outtmp) != 0)
+		run_fail_errno(EXIT_JOB_FAILED, "%s", job->outtmp);
+	if (job->resumed && access(job->outtmp, F_OK) != 0)
+		(void)rename(kept, job->outtmp);
+	(void)rm_tree(kept);
+	free(kept);
+	if (mkdir(job->outtmp, 0755) != 0 && errno != EEXIST)
+		run_fail_errno(EXIT_JOB_FAILED, "%s", job->outtmp);
 	return (0);
 }
 

@@ -556,6 +556,7 @@ struct job {
 	unsigned int	 committed;	/* stages the journal has */
 	int		 resumed;	/* the journal was there */
 	int		 output_done;	/* and says the output is committed */
+	uint64_t	 run_id;	/* random, from the journal's start */
 	char		*resume_hint;	/* the command line that resumes */
 	uint64_t	 skipped;	/* bad records skipped */
 	struct skip	*skips;		/* from the journal */
@@ -883,7 +884,8 @@ int		 output_write_merged(const char *, struct pair_src *, size_t,
 int		 output_merge(char **, size_t, int, uint64_t *);
 int		 output_merge_spec(char **, size_t, int,
 		     const struct outspec *, uint64_t *);
-int		 output_commit(const char *, const char *, int, char **);
+int		 output_commit(const char *, const char *, const char *, int,
+		     char **);
 int		 fsync_dir(const char *);
 int		 fsync_parent(const char *);
 int		 rm_tree(const char *);
@@ -912,6 +914,7 @@ int		 journal_save_used(struct job *, unsigned int, const uint8_t *);
 uint8_t		*journal_load_used(const struct job *, unsigned int);
 int		 journal_note(struct job *, const char *, ...)
 		     printflike(2, 3);
+int		 journal_note_run(struct job *);
 char		*job_path(const struct job *, const char *, ...)
 		     printflike(2, 3);
 

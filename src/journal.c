@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xxhash.h>
@@ -162,6 +163,8 @@ journal_read(struct job *job, const char *path, off_t *whole, char **cause)
 			journal_read_skip(job, line);
 		else if (strncmp(line, "output committed", 16) == 0)
 			job->output_done = 1;
+		else if (strncmp(line, "run ", 4) == 0)
+			(void)sscanf(line, "run %" SCNx64, &job->run_id);
 	}
 	fclose(f);
 	/*
@@ -371,4 +374,25 @@ job_resumable(const struct job *job)
 		free(path);
 	}
 	return (found);
+}
+
+/*
+ * Note what every run of the job must find again, unless an earlier run
+ * noted it: a random number for the job's run, which names its temporary
+ * output folder and goes into its _SUCCESS.  Returns 0, or -1 with errno
+ * set.
+ */
+int
+journal_note_run(struct job *job)
+{
+	if (job->run_id == 0) {
+		if (getentropy(&job->run_id, sizeof job->run_id) != 0)
+			job->run_id = XXH3_64bits_withSeed(job->jobdir,
+			    strlen(job->jobdir), (uint64_t)getpid() ^
+			    (uint64_t)time(NULL));
+		job->run_id |= 1;
+		if (journal_note(job, "run %016" PRIx64 "\n", job->run_id) != 0)
+			return (-1);
+	}
+	return (0);
 }
