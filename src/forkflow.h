@@ -20,6 +20,8 @@
 #endif
 #define printflike(a, b) __attribute__((__format__(__printf__, a, b)))
 
+struct stat;
+
 /* Exit statuses of forkflow(1). */
 #define EXIT_JOB_FAILED		1	/* the job failed at run time */
 #define EXIT_USAGE		2	/* usage, invalid program or input */
@@ -233,11 +235,26 @@ struct pair {
 	int64_t		 v;
 };
 
+/*
+ * What an input file is when the job starts, which it must stay: a file
+ * replaced, written or touched would give a result of neither version.
+ */
+struct input_fp {
+	int		 set;		/* the rest is known */
+	uint64_t	 dev;
+	uint64_t	 ino;
+	uint64_t	 size;
+	int64_t		 mtime_sec;
+	long		 mtime_nsec;
+};
+
 /* An input file, with its size fixed when the job starts. */
 struct input_file {
 	char		*path;		/* what to open */
 	char		*name;		/* what to call it in messages */
 	uint64_t	 size;
+	struct input_fp	 fp;		/* checked on every open, if set */
+	int		 fd;		/* with fp: kept open for the job, or -1 */
 };
 
 /* A reader of one byte range of the input files. */
@@ -719,6 +736,9 @@ size_t		 input_file_of(const struct input_file *, size_t, uint64_t);
 int		 input_read_block(struct input *, const char **, size_t *);
 int		 input_locate(const struct input_file *, size_t, uint64_t,
 		     size_t *, uint64_t *);
+void		 input_fp_get(struct input_fp *, const struct stat *);
+const char	*input_fp_differs(const struct input_fp *,
+		     const struct input_fp *);
 void		 input_close(struct input *);
 
 /* agg.c */
