@@ -524,30 +524,31 @@ spool_input(struct job *job, int in, const char *name, size_t i,
 
 /*
  * Fix one input file, i: its path (a copy in the job directory if it
- * cannot be mapped as it is) and its size; *mt gets its modification
- * time, or the hash of a copy's contents.
+ * cannot be mapped as it is), its size and its fingerprint.  With keep,
+ * it is opened for the whole job: workers read through that descriptor,
+ * which they inherit.  *hash gets the hash of a copy's contents.
  */
 static void
-job_input(struct job *job, size_t i, uint64_t *mt)
+job_input(struct job *job, size_t i, int keep, uint64_t *hash)
 {
 	struct input_file	*f = &job->files[i];
 	const char		*path = job->prog->inputs[i];
 	struct stat		 st;
 	int			 fd;
 
+	f->fd = -1;
 	if (strcmp(path, "-") == 0) {
 		f->name = xstrdup("<stdin>");
 		f->path = spool_input(job, STDIN_FILENO, "standard input", i,
-		    mt);
+		    hash);
+		f->spooled = 1;
 	} else {
 		f->name = xstrdup(path);
 		if (stat(path, &st) != 0)
 			run_fail_errno(EXIT_USAGE, "%s", path);
-		if (S_ISREG(st.st_mode) && st.st_size > 0) {
+		if (S_ISREG(st.st_mode) && st.st_size > 0)
 			f->path = xstrdup(path);
-			*mt = (uint64_t)st.st_mtim.tv_sec * 1000000000u +
-			    (uint64_t)st.st_mtim.tv_nsec;
-		} else {
+		else {
 			/*
 			 * A pipe, as from -i <(command), a device, or a file
 			 * that says it is empty but may not be (/proc): read
@@ -559,19 +560,46 @@ job_input(struct job *job, size_t i, uint64_t *mt)
 				run_check_signal();
 			if (fd == -1)
 				run_fail_errno(EXIT_USAGE, "%s", path);
-			f->path = spool_input(job, fd, path, i, mt);
+			f->path = spool_input(job, fd, path, i, hash);
+			f->spooled = 1;
 			close(fd);
 		}
 	}
-	if (stat(f->path, &st) != 0)
+	if (keep) {
+		if ((f->fd = open(f->path, O_RDONLY | O_CLOEXEC)) == -1 ||
+		    fstat(f->fd, &st) != 0)
+			run_fail_errno(f->spooled ? EXIT_JOB_FAILED :
+			    EXIT_USAGE, "%s", f->path);
+	} else if (stat(f->path, &st) != 0)
 		run_fail_errno(EXIT_JOB_FAILED, "%s", f->path);
+	input_fp_get(&f->fp, &st);
 	f->size = (uint64_t)st.st_size;
 }
 
 /*
- * Fix the input files and their sizes, and the job's fingerprint: the
- * program as it will run, the partitions, and each input's name, size and
- * modification time (or contents, for a spooled one).
+ * How many input files the supervisor may keep open: the descriptors
+ * left after what run_check_fds() keeps for the partitions.
+ */
+static size_t
+run_fds_spare(unsigned int nparts)
+{
+	struct rlimit	rl;
+	rlim_t		need = (rlim_t)nparts + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return (0);
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return (SIZE_MAX);
+	return (rl.rlim_cur > need ? (size_t)(rl.rlim_cur - need) : 0);
+}
+
+/*
+ * Fix the input files, their sizes and fingerprints, and the job's
+ * identity: the program as it will run, the partitions, and each input's
+ * name, or contents for a copy.  What an input file is (device, inode,
+ * size, modification time) goes into the journal instead, so that a run
+ * that resumes the job can name the file that changed (journal.c).  As
+ * many files as the descriptors allow are kept open for the whole job.
  */
 static void
 job_inputs(struct job *job)
@@ -579,11 +607,13 @@ job_inputs(struct job *job)
 	struct program	*p = job->prog;
 	XXH3_state_t	*h;
 	char		*canon;
-	size_t		 i;
-	uint64_t	 mt;
+	size_t		 i, spare;
+	uint64_t	 hash;
 
 	job->nfiles = p->ninputs;
 	job->files = xcalloc(p->ninputs, sizeof *job->files);
+	for (i = 0; i < p->ninputs; i++)
+		job->files[i].fd = -1;
 	h = XXH3_createState();
 	XXH3_64bits_reset(h);
 	canon = program_canonical(p);
@@ -593,14 +623,14 @@ job_inputs(struct job *job)
 	XXH3_64bits_update(h, &job->out_format, sizeof job->out_format);
 	XXH3_64bits_update(h, &job->opts->split_size,
 	    sizeof job->opts->split_size);
+	spare = run_fds_spare(job->nparts);
 	for (i = 0; i < p->ninputs; i++) {
-		job_input(job, i, &mt);
+		job_input(job, i, i < spare, &hash);
 		job->total += job->files[i].size;
 		XXH3_64bits_update(h, job->files[i].name,
 		    strlen(job->files[i].name) + 1);
-		XXH3_64bits_update(h, &job->files[i].size,
-		    sizeof job->files[i].size);
-		XXH3_64bits_update(h, &mt, sizeof mt);
+		if (job->files[i].spooled)
+			XXH3_64bits_update(h, &hash, sizeof hash);
 	}
 	job->job_id = XXH3_64bits_digest(h);
 	XXH3_freeState(h);
@@ -620,10 +650,13 @@ run_free(struct job *job)
 	if (job->jobdir_made && !job->keep)
 		(void)rm_tree(job->jobdir);
 	for (i = 0; i < job->nfiles; i++) {
+		if (job->files[i].fd != -1)
+			close(job->files[i].fd);
 		free(job->files[i].path);
 		free(job->files[i].name);
 	}
 	free(job->files);
+	free(job->journal_fps);
 	program_free(job->prog);
 	plan_free(job->plan);
 	free(job->jobdir);
@@ -1003,22 +1036,24 @@ run_partitions(const struct run_opts *o, const struct program *p)
 /*
  * Make sure the run has the file descriptors it needs: the supervisor
  * holds a socket per worker and, to merge the output, a descriptor per
- * part.  Raise the soft limit to the hard one if that is too low.
+ * part.  Raise the soft limit to the hard one if that is too low.  It
+ * would like one more per input file too, to keep them open for the job
+ * (job_inputs()); those that do not fit are opened by path.
  */
 static void
-run_check_fds(unsigned int nparts)
+run_check_fds(unsigned int nparts, size_t ninputs)
 {
 	struct rlimit	rl;
-	rlim_t		need = (rlim_t)nparts + 64;
+	rlim_t		need = (rlim_t)nparts + 64, want = need + ninputs;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
 		return;
-	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need)
-		rl.rlim_cur = need;
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want)
+		rl.rlim_cur = want;
 	else
 		rl.rlim_cur = rl.rlim_max;
 	(void)setrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur < need)
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need)
 		run_fail(EXIT_JOB_FAILED, "too few file descriptors: %u "
 		    "partitions need %llu, and the limit is %llu (ulimit -n)",
 		    nparts, (unsigned long long)need,
@@ -1075,7 +1110,7 @@ run_load(struct job *job)
 			run_fail(EXIT_USAGE, "%s: output exists (use --force "
 			    "to replace it)", out);
 	}
-	run_check_fds(job->nparts);
+	run_check_fds(job->nparts, p->ninputs);
 }
 
 /*
@@ -1099,6 +1134,9 @@ run_prepare(struct job *job)
 	job_inputs(job);
 	if (journal_open(job, &cause) != 0)
 		run_fail(EXIT_JOB_FAILED, "%s", cause);
+	/* Before any worker of a resumed job starts. */
+	if (journal_check_inputs(job, &cause) != 0)
+		run_fail(EXIT_USAGE, "%s", cause);
 	if (journal_note_run(job) != 0)
 		run_fail_errno(EXIT_JOB_FAILED, "%s/journal", job->jobdir);
 	job_stream_files(job);

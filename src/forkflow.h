@@ -255,6 +255,7 @@ struct input_file {
 	uint64_t	 size;
 	struct input_fp	 fp;		/* checked on every open, if set */
 	int		 fd;		/* with fp: kept open for the job, or -1 */
+	int		 spooled;	/* a copy in the job directory */
 };
 
 /* A reader of one byte range of the input files. */
@@ -574,6 +575,7 @@ struct job {
 	int		 resumed;	/* the journal was there */
 	int		 output_done;	/* and says the output is committed */
 	uint64_t	 run_id;	/* random, from the journal's start */
+	struct input_fp	*journal_fps;	/* by input, as the journal has them */
 	char		*resume_hint;	/* the command line that resumes */
 	uint64_t	 skipped;	/* bad records skipped */
 	struct skip	*skips;		/* from the journal */
@@ -934,6 +936,7 @@ int		 journal_save_used(struct job *, unsigned int, const uint8_t *);
 uint8_t		*journal_load_used(const struct job *, unsigned int);
 int		 journal_note(struct job *, const char *, ...)
 		     printflike(2, 3);
+int		 journal_check_inputs(const struct job *, char **);
 int		 journal_note_run(struct job *);
 char		*job_path(const struct job *, const char *, ...)
 		     printflike(2, 3);
