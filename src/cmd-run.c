@@ -8,10 +8,12 @@
  * job directory it created (a new one under $TMPDIR, or a --job-dir that
  * did not exist) when an error stops the job before it started or on the
  * program or the input, the temporary output folder whenever the job
- * fails.  A job directory that holds committed work of a job that failed
- * at run time, or was interrupted, is kept, and the message says how to
- * resume it.  Every error path goes through run_fail(), which says why,
- * removes what the rule above says and exits with the documented status.
+ * fails, unless another job's output took the folder first (the result is
+ * then kept in the job directory).  A job directory that holds committed
+ * work of a job that failed at run time, or was interrupted, is kept, and
+ * the message says how to resume it.  Every error path goes through
+ * run_fail(), which says why, removes what the rule above says and exits
+ * with the documented status.
  */
 
 #include <sys/resource.h>
@@ -522,30 +524,31 @@ spool_input(struct job *job, int in, const char *name, size_t i,
 
 /*
  * Fix one input file, i: its path (a copy in the job directory if it
- * cannot be mapped as it is) and its size; *mt gets its modification
- * time, or the hash of a copy's contents.
+ * cannot be mapped as it is), its size and its fingerprint.  With keep,
+ * it is opened for the whole job: workers read through that descriptor,
+ * which they inherit.  *hash gets the hash of a copy's contents.
  */
 static void
-job_input(struct job *job, size_t i, uint64_t *mt)
+job_input(struct job *job, size_t i, int keep, uint64_t *hash)
 {
 	struct input_file	*f = &job->files[i];
 	const char		*path = job->prog->inputs[i];
 	struct stat		 st;
 	int			 fd;
 
+	f->fd = -1;
 	if (strcmp(path, "-") == 0) {
 		f->name = xstrdup("<stdin>");
 		f->path = spool_input(job, STDIN_FILENO, "standard input", i,
-		    mt);
+		    hash);
+		f->spooled = 1;
 	} else {
 		f->name = xstrdup(path);
 		if (stat(path, &st) != 0)
 			run_fail_errno(EXIT_USAGE, "%s", path);
-		if (S_ISREG(st.st_mode) && st.st_size > 0) {
+		if (S_ISREG(st.st_mode) && st.st_size > 0)
 			f->path = xstrdup(path);
-			*mt = (uint64_t)st.st_mtim.tv_sec * 1000000000u +
-			    (uint64_t)st.st_mtim.tv_nsec;
-		} else {
+		else {
 			/*
 			 * A pipe, as from -i <(command), a device, or a file
 			 * that says it is empty but may not be (/proc): read
@@ -557,19 +560,46 @@ job_input(struct job *job, size_t i, uint64_t *mt)
 				run_check_signal();
 			if (fd == -1)
 				run_fail_errno(EXIT_USAGE, "%s", path);
-			f->path = spool_input(job, fd, path, i, mt);
+			f->path = spool_input(job, fd, path, i, hash);
+			f->spooled = 1;
 			close(fd);
 		}
 	}
-	if (stat(f->path, &st) != 0)
+	if (keep) {
+		if ((f->fd = open(f->path, O_RDONLY | O_CLOEXEC)) == -1 ||
+		    fstat(f->fd, &st) != 0)
+			run_fail_errno(f->spooled ? EXIT_JOB_FAILED :
+			    EXIT_USAGE, "%s", f->path);
+	} else if (stat(f->path, &st) != 0)
 		run_fail_errno(EXIT_JOB_FAILED, "%s", f->path);
+	input_fp_get(&f->fp, &st);
 	f->size = (uint64_t)st.st_size;
 }
 
 /*
- * Fix the input files and their sizes, and the job's fingerprint: the
- * program as it will run, the partitions, and each input's name, size and
- * modification time (or contents, for a spooled one).
+ * How many input files the supervisor may keep open: the descriptors
+ * left after what run_check_fds() keeps for the partitions.
+ */
+static size_t
+run_fds_spare(unsigned int nparts)
+{
+	struct rlimit	rl;
+	rlim_t		need = (rlim_t)nparts + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return (0);
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return (SIZE_MAX);
+	return (rl.rlim_cur > need ? (size_t)(rl.rlim_cur - need) : 0);
+}
+
+/*
+ * Fix the input files, their sizes and fingerprints, and the job's
+ * identity: the program as it will run, the partitions, and each input's
+ * name, or contents for a copy.  What an input file is (device, inode,
+ * size, modification time) goes into the journal instead, so that a run
+ * that resumes the job can name the file that changed (journal.c).  As
+ * many files as the descriptors allow are kept open for the whole job.
  */
 static void
 job_inputs(struct job *job)
@@ -577,11 +607,13 @@ job_inputs(struct job *job)
 	struct program	*p = job->prog;
 	XXH3_state_t	*h;
 	char		*canon;
-	size_t		 i;
-	uint64_t	 mt;
+	size_t		 i, spare;
+	uint64_t	 hash;
 
 	job->nfiles = p->ninputs;
 	job->files = xcalloc(p->ninputs, sizeof *job->files);
+	for (i = 0; i < p->ninputs; i++)
+		job->files[i].fd = -1;
 	h = XXH3_createState();
 	XXH3_64bits_reset(h);
 	canon = program_canonical(p);
@@ -591,14 +623,14 @@ job_inputs(struct job *job)
 	XXH3_64bits_update(h, &job->out_format, sizeof job->out_format);
 	XXH3_64bits_update(h, &job->opts->split_size,
 	    sizeof job->opts->split_size);
+	spare = run_fds_spare(job->nparts);
 	for (i = 0; i < p->ninputs; i++) {
-		job_input(job, i, &mt);
+		job_input(job, i, i < spare, &hash);
 		job->total += job->files[i].size;
 		XXH3_64bits_update(h, job->files[i].name,
 		    strlen(job->files[i].name) + 1);
-		XXH3_64bits_update(h, &job->files[i].size,
-		    sizeof job->files[i].size);
-		XXH3_64bits_update(h, &mt, sizeof mt);
+		if (job->files[i].spooled)
+			XXH3_64bits_update(h, &hash, sizeof hash);
 	}
 	job->job_id = XXH3_64bits_digest(h);
 	XXH3_freeState(h);
@@ -618,10 +650,13 @@ run_free(struct job *job)
 	if (job->jobdir_made && !job->keep)
 		(void)rm_tree(job->jobdir);
 	for (i = 0; i < job->nfiles; i++) {
+		if (job->files[i].fd != -1)
+			close(job->files[i].fd);
 		free(job->files[i].path);
 		free(job->files[i].name);
 	}
 	free(job->files);
+	free(job->journal_fps);
 	program_free(job->prog);
 	plan_free(job->plan);
 	free(job->jobdir);
@@ -637,17 +672,61 @@ run_free(struct job *job)
 	memset(job, 0, sizeof *job);
 }
 
-/* Is there a whole output folder at path (with its _SUCCESS)? */
-static int
-output_complete(const char *path)
+/*
+ * What this job's run writes into _SUCCESS: the job and its run, so that a
+ * run that resumes the job knows the output folder for its own.
+ */
+static char *
+run_token(const struct job *job)
 {
 	char	*s;
-	int	 r;
+
+	xasprintf(&s, "job %016llx run %016llx\n",
+	    (unsigned long long)job->job_id, (unsigned long long)job->run_id);
+	return (s);
+}
+
+/* Is the folder at path this job's whole output (its _SUCCESS ours)? */
+static int
+output_ours(const struct job *job, const char *path)
+{
+	char	*s, *token, buf[128];
+	ssize_t	 n;
+	int	 fd, r = 0;
 
 	xasprintf(&s, "%s/_SUCCESS", path);
-	r = access(s, F_OK) == 0;
+	fd = open(s, O_RDONLY | O_CLOEXEC);
 	free(s);
+	if (fd == -1)
+		return (0);
+	token = run_token(job);
+	n = read(fd, buf, sizeof buf);
+	if (n >= 0 && (size_t)n == strlen(token) && memcmp(buf, token,
+	    (size_t)n) == 0)
+		r = 1;
+	close(fd);
+	free(token);
 	return (r);
+}
+
+/*
+ * The temporary output folder of this job's run, beside the output: its
+ * name is the run's, so that two jobs never share one, and a run that
+ * resumes the job finds it again.
+ */
+static char *
+output_tmp_name(const struct job *job)
+{
+	const char	*out = job->opts->output, *base;
+	char		*dir, *tmp;
+
+	dir = path_dirname(out);
+	base = strrchr(out, '/');
+	base = base == NULL ? out : base + 1;
+	xasprintf(&tmp, "%s/.%s.forkflow-%016llx", dir, base,
+	    (unsigned long long)job->run_id);
+	free(dir);
+	return (tmp);
 }
 
 /* Link the -file files into the job's work folder for its commands. */
@@ -812,16 +891,43 @@ job_verify(struct job *job)
 	return (0);
 }
 
+/*
+ * Another job committed its output to the folder first.  Keep this job's
+ * result, whole with its _SUCCESS, in its job directory, JOBDIR/output, or
+ * where it is when that is on another file system, keep the job directory,
+ * and fail.
+ */
+static int
+job_output_lost(struct job *job, char *cause)
+{
+	char	*kept;
+
+	kept = job_path(job, "output");
+	if (rm_tree(kept) != 0 || rename(job->outtmp, kept) != 0) {
+		free(kept);
+		kept = xstrdup(job->outtmp);
+	}
+	xasprintf(&job->reason, "%s; this job's result is kept in %s", cause,
+	    kept);
+	warnx("%s", job->reason);
+	free(cause);
+	free(kept);
+	free(job->outtmp);
+	job->outtmp = NULL;
+	job->keep = 1;
+	return (EXIT_JOB_FAILED);
+}
+
 /* Present the result: merge the parts to stdout, or commit the folder. */
 static int
 job_output(struct job *job)
 {
-	char		**paths, *cause, *path;
+	char		**paths, *cause, *path, *token;
 	struct outspec	  os;
 	struct stat	  st;
 	unsigned int	  i;
 	uint64_t	  bytes;
-	int		  r;
+	int		  r, lost;
 
 	if (job->opts->output != NULL) {
 		for (i = 0; i < job->nparts; i++) {
@@ -830,8 +936,14 @@ job_output(struct job *job)
 				job->bytes_written += (uint64_t)st.st_size;
 			free(path);
 		}
-		if (output_commit(job->outtmp, job->opts->output,
-		    job->opts->force, &cause) != 0) {
+		token = run_token(job);
+		r = output_commit(job->outtmp, job->opts->output, token,
+		    job->opts->force, &cause);
+		lost = r != 0 && errno == EEXIST;
+		free(token);
+		if (lost)
+			return (job_output_lost(job, cause));
+		if (r != 0) {
 			warnx("%s", cause);
 			job->reason = cause;
 			return (EXIT_JOB_FAILED);
@@ -1014,22 +1126,24 @@ run_partitions(const struct run_opts *o, const struct program *p)
 /*
  * Make sure the run has the file descriptors it needs: the supervisor
  * holds a socket per worker and, to merge the output, a descriptor per
- * part.  Raise the soft limit to the hard one if that is too low.
+ * part.  Raise the soft limit to the hard one if that is too low.  It
+ * would like one more per input file too, to keep them open for the job
+ * (job_inputs()); those that do not fit are opened by path.
  */
 static void
-run_check_fds(unsigned int nparts)
+run_check_fds(unsigned int nparts, size_t ninputs)
 {
 	struct rlimit	rl;
-	rlim_t		need = (rlim_t)nparts + 64;
+	rlim_t		need = (rlim_t)nparts + 64, want = need + ninputs;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
 		return;
-	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need)
-		rl.rlim_cur = need;
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want)
+		rl.rlim_cur = want;
 	else
 		rl.rlim_cur = rl.rlim_max;
 	(void)setrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur < need)
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need)
 		run_fail(EXIT_JOB_FAILED, "too few file descriptors: %u "
 		    "partitions need %llu, and the limit is %llu (ulimit -n)",
 		    nparts, (unsigned long long)need,
@@ -1086,19 +1200,18 @@ run_load(struct job *job)
 			run_fail(EXIT_USAGE, "%s: output exists (use --force "
 			    "to replace it)", out);
 	}
-	run_check_fds(job->nparts);
+	run_check_fds(job->nparts, p->ninputs);
 }
 
 /*
  * Make the job directory, lock it, fix the inputs and open the journal.
- * Returns 1 when the journal says the job is complete, its output in
- * place; else 0.
+ * Returns 1 when the job is complete, its run's output in place; else 0.
  */
 static int
 run_prepare(struct job *job)
 {
 	const struct run_opts	*o = job->opts;
-	char			*cause, *dir, *base;
+	char			*cause, *tmp, *kept;
 
 	if (job->jobdir == NULL)
 		job_dir(job);
@@ -1111,32 +1224,52 @@ run_prepare(struct job *job)
 	job_inputs(job);
 	if (journal_open(job, &cause) != 0)
 		run_fail(EXIT_JOB_FAILED, "%s", cause);
+	/* Before any worker of a resumed job starts. */
+	if (journal_check_inputs(job, &cause) != 0)
+		run_fail(EXIT_USAGE, "%s", cause);
+	if (journal_note_run(job) != 0)
+		run_fail_errno(EXIT_JOB_FAILED, "%s/journal", job->jobdir);
 	job_stream_files(job);
 	job->resume_hint = resume_hint(o, job->jobdir);
+	if (o->output == NULL)
+		return (0);
+	tmp = output_tmp_name(job);
+	kept = job_path(job, "output");
 	/*
-	 * The job was done: its journal says so, or every stage was
-	 * committed and the output, with its _SUCCESS, is in place (the
-	 * supervisor died between the rename and the journal line).
+	 * The job was done: the output in place is its run's (the
+	 * supervisor may have died between the rename and the journal
+	 * line).  Its temporary folder may hold the output it replaced.
 	 */
-	if (o->output != NULL && job->resumed && (job->output_done ||
-	    job->committed >= job->plan->nstages) &&
-	    output_complete(o->output))
+	if (job->resumed && output_ours(job, o->output)) {
+		(void)rm_tree(tmp);
+		(void)rm_tree(kept);
+		if (!job->output_done &&
+		    journal_note(job, "output committed\n") != 0)
+			log_warn("journal");
+		free(tmp);
+		free(kept);
 		return (1);
-	if (o->output != NULL && !o->force && access(o->output, F_OK) == 0)
+	}
+	if (!o->force && access(o->output, F_OK) == 0) {
+		free(tmp);
+		free(kept);
 		run_fail(EXIT_USAGE, "%s: output exists (use --force to "
 		    "replace it)", o->output);
-	if (o->output != NULL) {
-		dir = path_dirname(o->output);
-		base = strrchr(o->output, '/');
-		base = base == NULL ? o->output : base + 1;
-		xasprintf(&job->outtmp, "%s/.%s.forkflow-tmp", dir, base);
-		free(dir);
-		/* A resumed job keeps the parts it committed. */
-		if (!job->resumed && rm_tree(job->outtmp) != 0)
-			run_fail_errno(EXIT_JOB_FAILED, "%s", job->outtmp);
-		if (mkdir(job->outtmp, 0755) != 0 && errno != EEXIST)
-			run_fail_errno(EXIT_JOB_FAILED, "%s", job->outtmp);
 	}
+	job->outtmp = tmp;
+	/*
+	 * A resumed job keeps the parts it committed, in its temporary
+	 * folder, or in its job directory after another job's output won
+	 * the folder.
+	 */
+	if (!job->resumed && rm_tree(job->outtmp) != 0)
+		run_fail_errno(EXIT_JOB_FAILED, "%s", job->outtmp);
+	if (job->resumed && access(job->outtmp, F_OK) != 0)
+		(void)rename(kept, job->outtmp);
+	(void)rm_tree(kept);
+	free(kept);
+	if (mkdir(job->outtmp, 0755) != 0 && errno != EEXIST)
+		run_fail_errno(EXIT_JOB_FAILED, "%s", job->outtmp);
 	return (0);
 }
 

@@ -20,6 +20,8 @@
 #endif
 #define printflike(a, b) __attribute__((__format__(__printf__, a, b)))
 
+struct stat;
+
 /* Exit statuses of forkflow(1). */
 #define EXIT_JOB_FAILED		1	/* the job failed at run time */
 #define EXIT_USAGE		2	/* usage, invalid program or input */
@@ -233,11 +235,27 @@ struct pair {
 	int64_t		 v;
 };
 
+/*
+ * What an input file is when the job starts, which it must stay: a file
+ * replaced, written or touched would give a result of neither version.
+ */
+struct input_fp {
+	int		 set;		/* the rest is known */
+	uint64_t	 dev;
+	uint64_t	 ino;
+	uint64_t	 size;
+	int64_t		 mtime_sec;
+	long		 mtime_nsec;
+};
+
 /* An input file, with its size fixed when the job starts. */
 struct input_file {
 	char		*path;		/* what to open */
 	char		*name;		/* what to call it in messages */
 	uint64_t	 size;
+	struct input_fp	 fp;		/* checked on every open, if set */
+	int		 fd;		/* with fp: kept open for the job, or -1 */
+	int		 spooled;	/* a copy in the job directory */
 };
 
 /* A reader of one byte range of the input files. */
@@ -572,6 +590,8 @@ struct job {
 	unsigned int	 committed;	/* stages the journal has */
 	int		 resumed;	/* the journal was there */
 	int		 output_done;	/* and says the output is committed */
+	uint64_t	 run_id;	/* random, from the journal's start */
+	struct input_fp	*journal_fps;	/* by input, as the journal has them */
 	char		*resume_hint;	/* the command line that resumes */
 	uint64_t	 skipped;	/* bad records skipped */
 	struct skip	*skips;		/* from the journal */
@@ -736,6 +756,9 @@ size_t		 input_file_of(const struct input_file *, size_t, uint64_t);
 int		 input_read_block(struct input *, const char **, size_t *);
 int		 input_locate(const struct input_file *, size_t, uint64_t,
 		     size_t *, uint64_t *);
+void		 input_fp_get(struct input_fp *, const struct stat *);
+const char	*input_fp_differs(const struct input_fp *,
+		     const struct input_fp *);
 void		 input_close(struct input *);
 
 /* agg.c */
@@ -914,7 +937,8 @@ int		 file_sum(const char *, uint64_t *, uint64_t *);
 int		 output_merge(char **, size_t, int, uint64_t *);
 int		 output_merge_spec(char **, size_t, int,
 		     const struct outspec *, uint64_t *);
-int		 output_commit(const char *, const char *, int, char **);
+int		 output_commit(const char *, const char *, const char *, int,
+		     char **);
 int		 fsync_dir(const char *);
 int		 fsync_parent(const char *);
 int		 rm_tree(const char *);
@@ -946,6 +970,8 @@ int		 journal_save_used(struct job *, unsigned int, const uint8_t *);
 uint8_t		*journal_load_used(const struct job *, unsigned int);
 int		 journal_note(struct job *, const char *, ...)
 		     printflike(2, 3);
+int		 journal_check_inputs(const struct job *, char **);
+int		 journal_note_run(struct job *);
 char		*job_path(const struct job *, const char *, ...)
 		     printflike(2, 3);
 

@@ -14,6 +14,12 @@
  * spaces allowed around it and at the end, and CRLF endings.  A UTF-8 BOM
  * and one header line at the start of a file are skipped, and so are blank
  * lines.  Any other line is an error that names file, line and column.
+ *
+ * The files of a job are read through the descriptors the supervisor keeps
+ * open for it, and each is held to the fingerprint the job took of it when
+ * it started, each time a worker opens it and when the worker is done with
+ * it: a file replaced, written or touched meanwhile stops the job rather
+ * than give a result of neither version.
  */
 
 #include <sys/mman.h>
@@ -29,9 +35,11 @@
 #include "forkflow.h"
 
 static int	input_open_file(struct input *, size_t);
+static int	input_open_fixed(struct input *, size_t);
+static int	input_unchanged(struct input *, const struct stat *);
 static void	input_close_file(struct input *);
 static const char *input_tail(struct input *, const char *);
-static void	input_next_file(struct input *);
+static int	input_next_file(struct input *);
 static int	input_current(struct input *);
 static int	input_error(struct input *, const char *, const char *);
 static int	input_sys_error(struct input *, const char *);
@@ -236,6 +244,7 @@ input_open_file(struct input *in, size_t fi)
 	uint64_t		 fstart = in->cur_start, fend, a, b;
 	const char		*nl;
 	struct stat		 st;
+	int			 fd;
 
 	fend = fstart + f->size;
 	if (fend <= in->lo || fstart >= in->hi || f->size == 0)
@@ -243,20 +252,26 @@ input_open_file(struct input *in, size_t fi)
 	a = in->lo > fstart ? in->lo - fstart : 0;
 	b = in->hi < fend ? in->hi - fstart : f->size;
 
-	if ((in->fd = open(f->path, O_RDONLY | O_CLOEXEC)) == -1) {
-		/* Gone: the input changed under the job. */
-		if (errno == ENOENT)
-			return (input_error(in, NULL, "file removed while the "
-			    "job ran"));
-		return (input_sys_error(in, "open"));
+	if (f->fp.set) {
+		if ((fd = input_open_fixed(in, fi)) == -1)
+			return (-1);
+	} else {
+		if ((in->fd = open(f->path, O_RDONLY | O_CLOEXEC)) == -1) {
+			/* Gone: the input changed under the job. */
+			if (errno == ENOENT)
+				return (input_error(in, NULL, "file removed "
+				    "while the job ran"));
+			return (input_sys_error(in, "open"));
+		}
+		if (fstat(in->fd, &st) == -1)
+			return (input_sys_error(in, "fstat"));
+		if ((uint64_t)st.st_size != f->size)
+			return (input_error(in, NULL, "file changed size "
+			    "while the job ran"));
+		fd = in->fd;
 	}
-	if (fstat(in->fd, &st) == -1)
-		return (input_sys_error(in, "fstat"));
-	if ((uint64_t)st.st_size != f->size)
-		return (input_error(in, NULL, "file changed size while the "
-		    "job ran"));
 	in->maplen = f->size;
-	in->map = mmap(NULL, in->maplen, PROT_READ, MAP_PRIVATE, in->fd, 0);
+	in->map = mmap(NULL, in->maplen, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (in->map == MAP_FAILED) {
 		in->map = NULL;
 		return (input_sys_error(in, "mmap"));
@@ -293,6 +308,98 @@ input_open_file(struct input *in, size_t fi)
 	nl = memrchr(in->map, '\n', in->maplen);
 	in->safe_end = nl == NULL ? in->map : nl + 1;
 	return (1);
+}
+
+/*
+ * Open input file fi as the job fixed it: its path must still name the file
+ * the job started with, unchanged, which is read through the descriptor the
+ * supervisor keeps open, or opened again (and checked again) when it could
+ * not keep one.  Returns the descriptor, or -1 with the error recorded.
+ */
+static int
+input_open_fixed(struct input *in, size_t fi)
+{
+	const struct input_file	*f = &in->files[fi];
+	struct stat		 st;
+
+	if (stat(f->path, &st) != 0) {
+		if (errno == ENOENT)
+			return (input_error(in, NULL, "removed since the job "
+			    "started; the job cannot go on"));
+		return (input_sys_error(in, "stat"));
+	}
+	if (input_unchanged(in, &st) != 0)
+		return (-1);
+	if (f->fd != -1) {
+		if (fstat(f->fd, &st) != 0)
+			return (input_sys_error(in, "fstat"));
+		if (input_unchanged(in, &st) != 0)
+			return (-1);
+		return (f->fd);
+	}
+	if ((in->fd = open(f->path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return (input_error(in, NULL, "removed since the job "
+			    "started; the job cannot go on"));
+		return (input_sys_error(in, "open"));
+	}
+	if (fstat(in->fd, &st) != 0)
+		return (input_sys_error(in, "fstat"));
+	if (input_unchanged(in, &st) != 0)
+		return (-1);
+	return (in->fd);
+}
+
+/*
+ * Is what stat(2) says of the current file what the job's fingerprint of
+ * it says?  Returns 0, or -1 with the error recorded: a permanent one, as
+ * a job on a changed input gives a result of neither version.
+ */
+static int
+input_unchanged(struct input *in, const struct stat *st)
+{
+	struct input_fp	 now;
+	const char	*what;
+	char		*why;
+	int		 r;
+
+	input_fp_get(&now, st);
+	if ((what = input_fp_differs(&in->files[in->fi].fp, &now)) == NULL)
+		return (0);
+	xasprintf(&why, "changed since the job started (%s differs); the job "
+	    "cannot go on", what);
+	r = input_error(in, NULL, why);
+	free(why);
+	return (r);
+}
+
+/* The fingerprint of a file, from what stat(2) says of it. */
+void
+input_fp_get(struct input_fp *fp, const struct stat *st)
+{
+	memset(fp, 0, sizeof *fp);
+	fp->set = 1;
+	fp->dev = (uint64_t)st->st_dev;
+	fp->ino = (uint64_t)st->st_ino;
+	fp->size = (uint64_t)st->st_size;
+	fp->mtime_sec = (int64_t)st->st_mtim.tv_sec;
+	fp->mtime_nsec = st->st_mtim.tv_nsec;
+}
+
+/* What differs between two fingerprints of a file, or NULL. */
+const char *
+input_fp_differs(const struct input_fp *want, const struct input_fp *got)
+{
+	if (want->dev != got->dev)
+		return ("device");
+	if (want->ino != got->ino)
+		return ("inode");
+	if (want->size != got->size)
+		return ("size");
+	if (want->mtime_sec != got->mtime_sec ||
+	    want->mtime_nsec != got->mtime_nsec)
+		return ("modification time");
+	return (NULL);
 }
 
 /*
@@ -338,19 +445,35 @@ input_current(struct input *in)
 		}
 		if ((r = input_open_file(in, in->fi)) == -1)
 			return (-1);
-		if (r == 0)
-			input_next_file(in);
+		if (r == 0 && input_next_file(in) != 0)
+			return (-1);
 	}
 	return (1);
 }
 
-/* Done with the current file: on to the next. */
-static void
+/*
+ * Done with the current file: on to the next.  A file the job fixed is
+ * looked at once more, since a write in place while it was read may have
+ * mixed old and new bytes in what was read.  Returns 0, or -1 with the
+ * error recorded.
+ */
+static int
 input_next_file(struct input *in)
 {
+	const struct input_file	*f = &in->files[in->fi];
+	struct stat		 st;
+	int			 fd = in->fd != -1 ? in->fd : f->fd;
+
+	if (in->map != NULL && f->fp.set) {
+		if (fstat(fd, &st) != 0)
+			return (input_sys_error(in, "fstat"));
+		if (input_unchanged(in, &st) != 0)
+			return (-1);
+	}
 	input_close_file(in);
-	in->cur_start += in->files[in->fi].size;
+	in->cur_start += f->size;
 	in->fi++;
+	return (0);
 }
 
 /*
@@ -464,7 +587,8 @@ input_read_block(struct input *in, const char **pp, size_t *lenp)
 			return (r);
 		p = in->p;
 		if (p >= in->end) {
-			input_next_file(in);
+			if (input_next_file(in) != 0)
+				return (-1);
 			continue;
 		}
 		if (p >= in->safe_end && in->base == in->map)
@@ -597,8 +721,8 @@ input_read(struct input *in, struct batch *b)
 		}
 advanced:
 		in->p = p;
-		if (p >= in->end)
-			input_next_file(in);
+		if (p >= in->end && input_next_file(in) != 0)
+			return (-1);
 		if (n == BATCH_MAX || (n > 0 && in->map == NULL)) {
 			b->n = n;
 			return ((int)n);
@@ -617,9 +741,10 @@ input_locate(const struct input_file *files, size_t nfiles, uint64_t off,
 {
 	char		 buf[65536], *p;
 	uint64_t	 start = 0, left;
+	off_t		 at;
 	ssize_t		 n;
 	size_t		 i;
-	int		 fd;
+	int		 fd, kept;
 
 	for (i = 0; i < nfiles; i++) {
 		if (off < start + files[i].size)
@@ -628,19 +753,26 @@ input_locate(const struct input_file *files, size_t nfiles, uint64_t off,
 	}
 	if (i == nfiles)
 		return (-1);
-	if ((fd = open(files[i].path, O_RDONLY | O_CLOEXEC)) == -1)
+	/* The file the job reads, if the supervisor keeps it open. */
+	kept = files[i].fp.set && files[i].fd != -1;
+	if (kept)
+		fd = files[i].fd;
+	else if ((fd = open(files[i].path, O_RDONLY | O_CLOEXEC)) == -1)
 		return (-1);
 	*fi = i;
 	*line = 1;
 	left = off - start;
+	at = 0;
 	while (left > 0) {
-		n = read(fd, buf, left < sizeof buf ? left : sizeof buf);
+		n = pread(fd, buf, left < sizeof buf ? left : sizeof buf, at);
 		if (n <= 0)
 			break;
 		for (p = buf; (p = memchr(p, '\n', buf + n - p)) != NULL; p++)
 			(*line)++;
 		left -= (uint64_t)n;
+		at += n;
 	}
-	close(fd);
+	if (!kept)
+		close(fd);
 	return (0);
 }

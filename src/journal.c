@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xxhash.h>
@@ -183,6 +184,25 @@ journal_read_skip(struct job *job, const char *line)
 	job->skips[job->nskips++] = x;
 }
 
+/* The fingerprint an earlier run took of an input. */
+static void
+journal_read_input(struct job *job, const char *line)
+{
+	struct input_fp	 fp;
+	size_t		 i;
+
+	memset(&fp, 0, sizeof fp);
+	if (sscanf(line, "input %zu %" SCNu64 " %" SCNu64 " %" SCNu64 " %"
+	    SCNd64 ".%ld", &i, &fp.dev, &fp.ino, &fp.size, &fp.mtime_sec,
+	    &fp.mtime_nsec) != 6 || i >= job->nfiles)
+		return;
+	fp.set = 1;
+	if (job->journal_fps == NULL)
+		job->journal_fps = xcalloc(job->nfiles,
+		    sizeof *job->journal_fps);
+	job->journal_fps[i] = fp;
+}
+
 /*
  * Read an existing journal: it must be of this job; count the stages it
  * has as committed.  *whole is the length of its whole lines: what comes
@@ -254,6 +274,10 @@ journal_read(struct job *job, const char *path, off_t *whole, char **cause)
 			journal_read_skip(job, line);
 		else if (strncmp(line, "output committed", 16) == 0)
 			job->output_done = 1;
+		else if (strncmp(line, "run ", 4) == 0)
+			(void)sscanf(line, "run %" SCNx64, &job->run_id);
+		else if (strncmp(line, "input ", 6) == 0)
+			journal_read_input(job, line);
 	}
 	free(line);
 	fclose(f);
@@ -462,6 +486,72 @@ job_resumable(const struct job *job)
 		if (job_ckpt_load(job, p, &cs) && (cs.stages_done > 0 ||
 		    cs.phase != PHASE_NONE))
 			return (1);
+	}
+	return (0);
+}
+
+/*
+ * Are the inputs what they were when the job started, as the journal has
+ * them?  Checked before a resumed job's workers start: a changed input
+ * would give a result of neither version.  Returns 0, or -1 with *cause
+ * naming the file.
+ */
+int
+journal_check_inputs(const struct job *job, char **cause)
+{
+	const struct input_file	*f;
+	const char		*what;
+	size_t			 i;
+
+	if (job->journal_fps == NULL)
+		return (0);
+	for (i = 0; i < job->nfiles; i++) {
+		f = &job->files[i];
+		if (!job->journal_fps[i].set || !f->fp.set || f->spooled)
+			continue;
+		what = input_fp_differs(&job->journal_fps[i], &f->fp);
+		if (what == NULL)
+			continue;
+		xasprintf(cause, "%s: changed since the job started (%s "
+		    "differs); the job cannot go on; to run it on the file as "
+		    "it is now, remove %s or use another --job-dir", f->name,
+		    what, job->jobdir);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Note what every run of the job must find again, unless an earlier run
+ * noted it: a random number for the job's run, which names its temporary
+ * output folder and goes into its _SUCCESS, and the fingerprint of each
+ * input (a copy in the job directory is the job's own, and has none).
+ * Returns 0, or -1 with errno set.
+ */
+int
+journal_note_run(struct job *job)
+{
+	const struct input_fp	*fp;
+	size_t			 i;
+
+	if (job->run_id == 0) {
+		if (getentropy(&job->run_id, sizeof job->run_id) != 0)
+			job->run_id = XXH3_64bits_withSeed(job->jobdir,
+			    strlen(job->jobdir), (uint64_t)getpid() ^
+			    (uint64_t)time(NULL));
+		job->run_id |= 1;
+		if (journal_note(job, "run %016" PRIx64 "\n", job->run_id) != 0)
+			return (-1);
+	}
+	for (i = 0; i < job->nfiles; i++) {
+		fp = &job->files[i].fp;
+		if (!fp->set || job->files[i].spooled ||
+		    (job->journal_fps != NULL && job->journal_fps[i].set))
+			continue;
+		if (journal_note(job, "input %zu %" PRIu64 " %" PRIu64 " %"
+		    PRIu64 " %" PRId64 ".%09ld\n", i, fp->dev, fp->ino,
+		    fp->size, fp->mtime_sec, fp->mtime_nsec) != 0)
+			return (-1);
 	}
 	return (0);
 }

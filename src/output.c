@@ -4,8 +4,9 @@
  *
  * Each worker sorts what its partition holds and writes it as one part.
  * With -o DIR the parts are text files written in a temporary folder beside
- * DIR; the supervisor adds _SUCCESS, syncs, and renames the folder into
- * place, so DIR appears whole or not at all.  Without -o the parts are
+ * DIR, named for the job's run; the supervisor adds _SUCCESS, syncs, and
+ * renames the folder into place if nothing is there, so DIR appears whole
+ * or not at all, and two jobs cannot mix their parts.  Without -o the parts are
  * binary, and the supervisor merges them onto standard output through small
  * buffers, so its memory does not grow with the data.
  */
@@ -604,20 +605,47 @@ path_dirname(const char *path)
 }
 
 /*
- * Commit an output folder: write _SUCCESS last into the complete temporary
- * folder, sync it, and rename it to its name (exchanging it with an old
- * one under --force, which is then removed), then sync the parent.  A
- * crash at any point leaves either no output or the whole output.
+ * Rename from to to unless to exists.  On a file system that takes no
+ * flags for rename (NFS), look first, then rename(2): that replaces only
+ * an empty folder, and only in the moment between the two.
+ */
+static int
+output_rename_noreplace(const char *from, const char *to)
+{
+	struct stat	st;
+
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return (0);
+	if (errno != EINVAL)
+		return (-1);
+	if (lstat(to, &st) == 0) {
+		errno = EEXIST;
+		return (-1);
+	}
+	return (rename(from, to));
+}
+
+/*
+ * Commit an output folder: write _SUCCESS, holding the run's token, last
+ * into the complete temporary folder, sync it, and rename it to its name
+ * with RENAME_NOREPLACE, so that of two jobs aiming at one folder exactly
+ * one wins; under --force, exchange it with an old one (RENAME_EXCHANGE),
+ * which is then removed.  Then sync the parent.  A crash at any point
+ * leaves the old output or the new one, whole.  Returns 0, or -1 with
+ * *cause set; errno is then EEXIST when dir was there first (without
+ * force), and tmpdir is left as it was.
  */
 int
-output_commit(const char *tmpdir, const char *dir, int force, char **cause)
+output_commit(const char *tmpdir, const char *dir, const char *token,
+    int force, char **cause)
 {
 	char	*path, *parent, *old = NULL;
-	int	 fd;
+	int	 fd, tries;
 
 	xasprintf(&path, "%s/_SUCCESS", tmpdir);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd == -1 || fsync(fd) != 0 || close(fd) != 0) {
+	if (fd == -1 || write_all(fd, token, strlen(token)) != 0 ||
+	    fsync(fd) != 0 || close(fd) != 0) {
 		xasprintf(cause, "%s: %s", path, strerror(errno));
 		free(path);
 		return (-1);
@@ -627,21 +655,30 @@ output_commit(const char *tmpdir, const char *dir, int force, char **cause)
 		xasprintf(cause, "%s: %s", tmpdir, strerror(errno));
 		return (-1);
 	}
-	if (rename(tmpdir, dir) != 0) {
-		if (!force || (errno != ENOTEMPTY && errno != EEXIST &&
-		    errno != ENOTDIR)) {
+	for (tries = 0; output_rename_noreplace(tmpdir, dir) != 0; tries++) {
+		if (errno != EEXIST && errno != ENOTEMPTY) {
 			xasprintf(cause, "rename %s to %s: %s", tmpdir, dir,
 			    strerror(errno));
 			return (-1);
 		}
+		if (!force) {
+			xasprintf(cause, "%s: another job wrote its output "
+			    "there first", dir);
+			errno = EEXIST;
+			return (-1);
+		}
 		/* --force: swap with the old output, then remove it. */
 		if (renameat2(AT_FDCWD, tmpdir, AT_FDCWD, dir,
-		    RENAME_EXCHANGE) != 0) {
+		    RENAME_EXCHANGE) == 0) {
+			old = xstrdup(tmpdir);
+			break;
+		}
+		/* The old output went away meanwhile: rename again. */
+		if (errno != ENOENT || tries == 3) {
 			xasprintf(cause, "exchange %s with %s: %s", tmpdir, dir,
 			    strerror(errno));
 			return (-1);
 		}
-		old = xstrdup(tmpdir);
 	}
 	parent = path_dirname(dir);
 	if (fsync_dir(parent) != 0) {

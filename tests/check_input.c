@@ -93,6 +93,7 @@ files_make(struct files *fs, const char *const *texts, const size_t *lens,
 		xasprintf(&fs->f[i].path, "%s/%u-%zu.csv", in_tmpdir,
 		    in_serial++, i);
 		xasprintf(&fs->f[i].name, "f%zu.csv", i);
+		fs->f[i].fd = -1;
 		fs->f[i].size = lens != NULL ? lens[i] : strlen(texts[i]);
 		fd = open(fs->f[i].path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		ck_assert_int_ne(fd, -1);
@@ -108,6 +109,8 @@ files_free(struct files *fs)
 	size_t	i;
 
 	for (i = 0; i < fs->n; i++) {
+		if (fs->f[i].fd != -1)
+			close(fs->f[i].fd);
 		free(fs->f[i].path);
 		free(fs->f[i].name);
 	}
@@ -607,6 +610,101 @@ START_TEST(test_input_ranges_empty)
 }
 END_TEST
 
+/* fix FS I KEEP: take file i's fingerprint, keeping it open with keep. */
+static void
+fix(struct files *fs, size_t i, int keep)
+{
+	struct stat	st;
+
+	if (fs->f[i].fd != -1)
+		close(fs->f[i].fd);
+	fs->f[i].fd = -1;
+	if (keep)
+		ck_assert_int_ne(fs->f[i].fd = open(fs->f[i].path, O_RDONLY),
+		    -1);
+	ck_assert_int_eq(stat(fs->f[i].path, &st), 0);
+	input_fp_get(&fs->f[i].fp, &st);
+}
+
+/* expect_changed FS WHAT: reading fails: f0.csv changed, WHAT differs. */
+static void
+expect_changed(const struct files *fs, const char *what)
+{
+	struct got	 g;
+	char		*cause = NULL, *want;
+
+	memset(&g, 0, sizeof g);
+	ck_assert_int_eq(read_range(fs, 0, fs->total, &g, &cause, NULL,
+	    NULL), -1);
+	xasprintf(&want, "f0.csv: changed since the job started (%s "
+	    "differs); the job cannot go on", what);
+	ck_assert_str_eq(cause, want);
+	free(want);
+	free(cause);
+	free(g.r);
+}
+
+/*
+ * A file the job fixed is read only while it is what its fingerprint says:
+ * through the descriptor kept open or by path, a file renamed over it, one
+ * written in place, or touched, is an error naming the file; so is one
+ * removed.
+ */
+START_TEST(test_input_fixed)
+{
+	const char		*texts[] = { "1,2\n3,4\n" };
+	const struct timespec	 later[2] = { { 0, UTIME_OMIT },
+				     { 1000000000, 5 } };
+	struct files		 fs;
+	struct got		 g;
+	char			*cause = NULL, *tmp;
+	int			 keep, fd;
+
+	for (keep = 0; keep <= 1; keep++) {
+		files_make(&fs, texts, NULL, 1);
+		fix(&fs, 0, keep);
+		memset(&g, 0, sizeof g);
+		ck_assert_int_eq(read_range(&fs, 0, fs.total, &g, NULL, NULL,
+		    NULL), 0);
+		ck_assert_uint_eq(g.n, 2);
+		free(g.r);
+
+		/* Touched. */
+		ck_assert_int_eq(utimensat(AT_FDCWD, fs.f[0].path, later, 0),
+		    0);
+		expect_changed(&fs, "modification time");
+		fix(&fs, 0, keep);
+
+		/* Written in place, the same size. */
+		ck_assert_int_ne(fd = open(fs.f[0].path, O_WRONLY), -1);
+		ck_assert_int_eq(write_all(fd, "5", 1), 0);
+		ck_assert_int_eq(close(fd), 0);
+		expect_changed(&fs, "modification time");
+		fix(&fs, 0, keep);
+
+		/* Replaced by another file of the same size. */
+		xasprintf(&tmp, "%s.new", fs.f[0].path);
+		ck_assert_int_ne(fd = open(tmp, O_WRONLY | O_CREAT, 0644), -1);
+		ck_assert_int_eq(write_all(fd, texts[0], fs.f[0].size), 0);
+		ck_assert_int_eq(close(fd), 0);
+		ck_assert_int_eq(rename(tmp, fs.f[0].path), 0);
+		free(tmp);
+		expect_changed(&fs, "inode");
+
+		/* Removed. */
+		ck_assert_int_eq(unlink(fs.f[0].path), 0);
+		memset(&g, 0, sizeof g);
+		ck_assert_int_eq(read_range(&fs, 0, fs.total, &g, &cause, NULL,
+		    NULL), -1);
+		ck_assert_str_eq(cause, "f0.csv: removed since the job "
+		    "started; the job cannot go on");
+		free(cause);
+		free(g.r);
+		files_free(&fs);
+	}
+}
+END_TEST
+
 Suite *
 input_suite(void)
 {
@@ -621,6 +719,7 @@ input_suite(void)
 	tcase_add_test(tc, test_input_extremes);
 	tcase_add_test(tc, test_input_errors);
 	tcase_add_test(tc, test_input_file_errors);
+	tcase_add_test(tc, test_input_fixed);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ranges");

@@ -89,6 +89,7 @@ formats() {
 ^forkflow: worker [0-9]+ \(pid [0-9]+\) made no progress for [0-9]+\.[0-9] s; killing it$
 ^forkflow: worker [0-9]+ \(pid [0-9]+\): its command read, wrote and reported nothing for [0-9]+\.[0-9] s \(the task timeout\); killing it$
 ^forkflow: job directory [^ ]+ holds another job: its program, partitions or input differ from this one's; use another --job-dir, or remove it$
+^forkflow: [^ ]+: another job wrote its output there first; this job's result is kept in [^ ]+$
 ^forkflow: the job in [^ ]+ is complete; its output is [^ ]+$
 ^forkflow: job directory [^ ]+ is in use by another forkflow \(pid [0-9]+\)$
 ^forkflow: worker [0-9]+: [^ ]+: No space left on device$
@@ -118,6 +119,9 @@ formats() {
 ^p[0-9]+ +stage [0-9]+ of [0-9]+  op [0-9]+ +[0-9.]+[kMGTP]? rec +[0-9.]+[kMGTP]?B/[0-9.]+[kMGTP]?B +([0-9.]+[kMGTP]?|-) rec/s  (starting|running|waiting|backoff|done|failed|stopped) +attempt [0-9]+$
 ^\[[#-]+\] +[0-9]+%  stage [0-9]+ of [0-9]+  [0-9.]+[kMGTP]? rec  [0-9]+:[0-9]{2}  ETA ([0-9]+:[0-9]{2}|-:--)$
 ^job [0-9a-f]{16} partitions [0-9]+ stages [0-9]+$
+^run [0-9a-f]{16}$
+^input [0-9]+ [0-9]+ [0-9]+ [0-9]+ -?[0-9]+\.[0-9]{9}$
+^job [0-9a-f]{16} run [0-9a-f]{16}$
 ^\{"t":[0-9]+\.[0-9]{1,6},"event":"[a-z_]+",("[a-z_]+":("[^"]*"|-?[0-9.]+|true|false),)*("[a-z_]+":("[^"]*"|-?[0-9.]+|true|false)|\.\.\.)\}$
 ^[^ :]+:[0-9]+:[0-9]+: (warning: )?[a-z'"].+$
 EOF

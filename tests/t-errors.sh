@@ -235,7 +235,7 @@ done
 fails "run-time division by zero with -o: exit 1" 1 \
     'division by zero at key 0, value 7' run rt.json -i rt.csv -o rt.out
 check "run-time division by zero: -o folder not created" \
-    absent rt.out .rt.out.forkflow-tmp
+    absent rt.out .rt.out.forkflow-*
 # Nothing in it could be resumed: the job directory goes (forkflow(1)).
 check_no_jobdirs "run-time division by zero: the job directory is removed"
 
@@ -249,7 +249,7 @@ badin() {
 	printf '%b' "$2" >bad.csv
 	run_prog run id.json -i bad.csv -o bad.out
 	if [ "$status" -eq 2 ] && grep -q -F -e "$3" "$T/err" &&
-	    [ ! -s "$T/out" ] && absent bad.out .bad.out.forkflow-tmp; then
+	    [ ! -s "$T/out" ] && absent bad.out .bad.out.forkflow-*; then
 		ok "$1"
 	else
 		not_ok "$1"

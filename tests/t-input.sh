@@ -2,16 +2,17 @@
 # Input formats: separators ',' ';' tab and spaces, with spaces around
 # them and at the end of lines; CRLF; a UTF-8 BOM; one header line (only
 # the first line of a file); blank lines; no final newline; negative
-# numbers and the int64 extremes; a folder (all its files); several -i;
-# -i - (standard input, also arriving in pieces); inputs relative to the
-# program; empty inputs.  The workers cut the input at byte offsets: every
+# numbers and the int64 extremes; a folder (all its files, also more than
+# the descriptors left to keep them open); several -i; -i - (standard
+# input, also arriving in pieces); inputs relative to the program; empty
+# inputs.  The workers cut the input at byte offsets: every
 # offset is made a cut by running with as many partitions as there are
 # bytes, and the result must not change.
 
 # shellcheck source=tests/lib.sh
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
-plan 41
+plan 42
 
 cd "$T" || bail_out "cannot cd to $T"
 
@@ -208,5 +209,24 @@ for p in 1 4 7; do
 	run_prog run sum.json -i big.csv -p "$p"
 	check_file "200000 lines, reduce SUM, -p $p" big.want "$T/out"
 done
+
+# A folder of more files than the descriptors left to keep them open for
+# the job: those past the ones kept are opened by path, and all are read.
+mkdir many
+i=0
+while [ "$i" -lt 60 ]; do
+	echo "$i,$((i * 3))" >"many/f$(printf %02d "$i").csv"
+	i=$((i + 1))
+done
+cat many/* | sort_kv - >many.want
+status=0
+(ulimit -n 90 && exec "$FORKFLOW" run id.json -i many -p 2) </dev/null \
+    >"$T/out" 2>"$T/err" || status=$?
+if [ "$status" = 0 ]; then
+	check_file "60 files under ulimit -n 90: all read" many.want "$T/out"
+else
+	not_ok "60 files under ulimit -n 90: exit status $status"
+	diag_file "$T/err"
+fi
 
 check_no_jobdirs "no job directory left in TMPDIR"

@@ -2,20 +2,20 @@
 # Output: standard output is sorted by key, then value, with the same bytes
 # for any number of partitions.  -o DIR holds part-00000 ... (one per
 # partition, each sorted, a key in one part only after a reduce), which
-# together are what standard output has, and an empty _SUCCESS; nothing is
-# left beside DIR; --force replaces DIR; DIR/ is DIR; a missing parent is
-# an error that leaves nothing behind, and so is a reader that goes away.  The job directory is removed
-# after success unless --keep (mode 0700, journal, ckpt/, status/), and
-# --job-dir DIR is used instead of one in $TMPDIR, and not removed.  validate prints
-# canonical JSON, which validates to the same text and runs to the same
-# output.
+# together are what standard output has, and _SUCCESS naming the job and
+# its run; nothing is left beside DIR; --force replaces DIR; DIR/ is DIR; a
+# missing parent is an error that leaves nothing behind, and so is a reader
+# that goes away.  The job directory is removed after success unless
+# --keep (mode 0700, journal, ckpt/, status/), and --job-dir DIR is used
+# instead of one in $TMPDIR, and not removed.  validate prints canonical
+# JSON, which validates to the same text and runs to the same output.
 
 # shellcheck source=tests/lib.sh
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
 set -- "$SRCDIR"/examples/*.json
 [ -e "$1" ] || set --
-plan $((52 + $# * 3))
+plan $((53 + $# * 3))
 
 cd "$T" || bail_out "cannot cd to $T"
 
@@ -72,6 +72,18 @@ parts() {
 	cmp -s parts.want parts.got
 }
 
+# nothing_beside DIR: no temporary folder of DIR is beside it.
+nothing_beside() {
+	for _f in "$(dirname "$1")/.$(basename "$1")".forkflow-*; do
+		[ ! -e "$_f" ] || return 1
+	done
+}
+
+# nothing_in DIR: no temporary folder is in DIR.
+nothing_in() {
+	! ls -A "$1" | grep -q -e forkflow
+}
+
 # each_sorted DIR: every part in DIR is sorted.
 each_sorted() {
 	for _f in "$1"/part-*; do
@@ -87,13 +99,13 @@ for p in 1 3 8; do
 	else
 		diag "files: $(tr '\n' ' ' <parts.got)"
 	fi
-	check "-o -p $p: _SUCCESS is empty" test -f "out$p/_SUCCESS" -a \
-	    ! -s "out$p/_SUCCESS"
+	check "-o -p $p: _SUCCESS names the job and its run" grep -q -x \
+	    -e 'job [0-9a-f]\{16\} run [0-9a-f]\{16\}' "out$p/_SUCCESS"
 	check "-o -p $p: each part is sorted" each_sorted "out$p"
 	cat "out$p"/part-* | sort_kv - >cat.got
 	check_file "-o -p $p: the parts hold what stdout has" out.1 cat.got
 	check "-o -p $p: no temporary folder beside it" \
-	    test ! -e ".out$p.forkflow-tmp"
+	    nothing_beside "out$p"
 	check_file "-o -p $p: nothing on stdout" /dev/null "$T/out"
 done
 
@@ -111,7 +123,7 @@ echo old >sub/res/part-00007
 run_prog run id.json -i in.csv -p 2 -o sub/res --force
 check_status "--force: exit status" 0
 check "--force: the old output is gone" parts sub/res 2
-check "--force: nothing left beside it" test ! -e sub/.res.forkflow-tmp
+check "--force: nothing left beside it" nothing_beside sub/res
 cat sub/res/part-* | sort_kv - >cat.got
 check_file "--force: the new output" out.1 cat.got
 ls -a sub >sub.got
@@ -122,8 +134,8 @@ check_file "--force: nothing else in the parent folder" sub.want sub.got
 run_prog run id.json -i in.csv -p 2 -o slash/
 check_status "-o DIR/: exit status" 0
 check "-o DIR/: the parts and _SUCCESS in DIR" parts slash 2
-check "-o DIR/: nothing left beside or in it" \
-    test ! -e .slash.forkflow-tmp -a ! -e slash/..forkflow-tmp
+check "-o DIR/: nothing left beside it" nothing_beside slash
+check "-o DIR/: nothing left in it" nothing_in slash
 rm -rf "$TMPDIR"/forkflow.*
 
 # An output folder whose parent is missing: an error, and nothing left.

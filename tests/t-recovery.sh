@@ -15,8 +15,9 @@
 #   stage M" for M < N, their files untouched), the killed stage resumes
 #   from the workers' checkpoints;
 # - a job directory with another program, input or partition count is
-#   refused ("holds another job"), and so is a second supervisor on a
-#   running job's directory ("is in use by another forkflow");
+#   refused ("holds another job"), one whose input changed since with exit
+#   2 ("changed since the job started"), and so is a second supervisor on
+#   a running job's directory ("is in use by another forkflow");
 # - a worker stopped with SIGSTOP under --heartbeat-timeout 1 is found
 #   ("made no progress"), killed and replaced;
 # - a checkpoint file with a flipped bit in its newest slot resumes from the
@@ -219,20 +220,28 @@ run_prog run "$fast" -i small.csv -p 2 --job-dir "$jd"
 check_status "small job: exit status" 0
 check_file "small job: the result awk computed" want.small "$T/out"
 
-# refused DESC ARGS...: forkflow ARGS exits 1 saying the job directory
-# holds another job.
-refused() {
+# refused_as DESC STATUS TEXT ARGS...: forkflow ARGS exits STATUS saying
+# TEXT; refused DESC ARGS...: exits 1 saying the job directory holds
+# another job.
+refused_as() {
 	_desc=$1
-	shift
+	_want=$2
+	_text=$3
+	shift 3
 	run_prog "$@"
-	if [ "$status" = 1 ] && grep -q -F -e "job directory $jd holds another job" \
-	    "$T/err"; then
+	if [ "$status" = "$_want" ] && grep -q -F -e "$_text" "$T/err"; then
 		ok "$_desc"
 	else
 		not_ok "$_desc"
 		diag "exit status $status; standard error:"
 		diag_file "$T/err"
 	fi
+}
+
+refused() {
+	_rdesc=$1
+	shift
+	refused_as "$_rdesc" 1 "job directory $jd holds another job" "$@"
 }
 
 sed -e 's/v % 13 != 0/v % 13 != 1/' fast.json >other.json
@@ -242,7 +251,8 @@ refused "another partition count on the job directory is refused" \
     run "$fast" -i small.csv -p 3 --job-dir "$jd"
 cp small.csv small.orig
 echo "5,5" >>small.csv
-refused "a changed input on the job directory is refused" \
+refused_as "a changed input on the job directory is refused, naming it" 2 \
+    "small.csv: changed since the job started (size differs)" \
     run "$fast" -i small.csv -p 2 --job-dir "$jd"
 refused "another input file on the job directory is refused" \
     run "$fast" -i small.orig -p 2 --job-dir "$jd"
@@ -492,7 +502,7 @@ if mount -t tmpfs -o size=1m tmpfs "$T/full" 2>/dev/null; then
 	check "full disk as output: no output folder, no _SUCCESS" \
 	    test ! -e "$T/full/res" -a ! -e "$T/full/res/_SUCCESS"
 	check "full disk as output: no temporary folder left" \
-	    test ! -e "$T/full/.res.forkflow-tmp"
+	    test -z "$(ls -A "$T/full" | grep -e '^\.res\.forkflow-')"
 	check_file "full disk as output: nothing on standard output" \
 	    /dev/null "$T/out"
 	# The job directory it made in $TMPDIR is kept, to resume.
