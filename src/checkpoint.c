@@ -27,9 +27,6 @@
 
 #include "forkflow.h"
 
-#define CKPT_MAGIC	"FFCKPT2"
-#define CKPT_VERSION	2
-#define CKPT_SLOTSIZE	512
 
 /* Map a file of len bytes shared, creating and growing it as needed. */
 void *

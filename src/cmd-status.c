@@ -9,9 +9,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -87,14 +87,15 @@ cmd_status(int argc, char **argv)
 	alive = supervisor_alive(dir, jp->pid);
 	if (!alive)
 		jobpage_orphan(jp);
-	/* The page of an older forkflow stops before pgid: the rest is 0. */
+	/* A page that is not there, or of another version, shows nothing. */
 	sp = xcalloc(jp->nparts, sizeof *sp);
 	for (i = 0; i < jp->nparts; i++) {
 		xasprintf(&path, "%s/status/%u", dir, i);
 		sp[i] = xcalloc(1, sizeof *sp[i]);
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
-		    pread(fd, sp[i], sizeof *sp[i], 0) < (ssize_t)offsetof(struct
-		    status_page, pgid)) {
+		    pread(fd, sp[i], sizeof *sp[i], 0) != (ssize_t)sizeof *sp[i] ||
+		    memcmp(sp[i]->magic, STATUS_MAGIC, sizeof STATUS_MAGIC) != 0 ||
+		    sp[i]->version != STATUS_VERSION) {
 			free(sp[i]);
 			sp[i] = NULL;
 		}

@@ -1,8 +1,9 @@
 /* forkflow: run dataflow programs over key-value pairs on forked workers. */
 /*
  * Shared structures and the prototypes of every module, in blocks headed by
- * their file: the table of contents of the source tree.  The wire contract
- * between supervisor and workers lives apart, in proto.h.
+ * their file: the table of contents of the source tree.  What two
+ * processes share (messages, checkpoint, status and job pages) lives apart,
+ * in contract.h.
  */
 
 #ifndef FORKFLOW_H
@@ -14,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "contract.h"
 
 #ifndef __dead
 #define __dead __attribute__((__noreturn__))
@@ -428,76 +431,7 @@ struct shuffle_file {
 	enum vtype	 vt;
 };
 
-/*
- * The process groups of a worker's commands its status page has room for;
- * more commands at once share the last (stream.c).
- */
-#define STATUS_GROUPS	8
 
-/*
- * A worker's status page, mmap'd shared: the worker bumps its counters with
- * plain stores (no system call on the hot path), the supervisor and
- * `forkflow status` read them.  It also names the process groups of its
- * running commands, which the supervisor kills when the worker dies.  New
- * fields go at the end: `forkflow status` takes the shorter page of an
- * older forkflow.
- */
-struct status_page {
-	uint64_t	 heartbeat;	/* bumped once per batch */
-	uint32_t	 stage;
-	uint32_t	 state;
-	int32_t		 pid;
-	uint32_t	 attempt;
-	uint64_t	 records_in;	/* this stage */
-	uint64_t	 records_out;
-	uint64_t	 bytes_in;
-	uint64_t	 bytes_total;	/* of the stage's input, if known */
-	uint32_t	 op;		/* operator being run */
-	uint32_t	 cur_n;		/* records in the batch being run */
-	uint64_t	 cur_lo;	/* stage input index of its first */
-	int64_t		 cur_k;		/* that record */
-	int64_t		 cur_v;
-	uint64_t	 cur_pos;	/* its input offset + 1, or 0 */
-	uint32_t	 cur_str;	/* 1: its key, 2: its value is text */
-	uint32_t	 in_command;	/* waiting on a user's command */
-	uint64_t	 checkpoints;
-	int32_t		 pgid[STATUS_GROUPS];	/* its commands' groups, or 0 */
-};
-
-/*
- * A worker's checkpoint, as one slot of its checkpoint file holds it.
- * Fields up to checksum are covered by it.
- */
-struct ckpt_state {
-	char		 magic[8];
-	uint32_t	 version;
-	uint32_t	 partition;
-	uint64_t	 job_id;
-	uint64_t	 generation;
-	uint32_t	 stages_done;	/* stages committed */
-	uint32_t	 phase;		/* enum ckpt_phase, in stage stages_done */
-	uint32_t	 op;		/* next operator of the current stage */
-	uint32_t	 sink_runs;	/* runs in the sink file */
-	uint64_t	 sink_len;	/* its committed length */
-	uint64_t	 cursor;	/* input offset, source, or group */
-	uint64_t	 cursor2;	/* record within the source */
-	uint32_t	 snap_gen;	/* which partial-reduce snapshot */
-	uint32_t	 pad;
-	uint64_t	 snap_len;	/* its length; 0: none */
-	uint64_t	 records_in;
-	uint64_t	 records_out;
-	uint64_t	 bytes_in;
-	uint64_t	 output_len;	/* bytes of the committed stage output */
-	uint64_t	 output_sum;	/* XXH3 of a committed part */
-	uint64_t	 checksum;
-};
-
-/* Where a worker stands inside a stage. */
-enum ckpt_phase {
-	PHASE_NONE,		/* nothing of the stage is kept */
-	PHASE_READ,		/* reading the stage's input */
-	PHASE_EMIT,		/* sending the reduced groups on */
-};
 
 struct ckpt {
 	void		*slots;
@@ -610,63 +544,6 @@ struct job {
 	uint64_t	 journal_bad;	/* offset + 1 of a damaged line */
 };
 
-/*
- * The supervisor's status page, status/job: what `forkflow status` reads of
- * a running job, and what the progress display draws.  The supervisor
- * alone writes it; readers take it as it stands.
- */
-#define JOBPAGE_MAGIC	"FFJOB2"
-#define JOBPAGE_REASON	1024	/* bytes kept of why a job failed */
-
-enum job_state {
-	JS_RUNNING,
-	JS_DONE,
-	JS_FAILED,
-	JS_INTERRUPTED,
-};
-
-/* What a worker is doing, as the job page shows it. */
-enum jp_worker_state {
-	JW_STARTING,		/* not forked yet */
-	JW_RUNNING,		/* busy with the current stage */
-	JW_WAITING,		/* done with the stage, at the barrier */
-	JW_BACKOFF,		/* crashed, waiting to be forked again */
-	JW_DONE,
-	JW_FAILED,
-	JW_STOPPED,		/* its supervisor went away */
-};
-
-/* Stages a job page may have: a program of this many operators. */
-#define JOBPAGE_STAGES_MAX	65536
-
-struct jp_worker {
-	uint32_t	 state;		/* enum jp_worker_state */
-	uint32_t	 attempts;	/* forks so far */
-	uint32_t	 restarts;
-	uint32_t	 stages_done;
-	int32_t		 pid;
-	uint32_t	 pad;
-	double		 last_progress;	/* monotonic seconds */
-};
-
-struct job_page {
-	char		 magic[8];
-	uint32_t	 nparts;
-	uint32_t	 nstages;
-	uint32_t	 stage;		/* the stage running */
-	uint32_t	 state;		/* enum job_state */
-	int32_t		 pid;		/* the supervisor */
-	int32_t		 exit_status;
-	uint64_t	 job_id;
-	double		 started;	/* monotonic seconds */
-	double		 ended;		/* or 0 */
-	double		 stage_started;
-	double		 updated;	/* when the supervisor last wrote it */
-	uint64_t	 restarts;
-	uint64_t	 skipped;
-	char		 reason[JOBPAGE_REASON];	/* why it failed, or "" */
-	struct jp_worker w[];
-};
 
 /* memcg.c */
 char		*memcg_dir(int *);
@@ -837,7 +714,7 @@ size_t		 recs_fold(struct pair *, size_t, enum vtype, enum vtype,
 		     enum op_fn, int, struct arena *);
 int64_t		 fold_one(enum op_fn, enum vtype, int64_t, int64_t);
 
-/* proto.c (the messages are in proto.h) */
+/* proto.c (the messages are in contract.h) */
 void		 buf_add(struct buf *, const void *, size_t);
 void		 buf_drain(struct buf *, size_t);
 void		 buf_free(struct buf *);

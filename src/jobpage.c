@@ -49,6 +49,7 @@ jobpage_map(const char *path, unsigned int nparts)
 	memset(jp, 0, len);
 	jp->nparts = nparts;
 	memcpy(jp->magic, JOBPAGE_MAGIC, sizeof JOBPAGE_MAGIC);
+	jp->version = JOBPAGE_VERSION;
 	return (jp);
 }
 
@@ -69,7 +70,7 @@ jobpage_read(const char *path, char **cause)
 	}
 	if (pread(fd, &head, sizeof head, 0) != (ssize_t)sizeof head ||
 	    memcmp(head.magic, JOBPAGE_MAGIC, sizeof JOBPAGE_MAGIC) != 0 ||
-	    head.nparts == 0 || head.nparts > 1024 || head.nstages == 0 ||
+	    head.version != JOBPAGE_VERSION || head.nparts == 0 || head.nparts > 1024 || head.nstages == 0 ||
 	    head.nstages > JOBPAGE_STAGES_MAX || head.stage > head.nstages) {
 		xasprintf(cause, "%s: not a forkflow job page", path);
 		close(fd);

@@ -1,6 +1,6 @@
 /* forkflow: see LICENSE. */
 /*
- * Message framing between supervisor and workers (see proto.h).  Messages
+ * Message framing between supervisor and workers (see contract.h).  Messages
  * are appended to a per-peer output buffer and written when the socket is
  * writable; input is read into a buffer from which whole messages are
  * taken.  A header with an oversized length is malformed: the reader stops
@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "contract.h"	/* first: it compiles on its own */
 #include "forkflow.h"
-#include "proto.h"
 
 /* Append bytes to a buffer. */
 void

@@ -31,7 +31,7 @@
 #include <jansson.h>
 
 #include "forkflow.h"
-#include "proto.h"
+
 
 enum worker_state {
 	W_RUNNING,		/* forked, running or waiting for a stage */
@@ -1534,6 +1534,8 @@ supervisor_run(struct job *job)
 		/* Groups an earlier run left are not ours to kill: by now
 		 * their numbers may name other processes. */
 		memset(w->status->pgid, 0, sizeof w->status->pgid);
+		memcpy(w->status->magic, STATUS_MAGIC, sizeof STATUS_MAGIC);
+		w->status->version = STATUS_VERSION;
 	}
 	ev_signal_init(&sv.sigint, supervisor_signal_cb, SIGINT);
 	sv.sigint.data = &sv;

@@ -42,7 +42,7 @@
 #include <jansson.h>
 
 #include "forkflow.h"
-#include "proto.h"
+
 
 /* What a worker keeps while it runs. */
 struct wctx {

@@ -19,7 +19,7 @@
 #include <check.h>
 
 #include "forkflow.h"
-#include "proto.h"
+
 #include "check_forkflow.h"
 
 static void	check_msg(struct msg *, uint32_t, uint32_t, uint32_t,

@@ -166,7 +166,7 @@ check_py "a second run after a reboot follows the first in the trace" \
     trace "$T/bad.trace" 1
 cp -r "$T/jd1/status" "$T/bad/status"
 "$PYTHON3" -c 'import struct, sys
-f = open(sys.argv[1], "r+b"); f.seek(12); f.write(struct.pack("<I", 0xffffffff))' \
+f = open(sys.argv[1], "r+b"); f.seek(16); f.write(struct.pack("<I", 0xffffffff))' \
     "$T/bad/status/job"
 run_prog status "$T/bad"
 check_status "status of a damaged job page: exit status 2" 2
