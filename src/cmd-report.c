@@ -57,7 +57,7 @@ cmd_report(int argc, char **argv)
 		return (EXIT_USAGE);
 	}
 	if (trace != NULL) {
-		xasprintf(&path, "%s/events.jsonl", argv[optind]);
+		path = jd_file(argv[optind], JD_EVENTS);
 		if (report_trace(path, trace, &cause) != 0) {
 			fprintf(stderr, "forkflow: %s\n", cause);
 			free(cause);

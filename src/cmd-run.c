@@ -495,7 +495,7 @@ spool_input(struct job *job, int in, const char *name, size_t i,
 	ssize_t		 n;
 	int		 fd;
 
-	path = job_path(job, "input-%zu", i);
+	path = jd_input_copy(job->jobdir, i);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd == -1)
 		run_fail_errno(EXIT_JOB_FAILED, "%s", path);
@@ -743,7 +743,7 @@ job_stream_files(struct job *job)
 			run_fail_errno(EXIT_JOB_FAILED, "getcwd");
 		return;
 	}
-	job->workdir = job_path(job, "files");
+	job->workdir = jd_file(job->jobdir, JD_FILES);
 	if (mkdir(job->workdir, 0700) != 0 && errno != EEXIST)
 		run_fail_errno(EXIT_JOB_FAILED, "%s", job->workdir);
 	for (i = 0; i < o->nship; i++) {
@@ -790,7 +790,7 @@ job_gen_program(struct job *job)
 	char	*path, *tmp;
 	int	 fd;
 
-	path = job_path(job, "streaming.json");
+	path = jd_file(job->jobdir, JD_STREAMING);
 	xasprintf(&tmp, "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd == -1 || write_all(fd, job->opts->gen,
@@ -815,8 +815,8 @@ job_file_damaged(struct job *job, unsigned int s, unsigned int p,
 	int			 r;
 
 	*off = 0;
-	xasprintf(file, "counters/%u.%u", p, s);
-	path = job_path(job, "%s", *file);
+	*file = jd_counters(NULL, p, s);
+	path = jd_counters(job->jobdir, p, s);
 	counters_clear();
 	r = counters_load(path);
 	counters_clear();
@@ -830,9 +830,9 @@ job_file_damaged(struct job *job, unsigned int s, unsigned int p,
 	if (!job_ckpt_load(job, p, &cs))
 		return (0);	/* not this run's to check */
 	if (job->opts->output != NULL)
-		xasprintf(&path, "%s/part-%05u", job->outtmp, p);
+		path = jd_part(job->outtmp, p);
 	else
-		path = job_path(job, "out/part-%05u", p);
+		path = jd_out_part(job->jobdir, p);
 	r = output_check(path, cs.output_len, cs.output_sum, off);
 	if (r != 0)
 		*file = path;
@@ -902,7 +902,7 @@ job_output_lost(struct job *job, char *cause)
 {
 	char	*kept;
 
-	kept = job_path(job, "output");
+	kept = jd_file(job->jobdir, JD_OUTPUT);
 	if (rm_tree(kept) != 0 || rename(job->outtmp, kept) != 0) {
 		free(kept);
 		kept = xstrdup(job->outtmp);
@@ -931,7 +931,7 @@ job_output(struct job *job)
 
 	if (job->opts->output != NULL) {
 		for (i = 0; i < job->nparts; i++) {
-			xasprintf(&path, "%s/part-%05u", job->outtmp, i);
+			path = jd_part(job->outtmp, i);
 			if (stat(path, &st) == 0)
 				job->bytes_written += (uint64_t)st.st_size;
 			free(path);
@@ -952,7 +952,7 @@ job_output(struct job *job)
 	}
 	paths = xcalloc(job->nparts, sizeof *paths);
 	for (i = 0; i < job->nparts; i++)
-		paths[i] = job_path(job, "out/part-%05u", i);
+		paths[i] = jd_out_part(job->jobdir, i);
 	os.kt = job->plan->stages[job->plan->nstages - 1].out_k;
 	os.vt = job->plan->stages[job->plan->nstages - 1].out_v;
 	os.fmt = job->out_format;
@@ -1015,7 +1015,7 @@ print_skipped(const struct job *job)
 
 	log_warnx("%llu bad record%s skipped:",
 	    (unsigned long long)job->skipped, job->skipped == 1 ? "" : "s");
-	path = job_path(job, "skipped");
+	path = jd_file(job->jobdir, JD_SKIPPED);
 	if ((f = fopen(path, "r")) != NULL) {
 		while (fgets(line, sizeof line, f) != NULL)
 			fprintf(stderr, "  %s", line);
@@ -1051,7 +1051,7 @@ job_save_program(const struct job *job)
 	char	*path, *canon;
 	FILE	*f;
 
-	path = job_path(job, "program.json");
+	path = jd_file(job->jobdir, JD_PROGRAM);
 	if ((f = fopen(path, "w")) != NULL) {
 		canon = program_canonical(job->prog);
 		fprintf(f, "%s\n", canon);
@@ -1089,7 +1089,7 @@ job_end(struct job *job, int status)
 	jobpage_finish(job, status);
 	json_decref(stats);
 	if (job->opts->trace != NULL) {
-		path = job_path(job, "events.jsonl");
+		path = jd_file(job->jobdir, JD_EVENTS);
 		if (report_trace(path, job->opts->trace, &cause) != 0) {
 			log_warnx("%s", cause);
 			free(cause);
@@ -1234,7 +1234,7 @@ run_prepare(struct job *job)
 	if (o->output == NULL)
 		return (0);
 	tmp = output_tmp_name(job);
-	kept = job_path(job, "output");
+	kept = jd_file(job->jobdir, JD_OUTPUT);
 	/*
 	 * The job was done: the output in place is its run's (the
 	 * supervisor may have died between the rename and the journal

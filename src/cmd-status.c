@@ -42,7 +42,7 @@ supervisor_alive(const char *jobdir, pid_t pid)
 	size_t	 len;
 	long	 lpid;
 
-	xasprintf(&path, "%s/lock", jobdir);
+	path = jd_file(jobdir, JD_LOCK);
 	s = read_file(path, &len);
 	free(path);
 	lpid = s != NULL ? strtol(s, NULL, 10) : 0;
@@ -75,7 +75,7 @@ cmd_status(int argc, char **argv)
 	}
 	cmd_operands(argc, argv, optind, 1, "job directory", cmd_status_synopsis);
 	dir = argv[optind];
-	xasprintf(&path, "%s/status/job", dir);
+	path = jd_file(dir, JD_JOBPAGE);
 	jp = jobpage_read(path, &cause);
 	free(path);
 	if (jp == NULL) {
@@ -90,7 +90,7 @@ cmd_status(int argc, char **argv)
 	/* A page that is not there, or of another version, shows nothing. */
 	sp = xcalloc(jp->nparts, sizeof *sp);
 	for (i = 0; i < jp->nparts; i++) {
-		xasprintf(&path, "%s/status/%u", dir, i);
+		path = jd_status(dir, i);
 		sp[i] = xcalloc(1, sizeof *sp[i]);
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
 		    pread(fd, sp[i], sizeof *sp[i], 0) != (ssize_t)sizeof *sp[i] ||
@@ -103,7 +103,7 @@ cmd_status(int argc, char **argv)
 			close(fd);
 		free(path);
 	}
-	xasprintf(&path, "%s/counters.json", dir);
+	path = jd_file(dir, JD_COUNTERS_JSON);
 	c = json_load_file(path, 0, &je);
 	free(path);
 	if (json) {

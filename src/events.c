@@ -43,7 +43,7 @@ events_open(const struct job *job)
 	off_t	 end;
 
 	events_close();
-	path = job_path(job, "events.jsonl");
+	path = jd_file(job->jobdir, JD_EVENTS);
 	events_fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC,
 	    0600);
 	free(path);

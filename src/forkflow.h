@@ -836,6 +836,43 @@ int		 worker_redo_stage(struct job *, unsigned int, unsigned int);
 /* supervisor.c */
 int		 supervisor_run(struct job *);
 
+/*
+ * jobdir.c: the job directory's files, each kind named once; the fixed
+ * names here.
+ */
+#define JD_LOCK		"lock"
+#define JD_JOURNAL	"journal"
+#define JD_EVENTS	"events.jsonl"
+#define JD_STATUS	"status"
+#define JD_JOBPAGE	"status/job"
+#define JD_CKPT		"ckpt"
+#define JD_COUNTERS	"counters"
+#define JD_COUNTERS_JSON "counters.json"
+#define JD_OUT		"out"
+#define JD_OUTPUT	"output"	/* a result another job beat */
+#define JD_PROGRAM	"program.json"
+#define JD_STREAMING	"streaming.json"
+#define JD_SKIPPED	"skipped"
+#define JD_FILES	"files"		/* streaming -file copies */
+char		*jd_file(const char *, const char *);
+char		*jd_stage(const char *, unsigned int);
+char		*jd_run(const char *, unsigned int, unsigned int);
+char		*jd_redo_lock(const char *, unsigned int, unsigned int);
+char		*jd_snapshot(const char *, unsigned int, unsigned int,
+		     unsigned int);
+char		*jd_reduced(const char *, unsigned int, unsigned int);
+char		*jd_used(const char *, unsigned int);
+char		*jd_part(const char *, unsigned int);
+char		*jd_out_part(const char *, unsigned int);
+char		*jd_part_runs(const char *, unsigned int);
+char		*jd_counters(const char *, unsigned int, unsigned int);
+char		*jd_counters_ckpt(const char *, unsigned int, unsigned int,
+		     uint64_t);
+char		*jd_ckpt(const char *, unsigned int);
+char		*jd_ckpt_redo(const char *, unsigned int);
+char		*jd_status(const char *, unsigned int);
+char		*jd_input_copy(const char *, size_t);
+
 /* journal.c */
 int		 journal_lock(struct job *, char **);
 int		 journal_open(struct job *, char **);
@@ -849,8 +886,6 @@ int		 journal_note(struct job *, const char *, ...)
 		     printflike(2, 3);
 int		 journal_check_inputs(const struct job *, char **);
 int		 journal_note_run(struct job *);
-char		*job_path(const struct job *, const char *, ...)
-		     printflike(2, 3);
 
 /* events.c: JOBDIR/events.jsonl */
 struct evwhere {

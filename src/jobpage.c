@@ -70,7 +70,8 @@ jobpage_read(const char *path, char **cause)
 	}
 	if (pread(fd, &head, sizeof head, 0) != (ssize_t)sizeof head ||
 	    memcmp(head.magic, JOBPAGE_MAGIC, sizeof JOBPAGE_MAGIC) != 0 ||
-	    head.version != JOBPAGE_VERSION || head.nparts == 0 || head.nparts > 1024 || head.nstages == 0 ||
+	    head.version != JOBPAGE_VERSION || head.nparts == 0 ||
+	    head.nparts > PARTS_MAX || head.nstages == 0 ||
 	    head.nstages > JOBPAGE_STAGES_MAX || head.stage > head.nstages) {
 		xasprintf(cause, "%s: not a forkflow job page", path);
 		close(fd);
@@ -291,7 +292,7 @@ jobpage_finish(const struct job *job, int status)
 	char		*path;
 	size_t		 len = jobpage_size(job->nparts);
 
-	path = job_path(job, "status/job");
+	path = jd_file(job->jobdir, JD_JOBPAGE);
 	jp = map_shared_file(path, len, 0);
 	free(path);
 	if (jp == NULL)

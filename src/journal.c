@@ -26,25 +26,10 @@
 
 #include "forkflow.h"
 
-/* A path inside the job directory. */
-char *
-job_path(const struct job *job, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*rel, *path;
-
-	va_start(ap, fmt);
-	xvasprintf(&rel, fmt, ap);
-	va_end(ap);
-	xasprintf(&path, "%s/%s", job->jobdir, rel);
-	free(rel);
-	return (path);
-}
-
 static int
 job_mkdir(const struct job *job, const char *name, char **cause)
 {
-	char	*path = job_path(job, "%s", name);
+	char	*path = jd_file(job->jobdir, name);
 
 	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
 		xasprintf(cause, "%s: %s", path, strerror(errno));
@@ -69,7 +54,7 @@ journal_lock(struct job *job, char **cause)
 	ssize_t		 n;
 	int		 fd, tries;
 
-	path = job_path(job, "lock");
+	path = jd_file(job->jobdir, JD_LOCK);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd == -1) {
 		xasprintf(cause, "%s: %s", path, strerror(errno));
@@ -144,7 +129,7 @@ job_ckpt_load(const struct job *job, unsigned int p, struct ckpt_state *cs)
 	char		*path;
 	int		 r = 0;
 
-	path = job_path(job, "ckpt/%u", p);
+	path = jd_ckpt(job->jobdir, p);
 	if (access(path, F_OK) == 0 &&
 	    (c = ckpt_open(path, p, job->job_id)) != NULL) {
 		r = ckpt_load(c, cs);
@@ -304,27 +289,29 @@ refuse:
 int
 journal_open(struct job *job, char **cause)
 {
-	char		*path, line[128];
+	char		*path, *stage;
 	unsigned int	 s;
 	off_t		 whole;
-	int		 fd, r;
+	int		 fd, r, made;
 
-	path = job_path(job, "journal");
+	path = jd_file(job->jobdir, JD_JOURNAL);
 	if ((r = journal_read(job, path, &whole, cause)) == -1) {
 		free(path);
 		return (-1);
 	}
 	job->resumed = r;
-	if (job_mkdir(job, "status", cause) != 0 ||
-	    job_mkdir(job, "ckpt", cause) != 0 ||
-	    job_mkdir(job, "counters", cause) != 0 ||
-	    job_mkdir(job, "out", cause) != 0) {
+	if (job_mkdir(job, JD_STATUS, cause) != 0 ||
+	    job_mkdir(job, JD_CKPT, cause) != 0 ||
+	    job_mkdir(job, JD_COUNTERS, cause) != 0 ||
+	    job_mkdir(job, JD_OUT, cause) != 0) {
 		free(path);
 		return (-1);
 	}
 	for (s = 0; s < job->plan->nstages; s++) {
-		snprintf(line, sizeof line, "s%u", s);
-		if (job_mkdir(job, line, cause) != 0) {
+		stage = jd_stage(NULL, s);
+		made = job_mkdir(job, stage, cause);
+		free(stage);
+		if (made != 0) {
 			free(path);
 			return (-1);
 		}
@@ -404,7 +391,7 @@ journal_save_used(struct job *job, unsigned int s, const uint8_t *m)
 	memcpy(hdr.magic, USED_MAGIC, sizeof hdr.magic);
 	hdr.nparts = job->nparts;
 	hdr.sum = XXH3_64bits(m, len);
-	path = job_path(job, "s%u/used", s);
+	path = jd_used(job->jobdir, s);
 	xasprintf(&tmp, "%s.tmp", path);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600)) != -1) {
@@ -441,7 +428,7 @@ journal_load_used(const struct job *job, unsigned int s)
 	char		*path;
 	int		 fd;
 
-	path = job_path(job, "s%u/used", s);
+	path = jd_used(job->jobdir, s);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	free(path);
 	if (fd == -1)

@@ -94,9 +94,9 @@ program_load_text(struct program *p, size_t len, char **cause)
 		at.col = (int)(w[0] - line) + 1;
 		if (text_partitions(w[0], (size_t)(end - w[0]), &parts,
 		    &bad)) {
-			if (bad || parts < 1 || parts > 1024) {
+			if (bad || parts < 1 || parts > PARTS_MAX) {
 				program_error(cause, p, &at, "partitions must "
-				    "be an integer from 1 to 1024");
+				    "be an integer from 1 to %d", PARTS_MAX);
 				return (-1);
 			}
 			p->partitions = (int)parts;

@@ -122,7 +122,6 @@ ev_int(json_t *o, const char *k, int max)
 	return (n >= 0 && n < max ? (int)n : -1);
 }
 
-#define EV_PARTS	1024		/* partitions a job may have */
 #define EV_BIG		INT_MAX
 
 static void
@@ -150,13 +149,13 @@ tl_build(struct timeline *tl, json_t *events)
 	ssize_t		*open;		/* by partition: the open span */
 
 	memset(tl, 0, sizeof *tl);
-	open = xreallocarray(NULL, EV_PARTS, sizeof *open);
-	for (j = 0; j < EV_PARTS; j++)
+	open = xreallocarray(NULL, PARTS_MAX, sizeof *open);
+	for (j = 0; j < PARTS_MAX; j++)
 		open[j] = -1;
 	json_array_foreach(events, i, o) {
 		ev = ev_str(o, "event");
 		t = json_number_value(json_object_get(o, "t"));
-		p = ev_int(o, "partition", EV_PARTS);
+		p = ev_int(o, "partition", PARTS_MAX);
 		st = ev_int(o, "stage", JOBPAGE_STAGES_MAX);
 		/* Times of the monotonic clock: seconds since boot. */
 		if (ev == NULL || !isfinite(t) || fabs(t) > 1e12)
@@ -175,13 +174,13 @@ tl_build(struct timeline *tl, json_t *events)
 				tl->start = o;
 			if (ev[4] == 'e')
 				tl->end = o;
-			n = ev_int(o, "partitions", EV_PARTS + 1);
+			n = ev_int(o, "partitions", PARTS_MAX + 1);
 			tl->nparts = n > tl->nparts ? n : tl->nparts;
 			n = ev_int(o, "stages", JOBPAGE_STAGES_MAX + 1);
 			tl->nstages = n > tl->nstages ? n : tl->nstages;
 			/* What a run left open ends with it: at its last
 			 * event, if it died without its job_end. */
-			for (j = 0; j < EV_PARTS; j++) {
+			for (j = 0; j < PARTS_MAX; j++) {
 				if (open[j] >= 0) {
 					tl->spans[open[j]].t1 = ev[4] == 'e' ?
 					    t : last;
@@ -214,7 +213,7 @@ tl_build(struct timeline *tl, json_t *events)
 			tl_mark(tl, p, st, t, ev, ev_str(o, "how"));
 		last = t;
 	}
-	for (j = 0; j < EV_PARTS; j++) {
+	for (j = 0; j < PARTS_MAX; j++) {
 		if (open[j] >= 0) {
 			tl->spans[open[j]].t1 = last;
 			tl->spans[open[j]].end = "running";
@@ -237,7 +236,7 @@ tl_load(const char *jobdir, struct timeline *tl, char **cause)
 	json_t	*a;
 	char	*path;
 
-	xasprintf(&path, "%s/events.jsonl", jobdir);
+	path = jd_file(jobdir, JD_EVENTS);
 	a = events_load(path, cause);
 	free(path);
 	if (a == NULL)
@@ -575,10 +574,10 @@ report_html(const char *jobdir, const char *out, char **cause)
 
 	if ((a = tl_load(jobdir, &tl, cause)) == NULL)
 		return (-1);
-	xasprintf(&path, "%s/counters.json", jobdir);
+	path = jd_file(jobdir, JD_COUNTERS_JSON);
 	counters = json_load_file(path, 0, &je);
 	free(path);
-	xasprintf(&path, "%s/program.json", jobdir);
+	path = jd_file(jobdir, JD_PROGRAM);
 	program = read_file(path, &len);
 	free(path);
 	if ((f = report_open(out, &tmp)) == NULL)

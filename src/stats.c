@@ -33,7 +33,7 @@ stats_load(const struct job *job, unsigned int p, unsigned int s)
 {
 	char	*path;
 
-	path = job_path(job, "counters/%u.%u", p, s);
+	path = jd_counters(job->jobdir, p, s);
 	counters_load(path);
 	free(path);
 }
@@ -54,7 +54,7 @@ stats_events(const struct job *job, double *wall, json_int_t *restarts,
 	size_t		 i, n = job->plan->nstages;
 	json_int_t	 s;
 
-	path = job_path(job, "events.jsonl");
+	path = jd_file(job->jobdir, JD_EVENTS);
 	a = events_load(path, &cause);
 	free(path);
 	if (a == NULL) {
@@ -247,7 +247,7 @@ stats_save(const struct job *job, void *stats)
 	char	*path, *tmp;
 	int	 r;
 
-	path = job_path(job, "counters.json");
+	path = jd_file(job->jobdir, JD_COUNTERS_JSON);
 	xasprintf(&tmp, "%s.tmp", path);
 	r = json_dump_file(stats, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
 	    JSON_REAL_PRECISION(6));

@@ -361,7 +361,7 @@ supervisor_note_crash(struct worker *w)
 	(void)journal_note(job, "skip %u %u %llu %lld %lld %llu\n", w->part,
 	    x->stage, (unsigned long long)x->lo, (long long)x->k,
 	    (long long)x->v, (unsigned long long)x->pos);
-	line = job_path(job, "skipped");
+	line = jd_file(job->jobdir, JD_SKIPPED);
 	if ((f = fopen(line, "a")) != NULL) {
 		fprintf(f, "partition %u stage %u record %llu: %s\n", w->part,
 		    x->stage, (unsigned long long)x->lo, what);
@@ -1406,7 +1406,7 @@ supervisor_watch(struct supervisor *sv)
 	char		*path;
 	unsigned int	 i;
 
-	path = job_path(job, "status/job");
+	path = jd_file(job->jobdir, JD_JOBPAGE);
 	if ((sv->page = jobpage_map(path, job->nparts)) == NULL)
 		fatal("%s", path);
 	free(path);
@@ -1526,7 +1526,7 @@ supervisor_run(struct job *job)
 		w->sv = &sv;
 		w->part = i;
 		w->fd = -1;
-		path = job_path(job, "status/%u", i);
+		path = jd_status(job->jobdir, i);
 		w->status = map_shared_file(path, sizeof *w->status, 1);
 		if (w->status == NULL)
 			fatal("%s", path);

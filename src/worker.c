@@ -283,7 +283,7 @@ worker_redo(struct wctx *w, unsigned int t, unsigned int src,
 	pid_t	 pid, r;
 	int	 fd, status;
 
-	path = job_path(w->job, "s%u/w%u.redo", t, src);
+	path = jd_redo_lock(w->job->jobdir, t, src);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd == -1)
 		worker_io_fail(w, path);
@@ -331,8 +331,8 @@ worker_open_checked(struct wctx *w, unsigned int t, unsigned int src,
 	unsigned int	 r;
 	int		 bad = 0;
 
-	path = job_path(w->job, "s%u/w%u.data", t, src);
-	xasprintf(file, "s%u/w%u.data", t, src);
+	path = jd_run(w->job->jobdir, t, src);
+	*file = jd_run(NULL, t, src);
 	if (shuffle_open(sf, path, w->job->nparts, &cause) != 0) {
 		if (!sf->damaged)
 			fatalx("%s", cause);
@@ -691,10 +691,9 @@ worker_save_counters(struct wctx *w, uint64_t g)
 	counters_set(COUNTER_OWN "cpu us", w->cpu_base + cpu_us() - w->cpu_start);
 
 	if (g == 0)
-		path = job_path(w->job, "counters/%u.%u", w->part, w->s);
+		path = jd_counters(w->job->jobdir, w->part, w->s);
 	else
-		path = job_path(w->job, "counters/%u.%u.g%llu", w->part, w->s,
-		    (unsigned long long)g);
+		path = jd_counters_ckpt(w->job->jobdir, w->part, w->s, g);
 	if (counters_save(path) != 0)
 		worker_io_fail(w, path);
 	free(path);
@@ -710,8 +709,7 @@ worker_drop_counters(struct wctx *w, uint64_t g)
 {
 	char	*path;
 
-	path = job_path(w->job, "counters/%u.%u.g%llu", w->part, w->s,
-	    (unsigned long long)g);
+	path = jd_counters_ckpt(w->job->jobdir, w->part, w->s, g);
 	(void)unlink(path);
 	free(path);
 }
@@ -1007,8 +1005,7 @@ worker_snapshot(struct wctx *w, const struct agg *red)
 	char		*path;
 
 	w->cs.snap_gen++;
-	path = job_path(w->job, "s%u/w%u.snap%u", w->s, w->part,
-	    w->cs.snap_gen % 2);
+	path = jd_snapshot(w->job->jobdir, w->s, w->part, w->cs.snap_gen % 2);
 	if (runfile_open(&rf, path, 1, 0, 0) != 0)
 		worker_io_fail(w, path);
 	if (runfile_append_agg(&rf, red) != 0)
@@ -1025,7 +1022,7 @@ worker_snapshot_damaged(struct wctx *w, uint64_t off)
 {
 	char	*file;
 
-	xasprintf(&file, "s%u/w%u.snap%u", w->s, w->part, w->cs.snap_gen % 2);
+	file = jd_snapshot(NULL, w->s, w->part, w->cs.snap_gen % 2);
 	worker_damaged(w, file, off, DAMAGE_REREAD);
 	free(file);
 }
@@ -1042,8 +1039,7 @@ worker_load_snapshot(struct wctx *w, struct agg *red)
 
 	if (w->cs.snap_len == 0)
 		return (0);
-	path = job_path(w->job, "s%u/w%u.snap%u", w->s, w->part,
-	    w->cs.snap_gen % 2);
+	path = jd_snapshot(w->job->jobdir, w->s, w->part, w->cs.snap_gen % 2);
 	if (shuffle_open(&sf, path, 1, &cause) != 0) {
 		log_warnx("%s", cause);
 		free(cause);
@@ -1112,8 +1108,8 @@ worker_reduce_sorted(struct wctx *w)
 					w->status->heartbeat++;
 			}
 			if (got == -1)
-				fatalx("s%u/w%u.data: damaged record", w->s - 1,
-				    src);
+				fatalx("%s: damaged record", jd_run(NULL,
+				    w->s - 1, src));
 			w->bytes_in += len;
 		}
 	}
@@ -1140,7 +1136,7 @@ worker_reduce_sorted(struct wctx *w)
 			n = recs_fold(r, n, w->st->in_k, w->st->red_v,
 			    w->st->reduce_in->fn, 0, &a);
 	}
-	path = job_path(job, "s%u/w%u.reduced", w->s, w->part);
+	path = jd_reduced(job->jobdir, w->s, w->part);
 	one = n;
 	if (runfile_open_typed(&rf, path, 1, w->st->in_k, w->st->in_v, 0,
 	    0) != 0 || runfile_append_recs(&rf, r, &one) != 0 ||
@@ -1230,7 +1226,7 @@ worker_reduce(struct wctx *w, int resume)
 	}
 	w->status->bytes_in = w->bytes_in;
 
-	path = job_path(job, "s%u/w%u.reduced", w->s, w->part);
+	path = jd_reduced(job->jobdir, w->s, w->part);
 	if (runfile_open(&rf, path, 1, 0, 0) != 0 ||
 	    runfile_append_agg(&rf, &red) != 0 ||
 	    runfile_seal(&rf, job->opts->durable) != 0)
@@ -1252,8 +1248,8 @@ worker_emit(struct wctx *w, struct batch *b, uint64_t from)
 	size_t			 len;
 	uint64_t		 i, n;
 
-	path = job_path(w->job, "s%u/w%u.reduced", w->s, w->part);
-	xasprintf(&file, "s%u/w%u.reduced", w->s, w->part);
+	path = jd_reduced(w->job->jobdir, w->s, w->part);
+	file = jd_reduced(NULL, w->s, w->part);
 	if (shuffle_open(&sf, path, 1, &cause) != 0) {
 		if (!sf.damaged)
 			fatalx("%s", cause);
@@ -1271,7 +1267,7 @@ worker_emit(struct wctx *w, struct batch *b, uint64_t from)
 	b->n = 0;
 	for (i = 0; i < n; i++) {
 		if (shuffle_next(&sf, &p, end, &g) != 1) {
-			xasprintf(&file, "s%u/w%u.reduced", w->s, w->part);
+			file = jd_reduced(NULL, w->s, w->part);
 			worker_restart_stage(w, file, (uint64_t)(p - sf.map));
 		}
 		if (i < from)
@@ -1300,12 +1296,12 @@ worker_stage_path(struct wctx *w, unsigned int s)
 	char		*path;
 
 	if (job->plan->stages[s].reduce_out != NULL)
-		return (job_path(job, "s%u/w%u.data", s, w->part));
+		return (jd_run(job->jobdir, s, w->part));
 	if (job->opts->output != NULL) {
-		xasprintf(&path, "%s/part-%05u", job->outtmp, w->part);
+		path = jd_part(job->outtmp, w->part);
 		return (path);
 	}
-	return (job_path(job, "out/part-%05u", w->part));
+	return (jd_out_part(job->jobdir, w->part));
 }
 
 /*
@@ -1328,12 +1324,12 @@ worker_output_whole(struct wctx *w, unsigned int s, const char *path,
 		free(used);
 		if (r != 0 && errno != EINVAL)
 			worker_io_fail(w, path);
-		xasprintf(&file, "s%u/w%u.data", s, w->part);
+		file = jd_run(NULL, s, w->part);
 	} else {
 		r = output_check(path, cs->output_len, cs->output_sum, &off);
 		if (r == -1)
 			worker_io_fail(w, path);
-		xasprintf(&file, "part-%05u", w->part);
+		file = jd_part(NULL, w->part);
 	}
 	if (r != 0) {
 		log_warnx("%s: damaged; doing stage %u again", file, s);
@@ -1476,12 +1472,13 @@ worker_commit_final(struct wctx *w, const char *path)
 static const char *
 worker_sink_name(const struct wctx *w)
 {
-	static char	name[64];
+	static char	 name[64];
+	char		*n;
 
-	if (w->st->reduce_out != NULL)
-		snprintf(name, sizeof name, "s%u/w%u.data.tmp", w->s, w->part);
-	else
-		snprintf(name, sizeof name, "out/part-%05u.runs.tmp", w->part);
+	n = w->st->reduce_out != NULL ? jd_run(NULL, w->s, w->part) :
+	    jd_part_runs(NULL, w->part);
+	snprintf(name, sizeof name, "%s.tmp", n);
+	free(n);
 	return (name);
 }
 
@@ -1503,12 +1500,12 @@ worker_open_sink(struct wctx *w, int resume)
 	if (st->reduce_out != NULL && st->reduce_out->fn == FN_COUNT)
 		vt = VT_INT;
 	if (st->reduce_out != NULL) {
-		path = job_path(job, "s%u/w%u.data", w->s, w->part);
+		path = jd_run(job->jobdir, w->s, w->part);
 		r = runfile_open_typed(&w->sink, path, job->nparts, st->out_k,
 		    vt, resume ? w->cs.sink_len : 0,
 		    resume ? w->cs.sink_runs : 0);
 	} else {
-		path = job_path(job, "out/part-%05u.runs", w->part);
+		path = jd_part_runs(job->jobdir, w->part);
 		r = runfile_open_typed(&w->sink, path, 1, st->out_k, vt,
 		    resume ? w->cs.sink_len : 0,
 		    resume ? w->cs.sink_runs : 0);
@@ -1548,9 +1545,9 @@ worker_run_stage(struct wctx *w, unsigned int s)
 	counters_clear();
 	if (resume) {
 		/* The counters of the checkpoint, whole, or none of it. */
-		xasprintf(&file, "counters/%u.%u.g%llu", w->part, s,
-		    (unsigned long long)w->cs.generation);
-		path = job_path(job, "%s", file);
+		file = jd_counters_ckpt(NULL, w->part, s, w->cs.generation);
+		path = jd_counters_ckpt(job->jobdir, w->part, s,
+		    w->cs.generation);
 		if (counters_load(path) != 0) {
 			log_warnx("%s: missing or damaged; starting stage %u "
 			    "again", file, s);
@@ -1651,11 +1648,11 @@ worker_run_stage(struct wctx *w, unsigned int s)
 	free(path);
 	if (s > 0) {
 		/* What the reduce kept on the way is no longer needed. */
-		path = job_path(job, "s%u/w%u.reduced", s, w->part);
+		path = jd_reduced(job->jobdir, s, w->part);
 		(void)unlink(path);
 		free(path);
 		for (i = 0; i < 2; i++) {
-			path = job_path(job, "s%u/w%u.snap%u", s, w->part, i);
+			path = jd_snapshot(job->jobdir, s, w->part, i);
 			(void)unlink(path);
 			free(path);
 		}
@@ -1784,7 +1781,7 @@ worker_redo_child(struct job *job, unsigned int t, unsigned int part)
 	progress_op = &c.status->op;
 	ops_types(job->prog, job->prog->in_format == IN_TEXT ? VT_STR : VT_INT,
 	    job->prog->in_format == IN_TEXT ? VT_STR : VT_INT);
-	path = job_path(job, "ckpt/%u.redo", part);
+	path = jd_ckpt_redo(job->jobdir, part);
 	(void)unlink(path);
 	if ((c.ckpt = ckpt_open(path, part, job->job_id)) == NULL)
 		fatal("%s", path);
@@ -1850,7 +1847,7 @@ worker_main(struct job *job, unsigned int part, int fd)
 	w.part = part;
 	w.fd = fd;
 	w.sink.fd = -1;
-	path = job_path(job, "status/%u", part);
+	path = jd_status(job->jobdir, part);
 	if ((w.status = map_shared_file(path, sizeof *w.status, 1)) == NULL)
 		fatal("%s", path);
 	free(path);
@@ -1862,7 +1859,7 @@ worker_main(struct job *job, unsigned int part, int fd)
 	/* Whichever way this worker fails, its commands go with it. */
 	stream_groups = w.status->pgid;
 	log_set_fatal_hook(stream_kill_all);
-	path = job_path(job, "ckpt/%u", part);
+	path = jd_ckpt(job->jobdir, part);
 	if ((w.ckpt = ckpt_open(path, part, job->job_id)) == NULL)
 		fatal("%s", path);
 	free(path);
