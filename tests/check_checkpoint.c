@@ -269,7 +269,7 @@ START_TEST(test_checkpoint_torn)
 {
 	struct ckpt_state	 next;
 	struct ckpt		*c, *scratch;
-	char			*path, *spath, junk[64];
+	char			*path, *spath, junk[sizeof(struct ckpt_state)];
 	size_t			 slot, cut;
 	uint64_t		 g, seed = 42;
 
