@@ -686,7 +686,11 @@ run_token(const struct job *job)
 	return (s);
 }
 
-/* Is the folder at path this job's whole output (its _SUCCESS ours)? */
+/*
+ * Is the folder at path this job's whole output: 1 if its _SUCCESS is this
+ * run's, 2 if it is an earlier run's of this same job (one whose journal
+ * lost its run line to damage, which this run may replace), 0 if not.
+ */
 static int
 output_ours(const struct job *job, const char *path)
 {
@@ -704,6 +708,9 @@ output_ours(const struct job *job, const char *path)
 	if (n >= 0 && (size_t)n == strlen(token) && memcmp(buf, token,
 	    (size_t)n) == 0)
 		r = 1;
+	else if (n >= 0 && (size_t)n == strlen(token) && memcmp(buf, token,
+	    strlen("job 0123456789abcdef ")) == 0)
+		r = 2;
 	close(fd);
 	free(token);
 	return (r);
@@ -799,6 +806,17 @@ job_gen_program(struct job *job)
 		run_fail_errno(EXIT_JOB_FAILED, "%s", tmp);
 	free(tmp);
 	return (path);
+}
+
+/* A damaged line of the journal, found as it was read: an event. */
+static void
+event_journal_damaged(const struct job *job)
+{
+	if (job->journal_bad == 0)
+		return;
+	event_emit("damaged", NULL, json_pack("{s:s, s:I, s:s}", "file",
+	    JD_JOURNAL, "offset", (json_int_t)job->journal_bad - 1, "action",
+	    "what its lines from there recorded is done again"));
 }
 
 /*
@@ -938,7 +956,7 @@ job_output(struct job *job)
 		}
 		token = run_token(job);
 		r = output_commit(job->outtmp, job->opts->output, token,
-		    job->opts->force, &cause);
+		    job->opts->force || job->replace_own, &cause);
 		lost = r != 0 && errno == EEXIST;
 		free(token);
 		if (lost)
@@ -1212,6 +1230,7 @@ run_prepare(struct job *job)
 {
 	const struct run_opts	*o = job->opts;
 	char			*cause, *tmp, *kept;
+	int			 ours;
 
 	if (job->jobdir == NULL)
 		job_dir(job);
@@ -1240,7 +1259,8 @@ run_prepare(struct job *job)
 	 * supervisor may have died between the rename and the journal
 	 * line).  Its temporary folder may hold the output it replaced.
 	 */
-	if (job->resumed && output_ours(job, o->output)) {
+	ours = output_ours(job, o->output);
+	if (ours == 1) {
 		(void)rm_tree(tmp);
 		(void)rm_tree(kept);
 		if (!job->output_done &&
@@ -1250,7 +1270,9 @@ run_prepare(struct job *job)
 		free(kept);
 		return (1);
 	}
-	if (!o->force && access(o->output, F_OK) == 0) {
+	/* An earlier run's output of this job may be replaced. */
+	job->replace_own = ours == 2;
+	if (!o->force && !job->replace_own && access(o->output, F_OK) == 0) {
 		free(tmp);
 		free(kept);
 		run_fail(EXIT_USAGE, "%s: output exists (use --force to "
@@ -1308,11 +1330,7 @@ run_execute(struct job *job)
 		log_warn("%s/events.jsonl", job->jobdir);
 	job_save_program(job);
 	event_job_start(job);
-	if (job->journal_bad != 0)
-		event_emit("damaged", NULL, json_pack("{s:s, s:I, s:s}", "file",
-		    "journal", "offset", (json_int_t)job->journal_bad - 1,
-		    "action", "what its lines from there recorded is done "
-		    "again"));
+	event_journal_damaged(job);
 
 	/* The supervisor takes the stop signals over from here. */
 	sigemptyset(&set);
@@ -1390,6 +1408,11 @@ run_job(struct run_opts *o)
 	}
 	run_check_signal();
 	if (run_prepare(&job) == 1) {
+		/* Nothing more is run, but what was found is shown. */
+		if (job.journal_bad != 0 && events_open(&job) == 0) {
+			event_journal_damaged(&job);
+			events_close();
+		}
 		if (!o->quiet)
 			log_warnx("the job in %s is complete; its output is "
 			    "%s", job.jobdir, o->output);

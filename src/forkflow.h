@@ -542,6 +542,7 @@ struct job {
 	double		 started;	/* monotonic seconds */
 	uint64_t	 bytes_written;	/* of the output */
 	uint64_t	 journal_bad;	/* offset + 1 of a damaged line */
+	int		 replace_own;	/* -o holds an earlier run's output */
 };
 
 
@@ -858,6 +859,12 @@ char		*jd_file(const char *, const char *);
 char		*jd_stage(const char *, unsigned int);
 char		*jd_run(const char *, unsigned int, unsigned int);
 char		*jd_redo_lock(const char *, unsigned int, unsigned int);
+/*
+ * The files a reduce's table is saved to at its checkpoints, in turn.
+ * Three: the next one written is never that of either checkpoint slot, so
+ * a crash while it is written leaves both slots' snapshots whole.
+ */
+#define SNAP_FILES	3
 char		*jd_snapshot(const char *, unsigned int, unsigned int,
 		     unsigned int);
 char		*jd_reduced(const char *, unsigned int, unsigned int);

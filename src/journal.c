@@ -222,12 +222,17 @@ journal_read(struct job *job, const char *path, off_t *whole, char **cause)
 		len = (size_t)n;
 		*nl = '\0';
 		bad = journal_check(line) != 0;
-		if (bad && first && !journal_ckpts_ours(job)) {
+		/* A damaged first line that still names this job, or
+		 * checkpoints of this job, say the directory is ours. */
+		if (bad && first && !journal_ckpts_ours(job) &&
+		    (sscanf(line, "job %llx", &id) != 1 ||
+		    id != job->job_id)) {
 			/* Whose directory this is, nothing here says. */
 			xasprintf(cause, "job directory %s holds another job, "
-			    "or a journal damaged in its first line, and no "
-			    "checkpoint of this job: use another --job-dir, "
-			    "or remove it", job->jobdir);
+			    "or a journal damaged in its first line (%s, at "
+			    "offset 0), and no checkpoint of this job: use "
+			    "another --job-dir, or remove it", job->jobdir,
+			    path);
 			goto refuse;
 		}
 		if (bad) {

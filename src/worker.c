@@ -1005,7 +1005,7 @@ worker_snapshot(struct wctx *w, const struct agg *red)
 	char		*path;
 
 	w->cs.snap_gen++;
-	path = jd_snapshot(w->job->jobdir, w->s, w->part, w->cs.snap_gen % 2);
+	path = jd_snapshot(w->job->jobdir, w->s, w->part, w->cs.snap_gen % SNAP_FILES);
 	if (runfile_open(&rf, path, 1, 0, 0) != 0)
 		worker_io_fail(w, path);
 	if (runfile_append_agg(&rf, red) != 0)
@@ -1022,7 +1022,7 @@ worker_snapshot_damaged(struct wctx *w, uint64_t off)
 {
 	char	*file;
 
-	file = jd_snapshot(NULL, w->s, w->part, w->cs.snap_gen % 2);
+	file = jd_snapshot(NULL, w->s, w->part, w->cs.snap_gen % SNAP_FILES);
 	worker_damaged(w, file, off, DAMAGE_REREAD);
 	free(file);
 }
@@ -1039,7 +1039,7 @@ worker_load_snapshot(struct wctx *w, struct agg *red)
 
 	if (w->cs.snap_len == 0)
 		return (0);
-	path = jd_snapshot(w->job->jobdir, w->s, w->part, w->cs.snap_gen % 2);
+	path = jd_snapshot(w->job->jobdir, w->s, w->part, w->cs.snap_gen % SNAP_FILES);
 	if (shuffle_open(&sf, path, 1, &cause) != 0) {
 		log_warnx("%s", cause);
 		free(cause);
@@ -1049,8 +1049,10 @@ worker_load_snapshot(struct wctx *w, struct agg *red)
 		return (-1);
 	}
 	free(path);
-	if (shuffle_check_all(&sf) != 0) {
-		worker_snapshot_damaged(w, sf.bad);
+	/* Not the snapshot of this checkpoint, or damaged. */
+	if (sf.len != w->cs.snap_len || shuffle_check_all(&sf) != 0) {
+		worker_snapshot_damaged(w, sf.len != w->cs.snap_len ?
+		    w->cs.snap_len : sf.bad);
 		shuffle_close(&sf);
 		return (-1);
 	}
@@ -1651,7 +1653,7 @@ worker_run_stage(struct wctx *w, unsigned int s)
 		path = jd_reduced(job->jobdir, s, w->part);
 		(void)unlink(path);
 		free(path);
-		for (i = 0; i < 2; i++) {
+		for (i = 0; i < SNAP_FILES; i++) {
 			path = jd_snapshot(job->jobdir, s, w->part, i);
 			(void)unlink(path);
 			free(path);
