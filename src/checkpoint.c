@@ -28,44 +28,6 @@
 #include "forkflow.h"
 
 
-/* Map a file of len bytes shared, creating and growing it as needed. */
-void *
-map_shared_file(const char *path, size_t len, int create)
-{
-	struct stat	 st;
-	void		*p;
-	int		 fd, r, saved_errno;
-
-	fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
-	if (fd == -1)
-		return (NULL);
-	if (fstat(fd, &st) != 0)
-		goto fail;
-	if ((size_t)st.st_size < len) {
-		if (!create) {
-			errno = EINVAL;
-			goto fail;
-		}
-		/* Allocate the blocks now: a full disk fails here, not
-		 * with SIGBUS on a later store. */
-		if ((r = posix_fallocate(fd, 0, (off_t)len)) != 0) {
-			errno = r;
-			goto fail;
-		}
-	}
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED)
-		goto fail;
-	close(fd);
-	return (p);
-
-fail:
-	saved_errno = errno;
-	close(fd);
-	errno = saved_errno;
-	return (NULL);
-}
-
 static uint64_t
 ckpt_sum(const struct ckpt_state *s)
 {

@@ -25,16 +25,6 @@
 
 static int	events_fd = -1;
 
-/* Seconds of the monotonic clock. */
-double
-mono_now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
-}
-
 /* Open the job's event log for appending; forked workers inherit it. */
 int
 events_open(const struct job *job)

@@ -594,7 +594,6 @@ __dead void	 fatal(const char *, ...) printflike(1, 2);
 __dead void	 fatalx(const char *, ...) printflike(1, 2);
 
 /* program.c */
-char		*read_file(const char *, size_t *);
 struct program	*program_load(const char *, char **);
 struct program	*program_load_opts(const char *, int, char **);
 int		 program_op_build(struct program *, const struct opspec *,
@@ -763,7 +762,6 @@ void		 ops_types(const struct program *, enum vtype, enum vtype);
 
 /* shuffle.c */
 unsigned int	 shuffle_partition(int64_t, unsigned int);
-int		 write_all(int, const void *, size_t);
 int		 shuffle_write_agg(const char *, unsigned int,
 		     const struct agg *, int, uint64_t *);
 int		 shuffle_open(struct shuffle_file *, const char *,
@@ -811,19 +809,13 @@ int		 output_write_part(const char *, const struct pair *, size_t,
 int		 output_write_merged(const char *, struct pair_src *, size_t,
 		     const struct outspec *, int, uint64_t *, uint64_t *);
 int		 output_check(const char *, uint64_t, uint64_t, uint64_t *);
-int		 file_sum(const char *, uint64_t *, uint64_t *);
 int		 output_merge(char **, size_t, int, uint64_t *);
 int		 output_merge_spec(char **, size_t, int,
 		     const struct outspec *, uint64_t *);
 int		 output_commit(const char *, const char *, const char *, int,
 		     char **);
-int		 fsync_dir(const char *);
-int		 fsync_parent(const char *);
-int		 rm_tree(const char *);
-char		*path_dirname(const char *);
 
 /* checkpoint.c */
-void		*map_shared_file(const char *, size_t, int);
 struct ckpt	*ckpt_open(const char *, unsigned int, uint64_t);
 void		 ckpt_close(struct ckpt *);
 int		 ckpt_load(const struct ckpt *, struct ckpt_state *);
@@ -836,6 +828,16 @@ int		 worker_redo_stage(struct job *, unsigned int, unsigned int);
 
 /* supervisor.c */
 int		 supervisor_run(struct job *);
+
+/* fileutil.c */
+int		 write_all(int, const void *, size_t);
+int		 fsync_dir(const char *);
+int		 fsync_parent(const char *);
+int		 rm_tree(const char *);
+char		*path_dirname(const char *);
+int		 file_sum(const char *, uint64_t *, uint64_t *);
+char		*read_file(const char *, size_t *);
+void		*map_shared_file(const char *, size_t, int);
 
 /*
  * jobdir.c: the job directory's files, each kind named once; the fixed

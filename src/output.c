@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,44 +203,6 @@ fail:
 	free(big);
 	errno = saved_errno;
 	return (-1);
-}
-
-/* The length and XXH3 of a file: 0, or -1 with errno set. */
-int
-file_sum(const char *path, uint64_t *len, uint64_t *sum)
-{
-	XXH3_state_t	*h;
-	char		*buf;
-	ssize_t		 n;
-	int		 fd, saved_errno;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (-1);
-	buf = xmalloc(OUTBUF_SIZE);
-	if ((h = XXH3_createState()) == NULL)
-		fatalx("out of memory");
-	XXH3_64bits_reset(h);
-	*len = 0;
-	while ((n = read(fd, buf, OUTBUF_SIZE)) != 0) {
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			saved_errno = errno;
-			XXH3_freeState(h);
-			free(buf);
-			close(fd);
-			errno = saved_errno;
-			return (-1);
-		}
-		XXH3_64bits_update(h, buf, (size_t)n);
-		*len += (uint64_t)n;
-		progress();
-	}
-	free(buf);
-	close(fd);
-	*sum = XXH3_64bits_digest(h);
-	XXH3_freeState(h);
-	return (0);
 }
 
 /*
@@ -543,65 +504,6 @@ done:
 	free(buf);
 	errno = saved_errno;
 	return (ret);
-}
-
-/* Sync a folder, so that renames in it are durable. */
-int
-fsync_dir(const char *path)
-{
-	int	fd, r, saved_errno;
-
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return (-1);
-	r = fsync(fd);
-	saved_errno = errno;
-	close(fd);
-	errno = saved_errno;
-	return (r);
-}
-
-/* Sync the folder that holds path, after a rename into it. */
-int
-fsync_parent(const char *path)
-{
-	char	*dir = path_dirname(path);
-	int	 r, saved_errno;
-
-	r = fsync_dir(dir);
-	saved_errno = errno;
-	free(dir);
-	errno = saved_errno;
-	return (r);
-}
-
-static int
-rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return (remove(path));
-}
-
-/* Remove a tree (like rm -rf); 0 or -1. */
-int
-rm_tree(const char *path)
-{
-	struct stat	st;
-
-	if (lstat(path, &st) != 0)
-		return (errno == ENOENT ? 0 : -1);
-	return (nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS));
-}
-
-/* The folder of path (for syncing it after a rename). */
-char *
-path_dirname(const char *path)
-{
-	const char	*slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return (xstrdup("."));
-	if (slash == path)
-		return (xstrdup("/"));
-	return (xstrndup(path, slash - path));
 }
 
 /*

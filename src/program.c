@@ -466,39 +466,6 @@ program_warn(struct program *p, const struct srcpos *at, const char *fmt, ...)
 	free(msg);
 }
 
-/* Read a whole file into memory, NUL-terminated; NULL with errno. */
-char *
-read_file(const char *path, size_t *lenp)
-{
-	FILE	*f;
-	char	*buf = NULL;
-	size_t	 len = 0, cap = 0, n;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return (NULL);
-	for (;;) {
-		if (cap - len < 4096) {
-			cap = cap ? cap * 2 : 8192;
-			buf = xreallocarray(buf, cap, 1);
-		}
-		n = fread(buf + len, 1, cap - len - 1, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(f)) {
-		n = errno;
-		fclose(f);
-		free(buf);
-		errno = n;
-		return (NULL);
-	}
-	fclose(f);
-	buf[len] = '\0';
-	*lenp = len;
-	return (buf);
-}
-
 /*
  * Where a JSON syntax error is, as a line and a byte column.  jansson
  * reports the position after the token it choked on and quotes that token

@@ -107,31 +107,6 @@ part_of(enum vtype kt, int64_t k, unsigned int nparts)
 }
 
 /*
- * Write all of buf, or fail.  Writes go in pieces of at most 8 MiB, each
- * a unit of progress, so that a long write to a slow disk shows it moves.
- */
-int
-write_all(int fd, const void *buf, size_t len)
-{
-	const char	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = write(fd, p, len < ((size_t)8 << 20) ? len :
-		    ((size_t)8 << 20));
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return (-1);
-		}
-		progress();
-		p += n;
-		len -= (size_t)n;
-	}
-	return (0);
-}
-
-/*
  * Start writing a run file at path (as path.tmp), or, with len > 0, take
  * up the one a crashed attempt left: truncate it to the length of its last
  * checkpoint, where runs runs ended.  Returns 0, or -1 with errno set.

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -74,4 +75,14 @@ json_text(const char *s, size_t n)
 	j = json_stringn(t, (size_t)(q - t));
 	free(t);
 	return (j);
+}
+
+/* Seconds of the monotonic clock. */
+double
+mono_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
 }
