@@ -24,8 +24,6 @@
 
 #include "forkflow.h"
 
-#define PARTITIONS_MAX	1024
-
 /* Position of a JSON value, with its members or elements. */
 struct jpos {
 	struct srcpos	 at;
@@ -718,10 +716,10 @@ program_load_json(struct program *p, size_t len, char **cause)
 			goto fail;
 		}
 		n = json_integer_value(j);
-		if (n < 1 || n > PARTITIONS_MAX) {
+		if (n < 1 || n > PARTS_MAX) {
 			program_error(cause, p, &at->at,
 			    "partitions must be between 1 and %d",
-			    PARTITIONS_MAX);
+			    PARTS_MAX);
 			goto fail;
 		}
 		p->partitions = (int)n;
