@@ -36,7 +36,7 @@ static const struct option status_opts[] = {
 
 /* Is the supervisor whose pid the lock file holds still there? */
 static int
-supervisor_alive(const char *jobdir, pid_t pid)
+job_supervisor_alive(const char *jobdir, pid_t pid)
 {
 	char	*path, *s;
 	size_t	 len;
@@ -84,7 +84,7 @@ cmd_status(int argc, char **argv)
 		free(cause);
 		return (EXIT_USAGE);
 	}
-	alive = supervisor_alive(dir, jp->pid);
+	alive = job_supervisor_alive(dir, jp->pid);
 	if (!alive)
 		jobpage_orphan(jp);
 	/* A page that is not there, or of another version, shows nothing. */

@@ -641,7 +641,7 @@ worker_flush(struct wctx *w)
 
 /* Log an event of this worker's (events.c), with its own fields. */
 static void
-worker_event(struct wctx *w, const char *name, json_t *extra)
+worker_emit_event(struct wctx *w, const char *name, json_t *extra)
 {
 	struct evwhere	at;
 
@@ -745,7 +745,7 @@ worker_checkpoint(struct wctx *w, uint32_t phase, uint64_t cursor,
 	if (w->cs.generation > 2)
 		worker_drop_counters(w, w->cs.generation - 2);
 	w->status->checkpoints++;
-	worker_event(w, "checkpoint", json_pack("{s:I, s:i, s:I, s:I}",
+	worker_emit_event(w, "checkpoint", json_pack("{s:I, s:i, s:I, s:I}",
 	    "generation", (json_int_t)w->cs.generation, "phase", (int)phase,
 	    "records_in", (json_int_t)w->records_in,
 	    "bytes_in", (json_int_t)w->bytes_in));
