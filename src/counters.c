@@ -137,18 +137,25 @@ int
 counters_save(const char *path)
 {
 	char	*tmp, *text = NULL, *line;
-	size_t	 i, len = 0;
+	size_t	 i, len = 0, room = 0;
 	int	 fd, n, r = -1;
 
+	/* A program may have a hundred thousand operators: the text
+	 * grows by doubling, and the loop shows it moves. */
 	for (i = 0; i < cap; i++) {
 		if (counters[i].name == NULL)
 			continue;
 		n = xasprintf(&line, "%s\t%lld\n", counters[i].name,
 		    (long long)counters[i].value);
-		text = xreallocarray(text, len + (size_t)n + 1, 1);
+		if (len + (size_t)n + 1 > room) {
+			room = (len + (size_t)n + 1) * 2;
+			text = xreallocarray(text, room, 1);
+		}
 		memcpy(text + len, line, (size_t)n);
 		len += (size_t)n;
 		free(line);
+		if ((i & 0xfff) == 0)
+			progress();
 	}
 	n = xasprintf(&line, "#xxh3 %016llx\n",
 	    (unsigned long long)XXH3_64bits(text, len));
