@@ -7,8 +7,9 @@
  * exchange data through files in the job directory.
  *
  * A stage is a barrier: stage s+1 starts when every worker has committed
- * stage s.  A worker's life is the state-by-event table below.  A worker
- * that crashes is forked again with the same partition and told to run its
+ * stage s.  A worker's life is the state-by-event table of lifecycle.c,
+ * whose decisions the life_* callbacks here carry out.  A worker that
+ * crashes is forked again with the same partition and told to run its
  * current stage, which it resumes from its checkpoint; a worker that finds
  * the program or input at fault reports it and exits with a status that is
  * never retried.
@@ -31,44 +32,8 @@
 #include <jansson.h>
 
 #include "forkflow.h"
+#include "lifecycle.h"
 
-
-enum worker_state {
-	W_RUNNING,		/* forked, running or waiting for a stage */
-	W_BACKOFF,		/* crashed, waiting to be forked again */
-	W_FINISHING,		/* told to exit */
-	W_DONE,			/* exited after the last stage */
-	W_FAILED,		/* gone for good */
-};
-
-enum worker_event {
-	WE_EXIT_OK,		/* exit status 0 */
-	WE_CRASH,		/* signal, exit 1, pipe EOF, bad message */
-	WE_EXIT_PERMANENT,	/* exit 100 or 101: bad program or input */
-	WE_TIMER,		/* backoff over */
-	WE_NEVENTS
-};
-
-enum worker_action {
-	A_NONE,
-	A_DONE,			/* the worker finished */
-	A_RESTART,		/* back off, then fork again */
-	A_FAIL,			/* the job fails */
-	A_SPAWN,		/* fork again now */
-};
-
-/*
- * What happens to a worker, by state and event.  A worker told to exit has
- * nothing left to do, so however it ends, it is done.
- */
-static const enum worker_action actions[W_FAILED + 1][WE_NEVENTS] = {
-	/*		exit ok		crash		permanent	timer */
-	[W_RUNNING] =	{ A_DONE,	A_RESTART,	A_FAIL,		A_NONE },
-	[W_BACKOFF] =	{ A_NONE,	A_NONE,		A_NONE,		A_SPAWN },
-	[W_FINISHING] =	{ A_DONE,	A_DONE,		A_DONE,		A_NONE },
-	[W_DONE] =	{ A_NONE,	A_NONE,		A_NONE,		A_NONE },
-	[W_FAILED] =	{ A_NONE,	A_NONE,		A_NONE,		A_NONE },
-};
 
 struct supervisor;
 
@@ -90,9 +55,8 @@ struct worker {
 	unsigned int		 part;
 	pid_t			 pid;
 	int			 fd;
-	enum worker_state	 state;
+	struct life		 life;		/* its state: lifecycle.c */
 	unsigned int		 attempts;	/* forks so far */
-	unsigned int		 failures;	/* in a row, without progress */
 	uint64_t		 ckpts_at_fork;	/* to see progress */
 	unsigned int		 stages_done;
 	uint64_t		 last_hb;	/* heartbeat when last seen */
@@ -101,7 +65,6 @@ struct worker {
 	ev_tstamp		 idle_since;	/* first seen idle, or 0 */
 	double			 idle_cpu;	/* its CPU seconds then */
 	int			 doomed;	/* sent SIGKILL, not reaped yet */
-	int			 chaos;		/* killed by --chaos */
 	int			 oom;		/* by the kernel, for memory */
 	int			 restage;	/* left to do its stage again */
 	pid_t			 last_pid;
@@ -132,7 +95,7 @@ struct supervisor {
 	int			 interrupted;
 	char			*fail_msg;
 	int			 fail_status;
-	unsigned int		 live;		/* workers forked or waiting */
+	struct life_set		 lives;		/* the live count */
 	ev_signal		 sigint;
 	ev_signal		 sigterm;
 	ev_signal		 sighup;
@@ -155,12 +118,10 @@ struct supervisor {
 	struct buf		 errbuf;
 };
 
-static void	supervisor_spawn(struct supervisor *, struct worker *);
-static void	supervisor_event(struct worker *, enum worker_event);
+static enum life_spawned supervisor_spawn(struct life *);
 static void	supervisor_send(struct worker *, uint32_t, const void *,
 		    size_t);
 static void	supervisor_barrier(struct supervisor *);
-static void	supervisor_stop_worker(struct worker *);
 static void	supervisor_give_up(struct supervisor *, struct worker *);
 static void	supervisor_fail(struct supervisor *, int, char *);
 static void	supervisor_kill_groups(struct worker *, int);
@@ -246,20 +207,25 @@ supervisor_page(struct supervisor *sv)
 	for (i = 0; i < sv->job->nparts; i++) {
 		w = &sv->w[i];
 		pw = &jp->w[i];
-		switch (w->state) {
-		case W_RUNNING:
+		switch (w->life.state) {
+		case LS_NEW:
+		case LS_RUNNING:
+		case LS_WAITING:
+		case LS_FAILING:
 			pw->state = w->pid <= 0 ? JW_STARTING :
 			    w->stages_done > sv->stage ? JW_WAITING :
 			    JW_RUNNING;
 			break;
-		case W_BACKOFF:
+		case LS_BACKOFF:
+		case LS_BACKOFF_FAILING:
 			pw->state = JW_BACKOFF;
 			break;
-		case W_FINISHING:
-		case W_DONE:
+		case LS_FINISHING:
+		case LS_DONE:
 			pw->state = JW_DONE;
 			break;
-		case W_FAILED:
+		case LS_FAILED:
+		case LS_NSTATES:
 			pw->state = JW_FAILED;
 			break;
 		}
@@ -269,6 +235,14 @@ supervisor_page(struct supervisor *sv)
 		if (w->status->heartbeat != w->last_hb)
 			worker_moved(w);
 	}
+}
+
+/* Is a worker forked to run the current stage, and not done with it? */
+static int
+worker_on_stage(const struct worker *w)
+{
+	return ((w->life.state == LS_RUNNING || w->life.state ==
+	    LS_FAILING) && w->stages_done <= w->sv->stage);
 }
 
 /* Describe a record for messages: key, value and where it was read. */
@@ -573,7 +547,6 @@ supervisor_dispatch(struct worker *w, struct msg *m)
 		    done.nused) != 0 || proto_end(m) != 0)
 			return (-1);
 		w->stages_done = done.stage + 1;
-		w->failures = 0;
 		w->ckpts_at_fork = w->status->checkpoints;
 		if (done.stage == 0)
 			sv->records_in += done.records_in;
@@ -593,6 +566,7 @@ supervisor_dispatch(struct worker *w, struct msg *m)
 		    "bytes_in", (json_int_t)done.bytes_in,
 		    "bytes_out", (json_int_t)done.bytes_out,
 		    "already", (done.flags & DONE_ALREADY) != 0));
+		life_event(&w->life, LE_COMMITTED);
 		supervisor_barrier(sv);
 		break;
 	case MSG_DAMAGED:
@@ -670,7 +644,7 @@ supervisor_check_oom(struct worker *w, int status)
 
 	w->oom = 0;
 	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL ||
-	    w->doomed || w->chaos)
+	    w->doomed || w->life.chaos)
 		return;
 	n = memcg_oom_kills(&cgroup);
 	if (n <= sv->oom_kills)
@@ -721,13 +695,13 @@ supervisor_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 	w->pid = 0;
 	supervisor_check_oom(w, status);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_OK &&
-	    w->state == W_FINISHING)
+	    w->life.state == LS_FINISHING)
 		worker_event(w, "worker_exit", json_pack("{s:i}", "status",
 		    0));
 	else
 		worker_event(w, "worker_died", WIFSIGNALED(status) ?
 		    json_pack("{s:i, s:s, s:s}", "signal", WTERMSIG(status),
-		    "how", w->last_exit, "cause", w->chaos ? "chaos" :
+		    "how", w->last_exit, "cause", w->life.chaos ? "chaos" :
 		    w->oom ? "out of memory" :
 		    w->hung ? "no progress" : (w->sv->failing ||
 		    w->sv->interrupted) && WTERMSIG(status) == SIGTERM ?
@@ -736,29 +710,31 @@ supervisor_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 		    "how", w->last_exit, "cause", w->has_error ? "error" :
 		    "crash"));
 	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_OK)
-		supervisor_event(w, WE_EXIT_OK);
+		life_event(&w->life, LE_EXIT_OK);
 	else if (WIFEXITED(status) && w->has_error &&
 	    (WEXITSTATUS(status) == WORKER_EXIT_INPUT ||
 	    WEXITSTATUS(status) == WORKER_EXIT_RUNTIME))
-		supervisor_event(w, WE_EXIT_PERMANENT);
+		life_event(&w->life, LE_EXIT_PERMANENT);
 	else {
 		/* A record is suspect only when it may have done it. */
-		if (w->state == W_RUNNING && w->stages_done <= w->sv->stage &&
-		    !w->chaos && !w->oom && !w->hung && !w->restage)
+		if (worker_on_stage(w) && !w->life.chaos && !w->oom &&
+		    !w->hung && !w->restage)
 			supervisor_note_crash(w);
 		if (w->restage) {
 			free(w->last_exit);
 			w->last_exit = xstrdup("left to do its stage again (a "
 			    "damaged file)");
 		}
-		supervisor_event(w, WE_CRASH);
+		life_event(&w->life, LE_CRASH);
 	}
 }
 
 static void
 supervisor_backoff_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	supervisor_event(t->data, WE_TIMER);
+	struct worker	*w = t->data;
+
+	life_event(&w->life, LE_TIMER);
 }
 
 /* The job fails: no new stage starts, running workers are stopped. */
@@ -774,30 +750,7 @@ supervisor_fail(struct supervisor *sv, int status, char *msg)
 		free(msg);
 	sv->failing = 1;
 	for (i = 0; i < sv->job->nparts; i++)
-		supervisor_stop_worker(&sv->w[i]);
-}
-
-/* Stop a worker that is running or waiting to be forked again. */
-static void
-supervisor_stop_worker(struct worker *w)
-{
-	struct supervisor	*sv = w->sv;
-
-	if (w->state == W_BACKOFF) {
-		ev_timer_stop(sv->loop, &w->backoff);
-		w->state = W_FAILED;
-		/* No child event will end the loop for this one. */
-		if (--sv->live == 0)
-			ev_break(sv->loop, EVBREAK_ALL);
-	} else if (w->state == W_RUNNING && w->stages_done > sv->stage) {
-		/* Idle at the barrier: it may leave in peace. */
-		w->state = W_FINISHING;
-		supervisor_send(w, MSG_FINISH, NULL, 0);
-	} else if (w->pid > 0 && w->state == W_RUNNING) {
-		kill(w->pid, SIGTERM);
-		/* Its slots are its own while it lives: they stay. */
-		supervisor_kill_groups(w, 0);
-	}
+		life_event(&sv->w[i].life, LE_STOP);
 }
 
 /*
@@ -818,7 +771,9 @@ supervisor_permanent(struct supervisor *sv, struct worker *w)
 		 * error. */
 		if ((i > w->part && sv->job->opts->split_size == 0) ||
 		    sv->w[i].stages_done > sv->stage)
-			supervisor_stop_worker(&sv->w[i]);
+			life_event(&sv->w[i].life, LE_STOP);
+		else
+			life_event(&sv->w[i].life, LE_FAIL);
 	}
 }
 
@@ -846,8 +801,8 @@ supervisor_give_up(struct supervisor *sv, struct worker *w)
 	xasprintf(&msg, "partition %u failed in stage %u, operator %u (%s): "
 	    "worker %s%s; gave up after %u failure%s in a row (attempt %u); "
 	    "record being processed: %s%s%s%s", w->part, sv->stage, worker_op(w),
-	    what, w->last_exit, w->hung ? " (no progress)" : "", w->failures,
-	    w->failures == 1 ? "" : "s", w->attempts, rec,
+	    what, w->last_exit, w->hung ? " (no progress)" : "", w->life.failures,
+	    w->life.failures == 1 ? "" : "s", w->attempts, rec,
 	    x != NULL && !sv->job->opts->skip_bad ? " (--skip-bad-records skips "
 	    "a record that crashes a worker twice)" : "",
 	    w->note != NULL ? "; " : "", w->note != NULL ? w->note : "");
@@ -856,93 +811,122 @@ supervisor_give_up(struct supervisor *sv, struct worker *w)
 	supervisor_fail(sv, EXIT_JOB_FAILED, msg);
 }
 
-/* Run the action the table gives for a worker's event. */
-static void
-supervisor_event(struct worker *w, enum worker_event ev)
-{
-	struct supervisor	*sv = w->sv;
-	enum worker_action	 a = actions[w->state][ev];
-	unsigned int		 max = sv->job->opts->max_attempts;
-	double			 delay;
-	char			*msg, *what;
+/*
+ * The table's callbacks (struct life_ops): what the supervisor does when
+ * lifecycle.c decides.
+ */
 
-	if (ev != WE_TIMER && w->state != W_BACKOFF && w->state != W_DONE &&
-	    w->state != W_FAILED)
-		sv->live--;
-	if (a == A_DONE && w->state == W_RUNNING && !sv->finishing &&
-	    !sv->failing) {
-		/* A worker must not leave before it is told to. */
-		a = A_RESTART;
-	}
-	if (a == A_RESTART && (sv->failing || sv->interrupted))
-		a = A_NONE;
-	switch (a) {
-	case A_DONE:
-		w->state = W_DONE;
-		break;
-	case A_FAIL:
-		w->state = W_FAILED;
-		if (ev == WE_EXIT_PERMANENT)
-			supervisor_permanent(sv, w);
-		else if (!sv->failing && !sv->interrupted) {
-			xasprintf(&msg, "worker %u %s after the job's last "
-			    "stage", w->part, w->last_exit);
-			supervisor_fail(sv, EXIT_JOB_FAILED, msg);
-		}
-		break;
-	case A_RESTART:
-		/*
-		 * Failures count in a row: a worker that checkpointed or
-		 * committed a stage since its last fork made progress, and
-		 * its crash was not the same as the one before.
-		 */
-		if (w->status->checkpoints != w->ckpts_at_fork)
-			w->failures = 0;
-		/* A kill of --chaos is no failure of the partition's. */
-		if (!w->chaos)
-			w->failures++;
-		if (w->failures >= max) {
-			w->state = W_FAILED;
-			supervisor_give_up(sv, w);
-			break;
-		}
-		/* The first restart is at once, later ones back off. */
-		delay = w->failures <= 1 || w->chaos ? 0 :
-		    (double)(1u << (w->failures - 2 > 5 ? 5 : w->failures - 2));
-		if (delay > 30)
-			delay = 30;
-		what = op_describe(sv->job, worker_op(w));
-		/* An attempt is a fork, as the display and status count
-		 * them; failures in a row are what --max-attempts limits. */
-		log_warnx("worker %u (pid %ld) %s; restarting from checkpoint "
-		    "(stage %u, operator %u): attempt %u, failures in a row "
-		    "%u of %u", w->part, (long)w->last_pid, w->last_exit,
-		    sv->stage, worker_op(w), w->attempts + 1, w->failures,
-		    max);
-		free(what);
-		w->state = W_BACKOFF;
-		sv->page->restarts++;
-		sv->page->w[w->part].restarts++;
-		worker_event(w, "restart", json_pack("{s:f, s:i}", "delay",
-		    delay, "next_attempt", (int)w->attempts + 1));
-		sv->live++;
-		ev_timer_init(&w->backoff, supervisor_backoff_cb, delay, 0);
-		w->backoff.data = w;
-		ev_timer_start(sv->loop, &w->backoff);
-		break;
-	case A_SPAWN:
-		sv->live--;
-		supervisor_spawn(sv, w);
-		break;
-	case A_NONE:
-		if (w->state == W_RUNNING || w->state == W_FINISHING)
-			w->state = W_FAILED;
-		break;
-	}
-	supervisor_page(sv);
-	if (sv->live == 0)
-		ev_break(sv->loop, EVBREAK_ALL);
+/* Back off before forking a crashed worker again. */
+static void
+life_backoff(struct life *l, double delay)
+{
+	struct worker		*w = l->arg;
+	struct supervisor	*sv = w->sv;
+
+	/* An attempt is a fork, as the display and status count them;
+	 * failures in a row are what --max-attempts limits. */
+	log_warnx("worker %u (pid %ld) %s; restarting from checkpoint "
+	    "(stage %u, operator %u): attempt %u, failures in a row %u of %u",
+	    w->part, (long)w->last_pid, w->last_exit, sv->stage, worker_op(w),
+	    w->attempts + 1, l->failures, sv->lives.max_attempts);
+	sv->page->restarts++;
+	sv->page->w[w->part].restarts++;
+	worker_event(w, "restart", json_pack("{s:f, s:i}", "delay", delay,
+	    "next_attempt", (int)w->attempts + 1));
+	ev_timer_init(&w->backoff, supervisor_backoff_cb, delay, 0);
+	w->backoff.data = w;
+	ev_timer_start(sv->loop, &w->backoff);
 }
+
+static void
+life_cancel(struct life *l)
+{
+	struct worker	*w = l->arg;
+
+	ev_timer_stop(w->sv->loop, &w->backoff);
+}
+
+static void
+life_start(struct life *l)
+{
+	struct worker	*w = l->arg;
+
+	supervisor_start_stage(w, w->sv->stage);
+}
+
+static void
+life_finish(struct life *l)
+{
+	supervisor_send(l->arg, MSG_FINISH, NULL, 0);
+}
+
+static void
+life_terminate(struct life *l)
+{
+	struct worker	*w = l->arg;
+
+	if (w->pid > 0) {
+		kill(w->pid, SIGTERM);
+		/* Its slots are its own while it lives: they stay. */
+		supervisor_kill_groups(w, 0);
+	}
+}
+
+static void
+life_give_up(struct life *l)
+{
+	struct worker	*w = l->arg;
+
+	supervisor_give_up(w->sv, w);
+}
+
+static void
+life_permanent(struct life *l)
+{
+	struct worker	*w = l->arg;
+
+	supervisor_permanent(w->sv, w);
+}
+
+/* Did it checkpoint or commit a stage since it was forked? */
+static int
+life_progressed(struct life *l)
+{
+	struct worker	*w = l->arg;
+
+	return (w->status->checkpoints != w->ckpts_at_fork);
+}
+
+static void
+life_changed(struct life *l)
+{
+	struct worker	*w = l->arg;
+
+	supervisor_page(w->sv);
+}
+
+/* No worker is forked or to be forked: the loop has nothing to wait for. */
+static void
+life_idle(struct life *l)
+{
+	struct worker	*w = l->arg;
+
+	ev_break(w->sv->loop, EVBREAK_ALL);
+}
+
+static const struct life_ops supervisor_life_ops = {
+	.spawn = supervisor_spawn,
+	.start = life_start,
+	.finish = life_finish,
+	.terminate = life_terminate,
+	.backoff = life_backoff,
+	.cancel = life_cancel,
+	.give_up = life_give_up,
+	.permanent = life_permanent,
+	.progressed = life_progressed,
+	.changed = life_changed,
+	.idle = life_idle,
+};
 
 /*
  * The barrier: when every worker has committed the current stage, record
@@ -954,20 +938,10 @@ supervisor_barrier(struct supervisor *sv)
 	struct job	*job = sv->job;
 	unsigned int	 i;
 
-	if (sv->failing) {
-		/*
-		 * Let those that are done with the stage go.  One still
-		 * running goes on: after an error of the input it may find
-		 * an earlier one, which is the one to report.
-		 */
-		for (i = 0; i < job->nparts; i++) {
-			if (sv->w[i].stages_done > sv->stage)
-				supervisor_stop_worker(&sv->w[i]);
-		}
+	/* A failing job starts no stage (the table lets those that are
+	 * done go); a finishing one has committed every stage. */
+	if (sv->failing || sv->finishing)
 		return;
-	}
-	if (sv->finishing)
-		return;		/* every stage is committed */
 	for (i = 0; i < job->nparts; i++) {
 		if (sv->w[i].stages_done <= sv->stage)
 			return;
@@ -992,22 +966,12 @@ supervisor_barrier(struct supervisor *sv)
 		sv->page->stage_started = mono_now();
 		supervisor_page(sv);
 		for (i = 0; i < job->nparts; i++)
-			supervisor_start_stage(&sv->w[i], sv->stage);
+			life_event(&sv->w[i].life, LE_NEXT);
 		return;
 	}
 	sv->finishing = 1;
-	for (i = 0; i < job->nparts; i++) {
-		if (sv->w[i].state == W_RUNNING) {
-			sv->w[i].state = W_FINISHING;
-			supervisor_send(&sv->w[i], MSG_FINISH, NULL, 0);
-		} else if (sv->w[i].state == W_BACKOFF) {
-			/* Its work is all committed: no need to fork it. */
-			ev_timer_stop(sv->loop, &sv->w[i].backoff);
-			sv->w[i].state = W_DONE;
-			if (--sv->live == 0)
-				ev_break(sv->loop, EVBREAK_ALL);
-		}
-	}
+	for (i = 0; i < job->nparts; i++)
+		life_event(&sv->w[i].life, LE_LAST);
 }
 
 /* Put signals back as a new process expects them. */
@@ -1035,36 +999,33 @@ proc_reset_signals(void)
 }
 
 /*
- * A worker could not be forked (no socketpair, no fork): as a worker that
- * crashed at once, it backs off and is tried again.
+ * A worker could not be forked (no socketpair, no fork): the table takes
+ * it as a worker that crashed at once, which backs off and is tried again.
  */
-static void
-supervisor_spawn_failed(struct supervisor *sv, struct worker *w,
-    const char *what)
+static enum life_spawned
+supervisor_spawn_failed(struct worker *w, const char *what)
 {
 	log_warn("worker %u: %s", w->part, what);
 	w->attempts++;
 	free(w->last_exit);
 	xasprintf(&w->last_exit, "could not be forked (%s: %s)", what,
 	    strerror(errno));
-	w->state = W_RUNNING;
-	sv->live++;
-	supervisor_event(w, WE_CRASH);
+	return (LSP_FAILED);
 }
 
 /* Fork the worker of a partition, as a new one or again after a crash. */
-static void
-supervisor_spawn(struct supervisor *sv, struct worker *w)
+static enum life_spawned
+supervisor_spawn(struct life *l)
 {
-	sigset_t	set, oldset;
-	int		sp[2], saved_errno;
-	unsigned int	i;
-	pid_t		pid;
+	struct worker		*w = l->arg;
+	struct supervisor	*sv = w->sv;
+	sigset_t		 set, oldset;
+	int			 sp[2], saved_errno;
+	unsigned int		 i;
+	pid_t			 pid;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) != 0) {
-		supervisor_spawn_failed(sv, w, "socketpair");
-		return;
-	}
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) != 0)
+		return (supervisor_spawn_failed(w, "socketpair"));
 	fflush(stdout);
 	fflush(stderr);
 	sigfillset(&set);
@@ -1076,8 +1037,7 @@ supervisor_spawn(struct supervisor *sv, struct worker *w)
 		close(sp[0]);
 		close(sp[1]);
 		errno = saved_errno;
-		supervisor_spawn_failed(sv, w, "fork");
-		return;
+		return (supervisor_spawn_failed(w, "fork"));
 	case 0:
 		close(sp[0]);
 		for (i = 0; i < sv->job->nparts; i++) {
@@ -1105,12 +1065,9 @@ supervisor_spawn(struct supervisor *sv, struct worker *w)
 	w->hung = 0;
 	w->restage = 0;
 	w->doomed = 0;
-	w->chaos = 0;
 	w->ckpts_at_fork = w->status->checkpoints;
-	w->state = W_RUNNING;
 	w->has_error = 0;
 	w->forked_at = ev_now(sv->loop);
-	sv->live++;
 	(void)fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) | O_NONBLOCK);
 	(void)fcntl(w->fd, F_SETFD, FD_CLOEXEC);
 	ev_child_init(&w->child, supervisor_child_cb, pid, 0);
@@ -1131,17 +1088,15 @@ supervisor_spawn(struct supervisor *sv, struct worker *w)
 	 * told to run the stage again, it would answer that it had done it
 	 * after the barrier had moved on.
 	 */
-	if (w->stages_done <= sv->stage)
-		supervisor_start_stage(w, sv->stage);
-	supervisor_page(sv);
+	return (w->stages_done <= sv->stage ? LSP_STAGE : LSP_COMMITTED);
 }
 
 /* Is a worker busy with the current stage (so it must show progress)? */
 static int
 worker_busy(const struct worker *w)
 {
-	return (w->state == W_RUNNING && w->pid > 0 && !w->doomed &&
-	    w->stages_done <= w->sv->stage && !w->sv->finishing);
+	return (worker_on_stage(w) && w->pid > 0 && !w->doomed &&
+	    !w->sv->finishing);
 }
 
 /*
@@ -1314,7 +1269,7 @@ supervisor_chaos_cb(struct ev_loop *loop, ev_timer *t, int revents)
 				log_warnx("chaos: killing worker %u (pid %ld)",
 				    w->part, (long)w->pid);
 				w->doomed = 1;
-				w->chaos = 1;
+				w->life.chaos = 1;
 				kill(w->pid, SIGKILL);
 				break;
 			}
@@ -1497,33 +1452,32 @@ supervisor_first_error(struct supervisor *sv)
 	return (best);
 }
 
-/*
- * Run the job's stages on its workers.  Returns 0 when every stage is
- * committed; otherwise prints why and returns the exit status.
- */
-int
-supervisor_run(struct job *job)
+/* Map the workers' status pages and watch signals and heartbeats. */
+static void
+supervisor_init(struct supervisor *sv, struct job *job)
 {
-	struct supervisor	 sv;
-	struct worker		*w, *e;
-	char			*path;
-	sigset_t		 set;
-	unsigned int		 i;
-	int			 status;
+	struct worker	*w;
+	char		*path;
+	sigset_t	 set;
+	unsigned int	 i;
+	int		 cgroup;
 
-	memset(&sv, 0, sizeof sv);
-	sv.job = job;
-	sv.rowbytes = (job->nparts + 7) / 8;
-	sv.oom_kills = memcg_oom_kills(&status);
-	sv.used = xcalloc(job->nparts, sv.rowbytes);
+	memset(sv, 0, sizeof *sv);
+	sv->job = job;
+	sv->rowbytes = (job->nparts + 7) / 8;
+	sv->oom_kills = memcg_oom_kills(&cgroup);
+	sv->used = xcalloc(job->nparts, sv->rowbytes);
 	if (job->first_stage > 0)
-		sv.sources = journal_load_used(job, job->first_stage - 1);
-	if ((sv.loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
+		sv->sources = journal_load_used(job, job->first_stage - 1);
+	if ((sv->loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		fatalx("cannot initialise libev");
-	sv.w = xcalloc(job->nparts, sizeof *sv.w);
+	sv->lives.ops = &supervisor_life_ops;
+	sv->lives.max_attempts = job->opts->max_attempts;
+	sv->w = xcalloc(job->nparts, sizeof *sv->w);
 	for (i = 0; i < job->nparts; i++) {
-		w = &sv.w[i];
-		w->sv = &sv;
+		w = &sv->w[i];
+		w->sv = sv;
+		life_init(&w->life, &sv->lives, w);
 		w->part = i;
 		w->fd = -1;
 		path = jd_status(job->jobdir, i);
@@ -1537,31 +1491,106 @@ supervisor_run(struct job *job)
 		memcpy(w->status->magic, STATUS_MAGIC, sizeof STATUS_MAGIC);
 		w->status->version = STATUS_VERSION;
 	}
-	ev_signal_init(&sv.sigint, supervisor_signal_cb, SIGINT);
-	sv.sigint.data = &sv;
-	ev_signal_start(sv.loop, &sv.sigint);
-	ev_signal_init(&sv.sigterm, supervisor_signal_cb, SIGTERM);
-	sv.sigterm.data = &sv;
-	ev_signal_start(sv.loop, &sv.sigterm);
-	ev_signal_init(&sv.sighup, supervisor_signal_cb, SIGHUP);
-	sv.sighup.data = &sv;
-	ev_signal_start(sv.loop, &sv.sighup);
+	ev_signal_init(&sv->sigint, supervisor_signal_cb, SIGINT);
+	sv->sigint.data = sv;
+	ev_signal_start(sv->loop, &sv->sigint);
+	ev_signal_init(&sv->sigterm, supervisor_signal_cb, SIGTERM);
+	sv->sigterm.data = sv;
+	ev_signal_start(sv->loop, &sv->sigterm);
+	ev_signal_init(&sv->sighup, supervisor_signal_cb, SIGHUP);
+	sv->sighup.data = sv;
+	ev_signal_start(sv->loop, &sv->sighup);
 	/* The caller blocked them until libev watches them. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
-	ev_timer_init(&sv.heartbeat, supervisor_heartbeat_cb,
+	ev_timer_init(&sv->heartbeat, supervisor_heartbeat_cb,
 	    job->opts->heartbeat_timeout / 4, job->opts->heartbeat_timeout / 4);
-	sv.heartbeat.data = &sv;
-	ev_timer_start(sv.loop, &sv.heartbeat);
-	sv.rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ULL | 1;
-	ev_init(&sv.chaos, supervisor_chaos_cb);
-	sv.chaos.data = &sv;
+	sv->heartbeat.data = sv;
+	ev_timer_start(sv->loop, &sv->heartbeat);
+	sv->rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ULL | 1;
+	ev_init(&sv->chaos, supervisor_chaos_cb);
+	sv->chaos.data = sv;
 	if (job->opts->chaos > 0)
-		supervisor_chaos_arm(&sv);
+		supervisor_chaos_arm(sv);
+}
 
+/* How the job ended: 0, or the exit status, with the reason printed. */
+static int
+supervisor_result(struct supervisor *sv)
+{
+	struct job	*job = sv->job;
+	struct worker	*e;
+	int		 status = 0;
+
+	if ((e = supervisor_first_error(sv)) != NULL) {
+		/* Input errors start with FILE:LINE:COLUMN, as compilers
+		 * print them; run-time errors name the operator. */
+		if (e->error.kind == ERROR_INPUT)
+			fprintf(stderr, "%s\n", e->error_text);
+		else
+			log_warnx("%s", e->error_text);
+		job->permanent = 1;
+		status = e->error.kind == ERROR_INPUT ? EXIT_USAGE :
+		    EXIT_JOB_FAILED;
+		job->reason = xstrdup(e->error_text);
+	} else if (sv->fail_msg != NULL) {
+		log_warnx("%s", sv->fail_msg);
+		status = sv->fail_status;
+		job->reason = xstrdup(sv->fail_msg);
+	} else if (!sv->finishing) {
+		log_warnx("the job stopped before its last stage");
+		status = EXIT_JOB_FAILED;
+		job->reason = xstrdup("the job stopped before its last stage");
+	}
+	return (status);
+}
+
+/* Kill what the workers left, count the skips, and free the rest. */
+static void
+supervisor_free(struct supervisor *sv)
+{
+	struct job	*job = sv->job;
+	struct worker	*w;
+	unsigned int	 i;
+	size_t		 j;
+
+	for (i = 0; i < job->nparts; i++) {
+		w = &sv->w[i];
+		/* No process of the job outlives it. */
+		supervisor_kill_groups(w, 1);
+		for (j = 0; j < w->nsuspects; j++)
+			job->skipped += w->suspects[j].skip;
+		free(w->suspects);
+		free(w->error_text);
+		free(w->last_exit);
+		free(w->note);
+		munmap(w->status, sizeof *w->status);
+	}
+	free(sv->w);
+	free(sv->fail_msg);
+	free(sv->used);
+	free(sv->sources);
+	ev_signal_stop(sv->loop, &sv->sigint);
+	ev_signal_stop(sv->loop, &sv->sigterm);
+	ev_signal_stop(sv->loop, &sv->sighup);
+}
+
+/*
+ * Run the job's stages on its workers.  Returns 0 when every stage is
+ * committed; otherwise prints why and returns the exit status.
+ */
+int
+supervisor_run(struct job *job)
+{
+	struct supervisor	 sv;
+	char			*msg;
+	unsigned int		 i;
+	int			 status;
+
+	supervisor_init(&sv, job);
 	supervisor_watch(&sv);
 
 	/* Records an earlier run skipped are skipped again. */
@@ -1573,14 +1602,14 @@ supervisor_run(struct job *job)
 	if (job->interrupted) {
 		/* A signal came before libev watched for it. */
 		sv.interrupted = 1;
-		xasprintf(&path, "interrupted by signal %d; to resume, run %s",
+		xasprintf(&msg, "interrupted by signal %d; to resume, run %s",
 		    job->interrupted, job->resume_hint);
 		job->keep = 1;
-		supervisor_fail(&sv, EXIT_JOB_FAILED, path);
+		supervisor_fail(&sv, EXIT_JOB_FAILED, msg);
 	} else if (sv.stage < job->plan->nstages) {
 		for (i = 0; i < job->nparts; i++)
-			supervisor_spawn(&sv, &sv.w[i]);
-		if (sv.live > 0)
+			life_event(&sv.w[i].life, LE_START);
+		if (sv.lives.live > 0)
 			ev_run(sv.loop, 0);
 	} else
 		sv.finishing = 1;
@@ -1588,48 +1617,9 @@ supervisor_run(struct job *job)
 	ev_timer_stop(sv.loop, &sv.chaos);
 	supervisor_unwatch(&sv);
 	job->interrupted = sv.interrupted > 0;
-
-	status = 0;
-	if ((e = supervisor_first_error(&sv)) != NULL) {
-		/* Input errors start with FILE:LINE:COLUMN, as compilers
-		 * print them; run-time errors name the operator. */
-		if (e->error.kind == ERROR_INPUT)
-			fprintf(stderr, "%s\n", e->error_text);
-		else
-			log_warnx("%s", e->error_text);
-		job->permanent = 1;
-		status = e->error.kind == ERROR_INPUT ? EXIT_USAGE :
-		    EXIT_JOB_FAILED;
-		job->reason = xstrdup(e->error_text);
-	} else if (sv.fail_msg != NULL) {
-		log_warnx("%s", sv.fail_msg);
-		status = sv.fail_status;
-		job->reason = xstrdup(sv.fail_msg);
-	} else if (!sv.finishing) {
-		log_warnx("the job stopped before its last stage");
-		status = EXIT_JOB_FAILED;
-		job->reason = xstrdup("the job stopped before its last stage");
-	}
+	status = supervisor_result(&sv);
 	job->records_in = sv.records_in;
 	job->records_out = sv.records_out;
-	for (i = 0; i < job->nparts; i++) {
-		w = &sv.w[i];
-		/* No process of the job outlives it. */
-		supervisor_kill_groups(w, 1);
-		for (size_t j = 0; j < w->nsuspects; j++)
-			job->skipped += w->suspects[j].skip;
-		free(w->suspects);
-		free(w->error_text);
-		free(w->last_exit);
-		free(w->note);
-		munmap(w->status, sizeof *w->status);
-	}
-	free(sv.w);
-	free(sv.fail_msg);
-	free(sv.used);
-	free(sv.sources);
-	ev_signal_stop(sv.loop, &sv.sigint);
-	ev_signal_stop(sv.loop, &sv.sigterm);
-	ev_signal_stop(sv.loop, &sv.sighup);
+	supervisor_free(&sv);
 	return (status);
 }

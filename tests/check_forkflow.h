@@ -35,5 +35,6 @@ Suite	*program_suite(void);
 Suite	*proto_suite(void);
 Suite	*shuffle_suite(void);
 Suite	*sort_suite(void);
+Suite	*supervisor_suite(void);
 
 #endif
