@@ -596,19 +596,26 @@ __dead void	 fatalx(const char *, ...) printflike(1, 2);
 /* program.c */
 struct program	*program_load(const char *, char **);
 struct program	*program_load_opts(const char *, int, char **);
-int		 program_op_build(struct program *, const struct opspec *,
-		     struct op *, char **);
 void		 program_error(char **, const struct program *,
 		     const struct srcpos *, const char *, ...)
 		     printflike(4, 5);
 void		 program_warn(struct program *, const struct srcpos *,
 		     const char *, ...) printflike(3, 4);
 void		 program_free(struct program *);
-int		 program_set_inputs(struct program *, char **, size_t, char **);
 char		*program_canonical(const struct program *);
+
+/* program-ops.c */
+int		 program_name_equal(const char *, const char *);
+int		 program_op_build(struct program *, const struct opspec *,
+		     struct op *, char **);
+int		 program_op_string(struct program *, const char *,
+		     const struct srcpos *, struct op *, char **);
 const char	*program_op_name(const struct op *);
 const char	*program_fn_name(enum op_fn);
 char		*program_op_describe(const struct program *, const struct op *);
+
+/* program-input.c */
+int		 program_set_inputs(struct program *, char **, size_t, char **);
 
 /* program-text.c */
 int		 program_load_text(struct program *, size_t, char **);
