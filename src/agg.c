@@ -14,6 +14,7 @@
 #define AGG_EMPTY	INT64_MIN
 
 static void	agg_grow(struct agg *);
+static void	agg_set_spill(struct agg *);
 
 /*
  * Multiply-shift hashing.  Tables feed each other: a shuffle file holds a
@@ -49,6 +50,35 @@ agg_init_mult(struct agg *a, enum op_fn fn, uint64_t mult)
 	a->e = xreallocarray(NULL, a->cap, sizeof *a->e);
 	for (i = 0; i < a->cap; i++)
 		a->e[i].k = AGG_EMPTY;
+	agg_set_spill(a);
+}
+
+/*
+ * Keep the table within bytes: agg_full() says so when the next new key
+ * would make it grow past them.  It grows by doubling, with the old slots
+ * and the new ones both held while it moves: three times its size.
+ */
+void
+agg_limit(struct agg *a, size_t bytes)
+{
+	a->max_bytes = bytes;
+	agg_set_spill(a);
+}
+
+static void
+agg_set_spill(struct agg *a)
+{
+	if (a->max_bytes != 0 && 3 * a->cap * sizeof *a->e > a->max_bytes)
+		a->spill_at = a->cap / 2;
+	else
+		a->spill_at = SIZE_MAX;
+}
+
+/* The memory the table takes. */
+size_t
+agg_bytes(const struct agg *a)
+{
+	return (a->cap * sizeof *a->e);
 }
 
 /* Create a table for the reduce function fn, as a reduce. */
@@ -108,6 +138,7 @@ agg_grow(struct agg *a)
 		a->e[j] = old[i];
 	}
 	free(old);
+	agg_set_spill(a);
 }
 
 /* Combine acc and x with the table's reduce function. */

@@ -47,6 +47,7 @@ const char cmd_run_synopsis[] =
 "                    [--inject-crash partition:operator[:record[:attempts]]]\n"
 "                    [--chaos mean-seconds] [--changekey-on key|value]\n"
 "                    [--output-format csv|tsv] [--split-size size]\n"
+"                    [--memory size]\n"
 "                    [--progress auto|always|never] [--status-interval s]\n"
 "                    [--log-file file] [--trace file]";
 
@@ -76,12 +77,18 @@ const char cmd_run_synopsis[] =
 "                       skip a record that crashed a worker twice\n" \
 "      --inject-crash P:OP[:RECORD[:ATTEMPTS]]\n" \
 "                       worker P kills itself at operator OP (on the stage\n" \
-"                       input's RECORD-th record) on its first ATTEMPTS tries\n" \
+"                       input's RECORD-th record) on its first ATTEMPTS tries;\n" \
+"                       OP spill: in its RECORD-th spill, merge: after\n" \
+"                       RECORD records of a merge of its spills\n" \
 "      --chaos SECONDS  kill a random worker every SECONDS on average (one\n" \
 "                       that wrote a checkpoint since its fork)\n" \
 "      --split-size SIZE\n" \
 "                       cut the input into splits of SIZE bytes, dealt out\n" \
 "                       to the workers in turn (default: one share each)\n" \
+"      --memory SIZE    the memory the workers may use together; past its\n" \
+"                       share a worker spills sorted runs to the job\n" \
+"                       directory (default: the program's \"memory\", else\n" \
+"                       half the memory of the machine or of its cgroup)\n" \
 "      --output-format csv|tsv\n" \
 "                       k,v lines (strings quoted when needed) or key\\tvalue\n" \
 "      --changekey-on key|value\n" \
@@ -125,6 +132,7 @@ enum {
 	OPT_CHANGEKEY_ON,
 	OPT_OUTPUT_FORMAT,
 	OPT_SPLIT_SIZE,
+	OPT_MEMORY,
 	OPT_PROGRESS,
 	OPT_STATUS_INTERVAL,
 	OPT_LOG_FILE,
@@ -150,6 +158,7 @@ static const struct option run_longopts[] = {
 	{ "changekey-on",	required_argument,	NULL, OPT_CHANGEKEY_ON },
 	{ "output-format",	required_argument,	NULL, OPT_OUTPUT_FORMAT },
 	{ "split-size",		required_argument,	NULL, OPT_SPLIT_SIZE },
+	{ "memory",		required_argument,	NULL, OPT_MEMORY },
 	{ "progress",		required_argument,	NULL, OPT_PROGRESS },
 	{ "status-interval",	required_argument,	NULL, OPT_STATUS_INTERVAL },
 	{ "log-file",		required_argument,	NULL, OPT_LOG_FILE },
@@ -206,17 +215,41 @@ run_opts_free(struct run_opts *o)
 	memset(o, 0, sizeof *o);
 }
 
-/* Parse --inject-crash PARTITION:OPERATOR[:RECORD[:ATTEMPTS]]. */
+/*
+ * Parse --inject-crash PARTITION:OPERATOR[:RECORD[:ATTEMPTS]], where
+ * OPERATOR may be "spill" or "merge" instead.
+ */
 static void
 parse_inject(const char *s, struct inject *ij)
 {
+	static const char *const points[] = { "spill", "merge" };
 	unsigned long long	 v[4] = { 0, 0, 0, 1 };
 	const char		*p = s;
 	char			*end;
-	int			 i;
+	size_t			 n;
+	int			 i, j;
 
+	ij->point = INJECT_RECORD;
 	for (i = 0; i < 4; i++) {
 		errno = 0;
+		for (j = 0; i == 1 && j < 2; j++) {
+			n = strlen(points[j]);
+			if (strncmp(p, points[j], n) == 0 && (p[n] == ':' ||
+			    p[n] == '\0')) {
+				ij->point = j == 0 ? INJECT_SPILL :
+				    INJECT_MERGE;
+				p += n;
+				break;
+			}
+		}
+		if (ij->point != INJECT_RECORD && i == 1) {
+			if (*p != ':') {
+				i++;
+				break;
+			}
+			p++;
+			continue;
+		}
 		if (*p < '0' || *p > '9')
 			break;
 		v[i] = strtoull(p, &end, 10);
@@ -232,7 +265,8 @@ parse_inject(const char *s, struct inject *ij)
 	if (i < 2 || *p != '\0' || v[0] > PARTS_MAX - 1 || v[1] > 100000 ||
 	    v[3] == 0 || v[3] > 1000)
 		errx(EXIT_USAGE, "--inject-crash wants "
-		    "PARTITION:OPERATOR[:RECORD[:ATTEMPTS]]: %s", s);
+		    "PARTITION:OPERATOR[:RECORD[:ATTEMPTS]] (OPERATOR may be "
+		    "spill or merge): %s", s);
 	ij->set = 1;
 	ij->part = (unsigned int)v[0];
 	ij->op = (unsigned int)v[1];
@@ -308,6 +342,9 @@ run_opts_set(struct run_opts *o, int ch, const char *arg)
 		break;
 	case OPT_SPLIT_SIZE:
 		o->split_size = cmd_parse_size(arg, "--split-size");
+		break;
+	case OPT_MEMORY:
+		o->memory = cmd_parse_size(arg, "--memory");
 		break;
 	case OPT_PROGRESS:
 		/* In the order of enum progress_mode. */
@@ -1199,8 +1236,11 @@ run_load(struct job *job)
 	job->task_timeout = o->task_timeout >= 0 ? o->task_timeout :
 	    p->task_timeout_ms >= 0 ? (double)p->task_timeout_ms / 1000 : 600;
 	job->plan = plan_make(p);
+	job->memory = o->memory != 0 ? o->memory : p->memory != 0 ?
+	    p->memory : mem_default_budget();
+	job->mem_share = job->memory / job->nparts;
 	if (o->inject.set && (o->inject.part >= job->nparts ||
-	    o->inject.op >= p->nops))
+	    (o->inject.point == INJECT_RECORD && o->inject.op >= p->nops)))
 		run_fail(EXIT_USAGE, "--inject-crash: no partition %u or "
 		    "operator %u in this job", o->inject.part, o->inject.op);
 	if ((out = o->output) != NULL) {

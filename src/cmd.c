@@ -67,34 +67,12 @@ cmd_parse_count(const char *s, const char *what, unsigned int max)
 uint64_t
 cmd_parse_size(const char *s, const char *what)
 {
-	char			*end;
-	unsigned long long	 n;
-	unsigned int		 shift = 0;
+	uint64_t	n;
 
-	errno = 0;
-	n = strtoull(s, &end, 10);
-	switch (*end) {
-	case 'k':
-	case 'K':
-		shift = 10;
-		end++;
-		break;
-	case 'm':
-	case 'M':
-		shift = 20;
-		end++;
-		break;
-	case 'g':
-	case 'G':
-		shift = 30;
-		end++;
-		break;
-	}
-	if (*s == '\0' || *s == '-' || *end != '\0' || errno != 0 ||
-	    n == 0 || n > (UINT64_MAX >> shift))
+	if (size_parse(s, &n) != 0)
 		errx(EXIT_USAGE, "%s must be a positive size (like 64M): %s",
 		    what, s);
-	return ((uint64_t)n << shift);
+	return (n);
 }
 
 /* Parse a number of seconds. */

@@ -112,8 +112,8 @@ int	proto_send(int, uint32_t, uint32_t, const void *, size_t,
 	    const void *, size_t);
 int	proto_recv(int, struct buf *, struct msg *);
 
-#define CKPT_MAGIC	"FFCKPT2"
-#define CKPT_VERSION	2
+#define CKPT_MAGIC	"FFCKPT3"
+#define CKPT_VERSION	3
 #define CKPT_SLOTSIZE	512	/* a slot; a checkpoint file has two */
 
 /*
@@ -133,9 +133,9 @@ struct ckpt_state {
 	uint64_t	 sink_len;	/* its committed length */
 	uint64_t	 cursor;	/* input offset, source, or group */
 	uint64_t	 cursor2;	/* record within the source */
-	uint32_t	 snap_gen;	/* which partial-reduce snapshot */
+	uint32_t	 spill_runs;	/* runs in the reduce's spill file */
 	uint32_t	 pad;
-	uint64_t	 snap_len;	/* its length; 0: none */
+	uint64_t	 spill_len;	/* its length; 0: none */
 	uint64_t	 records_in;
 	uint64_t	 records_out;
 	uint64_t	 bytes_in;
@@ -149,6 +149,7 @@ enum ckpt_phase {
 	PHASE_NONE,		/* nothing of the stage is kept */
 	PHASE_READ,		/* reading the stage's input */
 	PHASE_EMIT,		/* sending the reduced groups on */
+	PHASE_MERGE,		/* the input is read: merging the spills */
 };
 
 /*

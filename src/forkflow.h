@@ -108,6 +108,7 @@ struct arena {
 	size_t		 size;
 	char		**old;		/* full chunks */
 	size_t		 nold;
+	size_t		 bytes;		/* of every chunk held */
 };
 
 /* Named functions; FN_EXPR means the operator has an expression. */
@@ -173,6 +174,7 @@ struct program {
 	char		*dir;		/* its folder, for relative inputs */
 	int		 partitions;	/* 0: not given */
 	int64_t		 task_timeout_ms;	/* "taskTimeout", or -1 */
+	uint64_t	 memory;		/* "memory", or 0 */
 	int		 changekey_on_key;
 	int		 changekey_forced;	/* by the command line, or -1 */
 	enum in_format	 in_format;
@@ -302,6 +304,19 @@ struct recbuf {
 	struct arena	 a;
 };
 
+/*
+ * Would a batch more make a record buffer take more than max bytes (its
+ * records, doubled if they must grow, and its strings)?  0: no limit.
+ */
+static inline int
+recbuf_full(const struct recbuf *rb, size_t max)
+{
+	size_t	strs = rb->a.bytes - (rb->a.size - rb->a.used);
+
+	return (max != 0 && rb->n > 0 && (rb->n + BATCH_MAX > rb->cap ?
+	    2 * rb->cap : rb->cap) * sizeof *rb->r + strs > max);
+}
+
 /* A hash aggregation table for string keys and integer values. */
 struct sagg_entry {
 	uint64_t	 hash;
@@ -323,6 +338,7 @@ struct sagg {
 	size_t		 klen;
 	size_t		 kcap;
 	struct arena	 a;		/* strings made by sagg_pairs */
+	size_t		 max_bytes;	/* the most it may take, or 0 */
 };
 
 /* A hash aggregation table. */
@@ -340,7 +356,23 @@ struct agg {
 	uint64_t	 mult;		/* this table's hash multiplier */
 	int		 has_min;	/* the key INT64_MIN is held apart */
 	int64_t		 min_acc;
+	size_t		 max_bytes;	/* the most it may take, or 0 */
+	size_t		 spill_at;	/* keys held when it must spill */
 };
+
+/* Must the table be spilled before another key goes in (agg_limit)? */
+static inline int
+agg_full(const struct agg *a)
+{
+	return (a->used >= a->spill_at);
+}
+
+/* Can n more keys go in without agg_full() becoming true on the way? */
+static inline int
+agg_room(const struct agg *a, size_t n)
+{
+	return (a->spill_at == SIZE_MAX || a->used + n <= a->spill_at);
+}
 
 /* A run-time error of an operator, and the record it met. */
 struct ops_error {
@@ -412,6 +444,21 @@ struct runfile {
 	uint64_t	 records;
 	enum vtype	 kt;
 	enum vtype	 vt;
+	struct runfile_stream *stream;	/* a run being written, or NULL */
+};
+
+/* The runs a worker spills in a stage (spill.c). */
+struct spill {
+	struct runfile	 rf;		/* sS/wP.spill, runs sorted by key */
+	char		*path;
+	enum vtype	 kt;
+	enum vtype	 vt;
+	enum op_fn	 fn;		/* the reduce's, or 0: keep all */
+	unsigned int	 fanin;		/* runs merged at once */
+	unsigned int	 passes;	/* merge passes made */
+	uint64_t	 bytes;		/* spilled */
+	void		(*tick)(void *, uint64_t);	/* records merged */
+	void		*arg;
 };
 
 /* A mapped run file. */
@@ -439,12 +486,23 @@ struct ckpt {
 	uint64_t	 job_id;
 };
 
-/* A crash to inject: --inject-crash PARTITION:OPERATOR[:RECORD[:ATTEMPTS]]. */
+/*
+ * A crash to inject: --inject-crash PARTITION:OPERATOR[:RECORD[:ATTEMPTS]],
+ * or PARTITION:spill[:N[:ATTEMPTS]] (while it writes its Nth spill) or
+ * PARTITION:merge[:N[:ATTEMPTS]] (after N records of a merge of spills).
+ */
+enum inject_point {
+	INJECT_RECORD,
+	INJECT_SPILL,
+	INJECT_MERGE,
+};
+
 struct inject {
 	int		 set;
+	enum inject_point point;
 	unsigned int	 part;
 	unsigned int	 op;
-	uint64_t	 record;	/* of the operator's stage input */
+	uint64_t	 record;	/* of the operator's stage input, or N */
 	unsigned int	 attempts;	/* crash on attempts 1..attempts */
 };
 
@@ -474,6 +532,7 @@ struct run_opts {
 	unsigned int	 max_attempts;
 	uint64_t	 checkpoint_interval;	/* bytes of input */
 	uint64_t	 split_size;	/* --split-size, or 0: one range */
+	uint64_t	 memory;	/* --memory, or 0 */
 	double		 heartbeat_timeout;	/* seconds */
 	double		 task_timeout;	/* a user's command; -1 not given */
 	double		 chaos;		/* mean seconds between kills, or 0 */
@@ -543,15 +602,21 @@ struct job {
 	uint64_t	 bytes_written;	/* of the output */
 	uint64_t	 journal_bad;	/* offset + 1 of a damaged line */
 	int		 replace_own;	/* -o holds an earlier run's output */
+	uint64_t	 memory;	/* the workers' budget, together */
+	uint64_t	 mem_share;	/* each worker's */
 };
 
 
 /* memcg.c */
 char		*memcg_dir(int *);
 uint64_t	 memcg_oom_kills(int *);
+uint64_t	 memcg_limit(void);
+uint64_t	 mem_physical(void);
+uint64_t	 mem_default_budget(void);
 
 /* util.c */
 void		*json_text(const char *, size_t);
+int		 size_parse(const char *, uint64_t *);
 
 /* xmalloc.c */
 void		*xmalloc(size_t);
@@ -656,6 +721,8 @@ void		 agg_add_batch(struct agg *, const int64_t *, const int64_t *,
 		     size_t);
 size_t		 agg_count(const struct agg *);
 int		 agg_next(const struct agg *, size_t *, int64_t *, int64_t *);
+void		 agg_limit(struct agg *, size_t);
+size_t		 agg_bytes(const struct agg *);
 
 /* sort.c */
 void		 sort_pairs(struct pair *, size_t);
@@ -711,6 +778,8 @@ void		 sagg_add_hashed(struct sagg *, const char *, size_t,
 		     uint64_t, int64_t);
 struct pair	*sagg_pairs(struct sagg *, size_t *);
 int		 sagg_full(const struct sagg *);
+void		 sagg_limit(struct sagg *, size_t);
+size_t		 sagg_bytes(const struct sagg *);
 
 /* recs.c */
 void		 recbuf_add(struct recbuf *, int64_t, int64_t);
@@ -723,6 +792,7 @@ int64_t		 fold_one(enum op_fn, enum vtype, int64_t, int64_t);
 
 /* proto.c (the messages are in contract.h) */
 void		 buf_add(struct buf *, const void *, size_t);
+char		*buf_reserve(struct buf *, size_t);
 void		 buf_drain(struct buf *, size_t);
 void		 buf_free(struct buf *);
 ssize_t		 proto_flush(int, struct buf *);
@@ -782,6 +852,10 @@ int		 runfile_open(struct runfile *, const char *, unsigned int,
 int		 runfile_append(struct runfile *, const struct pair *,
 		     const uint64_t *);
 int		 runfile_append_agg(struct runfile *, const struct agg *);
+int		 runfile_run_begin(struct runfile *);
+int		 runfile_run_put(struct runfile *, int64_t, int64_t);
+int		 runfile_run_end(struct runfile *);
+
 int		 runfile_open_typed(struct runfile *, const char *,
 		     unsigned int, enum vtype, enum vtype, uint64_t,
 		     unsigned int);
@@ -806,8 +880,19 @@ int		 runfile_sync(struct runfile *);
 int		 runfile_used(const char *, unsigned int, uint8_t *);
 int		 runfile_seal(struct runfile *, int);
 void		 runfile_abort(struct runfile *);
+
 int		 shuffle_open_len(struct shuffle_file *, const char *,
 		     unsigned int, uint64_t, char **);
+
+/* spill.c */
+int		 spill_open(struct spill *, const char *, enum vtype,
+		     enum vtype, enum op_fn, unsigned int, uint64_t,
+		     unsigned int);
+void		 spill_free(struct spill *);
+int		 spill_run(struct spill *, const struct pair *, size_t);
+int		 spill_agg(struct spill *, struct agg *);
+int		 spill_merge(struct spill *, const char *, enum vtype, int);
+void		 spill_remove(struct spill *);
 
 /* output.c */
 size_t		 output_format(char *, int64_t, int64_t);
@@ -868,14 +953,7 @@ char		*jd_file(const char *, const char *);
 char		*jd_stage(const char *, unsigned int);
 char		*jd_run(const char *, unsigned int, unsigned int);
 char		*jd_redo_lock(const char *, unsigned int, unsigned int);
-/*
- * The files a reduce's table is saved to at its checkpoints, in turn.
- * Three: the next one written is never that of either checkpoint slot, so
- * a crash while it is written leaves both slots' snapshots whole.
- */
-#define SNAP_FILES	3
-char		*jd_snapshot(const char *, unsigned int, unsigned int,
-		     unsigned int);
+char		*jd_spill(const char *, unsigned int, unsigned int);
 char		*jd_reduced(const char *, unsigned int, unsigned int);
 char		*jd_used(const char *, unsigned int);
 char		*jd_part(const char *, unsigned int);

@@ -59,11 +59,14 @@ jd_redo_lock(const char *dir, unsigned int s, unsigned int p)
 	return (jd_name(dir, "s%u/w%u.redo", s, p));
 }
 
-/* Snapshot i (0 or 1) of partition p's reduce table in stage s. */
+/*
+ * The runs partition p's reduce spilled in stage s (spill.c); ".tmp" while
+ * written, as every run file.
+ */
 char *
-jd_snapshot(const char *dir, unsigned int s, unsigned int p, unsigned int i)
+jd_spill(const char *dir, unsigned int s, unsigned int p)
 {
-	return (jd_name(dir, "s%u/w%u.snap%u", s, p, i));
+	return (jd_name(dir, "s%u/w%u.spill", s, p));
 }
 
 /* The groups partition p's reduce wrote in stage s. */

@@ -120,3 +120,102 @@ memcg_oom_kills(int *cgroup)
 		n = file_field("/proc/vmstat", "oom_kill");
 	return (n < 0 ? 0 : (uint64_t)n);
 }
+
+/* A file that holds one number, or "max"; UINT64_MAX for "max" or none. */
+static uint64_t
+file_number(const char *path)
+{
+	FILE			*f;
+	char			 line[64];
+	unsigned long long	 v;
+	char			*end;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return (UINT64_MAX);
+	if (fgets(line, sizeof line, f) == NULL) {
+		fclose(f);
+		return (UINT64_MAX);
+	}
+	fclose(f);
+	errno = 0;
+	v = strtoull(line, &end, 10);
+	if (end == line || errno != 0)
+		return (UINT64_MAX);
+	return ((uint64_t)v);
+}
+
+/*
+ * The memory this process's cgroup may use, or UINT64_MAX when it has no
+ * limit.  In v2 a cgroup is held by the least memory.max of it and its
+ * ancestors; v1 says so itself in memory.stat
+ * (hierarchical_memory_limit), and writes "no limit" as a huge number.
+ */
+uint64_t
+memcg_limit(void)
+{
+	char		*dir, *path, *slash;
+	uint64_t	 lim = UINT64_MAX, v;
+	int64_t		 h;
+	int		 v2 = 0;
+
+	if ((dir = memcg_dir(&v2)) == NULL)
+		return (UINT64_MAX);
+	if (!v2) {
+		xasprintf(&path, "%s/memory.stat", dir);
+		h = file_field(path, "hierarchical_memory_limit");
+		free(path);
+		if (h > 0)
+			lim = (uint64_t)h;
+		else {
+			xasprintf(&path, "%s/memory.limit_in_bytes", dir);
+			lim = file_number(path);
+			free(path);
+		}
+	} else {
+		for (;;) {
+			xasprintf(&path, "%s/memory.max", dir);
+			v = file_number(path);
+			free(path);
+			if (v < lim)
+				lim = v;
+			if ((slash = strrchr(dir, '/')) == NULL ||
+			    strcmp(dir, "/sys/fs/cgroup") == 0 ||
+			    strcmp(dir, "/sys/fs/cgroup/unified") == 0)
+				break;
+			*slash = '\0';
+		}
+	}
+	free(dir);
+	/* v1's "unlimited" is about INT64_MAX rounded to a page. */
+	if (lim >= (uint64_t)1 << 60)
+		lim = UINT64_MAX;
+	return (lim);
+}
+
+/* The machine's physical memory, in bytes (0 if unknown). */
+uint64_t
+mem_physical(void)
+{
+	long	pages = sysconf(_SC_PHYS_PAGES);
+	long	size = sysconf(_SC_PAGESIZE);
+
+	if (pages <= 0 || size <= 0)
+		return (0);
+	return ((uint64_t)pages * (uint64_t)size);
+}
+
+/*
+ * The default memory budget of a job's workers together: half of the
+ * physical memory, or of the cgroup's limit where it is less.
+ */
+uint64_t
+mem_default_budget(void)
+{
+	uint64_t	phys = mem_physical(), lim = memcg_limit();
+
+	if (phys == 0 || lim < phys)
+		phys = lim;
+	if (phys == UINT64_MAX)
+		phys = (uint64_t)1 << 30;	/* nothing says: 1 GiB */
+	return (phys / 2);
+}

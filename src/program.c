@@ -46,6 +46,8 @@ static int		 is_name(json_t *, const char *);
 static int		 program_load_json(struct program *, size_t, char **);
 static int		 load_partitions(struct program *, json_t *,
 			     struct jpos *, char **);
+static int		 load_memory(struct program *, json_t *,
+			     struct jpos *, char **);
 static int		 load_timeout(struct program *, json_t *,
 			     struct jpos *, char **);
 static int		 load_changekey(struct program *, json_t *,
@@ -538,7 +540,7 @@ program_load_json(struct program *p, size_t len, char **cause)
 	struct srcpos	 where;
 	static const char *known[] = { "partitions", "input", "files",
 	    "changeKeyOn", "operations", "instructions", "output",
-	    "taskTimeout", NULL };
+	    "taskTimeout", "memory", NULL };
 
 	root = json_loadb(p->text, len, JSON_REJECT_DUPLICATES, &e);
 	if (root == NULL) {
@@ -561,6 +563,7 @@ program_load_json(struct program *p, size_t len, char **cause)
 	json_warn_unknown(p, root, rootpos, known);
 	if (load_partitions(p, root, rootpos, cause) != 0 ||
 	    load_timeout(p, root, rootpos, cause) != 0 ||
+	    load_memory(p, root, rootpos, cause) != 0 ||
 	    load_changekey(p, root, rootpos, cause) != 0 ||
 	    load_inputs(p, root, rootpos, cause) != 0)
 		goto fail;
@@ -623,6 +626,30 @@ load_timeout(struct program *p, json_t *root, struct jpos *rootpos,
 		return (-1);
 	}
 	p->task_timeout_ms = (int64_t)json_integer_value(j);
+	return (0);
+}
+
+/* "memory": the workers' budget, a size ("512M") or bytes, if given. */
+static int
+load_memory(struct program *p, json_t *root, struct jpos *rootpos,
+    char **cause)
+{
+	json_t		*j;
+	struct jpos	*at;
+	uint64_t	 n;
+
+	if ((j = json_object_get(root, "memory")) == NULL)
+		return (0);
+	at = jpos_member(rootpos, "memory");
+	if (json_is_integer(j) && json_integer_value(j) > 0)
+		n = (uint64_t)json_integer_value(j);
+	else if (!json_is_string(j) ||
+	    size_parse(json_string_value(j), &n) != 0) {
+		program_error(cause, p, &at->at, "memory must be a size, "
+		    "like \"512M\" or \"2G\", or a number of bytes");
+		return (-1);
+	}
+	p->memory = n;
 	return (0);
 }
 
@@ -965,6 +992,9 @@ program_canonical(const struct program *p)
 	if (p->task_timeout_ms >= 0)
 		json_object_set_new(root, "taskTimeout",
 		    json_integer(p->task_timeout_ms));
+	if (p->memory != 0)
+		json_object_set_new(root, "memory",
+		    json_integer((json_int_t)p->memory));
 	ops = json_array();
 	for (i = 0; i < p->nops; i++) {
 		op = &p->ops[i];

@@ -16,12 +16,13 @@
 #include "contract.h"	/* first: it compiles on its own */
 #include "forkflow.h"
 
-/* Append bytes to a buffer. */
-void
-buf_add(struct buf *b, const void *data, size_t len)
+/*
+ * Make room for len more bytes at the end of a buffer, and return where
+ * they go; the caller writes them and adds to b->len.
+ */
+char *
+buf_reserve(struct buf *b, size_t len)
 {
-	if (len == 0)
-		return;
 	if (b->off > 0 && b->off == b->len) {
 		b->off = 0;
 		b->len = 0;
@@ -36,7 +37,16 @@ buf_add(struct buf *b, const void *data, size_t len)
 			b->cap = b->cap ? b->cap * 2 : 4096;
 		b->data = xreallocarray(b->data, b->cap, 1);
 	}
-	memcpy(b->data + b->len, data, len);
+	return (b->data + b->len);
+}
+
+/* Append bytes to a buffer. */
+void
+buf_add(struct buf *b, const void *data, size_t len)
+{
+	if (len == 0)
+		return;
+	memcpy(buf_reserve(b, len), data, len);
 	b->len += len;
 }
 

@@ -121,11 +121,37 @@ sagg_clear(struct sagg *t)
 	arena_reset(&t->a);
 }
 
-/* Is the table as full as it should get before it is flushed? */
+/* The memory the table takes. */
+size_t
+sagg_bytes(const struct sagg *t)
+{
+	return (t->cap * sizeof *t->e + t->kcap + t->a.bytes);
+}
+
+/* Keep the table within bytes (sagg_full() says when it is not). */
+void
+sagg_limit(struct sagg *t, size_t bytes)
+{
+	t->max_bytes = bytes;
+}
+
+/*
+ * Is the table as full as it should get before it is flushed?  With a
+ * limit: near a growth of its slots (which double when half full, both
+ * held while they move) or of its keys that the limit has no room for.
+ */
 int
 sagg_full(const struct sagg *t)
 {
-	return (t->klen > SAGG_KEYS_MAX);
+	size_t	slots = t->cap * sizeof *t->e;
+
+	if (t->klen > SAGG_KEYS_MAX)
+		return (1);
+	if (t->max_bytes == 0)
+		return (0);
+	return ((t->used * 8 > t->cap * 3 && 3 * slots + t->kcap >
+	    t->max_bytes) || (t->klen * 4 > t->kcap * 3 && slots +
+	    2 * t->kcap > t->max_bytes));
 }
 
 /* Merge x into the key s of length len (empty keys too). */

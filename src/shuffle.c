@@ -206,6 +206,136 @@ runfile_put_run(struct runfile *rf, struct run_ent *ent, const void *data,
 }
 
 /*
+ * A run of one bucket written as it comes (a merge's output, too big to
+ * hold): runfile_run_begin() leaves room for the run's header and table,
+ * runfile_run_put() adds records' bytes through a buffer, and
+ * runfile_run_end() writes the header and table, with the sum of all.
+ */
+struct runfile_stream {
+	uint64_t	 start;		/* where the run begins */
+	uint64_t	 bytes;
+	uint64_t	 records;
+	XXH3_state_t	*sum;
+	char		*buf;
+	size_t		 blen;
+};
+
+#define RUN_STREAM_BUF	((size_t)1 << 20)
+
+int
+runfile_run_begin(struct runfile *rf)
+{
+	struct runfile_stream	*s;
+	size_t			 head = sizeof (struct run_hdr) +
+				    sizeof (struct run_ent);
+
+	if (rf->nbuckets != 1 || rf->stream != NULL) {
+		errno = EINVAL;
+		return (-1);
+	}
+	s = xcalloc(1, sizeof *s);
+	s->start = rf->len;
+	if ((s->sum = XXH3_createState()) == NULL)
+		fatalx("out of memory");
+	XXH3_64bits_reset(s->sum);
+	s->buf = xmalloc(RUN_STREAM_BUF);
+	rf->stream = s;
+	/* The header and table, written for real at the end. */
+	memset(s->buf, 0, head);
+	if (write_all(rf->fd, s->buf, head) != 0)
+		return (-1);
+	rf->len += head;
+	return (0);
+}
+
+static int
+runfile_run_flush(struct runfile *rf)
+{
+	struct runfile_stream	*s = rf->stream;
+
+	if (s->blen == 0)
+		return (0);
+	XXH3_64bits_update(s->sum, s->buf, s->blen);
+	if (write_all(rf->fd, s->buf, s->blen) != 0)
+		return (-1);
+	rf->len += s->blen;
+	s->bytes += s->blen;
+	s->blen = 0;
+	return (0);
+}
+
+/* Add one record (k, v) of the file's types to the run being written. */
+int
+runfile_run_put(struct runfile *rf, int64_t k, int64_t v)
+{
+	struct runfile_stream	*s = rf->stream;
+	size_t			 need;
+	char			*p;
+
+	need = val_size(rf->kt, k) + val_size(rf->vt, v);
+	if (s->blen + need > RUN_STREAM_BUF && runfile_run_flush(rf) != 0)
+		return (-1);
+	if (need > RUN_STREAM_BUF) {
+		/* A record larger than the buffer: its own write. */
+		p = xmalloc(need);
+		val_put(rf->vt, val_put(rf->kt, p, k), v);
+		XXH3_64bits_update(s->sum, p, need);
+		if (write_all(rf->fd, p, need) != 0) {
+			free(p);
+			return (-1);
+		}
+		free(p);
+		rf->len += need;
+		s->bytes += need;
+	} else {
+		p = val_put(rf->kt, s->buf + s->blen, k);
+		p = val_put(rf->vt, p, v);
+		s->blen += need;
+	}
+	s->records++;
+	return (0);
+}
+
+/* End the run: write its header and table where runfile_run_begin left
+ * room. */
+int
+runfile_run_end(struct runfile *rf)
+{
+	struct runfile_stream	*s = rf->stream;
+	struct run_hdr		 hdr;
+	struct run_ent		 ent;
+	char			 head[sizeof hdr + sizeof ent];
+	int			 r = -1;
+
+	if (runfile_run_flush(rf) != 0)
+		goto out;
+	memset(&hdr, 0, sizeof hdr);
+	memset(&ent, 0, sizeof ent);
+	hdr.magic = RUN_MAGIC;
+	hdr.nbuckets = 1;
+	hdr.records = s->records;
+	/* An integer file counts records, a typed one bytes. */
+	ent.count = rf->kt == VT_INT && rf->vt == VT_INT ? s->records :
+	    s->bytes;
+	ent.sum = XXH3_64bits_digest(s->sum);
+	hdr.sum = run_table_sum(&hdr, &ent);
+	memcpy(head, &hdr, sizeof hdr);
+	memcpy(head + sizeof hdr, &ent, sizeof ent);
+	if (pwrite(rf->fd, head, sizeof head, (off_t)s->start) !=
+	    (ssize_t)sizeof head)
+		goto out;
+	rf->runs++;
+	rf->records += s->records;
+	r = 0;
+out:
+	XXH3_freeState(s->sum);
+	free(s->buf);
+	free(s);
+	rf->stream = NULL;
+	return (r);
+}
+
+/*
  * Append a run: counts[b] records for each bucket b, stored one bucket
  * after the other in pairs.
  */
@@ -393,6 +523,12 @@ fail:
 void
 runfile_abort(struct runfile *rf)
 {
+	if (rf->stream != NULL) {
+		XXH3_freeState(rf->stream->sum);
+		free(rf->stream->buf);
+		free(rf->stream);
+		rf->stream = NULL;
+	}
 	if (rf->fd != -1)
 		close(rf->fd);
 	rf->fd = -1;

@@ -25,6 +25,10 @@ struct stage_sums {
 	json_int_t	 bytes_in;
 	json_int_t	 bytes_out;
 	double		 cpu;
+	json_int_t	 spills;	/* runs spilled past the memory budget */
+	json_int_t	 spilled;	/* their bytes */
+	json_int_t	 passes;	/* merge passes over them */
+	json_int_t	 peak_kib;	/* the most any worker held */
 };
 
 /* One partition's counters of one stage, into the table (stream.c). */
@@ -137,10 +141,21 @@ stats_stage(const struct job *job, unsigned int s, json_int_t *opin,
 	char			 name[32];
 	size_t			 i;
 	unsigned int		 p;
+	json_int_t		 k0, k1;
 
 	counters_clear();
-	for (p = 0; p < job->nparts; p++)
+	sum->peak_kib = 0;
+	for (p = 0; p < job->nparts; p++) {
+		/* The counters add up; the peak of memory is the most. */
+		k0 = counters_get(COUNTER_OWN "peak kib");
 		stats_load(job, p, s);
+		k1 = counters_get(COUNTER_OWN "peak kib") - k0;
+		if (k1 > sum->peak_kib)
+			sum->peak_kib = k1;
+	}
+	sum->spills = counters_get(COUNTER_OWN "spills");
+	sum->spilled = counters_get(COUNTER_OWN "spilled bytes");
+	sum->passes = counters_get(COUNTER_OWN "merge passes");
 	sum->in = counters_get(COUNTER_OWN "records in");
 	sum->out = counters_get(COUNTER_OWN "records out");
 	sum->bytes_in = counters_get(COUNTER_OWN "bytes in");
@@ -152,9 +167,11 @@ stats_stage(const struct job *job, unsigned int s, json_int_t *opin,
 	}
 	counters_user(stats_user_add, user);
 	counters_clear();
-	return (json_pack("{s:i, s:I, s:I, s:f, s:f}", "stage", (int)s,
-	    "records_in", sum->in, "records_out", sum->out, "wall", wall,
-	    "cpu", sum->cpu));
+	return (json_pack("{s:i, s:I, s:I, s:f, s:f, s:I, s:I, s:I, s:I}",
+	    "stage", (int)s, "records_in", sum->in, "records_out", sum->out,
+	    "wall", wall, "cpu", sum->cpu, "spilled_runs", sum->spills,
+	    "spilled_bytes", sum->spilled, "merge_passes", sum->passes,
+	    "peak_kib", sum->peak_kib));
 }
 
 /* Gather the job's counters (a json_t object). */
@@ -311,6 +328,19 @@ stats_print(void *stats, FILE *f)
 	    json_object_get(o, "skipped_records")), json_real_value(
 	    json_object_get(o, "wall")), json_real_value(json_object_get(o,
 	    "cpu")));
+	a = json_object_get(o, "stages");
+	json_array_foreach(a, i, e) {
+		if (json_integer_value(json_object_get(e, "spilled_runs")) == 0)
+			continue;
+		fprintf(f, "  stage %zu spilled %lld runs, %lld bytes, in %lld "
+		    "merge passes; peak worker memory %lld KiB\n", i,
+		    (long long)json_integer_value(json_object_get(e,
+		    "spilled_runs")), (long long)json_integer_value(
+		    json_object_get(e, "spilled_bytes")), (long long)
+		    json_integer_value(json_object_get(e, "merge_passes")),
+		    (long long)json_integer_value(json_object_get(e,
+		    "peak_kib")));
+	}
 	a = json_object_get(o, "user");
 	if (json_object_size(a) > 0)
 		fprintf(f, "  counters of the streaming commands:\n");

@@ -4,6 +4,7 @@
  * them.
  */
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,4 +86,43 @@ mono_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+}
+
+/*
+ * A size: a positive number with an optional k, M or G (powers of 1024).
+ * 0, or -1 when it is not one.
+ */
+int
+size_parse(const char *s, uint64_t *out)
+{
+	char			*end;
+	unsigned long long	 n;
+	unsigned int		 shift = 0;
+
+	if (*s == '\0' || *s == '-')
+		return (-1);
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	switch (*end) {
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	}
+	if (end == s || *end != '\0' || errno != 0 || n == 0 ||
+	    n > (UINT64_MAX >> shift))
+		return (-1);
+	*out = (uint64_t)n << shift;
+	return (0);
 }

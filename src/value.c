@@ -38,6 +38,7 @@ arena_alloc(struct arena *a, size_t len)
 		size = len > ARENA_CHUNK ? len : ARENA_CHUNK;
 		a->chunk = xmalloc(size);
 		a->size = size;
+		a->bytes += size;
 		a->used = 0;
 	}
 	p = a->chunk + a->used;
@@ -57,6 +58,7 @@ arena_reset(struct arena *a)
 	a->old = NULL;
 	a->nold = 0;
 	a->used = 0;
+	a->bytes = a->chunk != NULL ? a->size : 0;
 }
 
 void

@@ -89,11 +89,21 @@ struct wctx {
 
 	int			 redo;		/* producing a file again */
 	uint64_t		 out_sum;	/* XXH3 of the part written */
+
+	/* The memory the stage's tables and records may take (its share
+	 * of --memory), and what went to disk past it. */
+	uint64_t		 budget;
+	struct spill		 spill;		/* a reduce's sorted runs */
+	uint64_t		 spills;	/* runs, this stage */
+	uint64_t		 spilled;	/* bytes of them */
+	uint64_t		 passes;	/* merge passes */
 };
 
 static void	worker_run_stage(struct wctx *, unsigned int);
 static const char *worker_sink_name(const struct wctx *);
 static void	worker_sink(void *, struct batch *);
+static void	worker_sink_spill(struct wctx *);
+static void	worker_spill_recs(struct wctx *, const struct pair *, size_t);
 static int	worker_stage_committed(struct wctx *, unsigned int);
 static __dead void worker_fail(struct wctx *, uint32_t, uint64_t, uint64_t,
 		    const char *);
@@ -463,7 +473,8 @@ worker_inject(struct wctx *w, struct batch *b, uint64_t lo)
 	const struct inject	*ij = &w->job->opts->inject;
 	uint64_t		 i;
 
-	if (!ij->set || ij->part != w->part || w->attempt > ij->attempts)
+	if (!ij->set || ij->point != INJECT_RECORD || ij->part != w->part ||
+	    w->attempt > ij->attempts)
 		return;
 	if (!(ij->op >= w->st->first && ij->op < w->st->end) &&
 	    !(w->st->reduce_out != NULL &&
@@ -494,9 +505,11 @@ worker_sink(void *arg, struct batch *b)
 	if (w->st->reduce_out != NULL)
 		w->status->op = (uint32_t)(w->st->reduce_out -
 		    w->job->prog->ops);
-	if (w->use_agg)
+	if (w->use_agg) {
+		if (!agg_room(&w->comb, b->n))
+			worker_sink_spill(w);
 		agg_add_batch(&w->comb, b->k, b->v, b->n);
-	else {
+	} else {
 		for (i = 0; i < b->n; i++)
 			recbuf_add(&w->recs, b->k[i], b->v[i]);
 	}
@@ -524,6 +537,8 @@ worker_push_batch(struct wctx *w, struct batch *b)
 	memset(&err, 0, sizeof err);
 	if (ops_run(w->job->prog, st->first, st->end, b, &sink, &err) != 0)
 		worker_op_fail(w, &err);
+	if (recbuf_full(&w->recs, w->budget))
+		worker_sink_spill(w);
 	sp->cur_n = 0;
 	sp->heartbeat++;
 	sp->records_in = w->records_in;
@@ -668,6 +683,33 @@ cpu_us(void)
 }
 
 /*
+ * The most anonymous memory this worker has been seen to hold, in KiB:
+ * its RssAnon, sampled where it peaks (before a spill, at a checkpoint,
+ * at the end of a stage).  Pages of files it maps do not count: the
+ * kernel takes them back at will.
+ */
+static int64_t
+worker_peak_kib(void)
+{
+	static int64_t	 peak;
+	FILE		*f;
+	char		 line[128];
+	long long	 kib;
+
+	if ((f = fopen("/proc/self/status", "r")) == NULL)
+		return (peak);
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (sscanf(line, "RssAnon: %lld kB", &kib) == 1) {
+			if (kib > peak)
+				peak = kib;
+			break;
+		}
+	}
+	fclose(f);
+	return (peak);
+}
+
+/*
  * Save the stage's counters as they stand at checkpoint generation g (0:
  * the stage's end), where a resumed worker finds them: the streaming
  * commands' own, and the worker's, named after COUNTER_OWN (records into
@@ -689,6 +731,10 @@ worker_save_counters(struct wctx *w, uint64_t g)
 	counters_set(COUNTER_OWN "bytes in", (int64_t)w->bytes_in);
 	counters_set(COUNTER_OWN "bytes out", (int64_t)w->bytes_out);
 	counters_set(COUNTER_OWN "cpu us", w->cpu_base + cpu_us() - w->cpu_start);
+	counters_set(COUNTER_OWN "spills", (int64_t)w->spills);
+	counters_set(COUNTER_OWN "spilled bytes", (int64_t)w->spilled);
+	counters_set(COUNTER_OWN "merge passes", (int64_t)w->passes);
+	counters_set(COUNTER_OWN "peak kib", worker_peak_kib());
 
 	if (g == 0)
 		path = jd_counters(w->job->jobdir, w->part, w->s);
@@ -734,6 +780,11 @@ worker_checkpoint(struct wctx *w, uint32_t phase, uint64_t cursor,
 	w->cs.op = (uint32_t)w->st->first;
 	w->cs.sink_runs = w->sink.runs;
 	w->cs.sink_len = w->sink.len;
+	w->cs.spill_runs = w->spill.path != NULL ? w->spill.rf.runs : 0;
+	w->cs.spill_len = w->spill.path != NULL ? w->spill.rf.len : 0;
+	if (job->opts->durable && w->spill.path != NULL &&
+	    runfile_sync(&w->spill.rf) != 0)
+		worker_io_fail(w, w->spill.rf.tmp);
 	w->cs.cursor = cursor;
 	w->cs.cursor2 = cursor2;
 	w->cs.records_in = w->records_in;
@@ -754,6 +805,22 @@ worker_checkpoint(struct wctx *w, uint32_t phase, uint64_t cursor,
 	    "%u runs", (unsigned long long)w->cs.generation, w->s, phase,
 	    (unsigned long long)cursor, (unsigned long long)cursor2,
 	    w->sink.runs);
+}
+
+/*
+ * The memory the stage's tables and records may take: the worker's share
+ * of --memory, less what the rest of a worker needs (batches, buffers of
+ * commands and files), a quarter of the share up to 16 MiB.
+ */
+static uint64_t
+worker_budget(const struct wctx *w)
+{
+	uint64_t	share = w->job->mem_share, reserve;
+
+	reserve = share / 4 < ((uint64_t)16 << 20) ? share / 4 :
+	    (uint64_t)16 << 20;
+	return (share - reserve < ((uint64_t)256 << 10) ?
+	    (uint64_t)256 << 10 : share - reserve);
 }
 
 /* Is a checkpoint due? */
@@ -956,7 +1023,9 @@ worker_count_words(struct wctx *w, int resume)
 			words++;
 			p = q;
 		}
-		if (w->job->opts->inject.set && w->job->opts->inject.part == w->part &&
+		if (w->job->opts->inject.set &&
+		    w->job->opts->inject.point == INJECT_RECORD &&
+		    w->job->opts->inject.part == w->part &&
 		    w->attempt <= w->job->opts->inject.attempts &&
 		    w->job->opts->inject.record < w->records_in + lines &&
 		    w->job->opts->inject.record >= w->records_in) {
@@ -997,79 +1066,154 @@ worker_is_wordcount(const struct wctx *w)
 	    st->reduce_out->fn != FN_COLLECT);
 }
 
-/* Write the whole reduce table as a snapshot, for a checkpoint. */
+/*
+ * A run went to disk because the stage's records outgrew its share of the
+ * memory: count it, and crash here if asked to (--inject-crash P:spill:N),
+ * after its bytes and before the checkpoint that keeps them.
+ */
 static void
-worker_snapshot(struct wctx *w, const struct agg *red)
+worker_spilled(struct wctx *w, uint64_t bytes)
 {
-	struct runfile	 rf;
-	char		*path;
+	const struct inject	*ij = &w->job->opts->inject;
 
-	w->cs.snap_gen++;
-	path = jd_snapshot(w->job->jobdir, w->s, w->part, w->cs.snap_gen % SNAP_FILES);
-	if (runfile_open(&rf, path, 1, 0, 0) != 0)
-		worker_io_fail(w, path);
-	if (runfile_append_agg(&rf, red) != 0)
-		worker_io_fail(w, path);
-	w->cs.snap_len = rf.len;
-	if (runfile_seal(&rf, w->job->opts->durable) != 0)
-		worker_io_fail(w, path);
-	free(path);
+	if (bytes == 0)
+		return;
+	(void)worker_peak_kib();
+	w->spilled += bytes;
+	if (ij->set && ij->point == INJECT_SPILL && ij->part == w->part &&
+	    w->attempt <= ij->attempts && ij->record == w->spills)
+		raise(SIGKILL);
+	w->spills++;
+	w->status->heartbeat++;
 }
 
-/* The snapshot the checkpoint names is damaged: say so. */
+/* The sink is at the stage's share of memory: one more run of its file. */
 static void
-worker_snapshot_damaged(struct wctx *w, uint64_t off)
+worker_sink_spill(struct wctx *w)
+{
+	uint64_t	before = w->sink.len;
+
+	worker_flush(w);
+	worker_spilled(w, w->sink.len - before);
+}
+
+/* A merge of spills moves: crash here if asked to (P:merge:N). */
+static void
+worker_merge_tick(void *arg, uint64_t merged)
+{
+	struct wctx		*w = arg;
+	const struct inject	*ij = &w->job->opts->inject;
+
+	if (ij->set && ij->point == INJECT_MERGE && ij->part == w->part &&
+	    w->attempt <= ij->attempts && merged >= ij->record)
+		raise(SIGKILL);
+}
+
+/*
+ * Open the reduce's spill file, fresh or as the checkpoint left it; one
+ * the checkpoint names that is gone or damaged is the worker's own file:
+ * it does the stage again.  A merge takes in as many runs at once as the
+ * share has MiB, from 2 to 64.
+ */
+static void
+worker_spill_open(struct wctx *w, enum vtype kt, enum vtype vt,
+    enum op_fn fn, int resume)
+{
+	char		*path, *file;
+	uint64_t	 fanin = w->budget >> 20;
+
+	fanin = fanin < 2 ? 2 : fanin > 64 ? 64 : fanin;
+	path = jd_spill(w->job->jobdir, w->s, w->part);
+	if (spill_open(&w->spill, path, kt, vt, fn, (unsigned int)fanin,
+	    resume ? w->cs.spill_len : 0, resume ? w->cs.spill_runs : 0) != 0) {
+		if (!resume || errno != EINVAL)
+			worker_io_fail(w, path);
+		xasprintf(&file, "%s.tmp", jd_spill(NULL, w->s, w->part));
+		worker_restart_stage(w, file, runfile_bad);
+	}
+	free(path);
+	w->spill.tick = worker_merge_tick;
+	w->spill.arg = w;
+}
+
+/* Spill the reduce table as one sorted run, and empty it. */
+static void
+worker_spill_agg(struct wctx *w, struct agg *red)
+{
+	uint64_t	before = w->spill.bytes;
+
+	if (spill_agg(&w->spill, red) != 0)
+		worker_io_fail(w, w->spill.rf.tmp);
+	worker_spilled(w, w->spill.bytes - before);
+}
+
+/* Spill the word table's groups, sorted, as one run, and empty it. */
+static void
+worker_spill_words(struct wctx *w, struct sagg *t)
+{
+	struct pair	*r;
+	size_t		 n;
+
+	r = sagg_pairs(t, &n);
+	recs_sort(r, n, VT_STR, VT_INT);
+	worker_spill_recs(w, r, n);
+	free(r);
+	sagg_clear(t);
+}
+
+/*
+ * Sort n records, fold them as far as a later fold can go on from (COLLECT
+ * keeps the distinct pairs), and spill them as one run.
+ */
+static void
+worker_spill_sorted(struct wctx *w, struct pair *r, size_t n, enum op_fn fn,
+    struct arena *a)
+{
+	recs_sort(r, n, w->st->in_k, w->st->red_v);
+	if (fn != 0)
+		n = recs_fold(r, n, w->st->in_k, w->st->red_v, fn,
+		    fn == FN_COLLECT, a);
+	worker_spill_recs(w, r, n);
+	arena_reset(a);
+}
+
+/* Spill n records, sorted, as one run. */
+static void
+worker_spill_recs(struct wctx *w, const struct pair *r, size_t n)
+{
+	uint64_t	before = w->spill.bytes;
+
+	if (spill_run(&w->spill, r, n) != 0)
+		worker_io_fail(w, w->spill.rf.tmp);
+	worker_spilled(w, w->spill.bytes - before);
+}
+
+/*
+ * Merge the spilled runs into the stage's reduced file, with the values
+ * of type vt; a run found damaged is the worker's own file: it does the
+ * stage again.
+ */
+static void
+worker_merge_spills(struct wctx *w, const char *path, enum vtype vt)
 {
 	char	*file;
 
-	file = jd_snapshot(NULL, w->s, w->part, w->cs.snap_gen % SNAP_FILES);
-	worker_damaged(w, file, off, DAMAGE_REREAD);
-	free(file);
-}
-
-/* Load the snapshot the checkpoint names into the reduce table. */
-static int
-worker_load_snapshot(struct wctx *w, struct agg *red)
-{
-	struct shuffle_file	 sf;
-	const struct pair	*p;
-	char			*path, *cause;
-	size_t			 i, n;
-	unsigned int		 r;
-
-	if (w->cs.snap_len == 0)
-		return (0);
-	path = jd_snapshot(w->job->jobdir, w->s, w->part, w->cs.snap_gen % SNAP_FILES);
-	if (shuffle_open(&sf, path, 1, &cause) != 0) {
-		log_warnx("%s", cause);
-		free(cause);
-		free(path);
-		if (sf.damaged)
-			worker_snapshot_damaged(w, sf.bad);
-		return (-1);
+	if (spill_merge(&w->spill, path, vt, w->job->opts->durable) != 0) {
+		if (errno != EINVAL)
+			worker_io_fail(w, path);
+		xasprintf(&file, "%s.tmp", jd_spill(NULL, w->s, w->part));
+		worker_restart_stage(w, file, 0);
 	}
-	free(path);
-	/* Not the snapshot of this checkpoint, or damaged. */
-	if (sf.len != w->cs.snap_len || shuffle_check_all(&sf) != 0) {
-		worker_snapshot_damaged(w, sf.len != w->cs.snap_len ?
-		    w->cs.snap_len : sf.bad);
-		shuffle_close(&sf);
-		return (-1);
-	}
-	for (r = 0; r < sf.runs; r++) {
-		p = shuffle_segment(&sf, r, 0, &n);
-		for (i = 0; i < n; i++)
-			agg_add(red, p[i].k, p[i].v);
-	}
-	shuffle_close(&sf);
-	return (0);
+	w->passes += w->spill.passes;
 }
 
 /*
  * Later stages, first phase, for keys or values that are strings: gather
  * this worker's bucket of every shuffle file, sort it by key and fold each
- * key's group, and write the groups to the stage's reduced file.  (This
- * phase takes no checkpoint inside it yet: a crash reads it again.)
+ * key's group, and write the groups to the stage's reduced file.  Records
+ * past the share of memory are sorted, folded as far as they can be, and
+ * spilled as a run; the runs are merged at the end.  (This phase takes no
+ * checkpoint inside it yet: a crash reads it again.)
  */
 static void
 worker_reduce_sorted(struct wctx *w)
@@ -1081,15 +1225,25 @@ worker_reduce_sorted(struct wctx *w)
 	struct arena		 a;
 	struct sagg		 t;
 	const struct str	*k;
-	size_t			 i;
 	const char		*p, *end;
 	char			*path;
 	size_t			 n = 0, cap = 0, len;
 	unsigned int		 src, run;
 	uint64_t		 one;
-	int			 got;
+	int			 got, words;
+	enum op_fn		 fn = w->st->reduce_in->kind == OP_REDUCE ?
+				    w->st->reduce_in->fn : 0;
 
 	memset(&a, 0, sizeof a);
+	memset(&t, 0, sizeof t);
+	/* Words and counts: a hash table, then sort the groups. */
+	words = fn != 0 && fn != FN_COLLECT && w->st->in_k == VT_STR &&
+	    w->st->red_v == VT_INT && w->st->in_v == VT_INT;
+	if (words) {
+		sagg_init(&t, fn == FN_COUNT ? FN_SUM : fn);
+		sagg_limit(&t, w->budget);
+	}
+	worker_spill_open(w, w->st->in_k, w->st->red_v, fn, 0);
 	sf = xcalloc(job->nparts, sizeof *sf);
 	for (src = 0; src < job->nparts; src++) {
 		if (!worker_source(w, src))
@@ -1101,9 +1255,28 @@ worker_reduce_sorted(struct wctx *w)
 			end = p + len;
 			while ((got = shuffle_next(&sf[src], &p, end,
 			    &rec)) == 1) {
+				if (words) {
+					k = str_of(rec.k);
+					sagg_add(&t, k->s, k->len, rec.v);
+					if ((++n & 0xfff) == 0) {
+						progress();
+						if (sagg_full(&t))
+							worker_spill_words(w,
+							    &t);
+					}
+					continue;
+				}
 				if (n == cap) {
-					cap = cap ? cap * 2 : 4096;
-					r = xreallocarray(r, cap, sizeof *r);
+					if (cap > 0 && 2 * cap * sizeof *r >
+					    w->budget) {
+						worker_spill_sorted(w, r, n,
+						    fn, &a);
+						n = 0;
+					} else {
+						cap = cap ? cap * 2 : 4096;
+						r = xreallocarray(r, cap,
+						    sizeof *r);
+					}
 				}
 				r[n++] = rec;
 				if ((n & 1023) == 0)
@@ -1116,34 +1289,30 @@ worker_reduce_sorted(struct wctx *w)
 		}
 	}
 	w->status->bytes_in = w->bytes_in;
-	memset(&t, 0, sizeof t);
-	if (w->st->reduce_in->kind == OP_REDUCE && w->st->in_k == VT_STR &&
-	    w->st->red_v == VT_INT && w->st->in_v == VT_INT &&
-	    w->st->reduce_in->fn != FN_COLLECT) {
-		/* Words and counts: a hash table, then sort the groups. */
-		sagg_init(&t, w->st->reduce_in->fn == FN_COUNT ? FN_SUM :
-		    w->st->reduce_in->fn);
-		for (i = 0; i < n; i++) {
-			k = str_of(r[i].k);
-			sagg_add(&t, k->s, k->len, r[i].v);
-			if ((i & 0xffff) == 0)
-				progress();
-		}
-		free(r);
+	if (words) {
+		if (w->spills > 0)
+			worker_spill_words(w, &t);
 		r = sagg_pairs(&t, &n);
 		recs_sort(r, n, VT_STR, VT_INT);
+	} else if (w->spills > 0) {
+		worker_spill_sorted(w, r, n, fn, &a);
+		n = 0;
 	} else {
 		recs_sort(r, n, w->st->in_k, w->st->red_v);
-		if (w->st->reduce_in->kind == OP_REDUCE)
-			n = recs_fold(r, n, w->st->in_k, w->st->red_v,
-			    w->st->reduce_in->fn, 0, &a);
+		if (fn != 0)
+			n = recs_fold(r, n, w->st->in_k, w->st->red_v, fn, 0,
+			    &a);
 	}
 	path = jd_reduced(job->jobdir, w->s, w->part);
-	one = n;
-	if (runfile_open_typed(&rf, path, 1, w->st->in_k, w->st->in_v, 0,
-	    0) != 0 || runfile_append_recs(&rf, r, &one) != 0 ||
-	    runfile_seal(&rf, job->opts->durable) != 0)
-		worker_io_fail(w, path);
+	if (w->spills > 0)
+		worker_merge_spills(w, path, w->st->in_v);
+	else {
+		one = n;
+		if (runfile_open_typed(&rf, path, 1, w->st->in_k,
+		    w->st->in_v, 0, 0) != 0 || runfile_append_recs(&rf, r,
+		    &one) != 0 || runfile_seal(&rf, job->opts->durable) != 0)
+			worker_io_fail(w, path);
+	}
 	free(path);
 	for (src = 0; src < job->nparts; src++) {
 		if (worker_source(w, src))
@@ -1154,14 +1323,17 @@ worker_reduce_sorted(struct wctx *w)
 	arena_free(&a);
 	if (t.e != NULL)
 		sagg_free(&t);
-	w->cs.snap_len = 0;
 	worker_checkpoint(w, PHASE_EMIT, 0, 0);
+	spill_remove(&w->spill);
 }
 
 /*
  * Later stages, first phase: merge this worker's bucket of every shuffle
  * file of the previous stage into the reduce table, then write the groups
- * sorted by key to the stage's reduced file.
+ * sorted by key to the stage's reduced file.  A table that reaches the
+ * share of memory, and each checkpoint, spill it as a sorted run (a
+ * checkpoint writes what came since the one before, not the whole
+ * table); the runs and what is left are merged at the end.
  */
 static void
 worker_reduce(struct wctx *w, int resume)
@@ -1175,28 +1347,25 @@ worker_reduce(struct wctx *w, int resume)
 	size_t			 i, n;
 	uint64_t		 skip, rec;
 	unsigned int		 src, r, first = 0;
+	enum op_fn		 fn;
+	int			 merging = resume && w->cs.phase == PHASE_MERGE;
 
 	if (w->st->in_k != VT_INT || w->st->red_v != VT_INT ||
 	    w->st->in_v != VT_INT || w->st->reduce_in->kind == OP_REDUCER) {
 		worker_reduce_sorted(w);
 		return;
 	}
-	agg_init(&red, w->st->reduce_in->fn == FN_COUNT ? FN_SUM :
-	    w->st->reduce_in->fn);
+	fn = w->st->reduce_in->fn == FN_COUNT ? FN_SUM : w->st->reduce_in->fn;
+	agg_init(&red, fn);
+	agg_limit(&red, w->budget);
+	worker_spill_open(w, VT_INT, VT_INT, fn, resume);
 	skip = 0;
-	if (resume && worker_load_snapshot(w, &red) != 0) {
-		log_warnx("snapshot of stage %u unusable; reading the stage's "
-		    "input again", w->s);
-		agg_clear(&red);
-		resume = 0;
-	}
 	if (resume) {
-		first = (unsigned int)w->cs.cursor;
+		first = merging ? job->nparts : (unsigned int)w->cs.cursor;
 		skip = w->cs.cursor2;
 		w->bytes_in = w->cs.bytes_in;
 		w->mark = w->bytes_in;
-	} else
-		w->cs.snap_len = 0;
+	}
 	for (src = first; src < job->nparts; src++) {
 		if (!worker_source(w, src))
 			continue;
@@ -1210,13 +1379,15 @@ worker_reduce(struct wctx *w, int resume)
 			for (i = 0; i < n; i++, rec++) {
 				if (rec < skip)
 					continue;
+				if (agg_full(&red))
+					worker_spill_agg(w, &red);
 				agg_add(&red, seg[i].k, seg[i].v);
 				w->bytes_in += sizeof *seg;
 				if ((rec & 1023) == 1023) {
 					w->status->heartbeat++;
 					w->status->bytes_in = w->bytes_in;
 					if (worker_due(w)) {
-						worker_snapshot(w, &red);
+						worker_spill_agg(w, &red);
 						worker_checkpoint(w,
 						    PHASE_READ, src, rec + 1);
 					}
@@ -1229,14 +1400,22 @@ worker_reduce(struct wctx *w, int resume)
 	w->status->bytes_in = w->bytes_in;
 
 	path = jd_reduced(job->jobdir, w->s, w->part);
-	if (runfile_open(&rf, path, 1, 0, 0) != 0 ||
-	    runfile_append_agg(&rf, &red) != 0 ||
-	    runfile_seal(&rf, job->opts->durable) != 0)
-		worker_io_fail(w, path);
+	if (w->spill.rf.runs == 0) {
+		/* It all fit: the table is the result. */
+		if (runfile_open(&rf, path, 1, 0, 0) != 0 ||
+		    runfile_append_agg(&rf, &red) != 0 ||
+		    runfile_seal(&rf, job->opts->durable) != 0)
+			worker_io_fail(w, path);
+	} else {
+		worker_spill_agg(w, &red);
+		if (!merging)
+			worker_checkpoint(w, PHASE_MERGE, 0, 0);
+		worker_merge_spills(w, path, VT_INT);
+	}
 	free(path);
 	agg_free(&red);
-	w->cs.snap_len = 0;
 	worker_checkpoint(w, PHASE_EMIT, 0, 0);
+	spill_remove(&w->spill);
 }
 
 /* Later stages, second phase: send the sorted groups on. */
@@ -1575,12 +1754,19 @@ worker_run_stage(struct wctx *w, unsigned int s)
 		ops_records[i] = 0;
 	w->cpu_start = cpu_us();
 	w->cpu_base = 0;
+	w->spills = w->spilled = w->passes = 0;
+	w->budget = worker_budget(w);
 	if (resume) {
 		for (i = w->st->first; i < w->st->end; i++) {
 			snprintf(name, sizeof name, COUNTER_OP, (size_t)i);
 			ops_records[i] = (uint64_t)counters_get(name);
 		}
 		w->cpu_base = counters_get(COUNTER_OWN "cpu us");
+		w->spills = (uint64_t)counters_get(COUNTER_OWN "spills");
+		w->spilled = (uint64_t)counters_get(COUNTER_OWN
+		    "spilled bytes");
+		w->passes = (uint64_t)counters_get(COUNTER_OWN
+		    "merge passes");
 	}
 	if (!resume)
 		(void)worker_open_sink(w, 0);
@@ -1612,11 +1798,15 @@ worker_run_stage(struct wctx *w, unsigned int s)
 	stream_env.workdir = job->workdir != NULL ? job->workdir :
 	    (*job->prog->dir != '\0' ? job->prog->dir : NULL);
 	w->use_sagg = worker_is_wordcount(w);
-	if (w->use_agg)
+	if (w->use_agg) {
 		agg_init_combiner(&w->comb, w->st->reduce_out->fn);
-	if (w->use_sagg)
+		agg_limit(&w->comb, w->budget);
+	}
+	if (w->use_sagg) {
 		sagg_init_combiner(&w->words, w->st->reduce_out->fn == FN_COUNT ?
 		    FN_SUM : w->st->reduce_out->fn);
+		sagg_limit(&w->words, w->budget);
+	}
 	recbuf_free(&w->recs);
 	w->recs.kt = w->st->out_k;
 	w->recs.vt = w->st->out_v;
@@ -1653,11 +1843,11 @@ worker_run_stage(struct wctx *w, unsigned int s)
 		path = jd_reduced(job->jobdir, s, w->part);
 		(void)unlink(path);
 		free(path);
-		for (i = 0; i < SNAP_FILES; i++) {
-			path = jd_snapshot(job->jobdir, s, w->part, i);
-			(void)unlink(path);
-			free(path);
-		}
+		file = jd_spill(job->jobdir, s, w->part);
+		xasprintf(&path, "%s.tmp", file);
+		(void)unlink(path);
+		free(path);
+		free(file);
 	}
 
 	worker_save_counters(w, 0);

@@ -19,7 +19,6 @@
 #include "forkflow.h"
 #include "check_forkflow.h"
 
-static int64_t	agg_ref(enum op_fn, int64_t, int64_t);
 static int64_t	agg_fold(enum op_fn, int64_t, const int64_t *, size_t);
 static void	check_fold(enum op_fn, const int64_t *, size_t, int64_t);
 static int	cmp_i64(const void *, const void *);
@@ -31,8 +30,9 @@ static void	check_growth(enum op_fn, size_t, unsigned int);
 	check_fold(fn, xs_, NITEMS(xs_), want);				\
 } while (0)
 
-/* The reference fold of one value into an accumulator. */
-static int64_t
+/* The reference fold of one value into an accumulator (check_spill.c's
+ * too). */
+int64_t
 agg_ref(enum op_fn fn, int64_t acc, int64_t x)
 {
 	switch (fn) {

@@ -98,8 +98,8 @@ publish(struct ckpt *c, uint64_t g)
 	s.sink_len = g * 1000003;
 	s.cursor = g * 65536 + 17;
 	s.cursor2 = g ^ 0x5555;
-	s.snap_gen = (uint32_t)(g + 1);
-	s.snap_len = g * 16;
+	s.spill_runs = (uint32_t)(g + 1);
+	s.spill_len = g * 16;
 	s.records_in = g * 101;
 	s.records_out = g * 99;
 	s.bytes_in = g * 4096;
@@ -126,8 +126,8 @@ expect_state(const struct ckpt *c, uint64_t g)
 	ck_assert_uint_eq(s.sink_len, g * 1000003);
 	ck_assert_uint_eq(s.cursor, g * 65536 + 17);
 	ck_assert_uint_eq(s.cursor2, g ^ 0x5555);
-	ck_assert_uint_eq(s.snap_gen, g + 1);
-	ck_assert_uint_eq(s.snap_len, g * 16);
+	ck_assert_uint_eq(s.spill_runs, g + 1);
+	ck_assert_uint_eq(s.spill_len, g * 16);
 	ck_assert_uint_eq(s.records_in, g * 101);
 	ck_assert_uint_eq(s.records_out, g * 99);
 	ck_assert_uint_eq(s.bytes_in, g * 4096);

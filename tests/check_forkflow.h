@@ -18,6 +18,9 @@ void	 ck_spew(const char *, const void *, size_t);
 void	 ck_spew_str(const char *, const char *);
 uint64_t ck_rand(uint64_t *);
 
+/* check_agg.c */
+int64_t	 agg_ref(enum op_fn, int64_t, int64_t);
+
 struct program;
 char	*ck_program_write(const char *, const char *, const char *, int *,
 	    int *);
@@ -35,6 +38,7 @@ Suite	*program_suite(void);
 Suite	*proto_suite(void);
 Suite	*shuffle_suite(void);
 Suite	*sort_suite(void);
+Suite	*spill_suite(void);
 Suite	*supervisor_suite(void);
 
 #endif

@@ -551,6 +551,88 @@ START_TEST(test_shuffle_open_len)
 }
 END_TEST
 
+
+/*
+ * A run written record by record (runfile_run_begin/put/end) is the same
+ * bytes as the run appended whole, for integers and for strings, across
+ * the writer's buffer; the reader takes it, sums and all.
+ */
+static void
+check_stream_run(enum vtype kt, enum vtype vt, size_t n, size_t biglen)
+{
+	struct runfile		 rf;
+	struct shuffle_file	 sf;
+	struct arena		 a;
+	struct pair		*r, rec;
+	uint64_t		 count = n;
+	char			*whole, *streamed, *cause = NULL, *big;
+	char			 word[32];
+	const char		*p, *end;
+	void			*x, *y;
+	size_t			 i, xlen, ylen, len;
+
+	memset(&a, 0, sizeof a);
+	r = xcalloc(n + 1, sizeof *r);
+	big = xmalloc(biglen + 1);
+	memset(big, 'x', biglen);
+	for (i = 0; i < n; i++) {
+		snprintf(word, sizeof word, "w%zu", i * 7919 % 100003);
+		r[i].k = kt == VT_INT ? (int64_t)(i * 3) - 5 : i == n / 2 &&
+		    biglen > 0 ? str_make(&a, big, biglen) :
+		    str_make(&a, word, strlen(word));
+		r[i].v = vt == VT_INT ? (int64_t)i : str_make(&a, word,
+		    strlen(word));
+	}
+	whole = tmp_path("whole");
+	streamed = tmp_path("streamed");
+	ck_assert_int_eq(runfile_open_typed(&rf, whole, 1, kt, vt, 0, 0), 0);
+	ck_assert_int_eq(runfile_append_recs(&rf, r, &count), 0);
+	ck_assert_int_eq(runfile_seal(&rf, 0), 0);
+	ck_assert_int_eq(runfile_open_typed(&rf, streamed, 1, kt, vt, 0, 0),
+	    0);
+	ck_assert_int_eq(runfile_run_begin(&rf), 0);
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(runfile_run_put(&rf, r[i].k, r[i].v), 0);
+	ck_assert_int_eq(runfile_run_end(&rf), 0);
+	ck_assert_int_eq(runfile_seal(&rf, 0), 0);
+	x = ck_slurp(whole, &xlen);
+	y = ck_slurp(streamed, &ylen);
+	ck_assert_uint_eq(xlen, ylen);
+	ck_assert(memcmp(x, y, xlen) == 0);
+	ck_assert_int_eq(shuffle_open(&sf, streamed, 1, &cause), 0);
+	ck_assert_int_eq(shuffle_check_all(&sf), 0);
+	ck_assert_uint_eq(sf.records, n);
+	p = shuffle_bucket(&sf, 0, 0, &len);
+	ck_assert_ptr_nonnull(p);
+	end = p + len;
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(shuffle_next(&sf, &p, end, &rec), 1);
+		if (kt == VT_INT)
+			ck_assert_int_eq(rec.k, r[i].k);
+		else
+			ck_assert_uint_eq(str_of(rec.k)->len,
+			    str_of(r[i].k)->len);
+	}
+	ck_assert(p == end);
+	shuffle_close(&sf);
+	free(x);
+	free(y);
+	free(whole);
+	free(streamed);
+	free(big);
+	free(r);
+	arena_free(&a);
+}
+
+START_TEST(test_runfile_stream)
+{
+	check_stream_run(VT_INT, VT_INT, 0, 0);
+	check_stream_run(VT_INT, VT_INT, 200000, 0);	/* 3 MB: flushes */
+	check_stream_run(VT_STR, VT_INT, 150000, 0);
+	check_stream_run(VT_STR, VT_STR, 1000, (size_t)3 << 20);
+}
+END_TEST
+
 /*
  * Every truncation of a valid file, and random damage to its header and
  * index: shuffle_open either refuses with a cause or gives segments that lie
@@ -639,6 +721,7 @@ shuffle_suite(void)
 	tcase_add_test(tc, test_shuffle_key_min);
 	tcase_add_test(tc, test_shuffle_corrupt);
 	tcase_add_test(tc, test_shuffle_open_len);
+	tcase_add_test(tc, test_runfile_stream);
 	tcase_add_test(tc, test_shuffle_fuzz);
 	suite_add_tcase(s, tc);
 	return (s);

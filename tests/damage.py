@@ -10,7 +10,7 @@
 # the job's id before any checkpoint was written may do.
 #
 # The files: the stages' run files (sW/wP.data, sealed, and .data.tmp,
-# being written), the reduce snapshots (.snapN), the reduced groups
+# being written), the reduce's spills (.spill.tmp), the reduced groups
 # (.reduced), the last stage's runs (out/part-N.runs.tmp) and parts, the
 # counters of each checkpoint and stage, the checkpoints, and the journal.
 # Damage that the resumed run must read (a part, a stage's counters, a
@@ -125,7 +125,7 @@ def children(pid):
 KINDS = [
     ("run file", re.compile(r"^s\d+/w\d+\.data$")),
     ("run file being written", re.compile(r"^s\d+/w\d+\.data\.tmp$")),
-    ("snapshot", re.compile(r"^s\d+/w\d+\.snap\d$")),
+    ("spill", re.compile(r"^s\d+/w\d+\.spill\.tmp$")),
     ("reduced groups", re.compile(r"^s\d+/w\d+\.reduced$")),
     ("last stage's runs", re.compile(r"^out/part-\d+\.runs\.tmp$")),
     ("part", re.compile(r"(^|/)part-\d+$")),

@@ -27,8 +27,8 @@
 #include "fuzz_util.h"
 
 /* As checkpoint.c has them. */
-#define CKPT_MAGIC	"FFCKPT2"
-#define CKPT_VERSION	2
+#define CKPT_MAGIC	"FFCKPT3"
+#define CKPT_VERSION	3
 #define CKPT_SLOTSIZE	512
 #define CKPT_FILESIZE	(2 * CKPT_SLOTSIZE)
 

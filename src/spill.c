@@ -1,0 +1,393 @@
+/* forkflow: see LICENSE. */
+/*
+ * Spills: what a worker writes when its table or its records outgrow its
+ * share of the memory budget.  Each spill is one run, sorted by key then
+ * value, appended to the stage's spill file (sS/wP.spill, a run file of
+ * one bucket); a checkpoint notes the file's length, so a run torn by a
+ * crash is cut off when the worker resumes, as GNU sort's temporary files
+ * and Spark's ExternalSorter spills are thrown away with their task.
+ *
+ * At the end of the stage the runs are merged, k at a time (the fan-in,
+ * from the budget): while there are more than k, each k of them become one
+ * run of the next pass's file; the last pass writes the stage's output,
+ * one run.  The merge combines equal keys as it goes (the reduce function
+ * is associative), keeps the distinct pairs of a COLLECT until the last
+ * pass joins them, and keeps every record for a streaming reducer.
+ */
+
+#include <sys/mman.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "forkflow.h"
+
+/* A run being merged: where it stands in its mapped file. */
+struct spill_src {
+	const struct shuffle_file *sf;
+	const char	*p;
+	const char	*end;
+	struct pair	 cur;
+	unsigned int	 idx;		/* ties go to the earlier run */
+};
+
+/* How a merge pass treats records of equal keys. */
+enum spill_pass {
+	PASS_KEEP,			/* every record (a reducer's input) */
+	PASS_COMBINE,			/* one per key, or per pair (COLLECT) */
+	PASS_REDUCE,			/* one per key; COLLECT joins values */
+};
+
+/*
+ * Start or resume the spill file at path: new when len is 0, else cut to
+ * len bytes and runs runs, as a checkpoint noted them.  fn is the reduce
+ * function (FN_COUNT's partial counts add up), or 0 to keep every record.
+ */
+int
+spill_open(struct spill *sp, const char *path, enum vtype kt, enum vtype vt,
+    enum op_fn fn, unsigned int fanin, uint64_t len, unsigned int runs)
+{
+	memset(sp, 0, sizeof *sp);
+	sp->kt = kt;
+	sp->vt = vt;
+	sp->fn = fn;
+	sp->fanin = fanin < 2 ? 2 : fanin;
+	sp->path = xstrdup(path);
+	if (runfile_open_typed(&sp->rf, path, 1, kt, vt, len, runs) != 0) {
+		free(sp->path);
+		sp->path = NULL;
+		return (-1);
+	}
+	return (0);
+}
+
+void
+spill_free(struct spill *sp)
+{
+	runfile_abort(&sp->rf);
+	free(sp->path);
+	sp->path = NULL;
+}
+
+/* Add n records, sorted by key then value, as one run. */
+int
+spill_run(struct spill *sp, const struct pair *r, size_t n)
+{
+	uint64_t	before = sp->rf.len, count = n;
+
+	if (n == 0)
+		return (0);
+	if (runfile_append_recs(&sp->rf, r, &count) != 0)
+		return (-1);
+	sp->bytes += sp->rf.len - before;
+	return (0);
+}
+
+/* Add an aggregation table as one run, sorted by key, and empty it. */
+int
+spill_agg(struct spill *sp, struct agg *a)
+{
+	uint64_t	before = sp->rf.len;
+
+	if (agg_count(a) == 0)
+		return (0);
+	if (runfile_append_agg(&sp->rf, a) != 0)
+		return (-1);
+	sp->bytes += sp->rf.len - before;
+	agg_clear(a);
+	return (0);
+}
+
+/* Is a before b?  Key, then value, then the earlier run. */
+static int
+spill_before(const struct spill *sp, const struct spill_src *a,
+    const struct spill_src *b)
+{
+	int	c;
+
+	if (sp->kt == VT_INT) {
+		if (a->cur.k != b->cur.k)
+			return (a->cur.k < b->cur.k);
+	} else if ((c = val_cmp(sp->kt, a->cur.k, b->cur.k)) != 0)
+		return (c < 0);
+	if (sp->vt == VT_INT) {
+		if (a->cur.v != b->cur.v)
+			return (a->cur.v < b->cur.v);
+	} else if ((c = val_cmp(sp->vt, a->cur.v, b->cur.v)) != 0)
+		return (c < 0);
+	return (a->idx < b->idx);
+}
+
+static void
+spill_sift(const struct spill *sp, struct spill_src **h, size_t n, size_t i)
+{
+	struct spill_src	*t;
+	size_t			 c;
+
+	for (;;) {
+		c = 2 * i + 1;
+		if (c >= n)
+			break;
+		if (c + 1 < n && spill_before(sp, h[c + 1], h[c]))
+			c++;
+		if (!spill_before(sp, h[c], h[i]))
+			break;
+		t = h[c];
+		h[c] = h[i];
+		h[i] = t;
+		i = c;
+	}
+}
+
+/* Move a source to its next record: 1, 0 at its end, -1 if damaged. */
+static int
+spill_advance(struct spill_src *s)
+{
+	return (shuffle_next(s->sf, &s->p, s->end, &s->cur));
+}
+
+/* A group of equal keys being folded into one record. */
+struct spill_group {
+	int		 open;
+	struct pair	 rec;
+	struct buf	 join;		/* COLLECT: the distinct values */
+	int64_t		 last_v;	/* the last value joined */
+	struct arena	 a;
+};
+
+/* Write the folded group, if there is one. */
+static int
+spill_group_out(struct spill *sp, struct spill_group *g, struct runfile *out,
+    enum spill_pass pass)
+{
+	struct str	*x;
+	int		 r;
+
+	if (!g->open)
+		return (0);
+	g->open = 0;
+	if (pass == PASS_REDUCE && sp->fn == FN_COLLECT) {
+		x = arena_alloc(&g->a, sizeof *x + g->join.len);
+		memcpy(x->s, g->join.data, g->join.len);
+		x->len = (uint32_t)g->join.len;
+		g->join.len = 0;
+		r = runfile_run_put(out, g->rec.k, (int64_t)(uintptr_t)x);
+		arena_reset(&g->a);
+		return (r);
+	}
+	return (runfile_run_put(out, g->rec.k, g->rec.v));
+}
+
+/* Take one record into the output of a pass. */
+static int
+spill_take(struct spill *sp, struct spill_group *g, const struct pair *rec,
+    struct runfile *out, enum spill_pass pass)
+{
+	char	*p;
+	size_t	 w;
+
+	if (pass == PASS_KEEP)
+		return (runfile_run_put(out, rec->k, rec->v));
+	if (g->open && val_eq(sp->kt, g->rec.k, rec->k)) {
+		if (sp->fn != FN_COLLECT) {
+			g->rec.v = fold_one(sp->fn == FN_COUNT ? FN_SUM :
+			    sp->fn, sp->vt, g->rec.v, rec->v);
+			return (0);
+		}
+		/* Distinct values: equal ones are next to each other. */
+		if (val_eq(sp->vt, g->last_v, rec->v))
+			return (0);
+		if (pass == PASS_COMBINE)
+			return (runfile_run_put(out, rec->k, rec->v));
+	} else {
+		if (spill_group_out(sp, g, out, pass) != 0)
+			return (-1);
+		g->open = 1;
+		g->rec = *rec;
+		if (sp->fn != FN_COLLECT)
+			return (0);
+		if (pass == PASS_COMBINE) {
+			g->open = 0;	/* COLLECT's pairs go out as they are */
+			g->last_v = rec->v;
+			return (runfile_run_put(out, rec->k, rec->v));
+		}
+	}
+	if (pass == PASS_COMBINE) {
+		g->last_v = rec->v;
+		return (0);
+	}
+	/* PASS_REDUCE of COLLECT: join the value. */
+	w = val_width(sp->vt, rec->v) + 1;
+	p = buf_reserve(&g->join, w);
+	if (g->join.len > 0)
+		*p++ = ',';
+	p = val_format(sp->vt, OUT_TSV, p, rec->v);
+	g->join.len = (size_t)(p - g->join.data);
+	g->last_v = rec->v;
+	return (0);
+}
+
+/*
+ * Merge runs [first, first + n) of the mapped file sf into one run of out.
+ */
+static int
+spill_merge_runs(struct spill *sp, struct shuffle_file *sf, unsigned int first,
+    unsigned int n, struct runfile *out, enum spill_pass pass)
+{
+	struct spill_src	*src, **heap;
+	struct spill_group	 g;
+	size_t			 len, nh = 0, i;
+	uint64_t		 moved = 0;
+	int			 r = -1, got;
+
+	src = xcalloc(n, sizeof *src);
+	heap = xcalloc(n, sizeof *heap);
+	memset(&g, 0, sizeof g);
+	for (i = 0; i < n; i++) {
+		src[i].sf = sf;
+		src[i].idx = (unsigned int)i;
+		if ((src[i].p = shuffle_bucket(sf, first + (unsigned int)i, 0,
+		    &len)) == NULL) {
+			errno = EINVAL;
+			goto out;
+		}
+		src[i].end = src[i].p + len;
+		if ((got = spill_advance(&src[i])) == -1) {
+			errno = EINVAL;
+			goto out;
+		}
+		if (got == 1)
+			heap[nh++] = &src[i];
+	}
+	for (i = nh; i-- > 0;)
+		spill_sift(sp, heap, nh, i);
+	if (runfile_run_begin(out) != 0)
+		goto out;
+	while (nh > 0) {
+		if (spill_take(sp, &g, &heap[0]->cur, out, pass) != 0)
+			goto out;
+		if ((got = spill_advance(heap[0])) == -1) {
+			errno = EINVAL;
+			goto out;
+		}
+		if (got == 0)
+			heap[0] = heap[--nh];
+		spill_sift(sp, heap, nh, 0);
+		/* A long merge shows it moves. */
+		if ((++moved & 0xfff) == 0) {
+			progress();
+			if (sp->tick != NULL)
+				sp->tick(sp->arg, moved);
+		}
+	}
+	if (spill_group_out(sp, &g, out, pass) != 0 ||
+	    runfile_run_end(out) != 0)
+		goto out;
+	r = 0;
+out:
+	buf_free(&g.join);
+	arena_free(&g.a);
+	free(heap);
+	free(src);
+	return (r);
+}
+
+/* Open a pass's input: the spill file as far as it is written, or a
+ * pass's sealed file. */
+static int
+spill_map(struct spill *sp, struct shuffle_file *sf, const char *path,
+    int first)
+{
+	char	*cause = NULL;
+	int	 r;
+
+	if (first)
+		r = shuffle_open_len(sf, sp->rf.tmp, 1, sp->rf.len, &cause);
+	else
+		r = shuffle_open(sf, path, 1, &cause);
+	if (r != 0) {
+		log_warnx("%s", cause);
+		free(cause);
+		errno = EINVAL;
+		return (-1);
+	}
+	(void)madvise(sf->map, sf->len, MADV_SEQUENTIAL);
+	return (0);
+}
+
+/*
+ * Merge the runs of the spill file into out, as one run of values of type
+ * out_vt: in passes of at most the fan-in, each pass's runs in a file of
+ * its own (path.1, path.2, ...), removed once the next is written.  Equal
+ * keys are combined, and the last pass reduces them (or keeps every
+ * record, without a reduce function).  The spill file stays as it is, for
+ * a resume, until spill_remove().
+ */
+int
+spill_merge(struct spill *sp, const char *out, enum vtype out_vt, int durable)
+{
+	struct shuffle_file	 sf;
+	struct runfile		 next;
+	char			*cur = NULL, *name;
+	unsigned int		 pass = 0, r, n;
+	int			 ret = -1;
+
+	if (sp->rf.fd != -1 && durable && runfile_sync(&sp->rf) != 0)
+		return (-1);
+	for (;;) {
+		if (spill_map(sp, &sf, cur, pass == 0) != 0)
+			break;
+		sp->passes++;
+		if (sf.runs <= sp->fanin) {
+			if (runfile_open_typed(&next, out, 1, sp->kt, out_vt,
+			    0, 0) != 0 || spill_merge_runs(sp, &sf, 0, sf.runs,
+			    &next, sp->fn == 0 ? PASS_KEEP : PASS_REDUCE) != 0 ||
+			    runfile_seal(&next, durable) != 0)
+				runfile_abort(&next);
+			else
+				ret = 0;
+			shuffle_close(&sf);
+			break;
+		}
+		/* Too many runs: each fan-in of them becomes one. */
+		xasprintf(&name, "%s.%u", sp->path, ++pass);
+		if (runfile_open_typed(&next, name, 1, sp->kt, sp->vt, 0,
+		    0) != 0) {
+			free(name);
+			shuffle_close(&sf);
+			break;
+		}
+		for (r = 0; r < sf.runs; r += n) {
+			n = sf.runs - r < sp->fanin ? sf.runs - r : sp->fanin;
+			if (spill_merge_runs(sp, &sf, r, n, &next, sp->fn == 0 ?
+			    PASS_KEEP : PASS_COMBINE) != 0)
+				break;
+		}
+		shuffle_close(&sf);
+		if (r < sf.runs || runfile_seal(&next, 0) != 0) {
+			runfile_abort(&next);
+			free(name);
+			break;
+		}
+		if (cur != NULL)
+			(void)unlink(cur);
+		free(cur);
+		cur = name;
+	}
+	if (cur != NULL)
+		(void)unlink(cur);
+	free(cur);
+	return (ret);
+}
+
+/* Remove the spill file: the stage's output is committed. */
+void
+spill_remove(struct spill *sp)
+{
+	if (sp->rf.tmp != NULL)
+		(void)unlink(sp->rf.tmp);
+	spill_free(sp);
+}
