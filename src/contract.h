@@ -167,7 +167,7 @@ enum ckpt_phase {
  * the worker; a reader takes no page of another version.
  */
 #define STATUS_MAGIC	"FFSTAT1"
-#define STATUS_VERSION	1
+#define STATUS_VERSION	2
 
 struct status_page {
 	char		 magic[8];	/* STATUS_MAGIC, set by the supervisor */
@@ -192,6 +192,8 @@ struct status_page {
 	uint32_t	 in_command;	/* waiting on a user's command */
 	uint64_t	 checkpoints;
 	int32_t		 pgid[STATUS_GROUPS];	/* its commands' groups, or 0 */
+	uint64_t	 mem_share;	/* its share of --memory, set by the
+					 * supervisor: less after an OOM */
 };
 
 /*

@@ -34,6 +34,7 @@ struct stat;
 #define WORKER_EXIT_RETRY	1	/* crash-like: restart from checkpoint */
 #define WORKER_EXIT_INPUT	100	/* bad program or input: never restart */
 #define WORKER_EXIT_RUNTIME	101	/* deterministic run-time error: never restart */
+#define WORKER_EXIT_NOMEM	102	/* malloc failed: restart with less */
 
 /* The most partitions a job may have. */
 #define PARTS_MAX		1024
@@ -647,6 +648,7 @@ void		 log_init(int, const char *);
 int		 log_open_file(const char *);
 void		 log_set_hook(void (*)(const char *, size_t));
 void		 log_set_fatal_hook(void (*)(void));
+void		 log_set_nomem_status(int);
 void		 log_line(const char *, size_t);
 void		 log_procinit(const char *);
 void		 log_setverbose(int);

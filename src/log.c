@@ -27,6 +27,7 @@ static char	 log_name[64] = "forkflow";
 static int	 log_fd = -1;	/* --log-file, inherited by workers */
 static void	(*log_hook)(const char *, size_t);
 static void	(*log_fatal_hook)(void);
+static int	  log_nomem_status = EXIT_JOB_FAILED;
 
 static void	 log_vwrite(const char *, va_list, const char *, int)
 		    printflike(1, 0);
@@ -67,6 +68,16 @@ void
 log_set_hook(void (*fn)(const char *, size_t))
 {
 	log_hook = fn;
+}
+
+/*
+ * The exit status of fatal() when what failed was out of memory (ENOMEM):
+ * a worker's says so to its supervisor, which gives it less next time.
+ */
+void
+log_set_nomem_status(int status)
+{
+	log_nomem_status = status;
 }
 
 /* Call fn before fatal() and fatalx() exit (NULL: nothing). */
@@ -206,14 +217,17 @@ fatal(const char *fmt, ...)
 	va_list	ap;
 	int	saved_errno = errno;
 
+	int	status = saved_errno == ENOMEM ? log_nomem_status :
+		    EXIT_JOB_FAILED;
+
 	va_start(ap, fmt);
 	log_vwrite(fmt, ap, strerror(saved_errno), 0);
 	va_end(ap);
 	if (log_fatal_hook != NULL)
 		log_fatal_hook();
 	if (log_child)
-		_exit(EXIT_JOB_FAILED);
-	exit(EXIT_JOB_FAILED);
+		_exit(status);
+	exit(status);
 }
 
 /* Log a fatal error and exit. */

@@ -631,9 +631,27 @@ supervisor_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 }
 
 /*
- * Was a worker that died of SIGKILL, which nobody here sent, killed by the
- * kernel for want of memory?  Its count of such kills says so: each new
- * one is put down to one worker.
+ * A worker ran out of memory: the next attempt has half its share, so
+ * that it spills sooner (not under 1 MiB).
+ */
+static void
+supervisor_shrink(struct worker *w)
+{
+	uint64_t	share = w->status->mem_share;
+
+	if (share <= (uint64_t)1 << 20)
+		return;
+	share = share / 2 < (uint64_t)1 << 20 ? (uint64_t)1 << 20 : share / 2;
+	w->status->mem_share = share;
+	log_warnx("worker %u: its share of --memory is now %llu MiB",
+	    w->part, (unsigned long long)(share >> 20));
+}
+
+/*
+ * Did a worker end for want of memory?  One that says an allocation
+ * failed did; one that died of SIGKILL, which nobody here sent, did when
+ * the kernel's count of its OOM kills says so: each new one is put down
+ * to one worker.  Either is given less memory next time.
  */
 static void
 supervisor_check_oom(struct worker *w, int status)
@@ -643,6 +661,14 @@ supervisor_check_oom(struct worker *w, int status)
 	int			 cgroup;
 
 	w->oom = 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_NOMEM) {
+		w->oom = 1;
+		free(w->last_exit);
+		w->last_exit = xstrdup("ran out of memory (an allocation "
+		    "failed)");
+		supervisor_shrink(w);
+		return;
+	}
 	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL ||
 	    w->doomed || w->life.chaos)
 		return;
@@ -655,6 +681,7 @@ supervisor_check_oom(struct worker *w, int status)
 	xasprintf(&w->last_exit, "killed by the kernel for want of memory "
 	    "(the OOM killer%s)", cgroup ? ", in the job's memory cgroup" :
 	    "");
+	supervisor_shrink(w);
 }
 
 /*
@@ -1490,6 +1517,7 @@ supervisor_init(struct supervisor *sv, struct job *job)
 		memset(w->status->pgid, 0, sizeof w->status->pgid);
 		memcpy(w->status->magic, STATUS_MAGIC, sizeof STATUS_MAGIC);
 		w->status->version = STATUS_VERSION;
+		w->status->mem_share = job->mem_share;
 	}
 	ev_signal_init(&sv->sigint, supervisor_signal_cb, SIGINT);
 	sv->sigint.data = sv;

@@ -815,7 +815,8 @@ worker_checkpoint(struct wctx *w, uint32_t phase, uint64_t cursor,
 static uint64_t
 worker_budget(const struct wctx *w)
 {
-	uint64_t	share = w->job->mem_share, reserve;
+	uint64_t	share = w->status->mem_share != 0 ?
+			    w->status->mem_share : w->job->mem_share, reserve;
 
 	reserve = share / 4 < ((uint64_t)16 << 20) ? share / 4 :
 	    (uint64_t)16 << 20;
@@ -2051,6 +2052,7 @@ worker_main(struct job *job, unsigned int part, int fd)
 	/* Whichever way this worker fails, its commands go with it. */
 	stream_groups = w.status->pgid;
 	log_set_fatal_hook(stream_kill_all);
+	log_set_nomem_status(WORKER_EXIT_NOMEM);
 	path = jd_ckpt(job->jobdir, part);
 	if ((w.ckpt = ckpt_open(path, part, job->job_id)) == NULL)
 		fatal("%s", path);

@@ -5,12 +5,14 @@
 # for SUM, COUNT and COLLECT, a streaming reducer and a plain sort; the
 # counters say what was spilled.  A worker killed while it spills and
 # while it merges resumes to the same bytes; a spill that finds the disk
-# full fails the job with a clear error.
+# full fails the job with a clear error; a worker whose allocation fails
+# (ulimit -v) is retried with half its share of memory, and blamed on no
+# record.
 
 # shellcheck source=tests/lib.sh
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
-plan 27
+plan 30
 
 cd "$T" || bail_out "cannot cd to $T"
 refeval=$SRCDIR/tests/refeval.py
@@ -165,4 +167,29 @@ else
 	skip "a full disk: exit 1" "cannot mount a tmpfs"
 	skip "a full disk: says so" "cannot mount a tmpfs"
 	skip "a full disk: no worker died of a signal" "cannot mount a tmpfs"
+fi
+
+# An allocation fails under ulimit -v with a share too large: each retry
+# has half the share, until the table spills soon enough.  A build whose
+# sanitizers reserve memory cannot run under the limit: then skipped.
+awk 'BEGIN { for (i = 0; i < 3000000; i++) print i "," 1 }' >many.csv
+cat >plain.json <<'EOF'
+{"operations": [{"operator": "reduce", "function": "SUM"}]}
+EOF
+status=0
+(ulimit -v 200000 && ASAN_OPTIONS=log_path=stderr \
+    exec "$FORKFLOW" run plain.json -i kv.csv -q) >/dev/null 2>&1 || status=$?
+if [ "$status" -ne 0 ]; then
+	skip "out of memory: exit 0 with less memory" "cannot run under ulimit -v"
+	skip "out of memory: the share halved" "as above"
+	skip "out of memory: the result" "as above"
+else
+	status=0
+	(ulimit -v 200000 && exec "$FORKFLOW" run plain.json -i many.csv \
+	    -p 1 --memory 1G --max-attempts 8) >"$T/out" 2>"$T/err" ||
+	    status=$?
+	check_status "out of memory: exit 0 with less memory" 0
+	check_err "out of memory: the share halved" \
+	    'ran out of memory (an allocation failed); restarting'
+	check_file "out of memory: the result" many.csv "$T/out"
 fi
