@@ -749,16 +749,16 @@ void		 counters_set(const char *, int64_t);
 int64_t		 counters_get(const char *);
 
 /* ops.c */
-extern uint64_t	*ops_records;
 void		 batch_init(struct batch *);
 struct batch	*batch_new(void);
 void		 batch_free(struct batch *);
-int		 ops_run(const struct program *, size_t, size_t,
-		     struct batch *, const struct ops_sink *,
-		     struct ops_error *);
-int		 ops_finish(const struct program *, size_t, size_t,
+struct ops	*ops_new(const struct program *, enum vtype, enum vtype);
+void		 ops_free(struct ops *);
+uint64_t	*ops_records(struct ops *);
+int		 ops_run(struct ops *, size_t, size_t, struct batch *,
 		     const struct ops_sink *, struct ops_error *);
-void		 ops_types(const struct program *, enum vtype, enum vtype);
+int		 ops_finish(struct ops *, size_t, size_t,
+		     const struct ops_sink *, struct ops_error *);
 
 /* shuffle.c */
 unsigned int	 shuffle_partition(int64_t, unsigned int);

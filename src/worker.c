@@ -89,6 +89,7 @@ struct wctx {
 
 	int			 redo;		/* producing a file again */
 	uint64_t		 out_sum;	/* XXH3 of the part written */
+	struct ops		*ops;		/* the operators at work */
 };
 
 static void	worker_run_stage(struct wctx *, unsigned int);
@@ -220,7 +221,7 @@ worker_finish_streams(struct wctx *w)
 	struct ops_sink		sink = { worker_sink, w };
 
 	memset(&err, 0, sizeof err);
-	if (ops_finish(w->job->prog, w->st->first, w->st->end, &sink,
+	if (ops_finish(w->ops, w->st->first, w->st->end, &sink,
 	    &err) != 0)
 		worker_op_fail(w, &err);
 }
@@ -522,7 +523,7 @@ worker_push_batch(struct wctx *w, struct batch *b)
 	worker_inject(w, b, lo);
 	w->records_in += b->n;
 	memset(&err, 0, sizeof err);
-	if (ops_run(w->job->prog, st->first, st->end, b, &sink, &err) != 0)
+	if (ops_run(w->ops, st->first, st->end, b, &sink, &err) != 0)
 		worker_op_fail(w, &err);
 	sp->cur_n = 0;
 	sp->heartbeat++;
@@ -682,7 +683,7 @@ worker_save_counters(struct wctx *w, uint64_t g)
 
 	for (i = w->st->first; i < w->st->end; i++) {
 		snprintf(name, sizeof name, COUNTER_OP, i);
-		counters_set(name, (int64_t)ops_records[i]);
+		counters_set(name, (int64_t)ops_records(w->ops)[i]);
 	}
 	counters_set(COUNTER_OWN "records in", (int64_t)w->records_in);
 	counters_set(COUNTER_OWN "records out", (int64_t)w->records_out);
@@ -965,7 +966,7 @@ worker_count_words(struct wctx *w, int resume)
 		}
 		w->records_in += lines;
 		w->records_out += words;
-		ops_records[w->st->first] += lines;
+		ops_records(w->ops)[w->st->first] += lines;
 		w->bytes_in = input_progress(&in);
 		w->status->bytes_in = w->bytes_in;
 		w->status->records_in = w->records_in;
@@ -1572,13 +1573,13 @@ worker_run_stage(struct wctx *w, unsigned int s)
 		counters_clear();
 	}
 	for (i = w->st->first; i < w->st->end; i++)
-		ops_records[i] = 0;
+		ops_records(w->ops)[i] = 0;
 	w->cpu_start = cpu_us();
 	w->cpu_base = 0;
 	if (resume) {
 		for (i = w->st->first; i < w->st->end; i++) {
 			snprintf(name, sizeof name, COUNTER_OP, (size_t)i);
-			ops_records[i] = (uint64_t)counters_get(name);
+			ops_records(w->ops)[i] = (uint64_t)counters_get(name);
 		}
 		w->cpu_base = counters_get(COUNTER_OWN "cpu us");
 	}
@@ -1781,8 +1782,8 @@ worker_redo_child(struct job *job, unsigned int t, unsigned int part)
 	if (progress_counter == NULL)
 		progress_counter = &c.status->heartbeat;
 	progress_op = &c.status->op;
-	ops_types(job->prog, job->prog->in_format == IN_TEXT ? VT_STR : VT_INT,
-	    job->prog->in_format == IN_TEXT ? VT_STR : VT_INT);
+	c.ops = ops_new(job->prog, job->prog->in_format == IN_TEXT ? VT_STR :
+	    VT_INT, job->prog->in_format == IN_TEXT ? VT_STR : VT_INT);
 	path = jd_ckpt_redo(job->jobdir, part);
 	(void)unlink(path);
 	if ((c.ckpt = ckpt_open(path, part, job->job_id)) == NULL)
@@ -1854,8 +1855,8 @@ worker_main(struct job *job, unsigned int part, int fd)
 		fatal("%s", path);
 	free(path);
 	progress_counter = &w.status->heartbeat;
-	ops_types(job->prog, job->prog->in_format == IN_TEXT ? VT_STR : VT_INT,
-	    job->prog->in_format == IN_TEXT ? VT_STR : VT_INT);
+	w.ops = ops_new(job->prog, job->prog->in_format == IN_TEXT ? VT_STR :
+	    VT_INT, job->prog->in_format == IN_TEXT ? VT_STR : VT_INT);
 	progress_op = &w.status->op;
 	progress_wait = &w.status->in_command;
 	/* Whichever way this worker fails, its commands go with it. */
