@@ -365,9 +365,20 @@ struct stream_out {
 	void		*ctx;
 };
 
+/*
+ * The process groups of a worker's commands: its status page's slots, each
+ * naming a group, and how many running commands each group holds, which is
+ * more than one only when more commands run at once than there are slots.
+ */
+struct stream_groups {
+	volatile int32_t *pgid;		/* the slots, or NULL: none */
+	unsigned int	 members[STATUS_GROUPS];
+};
+
 /* A running mapper or reducer process. */
 struct stream {
 	const struct op	*op;
+	struct stream_groups *groups;	/* where its group is named, or NULL */
 	pid_t		 pid;
 	int		 running;
 	int		 in;		/* its standard input, ours to write */
@@ -725,12 +736,14 @@ extern struct stream_env stream_env;
 extern volatile int32_t *stream_groups;	/* a worker's status page's pgid */
 int		 stream_kill_groups(volatile int32_t *, int);
 void		 stream_kill_all(void);
-int		 stream_start(struct stream *, const struct op *);
+int		 stream_start(struct stream *, const struct op *,
+		     struct stream_groups *);
 int		 stream_feed(struct stream *, const struct batch *,
 		     enum vtype, enum vtype, int, const struct stream_out *);
 int		 stream_finish(struct stream *, const struct stream_out *,
 		     char **);
-int		 stream_filter(const struct op *, struct recbuf *, char **);
+int		 stream_filter(const struct op *, struct stream_groups *,
+		     struct recbuf *, char **);
 
 /*
  * counters.c.  The table holds the streaming commands' counters,
@@ -752,7 +765,8 @@ int64_t		 counters_get(const char *);
 void		 batch_init(struct batch *);
 struct batch	*batch_new(void);
 void		 batch_free(struct batch *);
-struct ops	*ops_new(const struct program *, enum vtype, enum vtype);
+struct ops	*ops_new(const struct program *, enum vtype, enum vtype,
+		     struct stream_groups *);
 void		 ops_free(struct ops *);
 uint64_t	*ops_records(struct ops *);
 int		 ops_run(struct ops *, size_t, size_t, struct batch *,

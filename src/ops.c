@@ -57,7 +57,7 @@ batch_free(struct batch *b)
  * the records entering it, for a streaming operator to format them; its
  * process while one runs; the batch a flatMap fills, kept between calls;
  * and how many records entered it, for the job's counters.  Two contexts
- * share nothing.
+ * share nothing but the process groups' slots.
  */
 struct ops {
 	const struct program	 *p;
@@ -66,6 +66,7 @@ struct ops {
 	struct stream		 *streams;
 	struct batch		**fm_out;
 	uint64_t		 *records;
+	struct stream_groups	 *groups;	/* where commands' groups go */
 };
 
 /* Where a streaming operator's output goes: a batch, then the rest. */
@@ -82,16 +83,19 @@ struct stream_ctx {
 /*
  * A context for running the operators of program p over records whose keys
  * are of type kt and values of type vt, working out the types of records
- * entering each operator.
+ * entering each operator.  Its commands' process groups are named in the
+ * slots of g (NULL: none).
  */
 struct ops *
-ops_new(const struct program *p, enum vtype kt, enum vtype vt)
+ops_new(const struct program *p, enum vtype kt, enum vtype vt,
+    struct stream_groups *g)
 {
 	struct ops	*o;
 	size_t		 i;
 
 	o = xcalloc(1, sizeof *o);
 	o->p = p;
+	o->groups = g;
 	o->records = xcalloc(p->nops + 1, sizeof *o->records);
 	o->kt = xcalloc(p->nops + 1, sizeof *o->kt);
 	o->vt = xcalloc(p->nops + 1, sizeof *o->vt);
@@ -267,7 +271,7 @@ ops_stream(struct ops *o, size_t i, size_t end, struct batch *b,
 
 	if (progress_op != NULL)
 		*progress_op = (uint32_t)i;
-	if (!s->running && stream_start(s, &p->ops[i]) != 0)
+	if (!s->running && stream_start(s, &p->ops[i], o->groups) != 0)
 		fatal("cannot start the %s", p->ops[i].kind == OP_MAPPER ?
 		    "mapper" : "reducer");
 	/* Text input's mapper gets the lines alone, as Hadoop's does. */

@@ -90,6 +90,7 @@ struct wctx {
 	int			 redo;		/* producing a file again */
 	uint64_t		 out_sum;	/* XXH3 of the part written */
 	struct ops		*ops;		/* the operators at work */
+	struct stream_groups	 groups;	/* their commands' groups */
 };
 
 static void	worker_run_stage(struct wctx *, unsigned int);
@@ -619,7 +620,7 @@ worker_flush(struct wctx *w)
 		struct ops_error	err;
 
 		memset(&err, 0, sizeof err);
-		if (stream_filter(w->st->reduce_out->combiner, rb,
+		if (stream_filter(w->st->reduce_out->combiner, &w->groups, rb,
 		    &err.why) != 0) {
 			err.op = w->st->reduce_out->combiner;
 			worker_stream_fail(w, &err);
@@ -1783,7 +1784,8 @@ worker_redo_child(struct job *job, unsigned int t, unsigned int part)
 		progress_counter = &c.status->heartbeat;
 	progress_op = &c.status->op;
 	c.ops = ops_new(job->prog, job->prog->in_format == IN_TEXT ? VT_STR :
-	    VT_INT, job->prog->in_format == IN_TEXT ? VT_STR : VT_INT);
+	    VT_INT, job->prog->in_format == IN_TEXT ? VT_STR : VT_INT,
+	    &c.groups);
 	path = jd_ckpt_redo(job->jobdir, part);
 	(void)unlink(path);
 	if ((c.ckpt = ckpt_open(path, part, job->job_id)) == NULL)
@@ -1856,11 +1858,12 @@ worker_main(struct job *job, unsigned int part, int fd)
 	free(path);
 	progress_counter = &w.status->heartbeat;
 	w.ops = ops_new(job->prog, job->prog->in_format == IN_TEXT ? VT_STR :
-	    VT_INT, job->prog->in_format == IN_TEXT ? VT_STR : VT_INT);
+	    VT_INT, job->prog->in_format == IN_TEXT ? VT_STR : VT_INT,
+	    &w.groups);
 	progress_op = &w.status->op;
 	progress_wait = &w.status->in_command;
 	/* Whichever way this worker fails, its commands go with it. */
-	stream_groups = w.status->pgid;
+	stream_groups = w.groups.pgid = w.status->pgid;
 	log_set_fatal_hook(stream_kill_all);
 	path = jd_ckpt(job->jobdir, part);
 	if ((w.ckpt = ckpt_open(path, part, job->job_id)) == NULL)
