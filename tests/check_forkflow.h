@@ -26,6 +26,14 @@ void	 ck_program_bad(const char *, const char *, const char *, int,
 void	 ck_program_inputs(const char *, const struct program *,
 	    const char *const *, size_t);
 
+struct recbuf;
+void	 ck_recs_eq(const struct recbuf *, const struct recbuf *,
+	    const char *);
+void	 ck_recs_add_str(struct recbuf *, const char *, size_t, const char *,
+	    size_t);
+void	 ck_log_capture(void);
+const char *ck_log(void);
+
 Suite	*agg_suite(void);
 Suite	*checkpoint_suite(void);
 Suite	*dialect_suite(void);
@@ -35,5 +43,6 @@ Suite	*program_suite(void);
 Suite	*proto_suite(void);
 Suite	*shuffle_suite(void);
 Suite	*sort_suite(void);
+Suite	*stream_suite(void);
 
 #endif

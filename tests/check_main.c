@@ -25,6 +25,7 @@ main(void)
 	srunner_add_suite(sr, proto_suite());
 	srunner_add_suite(sr, shuffle_suite());
 	srunner_add_suite(sr, sort_suite());
+	srunner_add_suite(sr, stream_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
