@@ -39,6 +39,7 @@ Suite	*checkpoint_suite(void);
 Suite	*dialect_suite(void);
 Suite	*expr_suite(void);
 Suite	*input_suite(void);
+Suite	*ops_suite(void);
 Suite	*program_suite(void);
 Suite	*proto_suite(void);
 Suite	*shuffle_suite(void);

@@ -21,6 +21,7 @@ main(void)
 	srunner_add_suite(sr, checkpoint_suite());
 	srunner_add_suite(sr, dialect_suite());
 	srunner_add_suite(sr, input_suite());
+	srunner_add_suite(sr, ops_suite());
 	srunner_add_suite(sr, program_suite());
 	srunner_add_suite(sr, proto_suite());
 	srunner_add_suite(sr, shuffle_suite());
