@@ -398,9 +398,20 @@ struct stream_out {
 	void		*ctx;
 };
 
+/*
+ * The process groups of a worker's commands: its status page's slots, each
+ * naming a group, and how many running commands each group holds, which is
+ * more than one only when more commands run at once than there are slots.
+ */
+struct stream_groups {
+	volatile int32_t *pgid;		/* the slots, or NULL: none */
+	unsigned int	 members[STATUS_GROUPS];
+};
+
 /* A running mapper or reducer process. */
 struct stream {
 	const struct op	*op;
+	struct stream_groups *groups;	/* where its group is named, or NULL */
 	pid_t		 pid;
 	int		 running;
 	int		 in;		/* its standard input, ours to write */
@@ -804,12 +815,14 @@ extern struct stream_env stream_env;
 extern volatile int32_t *stream_groups;	/* a worker's status page's pgid */
 int		 stream_kill_groups(volatile int32_t *, int);
 void		 stream_kill_all(void);
-int		 stream_start(struct stream *, const struct op *);
+int		 stream_start(struct stream *, const struct op *,
+		     struct stream_groups *);
 int		 stream_feed(struct stream *, const struct batch *,
 		     enum vtype, enum vtype, int, const struct stream_out *);
 int		 stream_finish(struct stream *, const struct stream_out *,
 		     char **);
-int		 stream_filter(const struct op *, struct recbuf *, char **);
+int		 stream_filter(const struct op *, struct stream_groups *,
+		     struct recbuf *, char **);
 
 /*
  * counters.c.  The table holds the streaming commands' counters,
@@ -828,16 +841,17 @@ void		 counters_set(const char *, int64_t);
 int64_t		 counters_get(const char *);
 
 /* ops.c */
-extern uint64_t	*ops_records;
 void		 batch_init(struct batch *);
 struct batch	*batch_new(void);
 void		 batch_free(struct batch *);
-int		 ops_run(const struct program *, size_t, size_t,
-		     struct batch *, const struct ops_sink *,
-		     struct ops_error *);
-int		 ops_finish(const struct program *, size_t, size_t,
+struct ops	*ops_new(const struct program *, enum vtype, enum vtype,
+		     struct stream_groups *);
+void		 ops_free(struct ops *);
+uint64_t	*ops_records(struct ops *);
+int		 ops_run(struct ops *, size_t, size_t, struct batch *,
 		     const struct ops_sink *, struct ops_error *);
-void		 ops_types(const struct program *, enum vtype, enum vtype);
+int		 ops_finish(struct ops *, size_t, size_t,
+		     const struct ops_sink *, struct ops_error *);
 
 /* shuffle.c */
 unsigned int	 shuffle_partition(int64_t, unsigned int);

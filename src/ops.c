@@ -52,18 +52,26 @@ batch_free(struct batch *b)
 	free(b);
 }
 
-/* The types of records entering each operator (ops_types). */
-static enum vtype	 *op_kt, *op_vt;
-
-/* The streaming processes of the stage, one per operator, while they run. */
-static struct stream	 *streams;
-
-/* Records that entered each operator, for the job's counters. */
-uint64_t		 *ops_records;
+/*
+ * A program's operators at work, one array slot per operator: the types of
+ * the records entering it, for a streaming operator to format them; its
+ * process while one runs; the batch a flatMap fills, kept between calls;
+ * and how many records entered it, for the job's counters.  Two contexts
+ * share nothing but the process groups' slots.
+ */
+struct ops {
+	const struct program	 *p;
+	enum vtype		 *kt;
+	enum vtype		 *vt;
+	struct stream		 *streams;
+	struct batch		**fm_out;
+	uint64_t		 *records;
+	struct stream_groups	 *groups;	/* where commands' groups go */
+};
 
 /* Where a streaming operator's output goes: a batch, then the rest. */
 struct stream_ctx {
-	const struct program	*p;
+	struct ops		*o;
 	size_t			 i;
 	size_t			 end;
 	struct batch		*out;
@@ -73,51 +81,75 @@ struct stream_ctx {
 };
 
 /*
- * Work out the types of records entering each operator of the program,
- * for streaming operators to format them.
+ * A context for running the operators of program p over records whose keys
+ * are of type kt and values of type vt, working out the types of records
+ * entering each operator.  Its commands' process groups are named in the
+ * slots of g (NULL: none).
  */
+struct ops *
+ops_new(const struct program *p, enum vtype kt, enum vtype vt,
+    struct stream_groups *g)
+{
+	struct ops	*o;
+	size_t		 i;
+
+	o = xcalloc(1, sizeof *o);
+	o->p = p;
+	o->groups = g;
+	o->records = xcalloc(p->nops + 1, sizeof *o->records);
+	o->kt = xcalloc(p->nops + 1, sizeof *o->kt);
+	o->vt = xcalloc(p->nops + 1, sizeof *o->vt);
+	o->streams = xcalloc(p->nops + 1, sizeof *o->streams);
+	o->fm_out = xcalloc(p->nops + 1, sizeof *o->fm_out);
+	for (i = 0; i < p->nops; i++) {
+		o->kt[i] = kt;
+		o->vt[i] = vt;
+		(void)op_types(&p->ops[i], &kt, &vt);
+	}
+	return (o);
+}
+
+/* Free a context whose commands have ended (ops_finish). */
 void
-ops_types(const struct program *p, enum vtype kt, enum vtype vt)
+ops_free(struct ops *o)
 {
 	size_t	i;
 
-	free(op_kt);
-	free(op_vt);
-	free(streams);
-	free(ops_records);
-	ops_records = xcalloc(p->nops + 1, sizeof *ops_records);
-	op_kt = xcalloc(p->nops + 1, sizeof *op_kt);
-	op_vt = xcalloc(p->nops + 1, sizeof *op_vt);
-	streams = xcalloc(p->nops + 1, sizeof *streams);
-	for (i = 0; i < p->nops; i++) {
-		op_kt[i] = kt;
-		op_vt[i] = vt;
-		(void)op_types(&p->ops[i], &kt, &vt);
-	}
+	if (o == NULL)
+		return;
+	for (i = 0; i < o->p->nops; i++)
+		batch_free(o->fm_out[i]);
+	free(o->fm_out);
+	free(o->streams);
+	free(o->vt);
+	free(o->kt);
+	free(o->records);
+	free(o);
 }
 
-/* The batches flatMaps fill, one per operator, kept between calls. */
-static struct batch	**fm_out;
-static size_t		  fm_nout;
-
-static struct batch *
-ops_fm_batch(size_t i)
+/*
+ * The records that entered each operator, by its index in the program;
+ * the caller may set them, as a worker resuming from a checkpoint does.
+ */
+uint64_t *
+ops_records(struct ops *o)
 {
-	if (i >= fm_nout) {
-		fm_out = xreallocarray(fm_out, i + 1, sizeof *fm_out);
-		memset(fm_out + fm_nout, 0, (i + 1 - fm_nout) *
-		    sizeof *fm_out);
-		fm_nout = i + 1;
-	}
-	if (fm_out[i] == NULL)
-		fm_out[i] = batch_new();
-	return (fm_out[i]);
+	return (o->records);
+}
+
+/* The batch flatMap i fills, kept between calls. */
+static struct batch *
+ops_fm_batch(struct ops *o, size_t i)
+{
+	if (o->fm_out[i] == NULL)
+		o->fm_out[i] = batch_new();
+	return (o->fm_out[i]);
 }
 
 /* Emit one record of a flatMap; run the rest when the batch is full. */
 static int
-ops_emit(const struct program *p, size_t i, size_t end, struct batch *out,
-    int64_t k, int64_t v, const struct ops_sink *sink, struct ops_error *err)
+ops_emit(struct ops *o, size_t i, size_t end, struct batch *out, int64_t k,
+    int64_t v, const struct ops_sink *sink, struct ops_error *err)
 {
 	int	r = 0;
 
@@ -125,7 +157,7 @@ ops_emit(const struct program *p, size_t i, size_t end, struct batch *out,
 	out->v[out->n] = v;
 	out->pos[out->n] = 0;
 	if (++out->n == BATCH_MAX) {
-		r = ops_run(p, i + 1, end, out, sink, err);
+		r = ops_run(o, i + 1, end, out, sink, err);
 		batch_init(out);
 		arena_reset(&out->arena);
 	}
@@ -138,11 +170,11 @@ ops_emit(const struct program *p, size_t i, size_t end, struct batch *out,
  * sequences) ends one.  WORDS_DOC pairs each word with the record's key.
  */
 static int
-ops_words(const struct program *p, size_t i, size_t end, struct batch *b,
+ops_words(struct ops *o, size_t i, size_t end, struct batch *b,
     const struct ops_sink *sink, struct ops_error *err)
 {
-	const struct op		*op = &p->ops[i];
-	struct batch		*out = ops_fm_batch(i);
+	const struct op		*op = &o->p->ops[i];
+	struct batch		*out = ops_fm_batch(o, i);
 	const struct str	*line;
 	struct str		*w;
 	size_t			 j, a, e;
@@ -165,7 +197,7 @@ ops_words(const struct program *p, size_t i, size_t end, struct batch *b,
 			w->len = (uint32_t)(e - a);
 			for (size_t m = a; m < e; m++)
 				w->s[m - a] = (char)(line->s[m] | 0x20);
-			if (ops_emit(p, i, end, out, (int64_t)(uintptr_t)w,
+			if (ops_emit(o, i, end, out, (int64_t)(uintptr_t)w,
 			    op->fn == FN_WORDS_DOC ? b->k[j] : 1, sink,
 			    err) != 0)
 				return (-1);
@@ -177,11 +209,11 @@ ops_words(const struct program *p, size_t i, size_t end, struct batch *b,
 
 /* SPLIT: each field of the value between separators. */
 static int
-ops_split(const struct program *p, size_t i, size_t end, struct batch *b,
+ops_split(struct ops *o, size_t i, size_t end, struct batch *b,
     const struct ops_sink *sink, struct ops_error *err)
 {
-	const struct op		*op = &p->ops[i];
-	struct batch		*out = ops_fm_batch(i);
+	const struct op		*op = &o->p->ops[i];
+	struct batch		*out = ops_fm_batch(o, i);
 	const struct str	*line;
 	const char		*s, *e, *hit;
 	size_t			 j, seplen = strlen(op->sarg);
@@ -192,7 +224,7 @@ ops_split(const struct program *p, size_t i, size_t end, struct batch *b,
 		e = line->s + line->len;
 		for (;;) {
 			hit = memmem(s, (size_t)(e - s), op->sarg, seplen);
-			if (ops_emit(p, i, end, out, str_make(&out->arena, s,
+			if (ops_emit(o, i, end, out, str_make(&out->arena, s,
 			    (size_t)((hit != NULL ? hit : e) - s)), 1, sink,
 			    err) != 0)
 				return (-1);
@@ -218,7 +250,7 @@ ops_stream_line(void *arg, const char *k, size_t klen, const char *v,
 	out->v[out->n] = str_make(&out->arena, v, vlen);
 	out->pos[out->n] = 0;
 	if (++out->n == BATCH_MAX) {
-		if (ops_run(c->p, c->i + 1, c->end, out, c->sink,
+		if (ops_run(c->o, c->i + 1, c->end, out, c->sink,
 		    c->err) != 0)
 			c->failed = 1;
 		batch_init(out);
@@ -228,20 +260,22 @@ ops_stream_line(void *arg, const char *k, size_t klen, const char *v,
 
 /* Hand a batch to a streaming operator's process, starting it. */
 static int
-ops_stream(const struct program *p, size_t i, size_t end, struct batch *b,
+ops_stream(struct ops *o, size_t i, size_t end, struct batch *b,
     const struct ops_sink *sink, struct ops_error *err)
 {
-	struct stream_ctx	 c = { p, i, end, ops_fm_batch(i), sink, err, 0 };
+	const struct program	*p = o->p;
+	struct stream_ctx	 c = { o, i, end, ops_fm_batch(o, i), sink, err,
+				    0 };
 	struct stream_out	 out = { ops_stream_line, &c };
-	struct stream		*s = &streams[i];
+	struct stream		*s = &o->streams[i];
 
 	if (progress_op != NULL)
 		*progress_op = (uint32_t)i;
-	if (!s->running && stream_start(s, &p->ops[i]) != 0)
+	if (!s->running && stream_start(s, &p->ops[i], o->groups) != 0)
 		fatal("cannot start the %s", p->ops[i].kind == OP_MAPPER ?
 		    "mapper" : "reducer");
 	/* Text input's mapper gets the lines alone, as Hadoop's does. */
-	(void)stream_feed(s, b, op_kt[i], op_vt[i], i == 0 &&
+	(void)stream_feed(s, b, o->kt[i], o->vt[i], i == 0 &&
 	    p->in_format == IN_TEXT, &out);
 	return (c.failed ? -1 : 0);
 }
@@ -253,7 +287,7 @@ ops_stream(const struct program *p, size_t i, size_t end, struct batch *b,
  * process failed.
  */
 int
-ops_finish(const struct program *p, size_t first, size_t end,
+ops_finish(struct ops *o, size_t first, size_t end,
     const struct ops_sink *sink, struct ops_error *err)
 {
 	struct stream_ctx	 c;
@@ -261,26 +295,26 @@ ops_finish(const struct program *p, size_t first, size_t end,
 	size_t			 i;
 	char			*why;
 
-	for (i = first; i < end && streams != NULL; i++) {
-		if (!streams[i].running)
+	for (i = first; i < end; i++) {
+		if (!o->streams[i].running)
 			continue;
 		memset(&c, 0, sizeof c);
-		c.p = p;
+		c.o = o;
 		c.i = i;
 		c.end = end;
-		c.out = ops_fm_batch(i);
+		c.out = ops_fm_batch(o, i);
 		c.sink = sink;
 		c.err = err;
 		if (progress_op != NULL)
 			*progress_op = (uint32_t)i;
-		if (stream_finish(&streams[i], &out, &why) != 0) {
-			err->op = &p->ops[i];
+		if (stream_finish(&o->streams[i], &out, &why) != 0) {
+			err->op = &o->p->ops[i];
 			err->why = why;
 			return (-1);
 		}
 		if (c.failed)
 			return (-1);
-		if (c.out->n > 0 && ops_run(p, i + 1, end, c.out, sink,
+		if (c.out->n > 0 && ops_run(o, i + 1, end, c.out, sink,
 		    err) != 0)
 			return (-1);
 		batch_init(c.out);
@@ -291,11 +325,11 @@ ops_finish(const struct program *p, size_t first, size_t end,
 
 /*
  * Run operators [first, end) of the program over the batch.  Returns 0, or
- * -1 with *failed_op and the failing record's key and value for a run-time
- * error (a division by zero).
+ * -1 with err->op and the failing record's key and value for a run-time
+ * error (a division by zero), or err->why when a process failed.
  */
 int
-ops_run(const struct program *p, size_t first, size_t end, struct batch *b,
+ops_run(struct ops *o, size_t first, size_t end, struct batch *b,
     const struct ops_sink *sink, struct ops_error *err)
 {
 	struct batch	*out;
@@ -306,21 +340,20 @@ ops_run(const struct program *p, size_t first, size_t end, struct batch *b,
 	int64_t		*t;
 
 	for (i = first; i < end && b->n > 0; i++) {
-		op = &p->ops[i];
+		op = &o->p->ops[i];
 		n = b->n;
-		if (ops_records != NULL)
-			ops_records[i] += n;
+		o->records[i] += n;
 		if (progress_op != NULL)
 			*progress_op = (uint32_t)i;
 		if (op->kind == OP_MAPPER || op->kind == OP_REDUCER)
-			return (ops_stream(p, i, end, b, sink, err));
+			return (ops_stream(o, i, end, b, sink, err));
 		if (op->kind == OP_FLATMAP) {
 			/* The rest runs on the flatMap's own batches. */
-			out = ops_fm_batch(i);
-			r = op->fn == FN_SPLIT ? ops_split(p, i, end, b, sink,
-			    err) : ops_words(p, i, end, b, sink, err);
+			out = ops_fm_batch(o, i);
+			r = op->fn == FN_SPLIT ? ops_split(o, i, end, b, sink,
+			    err) : ops_words(o, i, end, b, sink, err);
 			if (r == 0 && out->n > 0)
-				r = ops_run(p, i + 1, end, out, sink, err);
+				r = ops_run(o, i + 1, end, out, sink, err);
 			batch_init(out);
 			arena_reset(&out->arena);
 			return (r);

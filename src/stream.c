@@ -56,15 +56,14 @@ struct stream_env	 stream_env;
 
 /*
  * The status page's slots for the process groups of the worker's commands,
- * or NULL outside a worker; and how many running commands each group
- * holds, which is more than one only when more commands run at once than
- * there are slots.
+ * or NULL outside a worker: what stream_kill_all() empties when the worker
+ * fails, however it fails.  Which slot a command takes is counted in the
+ * struct stream_groups it is started with.
  */
 volatile int32_t	*stream_groups;
-static unsigned int	 stream_members[STATUS_GROUPS];
 
 static void	stream_stderr_line(struct stream *, const char *, size_t);
-static int	stream_group_pick(pid_t *);
+static int	stream_group_pick(struct stream_groups *, pid_t *);
 static void	stream_group_leave(struct stream *);
 static void	child_setenv(const char *, const char *, ...)
 		    printflike(2, 3);
@@ -84,24 +83,24 @@ child_setenv(const char *name, const char *fmt, ...)
 
 /*
  * The process group a new command goes in: one of its own (*pgid 0), in a
- * free slot, or when every slot is taken, the group of the last.  That
+ * free slot of g, or when every slot is taken, the group of the last.  That
  * group lives on while any of its commands is not reaped, and is killed
- * when the last of them exits.  Returns the slot, or -1 outside a worker.
+ * when the last of them exits.  Returns the slot, or -1 without slots.
  */
 static int
-stream_group_pick(pid_t *pgid)
+stream_group_pick(struct stream_groups *g, pid_t *pgid)
 {
 	int	i;
 
 	*pgid = 0;
-	if (stream_groups == NULL)
+	if (g == NULL || g->pgid == NULL)
 		return (-1);
 	for (i = 0; i < STATUS_GROUPS; i++) {
-		if (stream_members[i] == 0)
+		if (g->members[i] == 0)
 			return (i);
 	}
 	i = STATUS_GROUPS - 1;
-	*pgid = stream_groups[i];
+	*pgid = g->pgid[i];
 	return (i);
 }
 
@@ -113,12 +112,12 @@ stream_group_pick(pid_t *pgid)
 static void
 stream_group_leave(struct stream *s)
 {
-	if (s->slot >= 0 && --stream_members[s->slot] > 0)
+	if (s->slot >= 0 && --s->groups->members[s->slot] > 0)
 		return;
 	if (s->pgid > 1 && s->pgid != getpgrp())
 		(void)kill(-s->pgid, SIGKILL);
 	if (s->slot >= 0)
-		stream_groups[s->slot] = 0;
+		s->groups->pgid[s->slot] = 0;
 }
 
 /*
@@ -221,16 +220,20 @@ stream_exec(const struct op *op, pid_t ppid, pid_t pgid, int in, int out,
 	_exit(127);
 }
 
-/* Start the process of a streaming operator.  Returns 0 or -1. */
+/*
+ * Start the process of a streaming operator, its process group named in a
+ * slot of g (NULL: none).  Returns 0 or -1.
+ */
 int
-stream_start(struct stream *s, const struct op *op)
+stream_start(struct stream *s, const struct op *op, struct stream_groups *g)
 {
 	int	in[2], out[2], err[2];
 	pid_t	ppid = getpid(), pgid;
 
 	memset(s, 0, sizeof *s);
 	s->op = op;
-	s->slot = stream_group_pick(&pgid);
+	s->groups = g;
+	s->slot = stream_group_pick(g, &pgid);
 	if (pipe2(in, O_CLOEXEC) != 0)
 		return (-1);
 	if (pipe2(out, O_CLOEXEC) != 0) {
@@ -257,8 +260,8 @@ stream_start(struct stream *s, const struct op *op)
 	s->pgid = pgid != 0 ? pgid : s->pid;
 	(void)setpgid(s->pid, s->pgid);
 	if (s->slot >= 0) {
-		stream_groups[s->slot] = (int32_t)s->pgid;
-		stream_members[s->slot]++;
+		g->pgid[s->slot] = (int32_t)s->pgid;
+		g->members[s->slot]++;
 	}
 	close(in[0]);
 	close(out[1]);
@@ -527,11 +530,12 @@ stream_collect(void *arg, const char *k, size_t klen, const char *v,
 
 /*
  * Run a combiner over records sorted by key: they go through the command,
- * and what it writes replaces them (strings, sorted again).  Returns 0, or
- * -1 with *why.
+ * its group in a slot of g, and what it writes replaces them (strings,
+ * sorted again).  Returns 0, or -1 with *why.
  */
 int
-stream_filter(const struct op *op, struct recbuf *rb, char **why)
+stream_filter(const struct op *op, struct stream_groups *g, struct recbuf *rb,
+    char **why)
 {
 	struct stream		 s;
 	struct recbuf		 out;
@@ -541,7 +545,7 @@ stream_filter(const struct op *op, struct recbuf *rb, char **why)
 
 	memset(&out, 0, sizeof out);
 	out.kt = out.vt = VT_STR;
-	if (stream_start(&s, op) != 0) {
+	if (stream_start(&s, op, g) != 0) {
 		xasprintf(why, "cannot start the combiner: %s",
 		    strerror(errno));
 		return (-1);

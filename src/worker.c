@@ -89,6 +89,8 @@ struct wctx {
 
 	int			 redo;		/* producing a file again */
 	uint64_t		 out_sum;	/* XXH3 of the part written */
+	struct ops		*ops;		/* the operators at work */
+	struct stream_groups	 groups;	/* their commands' groups */
 
 	/* The memory the stage's tables and records may take (its share
 	 * of --memory), and what went to disk past it. */
@@ -230,7 +232,7 @@ worker_finish_streams(struct wctx *w)
 	struct ops_sink		sink = { worker_sink, w };
 
 	memset(&err, 0, sizeof err);
-	if (ops_finish(w->job->prog, w->st->first, w->st->end, &sink,
+	if (ops_finish(w->ops, w->st->first, w->st->end, &sink,
 	    &err) != 0)
 		worker_op_fail(w, &err);
 }
@@ -535,7 +537,7 @@ worker_push_batch(struct wctx *w, struct batch *b)
 	worker_inject(w, b, lo);
 	w->records_in += b->n;
 	memset(&err, 0, sizeof err);
-	if (ops_run(w->job->prog, st->first, st->end, b, &sink, &err) != 0)
+	if (ops_run(w->ops, st->first, st->end, b, &sink, &err) != 0)
 		worker_op_fail(w, &err);
 	if (recbuf_full(&w->recs, w->budget))
 		worker_sink_spill(w);
@@ -633,7 +635,7 @@ worker_flush(struct wctx *w)
 		struct ops_error	err;
 
 		memset(&err, 0, sizeof err);
-		if (stream_filter(w->st->reduce_out->combiner, rb,
+		if (stream_filter(w->st->reduce_out->combiner, &w->groups, rb,
 		    &err.why) != 0) {
 			err.op = w->st->reduce_out->combiner;
 			worker_stream_fail(w, &err);
@@ -724,7 +726,7 @@ worker_save_counters(struct wctx *w, uint64_t g)
 
 	for (i = w->st->first; i < w->st->end; i++) {
 		snprintf(name, sizeof name, COUNTER_OP, i);
-		counters_set(name, (int64_t)ops_records[i]);
+		counters_set(name, (int64_t)ops_records(w->ops)[i]);
 	}
 	counters_set(COUNTER_OWN "records in", (int64_t)w->records_in);
 	counters_set(COUNTER_OWN "records out", (int64_t)w->records_out);
@@ -1035,7 +1037,7 @@ worker_count_words(struct wctx *w, int resume)
 		}
 		w->records_in += lines;
 		w->records_out += words;
-		ops_records[w->st->first] += lines;
+		ops_records(w->ops)[w->st->first] += lines;
 		w->bytes_in = input_progress(&in);
 		w->status->bytes_in = w->bytes_in;
 		w->status->records_in = w->records_in;
@@ -1752,7 +1754,7 @@ worker_run_stage(struct wctx *w, unsigned int s)
 		counters_clear();
 	}
 	for (i = w->st->first; i < w->st->end; i++)
-		ops_records[i] = 0;
+		ops_records(w->ops)[i] = 0;
 	w->cpu_start = cpu_us();
 	w->cpu_base = 0;
 	w->spills = w->spilled = w->passes = 0;
@@ -1760,7 +1762,7 @@ worker_run_stage(struct wctx *w, unsigned int s)
 	if (resume) {
 		for (i = w->st->first; i < w->st->end; i++) {
 			snprintf(name, sizeof name, COUNTER_OP, (size_t)i);
-			ops_records[i] = (uint64_t)counters_get(name);
+			ops_records(w->ops)[i] = (uint64_t)counters_get(name);
 		}
 		w->cpu_base = counters_get(COUNTER_OWN "cpu us");
 		w->spills = (uint64_t)counters_get(COUNTER_OWN "spills");
@@ -1972,8 +1974,9 @@ worker_redo_child(struct job *job, unsigned int t, unsigned int part)
 	if (progress_counter == NULL)
 		progress_counter = &c.status->heartbeat;
 	progress_op = &c.status->op;
-	ops_types(job->prog, job->prog->in_format == IN_TEXT ? VT_STR : VT_INT,
-	    job->prog->in_format == IN_TEXT ? VT_STR : VT_INT);
+	c.ops = ops_new(job->prog, job->prog->in_format == IN_TEXT ? VT_STR :
+	    VT_INT, job->prog->in_format == IN_TEXT ? VT_STR : VT_INT,
+	    &c.groups);
 	path = jd_ckpt_redo(job->jobdir, part);
 	(void)unlink(path);
 	if ((c.ckpt = ckpt_open(path, part, job->job_id)) == NULL)
@@ -2045,12 +2048,13 @@ worker_main(struct job *job, unsigned int part, int fd)
 		fatal("%s", path);
 	free(path);
 	progress_counter = &w.status->heartbeat;
-	ops_types(job->prog, job->prog->in_format == IN_TEXT ? VT_STR : VT_INT,
-	    job->prog->in_format == IN_TEXT ? VT_STR : VT_INT);
+	w.ops = ops_new(job->prog, job->prog->in_format == IN_TEXT ? VT_STR :
+	    VT_INT, job->prog->in_format == IN_TEXT ? VT_STR : VT_INT,
+	    &w.groups);
 	progress_op = &w.status->op;
 	progress_wait = &w.status->in_command;
 	/* Whichever way this worker fails, its commands go with it. */
-	stream_groups = w.status->pgid;
+	stream_groups = w.groups.pgid = w.status->pgid;
 	log_set_fatal_hook(stream_kill_all);
 	log_set_nomem_status(WORKER_EXIT_NOMEM);
 	path = jd_ckpt(job->jobdir, part);

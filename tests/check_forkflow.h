@@ -29,16 +29,26 @@ void	 ck_program_bad(const char *, const char *, const char *, int,
 void	 ck_program_inputs(const char *, const struct program *,
 	    const char *const *, size_t);
 
+struct recbuf;
+void	 ck_recs_eq(const struct recbuf *, const struct recbuf *,
+	    const char *);
+void	 ck_recs_add_str(struct recbuf *, const char *, size_t, const char *,
+	    size_t);
+void	 ck_log_capture(void);
+const char *ck_log(void);
+
 Suite	*agg_suite(void);
 Suite	*checkpoint_suite(void);
 Suite	*dialect_suite(void);
 Suite	*expr_suite(void);
 Suite	*input_suite(void);
+Suite	*ops_suite(void);
 Suite	*program_suite(void);
 Suite	*proto_suite(void);
 Suite	*shuffle_suite(void);
 Suite	*sort_suite(void);
 Suite	*spill_suite(void);
 Suite	*supervisor_suite(void);
+Suite	*stream_suite(void);
 
 #endif

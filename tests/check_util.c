@@ -187,3 +187,97 @@ ck_program_inputs(const char *dir, const struct program *p,
 		free(w);
 	}
 }
+
+/*
+ * A field of type t as text, for messages, in buf: a string quoted, with
+ * its control bytes in octal, cut short if it does not fit.
+ */
+static const char *
+ck_field(enum vtype t, int64_t f, char *buf, size_t size)
+{
+	const struct str	*x;
+	size_t			 i, n = 0;
+
+	if (t == VT_INT) {
+		snprintf(buf, size, "%lld", (long long)f);
+		return (buf);
+	}
+	x = str_of(f);
+	buf[n++] = '"';
+	for (i = 0; i < x->len && n + 6 < size; i++) {
+		if ((unsigned char)x->s[i] < ' ')
+			n += (size_t)snprintf(buf + n, size - n, "\\%03o",
+			    (unsigned char)x->s[i]);
+		else
+			buf[n++] = x->s[i];
+	}
+	buf[n++] = '"';
+	buf[n] = '\0';
+	return (buf);
+}
+
+/*
+ * Expect the records got to be want, in order, of the same types; what
+ * names the case in a message.
+ */
+void
+ck_recs_eq(const struct recbuf *got, const struct recbuf *want,
+    const char *what)
+{
+	char	b[4][96];
+	size_t	i;
+
+	ck_assert_msg(got->kt == want->kt && got->vt == want->vt,
+	    "%s: types differ", what);
+	for (i = 0; i < got->n && i < want->n; i++) {
+		if (val_eq(want->kt, got->r[i].k, want->r[i].k) &&
+		    val_eq(want->vt, got->r[i].v, want->r[i].v))
+			continue;
+		ck_abort_msg("%s: record %zu is (%s, %s), expected (%s, %s)",
+		    what, i,
+		    ck_field(got->kt, got->r[i].k, b[0], sizeof b[0]),
+		    ck_field(got->vt, got->r[i].v, b[1], sizeof b[1]),
+		    ck_field(want->kt, want->r[i].k, b[2], sizeof b[2]),
+		    ck_field(want->vt, want->r[i].v, b[3], sizeof b[3]));
+	}
+	ck_assert_msg(got->n == want->n, "%s: %zu records, expected %zu", what,
+	    got->n, want->n);
+}
+
+/* Add a record of two strings, copied into the buffer's arena. */
+void
+ck_recs_add_str(struct recbuf *rb, const char *k, size_t klen, const char *v,
+    size_t vlen)
+{
+	static struct arena	scratch;
+
+	arena_reset(&scratch);
+	recbuf_add(rb, str_make(&scratch, k, klen), str_make(&scratch, v,
+	    vlen));
+}
+
+/* The lines logged since ck_log_capture(). */
+static struct buf	ck_log_buf;
+
+static void
+ck_log_line(const char *s, size_t len)
+{
+	buf_add(&ck_log_buf, s, len);
+}
+
+/* Keep what is logged from now on, instead of writing it. */
+void
+ck_log_capture(void)
+{
+	buf_free(&ck_log_buf);
+	log_set_hook(ck_log_line);
+}
+
+/* The lines logged since ck_log_capture(), NUL-terminated. */
+const char *
+ck_log(void)
+{
+	buf_add(&ck_log_buf, "", 1);
+	ck_log_buf.len--;
+	return (ck_log_buf.data);
+}
