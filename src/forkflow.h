@@ -841,6 +841,7 @@ void		 counters_set(const char *, int64_t);
 int64_t		 counters_get(const char *);
 
 /* ops.c */
+extern const unsigned char word_lower[256];
 void		 batch_init(struct batch *);
 struct batch	*batch_new(void);
 void		 batch_free(struct batch *);

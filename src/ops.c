@@ -165,10 +165,28 @@ ops_emit(struct ops *o, size_t i, size_t end, struct batch *out, int64_t k,
 }
 
 /*
- * WORDS: each maximal run of ASCII letters of the value, lower-cased, is a
- * word; every other byte (digits, punctuation, blanks, bytes of UTF-8
- * sequences) ends one.  WORDS_DOC pairs each word with the record's key.
+ * The rule of WORDS, here and in word count's fused scan (worker-input.c):
+ * each maximal run of ASCII letters is a word, lower-cased; every other
+ * byte (digits, punctuation, blanks, bytes of UTF-8 sequences) ends one.
+ * Each letter's lower case; 0 for every other byte.
  */
+const unsigned char word_lower[256] = {
+	['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e',
+	['F'] = 'f', ['G'] = 'g', ['H'] = 'h', ['I'] = 'i', ['J'] = 'j',
+	['K'] = 'k', ['L'] = 'l', ['M'] = 'm', ['N'] = 'n', ['O'] = 'o',
+	['P'] = 'p', ['Q'] = 'q', ['R'] = 'r', ['S'] = 's', ['T'] = 't',
+	['U'] = 'u', ['V'] = 'v', ['W'] = 'w', ['X'] = 'x', ['Y'] = 'y',
+	['Z'] = 'z',
+	['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd', ['e'] = 'e',
+	['f'] = 'f', ['g'] = 'g', ['h'] = 'h', ['i'] = 'i', ['j'] = 'j',
+	['k'] = 'k', ['l'] = 'l', ['m'] = 'm', ['n'] = 'n', ['o'] = 'o',
+	['p'] = 'p', ['q'] = 'q', ['r'] = 'r', ['s'] = 's', ['t'] = 't',
+	['u'] = 'u', ['v'] = 'v', ['w'] = 'w', ['x'] = 'x', ['y'] = 'y',
+	['z'] = 'z',
+};
+
+/* WORDS (word_lower's rule); WORDS_DOC pairs each word with the record's
+ * key. */
 static int
 ops_words(struct ops *o, size_t i, size_t end, struct batch *b,
     const struct ops_sink *sink, struct ops_error *err)
@@ -184,19 +202,18 @@ ops_words(struct ops *o, size_t i, size_t end, struct batch *b,
 		line = str_of(b->v[j]);
 		for (a = 0; a < line->len;) {
 			c = (unsigned char)line->s[a];
-			if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) {
+			if (word_lower[c] == 0) {
 				a++;
 				continue;
 			}
-			for (e = a; e < line->len; e++) {
-				c = (unsigned char)line->s[e];
-				if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
-					break;
-			}
+			for (e = a; e < line->len && word_lower[(unsigned char)
+			    line->s[e]] != 0; e++)
+				;
 			w = arena_alloc(&out->arena, sizeof *w + (e - a));
 			w->len = (uint32_t)(e - a);
 			for (size_t m = a; m < e; m++)
-				w->s[m - a] = (char)(line->s[m] | 0x20);
+				w->s[m - a] = (char)word_lower[(unsigned char)
+				    line->s[m]];
 			if (ops_emit(o, i, end, out, (int64_t)(uintptr_t)w,
 			    op->fn == FN_WORDS_DOC ? b->k[j] : 1, sink,
 			    err) != 0)
