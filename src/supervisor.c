@@ -33,98 +33,54 @@
 
 #include "forkflow.h"
 #include "lifecycle.h"
+#include "supervisor-int.h"
 
-
-struct supervisor;
-
-/* A record (or a batch of them) a worker was running when it crashed. */
-struct suspect {
-	unsigned int		 stage;
-	uint64_t		 lo;		/* stage input record index */
-	uint64_t		 n;		/* 1: exactly that record */
-	int64_t			 k;
-	int64_t			 v;
-	uint64_t		 pos;		/* input offset + 1, or 0 */
-	unsigned int		 strs;		/* 1: key, 2: value is text */
-	unsigned int		 crashes;
-	int			 skip;		/* skip it from now on */
-};
-
-struct worker {
-	struct supervisor	*sv;
-	unsigned int		 part;
-	pid_t			 pid;
-	int			 fd;
-	struct life		 life;		/* its state: lifecycle.c */
-	unsigned int		 attempts;	/* forks so far */
-	uint64_t		 ckpts_at_fork;	/* to see progress */
-	unsigned int		 stages_done;
-	uint64_t		 last_hb;	/* heartbeat when last seen */
-	ev_tstamp		 last_change;	/* when it last moved */
-	int			 hung;		/* killed for no progress */
-	ev_tstamp		 idle_since;	/* first seen idle, or 0 */
-	double			 idle_cpu;	/* its CPU seconds then */
-	int			 doomed;	/* sent SIGKILL, not reaped yet */
-	int			 oom;		/* by the kernel, for memory */
-	int			 restage;	/* left to do its stage again */
-	pid_t			 last_pid;
-	struct suspect		*suspects;
-	size_t			 nsuspects;
-	ev_tstamp		 forked_at;
-	ev_io			 rio;
-	ev_io			 wio;
-	ev_child		 child;
-	ev_timer		 backoff;
-	struct buf		 rbuf;
-	struct buf		 wbuf;
-	struct status_page	*status;
-	int			 has_error;	/* a MSG_ERROR arrived */
-	struct msg_error	 error;
-	char			*error_text;
-	char			*last_exit;	/* "killed by signal 9" */
-	char			*note;		/* what it said before it went */
-};
-
-struct supervisor {
-	struct job		*job;
-	struct ev_loop		*loop;
-	struct worker		*w;
-	unsigned int		 stage;		/* the stage running */
-	int			 finishing;	/* MSG_FINISH sent */
-	int			 failing;	/* no new stage will start */
-	int			 interrupted;
-	char			*fail_msg;
-	int			 fail_status;
-	struct life_set		 lives;		/* the live count */
-	ev_signal		 sigint;
-	ev_signal		 sigterm;
-	ev_signal		 sighup;
-	ev_timer		 heartbeat;
-	ev_timer		 chaos;
-	uint64_t		 rng;
-	uint64_t		 oom_kills;	/* the kernel's, accounted for */
-	uint64_t		 records_in;	/* of stage 0 */
-	uint64_t		 records_out;	/* of the last stage */
-	struct job_page		*page;		/* status/job */
-	struct status_page	**pages;	/* the workers' */
-	struct display		*display;
-	ev_timer		 tick;		/* the display, the page */
-	ev_timer		 block;		/* status blocks */
-	int			 errpipe[2];	/* workers' stderr, displayed */
-	size_t			 rowbytes;	/* of a bitmap of partitions */
-	uint8_t			*used;		/* this stage's, per writer */
-	uint8_t			*sources;	/* the stage before's, or NULL */
-	ev_io			 errio;
-	struct buf		 errbuf;
-};
-
-static enum life_spawned supervisor_spawn(struct life *);
+static char	*exit_describe(int);
+static unsigned int	worker_op(const struct worker *);
+static void	worker_event_at(struct worker *, const char *, int, json_t *);
+static void	worker_event(struct worker *, const char *, json_t *);
+static char	*record_describe(const struct job *, int64_t, int64_t, uint64_t,
+		    unsigned int);
+static char	*op_describe(const struct job *, unsigned int);
+static void	supervisor_note_crash(struct worker *);
+static void	supervisor_add_skip(struct supervisor *, const struct skip *);
+static void	worker_close(struct worker *);
+static void	supervisor_write_cb(struct ev_loop *, ev_io *, int);
 static void	supervisor_send(struct worker *, uint32_t, const void *,
 		    size_t);
-static void	supervisor_barrier(struct supervisor *);
-static void	supervisor_give_up(struct supervisor *, struct worker *);
-static void	supervisor_fail(struct supervisor *, int, char *);
+static void	supervisor_start_stage(struct worker *, unsigned int);
+static void	supervisor_damaged(struct worker *, const char *, uint64_t,
+		    uint32_t);
+static int	supervisor_dispatch(struct worker *, struct msg *);
+static void	supervisor_shrink(struct worker *);
+static void	supervisor_check_oom(struct worker *, int);
 static void	supervisor_kill_groups(struct worker *, int);
+static void	supervisor_child_cb(struct ev_loop *, ev_child *, int);
+static void	supervisor_backoff_cb(struct ev_loop *, ev_timer *, int);
+static void	supervisor_fail(struct supervisor *, int, char *);
+static void	supervisor_permanent(struct supervisor *, struct worker *);
+static void	supervisor_give_up(struct supervisor *, struct worker *);
+static void	life_backoff(struct life *, double);
+static void	life_cancel(struct life *);
+static void	life_start(struct life *);
+static void	life_finish(struct life *);
+static void	life_terminate(struct life *);
+static void	life_give_up(struct life *);
+static void	life_permanent(struct life *);
+static int	life_progressed(struct life *);
+static void	life_changed(struct life *);
+static void	life_idle(struct life *);
+static void	supervisor_barrier(struct supervisor *);
+static void	proc_reset_signals(void);
+static enum life_spawned	supervisor_spawn_failed(struct worker *,
+		    const char *);
+static enum life_spawned	supervisor_spawn(struct life *);
+static void	supervisor_signal_cb(struct ev_loop *, ev_signal *, int);
+static struct worker	*supervisor_first_error(struct supervisor *);
+static void	supervisor_init(struct supervisor *, struct job *);
+static int	supervisor_result(struct supervisor *);
+static void	supervisor_free(struct supervisor *);
+int	supervisor_run(struct job *);
 
 /* Describe how a process ended, as log lines say it. */
 static char *
@@ -179,7 +135,7 @@ worker_event(struct worker *w, const char *name, json_t *extra)
 }
 
 /* A worker moved: note when, for the heartbeat and for the job page. */
-static void
+void
 worker_moved(struct worker *w)
 {
 	w->last_hb = w->status->heartbeat;
@@ -194,7 +150,7 @@ worker_moved(struct worker *w)
 }
 
 /* Bring the job page up to date with the workers. */
-static void
+void
 supervisor_page(struct supervisor *sv)
 {
 	struct job_page		*jp = sv->page;
@@ -238,7 +194,7 @@ supervisor_page(struct supervisor *sv)
 }
 
 /* Is a worker forked to run the current stage, and not done with it? */
-static int
+int
 worker_on_stage(const struct worker *w)
 {
 	return ((w->life.state == LS_RUNNING || w->life.state ==
@@ -597,7 +553,7 @@ supervisor_dispatch(struct worker *w, struct msg *m)
 }
 
 /* Read from a worker and handle each whole message. */
-static void
+void
 supervisor_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct worker	*w = io->data;
@@ -1118,193 +1074,6 @@ supervisor_spawn(struct life *l)
 	return (w->stages_done <= sv->stage ? LSP_STAGE : LSP_COMMITTED);
 }
 
-/* Is a worker busy with the current stage (so it must show progress)? */
-static int
-worker_busy(const struct worker *w)
-{
-	return (worker_on_stage(w) && w->pid > 0 && !w->doomed &&
-	    !w->sv->finishing);
-}
-
-/*
- * A process's state letter (R running, S sleeping, T stopped, ...) and
- * CPU seconds so far, from its /proc stat; 0 if it cannot be read.
- */
-static int
-proc_stat(pid_t pid, double *cpu)
-{
-	char			 path[64], buf[1024], *p;
-	unsigned long long	 ut, st;
-	ssize_t			 n;
-	int			 fd;
-	long			 hz;
-
-	*cpu = 0;
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (0);
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return (0);
-	buf[n] = '\0';
-	/* The state follows the command name, which may hold ")"; utime and
-	 * stime are the 12th and 13th fields after it. */
-	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
-		return (0);
-	if (sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu "
-	    "%llu", &ut, &st) == 2 && (hz = sysconf(_SC_CLK_TCK)) > 0)
-		*cpu = (double)(ut + st) / (double)hz;
-	return (p[2]);
-}
-
-/*
- * Is a worker that has shown no progress since last_change stuck, or only
- * starved of the processor by other processes (a thousand workers on two
- * cores)?  It is stuck when stopped, or when it used the processor for at
- * least a tenth of the time without progress; a runnable worker that got
- * less is waiting its turn.  The CPU time is noted the first time a
- * worker is seen idle.
- */
-static int
-worker_starved(struct worker *w, ev_tstamp now)
-{
-	double	cpu;
-	int	state;
-
-	state = proc_stat(w->pid, &cpu);
-	if (w->idle_since == 0) {
-		w->idle_since = now;
-		w->idle_cpu = cpu;
-		return (1);
-	}
-	return (state == 'R' && cpu - w->idle_cpu < (now - w->idle_since) / 10);
-}
-
-/*
- * The heartbeat: a busy worker bumps the counter in its status page at
- * least once per batch, and in every long loop, without a system call.
- * One whose counter has not moved for --heartbeat-timeout seconds is hung
- * (stopped, or stuck in a loop): kill it, and it is restarted like any
- * crashed worker.  A worker waiting on a user's command gives the command
- * Hadoop's contract instead: it is killed only after the task timeout
- * (mapreduce.task.timeout, 600 s) with no line read from the command, none
- * written to it and no reporter: line, unless the worker itself is
- * stopped.
- */
-static void
-supervisor_heartbeat_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	struct supervisor	*sv = t->data;
-	struct worker		*w;
-	ev_tstamp		 now, idle;
-	double			 cpu;
-	uint64_t		 hb;
-	unsigned int		 i;
-
-	for (i = 0; i < sv->job->nparts; i++) {
-		w = &sv->w[i];
-		if (!worker_busy(w) || w->hung)
-			continue;
-		hb = w->status->heartbeat;
-		if (hb != w->last_hb) {
-			worker_moved(w);
-			w->idle_since = 0;
-			continue;
-		}
-		/* What it said may be waiting, unread: the stage done. */
-		if (w->fd != -1) {
-			supervisor_read_cb(loop, &w->rio, EV_READ);
-			if (!worker_busy(w))
-				continue;
-		}
-		now = ev_time();
-		idle = now - w->last_change;
-		if (idle < sv->job->opts->heartbeat_timeout)
-			continue;
-		if (w->status->in_command && proc_stat(w->pid, &cpu) != 'T' &&
-		    proc_stat(w->pid, &cpu) != 't') {
-			if (sv->job->task_timeout == 0 ||
-			    idle < sv->job->task_timeout)
-				continue;
-			log_warnx("worker %u (pid %ld): its command read, "
-			    "wrote and reported nothing for %.1f s (the task "
-			    "timeout); killing it", w->part, (long)w->pid,
-			    idle);
-		} else if (worker_starved(w, now))
-			continue;
-		else
-			log_warnx("worker %u (pid %ld) made no progress for "
-			    "%.1f s; killing it", w->part, (long)w->pid, idle);
-		w->hung = 1;
-		w->doomed = 1;
-		kill(w->pid, SIGKILL);
-	}
-}
-
-/* A random number in [0, 1), from a xorshift generator. */
-static double
-supervisor_random(struct supervisor *sv)
-{
-	sv->rng ^= sv->rng << 13;
-	sv->rng ^= sv->rng >> 7;
-	sv->rng ^= sv->rng << 17;
-	return ((double)(sv->rng >> 11) / 9007199254740992.0);
-}
-
-/* Arm the chaos timer: exponential delays of the given mean. */
-static void
-supervisor_chaos_arm(struct supervisor *sv)
-{
-	double	delay;
-
-	delay = -sv->job->opts->chaos * log(1.0 - supervisor_random(sv));
-	ev_timer_set(&sv->chaos, delay, 0);
-	ev_timer_start(sv->loop, &sv->chaos);
-}
-
-/*
- * May --chaos kill this worker?  Only a busy one that has written a
- * checkpoint since it was forked or started its stage: each kill then
- * loses at most what came after a checkpoint the worker got past, and a
- * job always ends, however often the kills come and however slow the
- * machine (a kill is no failure, so nothing else would stop them).
- */
-static int
-worker_chaos_target(const struct worker *w)
-{
-	return (worker_busy(w) && w->status->checkpoints != w->ckpts_at_fork);
-}
-
-/* --chaos: kill a random busy worker, as a crash would. */
-static void
-supervisor_chaos_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	struct supervisor	*sv = t->data;
-	struct worker		*w;
-	unsigned int		 i, n = 0, pick;
-
-	if (sv->finishing || sv->failing)
-		return;
-	for (i = 0; i < sv->job->nparts; i++)
-		n += worker_chaos_target(&sv->w[i]);
-	if (n > 0) {
-		pick = (unsigned int)(supervisor_random(sv) * n);
-		for (i = 0; i < sv->job->nparts; i++) {
-			w = &sv->w[i];
-			if (worker_chaos_target(w) && pick-- == 0) {
-				log_warnx("chaos: killing worker %u (pid %ld)",
-				    w->part, (long)w->pid);
-				w->doomed = 1;
-				w->life.chaos = 1;
-				kill(w->pid, SIGKILL);
-				break;
-			}
-		}
-	}
-	supervisor_chaos_arm(sv);
-}
-
 /* SIGINT or SIGTERM: stop the workers and keep the job directory. */
 static void
 supervisor_signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
@@ -1318,142 +1087,6 @@ supervisor_signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 	    s->signum, sv->job->resume_hint);
 	sv->job->keep = 1;
 	supervisor_fail(sv, EXIT_JOB_FAILED, msg);
-}
-
-/* Draw the display, and keep the job page up to date. */
-static void
-supervisor_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	struct supervisor	*sv = t->data;
-
-	supervisor_page(sv);
-	if (sv->display != NULL)
-		display_draw(sv->display, sv->page, sv->pages, mono_now());
-}
-
-/* Without a terminal: a status block every --status-interval seconds. */
-static void
-supervisor_block_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	struct supervisor	*sv = t->data;
-	char			*s, *line;
-	int			 n;
-
-	supervisor_page(sv);
-	s = status_block(sv->page, sv->pages, mono_now());
-	n = xasprintf(&line, "forkflow: %s", s);
-	log_line(line, (size_t)n);
-	free(line);
-	free(s);
-}
-
-/* Lines the workers write on standard error: above the display. */
-static void
-supervisor_errpipe_cb(struct ev_loop *loop, ev_io *io, int revents)
-{
-	struct supervisor	*sv = io->data;
-	struct buf		*b = &sv->errbuf;
-	char			*nl;
-	size_t			 len;
-
-	while (proto_fill(sv->errpipe[0], b) > 0)
-		;
-	while (b->len > b->off && (nl = memchr(b->data + b->off, '\n',
-	    b->len - b->off)) != NULL) {
-		len = (size_t)(nl + 1 - (b->data + b->off));
-		display_print(sv->display, b->data + b->off, len);
-		buf_drain(b, len);
-	}
-	/* A line longer than any log line is shown as it is. */
-	if (b->len - b->off > 4096) {
-		display_print(sv->display, b->data + b->off, b->len - b->off);
-		buf_drain(b, b->len - b->off);
-	}
-}
-
-/* The supervisor's own log lines, above the display. */
-static struct display	*log_display;
-
-static void
-supervisor_log_hook(const char *line, size_t len)
-{
-	display_print(log_display, line, len);
-}
-
-/* Set up the job page, the display and the timers that feed them. */
-static void
-supervisor_watch(struct supervisor *sv)
-{
-	struct job	*job = sv->job;
-	char		*path;
-	unsigned int	 i;
-
-	path = jd_file(job->jobdir, JD_JOBPAGE);
-	if ((sv->page = jobpage_map(path, job->nparts)) == NULL)
-		fatal("%s", path);
-	free(path);
-	sv->page->nstages = (uint32_t)job->plan->nstages;
-	sv->page->pid = (int32_t)getpid();
-	sv->page->job_id = job->job_id;
-	sv->page->started = job->started;
-	sv->page->stage_started = mono_now();
-	sv->pages = xcalloc(job->nparts, sizeof *sv->pages);
-	for (i = 0; i < job->nparts; i++)
-		sv->pages[i] = sv->w[i].status;
-	sv->errpipe[0] = sv->errpipe[1] = -1;
-	if (job->display) {
-		sv->display = display_start(job->nparts, STDERR_FILENO);
-		if (pipe(sv->errpipe) == 0) {
-			(void)fcntl(sv->errpipe[0], F_SETFL, O_NONBLOCK);
-			(void)fcntl(sv->errpipe[0], F_SETFD, FD_CLOEXEC);
-			(void)fcntl(sv->errpipe[1], F_SETFD, FD_CLOEXEC);
-			ev_io_init(&sv->errio, supervisor_errpipe_cb,
-			    sv->errpipe[0], EV_READ);
-			sv->errio.data = sv;
-			ev_io_start(sv->loop, &sv->errio);
-		} else
-			sv->errpipe[0] = sv->errpipe[1] = -1;
-		log_display = sv->display;
-		log_set_hook(supervisor_log_hook);
-	}
-	ev_timer_init(&sv->tick, supervisor_tick_cb, 0.1,
-	    sv->display != NULL ? 0.2 : 1);
-	sv->tick.data = sv;
-	ev_timer_start(sv->loop, &sv->tick);
-	ev_init(&sv->block, supervisor_block_cb);
-	sv->block.data = sv;
-	if (sv->display == NULL && job->status_interval > 0) {
-		ev_timer_set(&sv->block, job->status_interval,
-		    job->status_interval);
-		ev_timer_start(sv->loop, &sv->block);
-	}
-}
-
-/* Take down what supervisor_watch set up. */
-static void
-supervisor_unwatch(struct supervisor *sv)
-{
-	ev_timer_stop(sv->loop, &sv->tick);
-	ev_timer_stop(sv->loop, &sv->block);
-	supervisor_page(sv);
-	if (sv->display != NULL) {
-		/* What the workers wrote last, then off the screen. */
-		supervisor_errpipe_cb(sv->loop, &sv->errio, EV_READ);
-		if (sv->errbuf.len > sv->errbuf.off)
-			display_print(sv->display, sv->errbuf.data +
-			    sv->errbuf.off, sv->errbuf.len - sv->errbuf.off);
-		ev_io_stop(sv->loop, &sv->errio);
-		log_set_hook(NULL);
-		log_display = NULL;
-		display_stop(sv->display);
-		buf_free(&sv->errbuf);
-	}
-	if (sv->errpipe[0] != -1) {
-		close(sv->errpipe[0]);
-		close(sv->errpipe[1]);
-	}
-	munmap(sv->page, jobpage_size(sv->job->nparts));
-	free(sv->pages);
 }
 
 /* Pick the error to report: the first in input order. */
