@@ -459,6 +459,24 @@ struct runfile {
 	struct runfile_stream *stream;	/* a run being written, or NULL */
 };
 
+/*
+ * A source of a k-way merge (merge.c), first in the caller's own: its
+ * current record, and the order it was added in (ties go to the first).
+ */
+struct kmerge_src {
+	struct pair	 cur;
+	size_t		 idx;
+};
+
+struct kmerge {
+	enum vtype	 kt;
+	enum vtype	 vt;
+	struct kmerge_src **heap;
+	size_t		 n;		/* sources not done */
+	size_t		 added;
+	int		(*next)(struct kmerge_src *);
+};
+
 /* The runs a worker spills in a stage (spill.c). */
 struct spill {
 	struct runfile	 rf;		/* sS/wP.spill, runs sorted by key */
@@ -900,6 +918,15 @@ void		 runfile_abort(struct runfile *);
 
 int		 shuffle_open_len(struct shuffle_file *, const char *,
 		     unsigned int, uint64_t, char **);
+
+/* merge.c */
+void		 kmerge_init(struct kmerge *, enum vtype, enum vtype, size_t,
+		     int (*)(struct kmerge_src *));
+void		 kmerge_free(struct kmerge *);
+int		 kmerge_add(struct kmerge *, struct kmerge_src *);
+void		 kmerge_start(struct kmerge *);
+struct kmerge_src *kmerge_top(const struct kmerge *);
+int		 kmerge_pop(struct kmerge *);
 
 /* spill.c */
 int		 spill_open(struct spill *, const char *, enum vtype,

@@ -27,9 +27,22 @@
 
 #define OUTBUF_SIZE	(256 * 1024)
 
-struct outspec;
-static int	output_merge_typed(char **, size_t, int,
-		    const struct outspec *, uint64_t *);
+/*
+ * Records written through a buffer to a file, with their length and, if
+ * asked, their XXH3.
+ */
+struct outw {
+	int		 fd;
+	char		*buf;
+	size_t		 len;
+	uint64_t	 bytes;
+	XXH3_state_t	*sum;		/* or NULL */
+};
+
+static char	*output_record(char *, const struct pair *,
+		    const struct outspec *);
+static size_t	 output_record_width(const struct pair *,
+		    const struct outspec *);
 
 /* Format one "k,v\n" line; returns its length (at most 42). */
 size_t
@@ -59,29 +72,6 @@ output_write_part(const char *path, const struct pair *r, size_t n, int text,
 	return (output_write_merged(path, &src, 1, &os, sync, bytes, &sum));
 }
 
-/* The source holding the least record, or NULL when all are done. */
-static inline struct pair_src *
-merged_least(struct pair_src *s, size_t ns, const struct outspec *os)
-{
-	struct pair_src	*best = NULL;
-	size_t		 i;
-	int		 c;
-
-	for (i = 0; i < ns; i++) {
-		if (s[i].n == 0)
-			continue;
-		if (best == NULL) {
-			best = &s[i];
-			continue;
-		}
-		c = val_cmp(os->kt, s[i].p->k, best->p->k);
-		if (c < 0 || (c == 0 && val_cmp(os->vt, s[i].p->v,
-		    best->p->v) < 0))
-			best = &s[i];
-	}
-	return (best);
-}
-
 /*
  * Format a record as an output line (text) or its run-file encoding
  * (binary) at p; returns the byte after it.
@@ -109,98 +99,161 @@ output_record_width(const struct pair *r, const struct outspec *os)
 	return (val_width(os->kt, r->k) + val_width(os->vt, r->v) + 2);
 }
 
+/* Write what the buffer holds. */
+static int
+outw_flush(struct outw *o)
+{
+	if (o->len == 0)
+		return (0);
+	if (write_all(o->fd, o->buf, o->len) != 0)
+		return (-1);
+	if (o->sum != NULL)
+		XXH3_64bits_update(o->sum, o->buf, o->len);
+	o->bytes += o->len;
+	o->len = 0;
+	progress();
+	return (0);
+}
+
+/* Add a record, as output_record() formats it. */
+static int
+outw_put(struct outw *o, const struct pair *r, const struct outspec *os)
+{
+	char	*big;
+	size_t	 w = output_record_width(r, os);
+	int	 ret;
+
+	if (o->len + w > OUTBUF_SIZE && outw_flush(o) != 0)
+		return (-1);
+	if (w <= OUTBUF_SIZE) {
+		o->len = (size_t)(output_record(o->buf + o->len, r, os) -
+		    o->buf);
+		return (0);
+	}
+	/* A record longer than the buffer. */
+	big = xmalloc(w);
+	w = (size_t)(output_record(big, r, os) - big);
+	ret = write_all(o->fd, big, w);
+	if (ret == 0 && o->sum != NULL)
+		XXH3_64bits_update(o->sum, big, w);
+	o->bytes += w;
+	free(big);
+	return (ret);
+}
+
+/* An array of sorted records being merged. */
+struct asrc {
+	struct kmerge_src	 ks;
+	const struct pair	*p;
+	size_t			 n;
+};
+
+static int
+asrc_next(struct kmerge_src *ks)
+{
+	struct asrc	*a = (struct asrc *)ks;
+
+	if (a->n == 0)
+		return (0);
+	ks->cur = *a->p++;
+	a->n--;
+	return (1);
+}
+
+/* Merge the arrays onto o (the k-way merge of merge.c). */
+static int
+output_merge_arrays(struct outw *o, struct pair_src *srcs, size_t nsrc,
+    const struct outspec *os)
+{
+	struct asrc		*a;
+	struct kmerge		 m;
+	struct kmerge_src	*top;
+	size_t			 i;
+	int			 ret = -1;
+
+	a = xcalloc(nsrc + 1, sizeof *a);
+	kmerge_init(&m, os->kt, os->vt, nsrc, asrc_next);
+	for (i = 0; i < nsrc; i++) {
+		a[i].p = srcs[i].p;
+		a[i].n = srcs[i].n;
+		(void)kmerge_add(&m, &a[i].ks);
+	}
+	kmerge_start(&m);
+	while ((top = kmerge_top(&m)) != NULL) {
+		if (outw_put(o, &top->cur, os) != 0)
+			goto out;
+		(void)kmerge_pop(&m);
+	}
+	ret = outw_flush(o);
+out:
+	kmerge_free(&m);
+	free(a);
+	return (ret);
+}
+
 /*
  * Merge sorted arrays of records into path, as text lines or binary
  * records, through a temporary file renamed into place; sync it first
- * when asked.  Its length goes to *bytes, its XXH3 to *sum.  The arrays
- * are few (one per checkpoint of the stage), so
- * a linear scan picks the least.
+ * when asked.  Its length goes to *bytes, its XXH3 to *sum.
  */
 int
 output_write_merged(const char *path, struct pair_src *srcs, size_t nsrc,
     const struct outspec *os, int sync, uint64_t *bytes, uint64_t *sum)
 {
-	struct pair_src	*s;
-	XXH3_state_t	*h;
-	char		*buf, *tmp, *big = NULL;
-	size_t		 len = 0, w;
-	int		 fd, saved_errno;
+	struct outw	 o;
+	char		*tmp;
+	int		 saved_errno;
 
 	*bytes = 0;
-	if ((h = XXH3_createState()) == NULL)
+	memset(&o, 0, sizeof o);
+	if ((o.sum = XXH3_createState()) == NULL)
 		fatalx("out of memory");
-	XXH3_64bits_reset(h);
+	XXH3_64bits_reset(o.sum);
 	xasprintf(&tmp, "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd == -1) {
+	o.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (o.fd == -1) {
 		saved_errno = errno;
-		XXH3_freeState(h);
+		XXH3_freeState(o.sum);
 		free(tmp);
 		errno = saved_errno;
 		return (-1);
 	}
-	buf = xmalloc(OUTBUF_SIZE);
+	o.buf = xmalloc(OUTBUF_SIZE);
 	if (!os->text && nsrc == 1 && os->kt == VT_INT && os->vt == VT_INT) {
-		if (write_all(fd, srcs[0].p, srcs[0].n * sizeof *srcs[0].p) != 0)
+		/* One run of binary pairs: the bytes as they are. */
+		if (write_all(o.fd, srcs[0].p, srcs[0].n * sizeof *srcs[0].p) !=
+		    0)
 			goto fail;
-		XXH3_64bits_update(h, srcs[0].p, srcs[0].n * sizeof *srcs[0].p);
-		*bytes = srcs[0].n * sizeof *srcs[0].p;
-	} else {
-		while ((s = merged_least(srcs, nsrc, os)) != NULL) {
-			w = output_record_width(s->p, os);
-			if (len + w > OUTBUF_SIZE) {
-				if (write_all(fd, buf, len) != 0)
-					goto fail;
-				XXH3_64bits_update(h, buf, len);
-				*bytes += len;
-				len = 0;
-				progress();
-			}
-			if (w > OUTBUF_SIZE) {
-				/* A record longer than the buffer. */
-				big = xreallocarray(big, w, 1);
-				w = (size_t)(output_record(big, s->p, os) - big);
-				if (write_all(fd, big, w) != 0)
-					goto fail;
-				XXH3_64bits_update(h, big, w);
-				*bytes += w;
-			} else
-				len = (size_t)(output_record(buf + len, s->p,
-				    os) - buf);
-			s->p++;
-			s->n--;
-		}
-		if (write_all(fd, buf, len) != 0)
-			goto fail;
-		XXH3_64bits_update(h, buf, len);
-		*bytes += len;
-	}
-	*sum = XXH3_64bits_digest(h);
-	if (sync && fsync(fd) != 0)
+		XXH3_64bits_update(o.sum, srcs[0].p, srcs[0].n *
+		    sizeof *srcs[0].p);
+		o.bytes = srcs[0].n * sizeof *srcs[0].p;
+	} else if (output_merge_arrays(&o, srcs, nsrc, os) != 0)
 		goto fail;
-	if (close(fd) != 0) {
-		fd = -1;
+	*bytes = o.bytes;
+	*sum = XXH3_64bits_digest(o.sum);
+	if (sync && fsync(o.fd) != 0)
+		goto fail;
+	if (close(o.fd) != 0) {
+		o.fd = -1;
 		goto fail;
 	}
 	if (rename(tmp, path) != 0 || (sync && fsync_parent(path) != 0)) {
-		fd = -1;
+		o.fd = -1;
 		goto fail;
 	}
-	free(buf);
-	free(big);
+	free(o.buf);
 	free(tmp);
-	XXH3_freeState(h);
+	XXH3_freeState(o.sum);
 	return (0);
 
 fail:
 	saved_errno = errno;
-	if (fd != -1)
-		close(fd);
+	if (o.fd != -1)
+		close(o.fd);
 	unlink(tmp);
-	XXH3_freeState(h);
+	XXH3_freeState(o.sum);
 	free(tmp);
-	free(buf);
-	free(big);
+	free(o.buf);
 	errno = saved_errno;
 	return (-1);
 }
@@ -222,77 +275,9 @@ output_check(const char *path, uint64_t len, uint64_t sum, uint64_t *bad)
 	return (got == len && h == sum ? 0 : 1);
 }
 
-/* One sorted binary part being merged. */
-struct merge_src {
-	int		 fd;
-	struct pair	*buf;
-	size_t		 n;		/* records in buf */
-	size_t		 i;		/* next one */
-};
-
-/* Refill a source; returns 1 if it has a record, 0 at its end, -1. */
-static int
-merge_fill(struct merge_src *s, size_t cap)
-{
-	ssize_t	n;
-	size_t	got = 0;
-
-	if (s->i < s->n)
-		return (1);
-	while (got < cap * sizeof *s->buf) {
-		n = read(s->fd, (char *)s->buf + got,
-		    cap * sizeof *s->buf - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return (-1);
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got % sizeof *s->buf != 0) {
-		errno = EIO;
-		return (-1);
-	}
-	s->n = got / sizeof *s->buf;
-	s->i = 0;
-	return (s->n > 0);
-}
-
-static inline int
-merge_less(const struct merge_src *a, const struct merge_src *b)
-{
-	const struct pair	*x = &a->buf[a->i], *y = &b->buf[b->i];
-
-	return (x->k < y->k || (x->k == y->k && x->v < y->v));
-}
-
-/* Restore the heap property below slot i. */
-static void
-merge_sift(struct merge_src **h, size_t n, size_t i)
-{
-	struct merge_src	*t;
-	size_t			 c;
-
-	for (;;) {
-		c = 2 * i + 1;
-		if (c >= n)
-			break;
-		if (c + 1 < n && merge_less(h[c + 1], h[c]))
-			c++;
-		if (!merge_less(h[c], h[i]))
-			break;
-		t = h[c];
-		h[c] = h[i];
-		h[i] = t;
-		i = c;
-	}
-}
-
 /*
- * Merge the sorted binary parts onto fd as text.  Memory is bounded: each
- * part is read through a buffer of at most 64 KiB, less with many parts.
- * Returns 0, or -1 with errno set (EPIPE when the reader went away).
+ * Merge the sorted binary parts onto fd as "k,v" text.  Returns 0, or -1
+ * with errno set (EPIPE when the reader went away).
  */
 int
 output_merge(char **paths, size_t nparts, int out, uint64_t *bytes)
@@ -302,96 +287,27 @@ output_merge(char **paths, size_t nparts, int out, uint64_t *bytes)
 	return (output_merge_spec(paths, nparts, out, &os, bytes));
 }
 
-/* The same, for parts of the given types and format. */
-int
-output_merge_spec(char **paths, size_t nparts, int out,
-    const struct outspec *os, uint64_t *bytes)
-{
-	struct merge_src	*src, **heap;
-	char			*obuf;
-	size_t			 i, nh = 0, len = 0, cap;
-	int			 r, ret = -1, saved_errno = 0;
-
-	if (os->kt != VT_INT || os->vt != VT_INT || os->fmt != OUT_CSV)
-		return (output_merge_typed(paths, nparts, out, os, bytes));
-	cap = (size_t)(8 << 20) / (nparts * sizeof(struct pair));
-	if (cap > 4096)
-		cap = 4096;
-	if (cap < 64)
-		cap = 64;
-	*bytes = 0;
-	src = xcalloc(nparts, sizeof *src);
-	heap = xcalloc(nparts, sizeof *heap);
-	obuf = xmalloc(OUTBUF_SIZE);
-	for (i = 0; i < nparts; i++)
-		src[i].fd = -1;
-	for (i = 0; i < nparts; i++) {
-		if ((src[i].fd = open(paths[i], O_RDONLY | O_CLOEXEC)) == -1)
-			goto done;
-		src[i].buf = xcalloc(cap, sizeof *src[i].buf);
-		if ((r = merge_fill(&src[i], cap)) == -1)
-			goto done;
-		if (r == 1)
-			heap[nh++] = &src[i];
-	}
-	for (i = nh; i > 0; i--)
-		merge_sift(heap, nh, i - 1);
-	while (nh > 0) {
-		if (len > OUTBUF_SIZE - 64) {
-			if (write_all(out, obuf, len) != 0)
-				goto done;
-			*bytes += len;
-			len = 0;
-		}
-		len += output_format(obuf + len, heap[0]->buf[heap[0]->i].k,
-		    heap[0]->buf[heap[0]->i].v);
-		heap[0]->i++;
-		if ((r = merge_fill(heap[0], cap)) == -1)
-			goto done;
-		if (r == 0)
-			heap[0] = heap[--nh];
-		merge_sift(heap, nh, 0);
-	}
-	if (write_all(out, obuf, len) != 0)
-		goto done;
-	*bytes += len;
-	ret = 0;
-
-done:
-	saved_errno = errno;
-	for (i = 0; i < nparts; i++) {
-		if (src[i].fd != -1)
-			close(src[i].fd);
-		free(src[i].buf);
-	}
-	free(src);
-	free(heap);
-	free(obuf);
-	errno = saved_errno;
-	return (ret);
-}
-
-/* A part of any types being merged: mapped, read in order. */
+/* A part being merged: mapped, read in order. */
 struct gsrc {
-	char		*map;
-	size_t		 len;
-	const char	*p;
-	const char	*dropped;	/* pages given back up to here */
-	struct pair	 cur;
-	int		 has;
+	struct kmerge_src	 ks;
+	const struct outspec	*os;
+	char			*map;
+	size_t			 len;
+	const char		*p;
+	const char		*dropped;	/* pages given back up to here */
 };
 
 /* Decode the next record of a part; give back pages behind it. */
 static int
-gsrc_next(struct gsrc *g, const struct outspec *os)
+gsrc_next(struct kmerge_src *ks)
 {
+	struct gsrc	*g = (struct gsrc *)ks;
 	const char	*end = g->map + g->len, *q, *to;
 
-	g->has = 0;
 	if (g->p >= end)
 		return (0);
-	if ((q = val_get(os->kt, g->p, end, &g->cur.k)) == NULL ||
-	    (q = val_get(os->vt, q, end, &g->cur.v)) == NULL) {
+	if ((q = val_get(g->os->kt, g->p, end, &ks->cur.k)) == NULL ||
+	    (q = val_get(g->os->vt, q, end, &ks->cur.v)) == NULL) {
 		errno = EIO;
 		return (-1);
 	}
@@ -403,105 +319,84 @@ gsrc_next(struct gsrc *g, const struct outspec *os)
 		g->dropped = to;
 	}
 	g->p = q;
-	g->has = 1;
 	return (1);
 }
 
-/*
- * Merge sorted parts of records of any types onto fd as text.  Parts are
- * mapped and read in order, and the pages behind the reading position
- * are given back, so memory stays small.
- */
+/* Map a part, to be read in order. */
 static int
-output_merge_typed(char **paths, size_t nparts, int out,
+gsrc_open(struct gsrc *g, const char *path)
+{
+	struct stat	st;
+	int		fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (-1);
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return (-1);
+	}
+	g->len = (size_t)st.st_size;
+	if (g->len > 0) {
+		g->map = mmap(NULL, g->len, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (g->map == MAP_FAILED) {
+			g->map = NULL;
+			close(fd);
+			return (-1);
+		}
+		(void)madvise(g->map, g->len, MADV_SEQUENTIAL);
+	}
+	close(fd);
+	g->p = g->dropped = g->map;
+	return (0);
+}
+
+/*
+ * Merge sorted binary parts of records of the given types onto fd as text
+ * of the given format.  Parts are mapped and read in order, and the pages
+ * behind the reading position are given back, so memory stays small.
+ */
+int
+output_merge_spec(char **paths, size_t nparts, int out,
     const struct outspec *os, uint64_t *bytes)
 {
-	struct outspec	 text = *os;
-	struct gsrc	*g, *best;
-	struct stat	 st;
-	char		*buf;
-	size_t		 i, len = 0, w;
-	int		 fd, c, ret = -1, saved_errno = 0;
+	struct outspec		 text = *os;
+	struct outw		 o;
+	struct gsrc		*g;
+	struct kmerge		 m;
+	struct kmerge_src	*top;
+	size_t			 i;
+	int			 ret = -1, saved_errno = 0;
 
 	text.text = 1;
 	*bytes = 0;
-	g = xcalloc(nparts, sizeof *g);
-	buf = xmalloc(OUTBUF_SIZE);
+	memset(&o, 0, sizeof o);
+	o.fd = out;
+	o.buf = xmalloc(OUTBUF_SIZE);
+	g = xcalloc(nparts + 1, sizeof *g);
+	kmerge_init(&m, os->kt, os->vt, nparts, gsrc_next);
 	for (i = 0; i < nparts; i++) {
-		if ((fd = open(paths[i], O_RDONLY | O_CLOEXEC)) == -1)
-			goto done;
-		if (fstat(fd, &st) != 0) {
-			close(fd);
-			goto done;
-		}
-		g[i].len = (size_t)st.st_size;
-		if (g[i].len > 0) {
-			g[i].map = mmap(NULL, g[i].len, PROT_READ, MAP_PRIVATE,
-			    fd, 0);
-			if (g[i].map == MAP_FAILED) {
-				g[i].map = NULL;
-				close(fd);
-				goto done;
-			}
-			(void)madvise(g[i].map, g[i].len, MADV_SEQUENTIAL);
-		}
-		close(fd);
-		g[i].p = g[i].dropped = g[i].map;
-		if (g[i].map != NULL && gsrc_next(&g[i], os) == -1)
+		g[i].os = os;
+		if (gsrc_open(&g[i], paths[i]) != 0 ||
+		    kmerge_add(&m, &g[i].ks) != 0)
 			goto done;
 	}
-	for (;;) {
-		best = NULL;
-		for (i = 0; i < nparts; i++) {
-			if (!g[i].has)
-				continue;
-			if (best == NULL) {
-				best = &g[i];
-				continue;
-			}
-			c = val_cmp(os->kt, g[i].cur.k, best->cur.k);
-			if (c < 0 || (c == 0 && val_cmp(os->vt, g[i].cur.v,
-			    best->cur.v) < 0))
-				best = &g[i];
-		}
-		if (best == NULL)
-			break;
-		w = output_record_width(&best->cur, &text);
-		if (len + w > OUTBUF_SIZE || w > OUTBUF_SIZE) {
-			if (write_all(out, buf, len) != 0)
-				goto done;
-			*bytes += len;
-			len = 0;
-		}
-		if (w > OUTBUF_SIZE) {
-			char	*big = xmalloc(w);
-
-			w = (size_t)(output_record(big, &best->cur, &text) -
-			    big);
-			c = write_all(out, big, w);
-			free(big);
-			if (c != 0)
-				goto done;
-			*bytes += w;
-		} else
-			len = (size_t)(output_record(buf + len, &best->cur,
-			    &text) - buf);
-		if (gsrc_next(best, os) == -1)
+	kmerge_start(&m);
+	while ((top = kmerge_top(&m)) != NULL) {
+		if (outw_put(&o, &top->cur, &text) != 0 || kmerge_pop(&m) != 0)
 			goto done;
 	}
-	if (write_all(out, buf, len) != 0)
-		goto done;
-	*bytes += len;
-	ret = 0;
+	ret = outw_flush(&o);
 
 done:
 	saved_errno = errno;
+	*bytes = o.bytes;
 	for (i = 0; i < nparts; i++) {
 		if (g[i].map != NULL)
 			munmap(g[i].map, g[i].len);
 	}
+	kmerge_free(&m);
 	free(g);
-	free(buf);
+	free(o.buf);
 	errno = saved_errno;
 	return (ret);
 }

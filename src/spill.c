@@ -27,11 +27,10 @@
 
 /* A run being merged: where it stands in its mapped file. */
 struct spill_src {
+	struct kmerge_src	 ks;		/* first: its current record */
 	const struct shuffle_file *sf;
-	const char	*p;
-	const char	*end;
-	struct pair	 cur;
-	unsigned int	 idx;		/* ties go to the earlier run */
+	const char		*p;
+	const char		*end;
 };
 
 /* How a merge pass treats records of equal keys. */
@@ -101,52 +100,13 @@ spill_agg(struct spill *sp, struct agg *a)
 	return (0);
 }
 
-/* Is a before b?  Key, then value, then the earlier run. */
+/* Move a run to its next record: 1, 0 at its end, -1 if damaged. */
 static int
-spill_before(const struct spill *sp, const struct spill_src *a,
-    const struct spill_src *b)
+spill_next(struct kmerge_src *ks)
 {
-	int	c;
+	struct spill_src	*s = (struct spill_src *)ks;
 
-	if (sp->kt == VT_INT) {
-		if (a->cur.k != b->cur.k)
-			return (a->cur.k < b->cur.k);
-	} else if ((c = val_cmp(sp->kt, a->cur.k, b->cur.k)) != 0)
-		return (c < 0);
-	if (sp->vt == VT_INT) {
-		if (a->cur.v != b->cur.v)
-			return (a->cur.v < b->cur.v);
-	} else if ((c = val_cmp(sp->vt, a->cur.v, b->cur.v)) != 0)
-		return (c < 0);
-	return (a->idx < b->idx);
-}
-
-static void
-spill_sift(const struct spill *sp, struct spill_src **h, size_t n, size_t i)
-{
-	struct spill_src	*t;
-	size_t			 c;
-
-	for (;;) {
-		c = 2 * i + 1;
-		if (c >= n)
-			break;
-		if (c + 1 < n && spill_before(sp, h[c + 1], h[c]))
-			c++;
-		if (!spill_before(sp, h[c], h[i]))
-			break;
-		t = h[c];
-		h[c] = h[i];
-		h[i] = t;
-		i = c;
-	}
-}
-
-/* Move a source to its next record: 1, 0 at its end, -1 if damaged. */
-static int
-spill_advance(struct spill_src *s)
-{
-	return (shuffle_next(s->sf, &s->p, s->end, &s->cur));
+	return (shuffle_next(s->sf, &s->p, s->end, &ks->cur));
 }
 
 /* A group of equal keys being folded into one record. */
@@ -237,45 +197,37 @@ static int
 spill_merge_runs(struct spill *sp, struct shuffle_file *sf, unsigned int first,
     unsigned int n, struct runfile *out, enum spill_pass pass)
 {
-	struct spill_src	*src, **heap;
+	struct spill_src	*src;
+	struct kmerge		 m;
+	struct kmerge_src	*top;
 	struct spill_group	 g;
-	size_t			 len, nh = 0, i;
+	size_t			 len, i;
 	uint64_t		 moved = 0;
-	int			 r = -1, got;
+	int			 r = -1;
 
 	src = xcalloc(n, sizeof *src);
-	heap = xcalloc(n, sizeof *heap);
+	kmerge_init(&m, sp->kt, sp->vt, n, spill_next);
 	memset(&g, 0, sizeof g);
+	errno = EINVAL;		/* a damaged run, unless a write says */
 	for (i = 0; i < n; i++) {
 		src[i].sf = sf;
-		src[i].idx = (unsigned int)i;
 		if ((src[i].p = shuffle_bucket(sf, first + (unsigned int)i, 0,
-		    &len)) == NULL) {
-			errno = EINVAL;
+		    &len)) == NULL)
 			goto out;
-		}
 		src[i].end = src[i].p + len;
-		if ((got = spill_advance(&src[i])) == -1) {
-			errno = EINVAL;
+		if (kmerge_add(&m, &src[i].ks) != 0)
 			goto out;
-		}
-		if (got == 1)
-			heap[nh++] = &src[i];
 	}
-	for (i = nh; i-- > 0;)
-		spill_sift(sp, heap, nh, i);
+	kmerge_start(&m);
 	if (runfile_run_begin(out) != 0)
 		goto out;
-	while (nh > 0) {
-		if (spill_take(sp, &g, &heap[0]->cur, out, pass) != 0)
+	while ((top = kmerge_top(&m)) != NULL) {
+		if (spill_take(sp, &g, &top->cur, out, pass) != 0)
 			goto out;
-		if ((got = spill_advance(heap[0])) == -1) {
+		if (kmerge_pop(&m) != 0) {
 			errno = EINVAL;
 			goto out;
 		}
-		if (got == 0)
-			heap[0] = heap[--nh];
-		spill_sift(sp, heap, nh, 0);
 		/* A long merge shows it moves. */
 		if ((++moved & 0xfff) == 0) {
 			progress();
@@ -290,7 +242,7 @@ spill_merge_runs(struct spill *sp, struct shuffle_file *sf, unsigned int first,
 out:
 	buf_free(&g.join);
 	arena_free(&g.a);
-	free(heap);
+	kmerge_free(&m);
 	free(src);
 	return (r);
 }
