@@ -684,7 +684,7 @@ run_free(struct job *job)
 
 	if (run_job_now == job)
 		run_job_now = NULL;
-	if (job->jobdir_made && !job->keep)
+	if (job->run.jobdir_made && !job->keep)
 		(void)rm_tree(job->jobdir);
 	for (i = 0; i < job->nfiles; i++) {
 		if (job->files[i].fd != -1)
@@ -693,19 +693,19 @@ run_free(struct job *job)
 		free(job->files[i].name);
 	}
 	free(job->files);
-	free(job->journal_fps);
+	free(job->run.journal_fps);
 	program_free(job->prog);
 	plan_free(job->plan);
 	free(job->jobdir);
 	free(job->outtmp);
 	free(job->resume_hint);
 	free(job->workdir);
-	free(job->skips);
-	free(job->reason);
-	if (job->journalfd > 0)
-		close(job->journalfd);
-	if (job->lockfd > 0)
-		close(job->lockfd);
+	free(job->run.skips);
+	free(job->run.reason);
+	if (job->run.journalfd > 0)
+		close(job->run.journalfd);
+	if (job->run.lockfd > 0)
+		close(job->run.lockfd);
 	memset(job, 0, sizeof *job);
 }
 
@@ -719,7 +719,7 @@ run_token(const struct job *job)
 	char	*s;
 
 	xasprintf(&s, "job %016llx run %016llx\n",
-	    (unsigned long long)job->job_id, (unsigned long long)job->run_id);
+	    (unsigned long long)job->job_id, (unsigned long long)job->run.run_id);
 	return (s);
 }
 
@@ -768,7 +768,7 @@ output_tmp_name(const struct job *job)
 	base = strrchr(out, '/');
 	base = base == NULL ? out : base + 1;
 	xasprintf(&tmp, "%s/.%s.forkflow-%016llx", dir, base,
-	    (unsigned long long)job->run_id);
+	    (unsigned long long)job->run.run_id);
 	free(dir);
 	return (tmp);
 }
@@ -809,7 +809,7 @@ job_dir(struct job *job)
 
 	if (given != NULL) {
 		if (mkdir(given, 0700) == 0)
-			job->jobdir_made = 1;
+			job->run.jobdir_made = 1;
 		else if (errno != EEXIST)
 			run_fail_errno(EXIT_USAGE, "%s", given);
 		job->jobdir = xstrdup(given);
@@ -821,7 +821,7 @@ job_dir(struct job *job)
 	if (mkdtemp(templ) == NULL)
 		run_fail_errno(EXIT_JOB_FAILED, "mkdtemp %s", templ);
 	job->jobdir = templ;
-	job->jobdir_made = 1;
+	job->run.jobdir_made = 1;
 }
 
 /*
@@ -849,10 +849,10 @@ job_gen_program(struct job *job)
 static void
 event_journal_damaged(const struct job *job)
 {
-	if (job->journal_bad == 0)
+	if (job->run.journal_bad == 0)
 		return;
 	event_emit("damaged", NULL, json_pack("{s:s, s:I, s:s}", "file",
-	    JD_JOURNAL, "offset", (json_int_t)job->journal_bad - 1, "action",
+	    JD_JOURNAL, "offset", (json_int_t)job->run.journal_bad - 1, "action",
 	    "what its lines from there recorded is done again"));
 }
 
@@ -931,11 +931,11 @@ job_verify(struct job *job)
 				    job->opts->max_attempts && r != 0; a++)
 					r = worker_redo_stage(job, s, p);
 				if (r != 0) {
-					xasprintf(&job->reason, "%s: damaged "
+					xasprintf(&job->run.reason, "%s: damaged "
 					    "at offset %llu, and producing it "
 					    "again failed", file,
 					    (unsigned long long)off);
-					warnx("%s", job->reason);
+					warnx("%s", job->run.reason);
 					free(file);
 					return (EXIT_JOB_FAILED);
 				}
@@ -962,9 +962,9 @@ job_output_lost(struct job *job, char *cause)
 		free(kept);
 		kept = xstrdup(job->outtmp);
 	}
-	xasprintf(&job->reason, "%s; this job's result is kept in %s", cause,
+	xasprintf(&job->run.reason, "%s; this job's result is kept in %s", cause,
 	    kept);
-	warnx("%s", job->reason);
+	warnx("%s", job->run.reason);
 	free(cause);
 	free(kept);
 	free(job->outtmp);
@@ -988,19 +988,19 @@ job_output(struct job *job)
 		for (i = 0; i < job->nparts; i++) {
 			path = jd_part(job->outtmp, i);
 			if (stat(path, &st) == 0)
-				job->bytes_written += (uint64_t)st.st_size;
+				job->run.bytes_written += (uint64_t)st.st_size;
 			free(path);
 		}
 		token = run_token(job);
 		r = output_commit(job->outtmp, job->opts->output, token,
-		    job->opts->force || job->replace_own, &cause);
+		    job->opts->force || job->run.replace_own, &cause);
 		lost = r != 0 && errno == EEXIST;
 		free(token);
 		if (lost)
 			return (job_output_lost(job, cause));
 		if (r != 0) {
 			warnx("%s", cause);
-			job->reason = cause;
+			job->run.reason = cause;
 			return (EXIT_JOB_FAILED);
 		}
 		return (0);
@@ -1013,25 +1013,25 @@ job_output(struct job *job)
 	os.fmt = job->out_format;
 	os.text = 1;
 	r = output_merge_spec(paths, job->nparts, STDOUT_FILENO, &os, &bytes);
-	job->bytes_written = bytes;
+	job->run.bytes_written = bytes;
 	if (r != 0 && errno == EPIPE) {
 		/* The reader stopped (| head): the job itself is done. */
-		job->stdout_closed = 1;
+		job->run.stdout_closed = 1;
 	} else if (r != 0 && errno == EINTR && run_signal != 0) {
-		xasprintf(&job->reason, "interrupted by signal %d while "
+		xasprintf(&job->run.reason, "interrupted by signal %d while "
 		    "writing the output; to resume, run %s", (int)run_signal,
 		    job->resume_hint);
-		warnx("%s", job->reason);
-		job->interrupted = 1;
+		warnx("%s", job->run.reason);
+		job->run.interrupted = 1;
 	} else if (r != 0) {
 		/*
 		 * The output cannot be written (a full disk): the job's
 		 * files are no use to a run that cannot write either.
 		 */
-		xasprintf(&job->reason, "writing the output: %s",
+		xasprintf(&job->run.reason, "writing the output: %s",
 		    strerror(errno));
-		warnx("%s", job->reason);
-		job->permanent = 1;
+		warnx("%s", job->run.reason);
+		job->run.permanent = 1;
 	}
 	for (i = 0; i < job->nparts; i++)
 		free(paths[i]);
@@ -1069,7 +1069,7 @@ print_skipped(const struct job *job)
 	char	*path, line[1024];
 
 	log_warnx("%llu bad record%s skipped:",
-	    (unsigned long long)job->skipped, job->skipped == 1 ? "" : "s");
+	    (unsigned long long)job->run.skipped, job->run.skipped == 1 ? "" : "s");
 	path = jd_file(job->jobdir, JD_SKIPPED);
 	if ((f = fopen(path, "r")) != NULL) {
 		while (fgets(line, sizeof line, f) != NULL)
@@ -1095,7 +1095,7 @@ event_job_start(const struct job *job)
 	    (int)job->nparts, "stages", (int)job->plan->nstages, "operators",
 	    (int)job->prog->nops, "program", job->prog->path, "input_bytes",
 	    (json_int_t)job->total, "pid", (int)getpid(), "resumed",
-	    job->resumed, "first_stage", (int)job->first_stage, "time",
+	    job->run.resumed, "first_stage", (int)job->run.first_stage, "time",
 	    when));
 }
 
@@ -1123,7 +1123,7 @@ job_end(struct job *job, int status)
 	json_t	*stats = NULL, *end;
 	char	*cause, *path;
 
-	if (status == 0 && !job->permanent) {
+	if (status == 0 && !job->run.permanent) {
 		stats = stats_collect(job);
 		if (stats_save(job, stats) != 0)
 			log_warn("counters.json");
@@ -1133,13 +1133,13 @@ job_end(struct job *job, int status)
 		}
 	}
 	end = json_pack("{s:i, s:s, s:I, s:I, s:f}", "exit_status", status,
-	    "state", status == 0 ? "done" : job->interrupted ? "interrupted" :
-	    "failed", "records_in", (json_int_t)job->records_in,
-	    "records_out", (json_int_t)job->records_out, "wall", mono_now() -
-	    job->started);
-	if (job->reason != NULL)
-		json_object_set_new(end, "reason", json_text(job->reason,
-		    strlen(job->reason)));
+	    "state", status == 0 ? "done" : job->run.interrupted ? "interrupted" :
+	    "failed", "records_in", (json_int_t)job->run.records_in,
+	    "records_out", (json_int_t)job->run.records_out, "wall", mono_now() -
+	    job->run.started);
+	if (job->run.reason != NULL)
+		json_object_set_new(end, "reason", json_text(job->run.reason,
+		    strlen(job->run.reason)));
 	event_emit("job_end", NULL, end);
 	jobpage_finish(job, status);
 	json_decref(stats);
@@ -1277,7 +1277,7 @@ run_prepare(struct job *job)
 	/* Lock first: copying standard input must not touch a running
 	 * job's copy. */
 	if (journal_lock(job, &cause) != 0) {
-		job->jobdir_made = 0;	/* it is another run's */
+		job->run.jobdir_made = 0;	/* it is another run's */
 		run_fail(EXIT_JOB_FAILED, "%s", cause);
 	}
 	job_inputs(job);
@@ -1303,7 +1303,7 @@ run_prepare(struct job *job)
 	if (ours == 1) {
 		(void)rm_tree(tmp);
 		(void)rm_tree(kept);
-		if (!job->output_done &&
+		if (!job->run.output_done &&
 		    journal_note(job, "output committed\n") != 0)
 			log_warn("journal");
 		free(tmp);
@@ -1311,8 +1311,8 @@ run_prepare(struct job *job)
 		return (1);
 	}
 	/* An earlier run's output of this job may be replaced. */
-	job->replace_own = ours == 2;
-	if (!o->force && !job->replace_own && access(o->output, F_OK) == 0) {
+	job->run.replace_own = ours == 2;
+	if (!o->force && !job->run.replace_own && access(o->output, F_OK) == 0) {
 		free(tmp);
 		free(kept);
 		run_fail(EXIT_USAGE, "%s: output exists (use --force to "
@@ -1324,9 +1324,9 @@ run_prepare(struct job *job)
 	 * folder, or in its job directory after another job's output won
 	 * the folder.
 	 */
-	if (!job->resumed && rm_tree(job->outtmp) != 0)
+	if (!job->run.resumed && rm_tree(job->outtmp) != 0)
 		run_fail_errno(EXIT_JOB_FAILED, "%s", job->outtmp);
-	if (job->resumed && access(job->outtmp, F_OK) != 0)
+	if (job->run.resumed && access(job->outtmp, F_OK) != 0)
 		(void)rename(kept, job->outtmp);
 	(void)rm_tree(kept);
 	free(kept);
@@ -1359,9 +1359,9 @@ run_execute(struct job *job)
 	sigset_t		 set;
 	int			 status;
 
-	if (job->resumed)
+	if (job->run.resumed)
 		log_info("resuming the job in %s from stage %u", job->jobdir,
-		    job->first_stage);
+		    job->run.first_stage);
 	log_info("job %016llx: %u partitions, %zu stages, %llu bytes of "
 	    "input in %zu files, job directory %s",
 	    (unsigned long long)job->job_id, job->nparts, job->plan->nstages,
@@ -1379,7 +1379,7 @@ run_execute(struct job *job)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	if (run_signal != 0)
-		job->interrupted = (int)run_signal;
+		job->run.interrupted = (int)run_signal;
 	status = supervisor_run(job);
 	run_catch_signals();
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
@@ -1390,7 +1390,7 @@ run_execute(struct job *job)
 		status = job_output(job);
 	if (status == 0 && journal_note(job, "output committed\n") != 0)
 		log_warn("journal");
-	if (status == 0 && job->skipped > 0 && !o->quiet)
+	if (status == 0 && job->run.skipped > 0 && !o->quiet)
 		print_skipped(job);
 	job_end(job, status);
 	events_close();
@@ -1399,7 +1399,7 @@ run_execute(struct job *job)
 	if (status == 0) {
 		/* A --job-dir is the user's: kept after success. */
 		job->keep = o->keep || o->jobdir != NULL;
-	} else if (!job->permanent && !job->stdout_closed &&
+	} else if (!job->run.permanent && !job->run.stdout_closed &&
 	    (o->jobdir != NULL || job_resumable(job))) {
 		/* Work to resume from, or a job directory the user named
 		 * (where `forkflow status` tells why it failed). */
@@ -1410,9 +1410,9 @@ run_execute(struct job *job)
 	if (status == 0 && o->verbose)
 		log_info("done: %llu records in, %llu out, %zu stages, "
 		    "%.3f s, supervisor peak RSS %ld KiB",
-		    (unsigned long long)job->records_in,
-		    (unsigned long long)job->records_out, job->plan->nstages,
-		    mono_now() - job->started, peak_rss_kib());
+		    (unsigned long long)job->run.records_in,
+		    (unsigned long long)job->run.records_out, job->plan->nstages,
+		    mono_now() - job->run.started, peak_rss_kib());
 	return (status);
 }
 
@@ -1425,7 +1425,7 @@ run_job(struct run_opts *o)
 
 	memset(&job, 0, sizeof job);
 	job.opts = o;
-	job.started = mono_now();
+	job.run.started = mono_now();
 	run_job_now = &job;
 	run_catch_signals();
 	ev_set_syserr_cb(run_ev_syserr);
@@ -1449,7 +1449,7 @@ run_job(struct run_opts *o)
 	run_check_signal();
 	if (run_prepare(&job) == 1) {
 		/* Nothing more is run, but what was found is shown. */
-		if (job.journal_bad != 0 && events_open(&job) == 0) {
+		if (job.run.journal_bad != 0 && events_open(&job) == 0) {
 			event_journal_damaged(&job);
 			events_close();
 		}

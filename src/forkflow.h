@@ -591,14 +591,42 @@ enum progress_mode {
 	PROGRESS_NEVER,
 };
 
-/* A job: what the user asked, and what the run finds and does. */
+/* What a run of a job finds and does, as it goes. */
+struct job_run {
+	int		 jobdir_made;	/* made by this run */
+	int		 lockfd;
+	int		 journalfd;
+	unsigned int	 first_stage;	/* the first to run */
+	unsigned int	 committed;	/* stages the journal has */
+	int		 resumed;	/* the journal was there */
+	int		 output_done;	/* and says the output is committed */
+	uint64_t	 run_id;	/* random, from the journal's start */
+	struct input_fp	*journal_fps;	/* by input, as the journal has them */
+	struct skip	*skips;		/* from the journal */
+	size_t		 nskips;
+	uint64_t	 journal_bad;	/* offset + 1 of a damaged line */
+	int		 replace_own;	/* -o holds an earlier run's output */
+	double		 started;	/* monotonic seconds */
+	uint64_t	 records_in;	/* counted by the supervisor */
+	uint64_t	 records_out;
+	uint64_t	 skipped;	/* bad records skipped */
+	uint64_t	 bytes_written;	/* of the output */
+	int		 stdout_closed;	/* the reader went away */
+	int		 interrupted;	/* by SIGINT or SIGTERM */
+	int		 permanent;	/* failed on the program or input */
+	char		*reason;	/* why the job failed, or NULL */
+};
+
+/*
+ * A job: the options the user gave (opts), what they and the program
+ * settle before it starts, and what the run finds (run).
+ */
 struct job {
 	const struct run_opts *opts;
 	struct program	*prog;
 	struct plan	*plan;
 	unsigned int	 nparts;
 	char		*jobdir;
-	int		 jobdir_made;	/* made by this run */
 	int		 keep;		/* keep the job directory */
 	char		*outtmp;	/* the folder written before commit */
 	enum out_format	 out_format;
@@ -606,34 +634,14 @@ struct job {
 	size_t		 nfiles;
 	uint64_t	 total;		/* bytes of input */
 	uint64_t	 job_id;	/* fingerprint of program and input */
-	int		 lockfd;
-	int		 journalfd;
-	int		 permanent;	/* failed on the program or input */
-	unsigned int	 first_stage;	/* the first to run */
-	unsigned int	 committed;	/* stages the journal has */
-	int		 resumed;	/* the journal was there */
-	int		 output_done;	/* and says the output is committed */
-	uint64_t	 run_id;	/* random, from the journal's start */
-	struct input_fp	*journal_fps;	/* by input, as the journal has them */
 	char		*resume_hint;	/* the command line that resumes */
-	uint64_t	 skipped;	/* bad records skipped */
-	struct skip	*skips;		/* from the journal */
-	size_t		 nskips;
-	int		 stdout_closed;	/* the reader went away */
 	char		*workdir;	/* streaming -file files, or NULL */
-	uint64_t	 records_in;	/* counted by the supervisor */
-	uint64_t	 records_out;
 	double		 task_timeout;	/* seconds a command may be silent */
 	int		 display;	/* draw the progress display */
 	double		 status_interval;	/* seconds; 0: no status blocks */
-	int		 interrupted;	/* by SIGINT or SIGTERM */
-	char		*reason;	/* why the job failed, or NULL */
-	double		 started;	/* monotonic seconds */
-	uint64_t	 bytes_written;	/* of the output */
-	uint64_t	 journal_bad;	/* offset + 1 of a damaged line */
-	int		 replace_own;	/* -o holds an earlier run's output */
 	uint64_t	 memory;	/* the workers' budget, together */
 	uint64_t	 mem_share;	/* each worker's */
+	struct job_run	 run;
 };
 
 

@@ -297,11 +297,11 @@ jobpage_finish(const struct job *job, int status)
 	free(path);
 	if (jp == NULL)
 		return;
-	jp->state = status == 0 ? JS_DONE : job->interrupted ?
+	jp->state = status == 0 ? JS_DONE : job->run.interrupted ?
 	    JS_INTERRUPTED : JS_FAILED;
 	jp->exit_status = status;
-	if (status != 0 && job->reason != NULL)
-		snprintf(jp->reason, sizeof jp->reason, "%s", job->reason);
+	if (status != 0 && job->run.reason != NULL)
+		snprintf(jp->reason, sizeof jp->reason, "%s", job->run.reason);
 	jp->ended = mono_now();
 	munmap(jp, len);
 }

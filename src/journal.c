@@ -74,7 +74,7 @@ journal_lock(struct job *job, char **cause)
 		}
 		usleep(10000);
 	}
-	job->lockfd = fd;
+	job->run.lockfd = fd;
 	n = snprintf(line, sizeof line, "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)n, 0) != n) {
 		xasprintf(cause, "job directory %s: %s", job->jobdir,
@@ -164,9 +164,9 @@ journal_read_skip(struct job *job, const char *line)
 	    " %" SCNu64, &x.part, &x.stage, &x.record, &x.k, &x.v,
 	    &x.pos) != 6)
 		return;
-	job->skips = xreallocarray(job->skips, job->nskips + 1,
-	    sizeof *job->skips);
-	job->skips[job->nskips++] = x;
+	job->run.skips = xreallocarray(job->run.skips, job->run.nskips + 1,
+	    sizeof *job->run.skips);
+	job->run.skips[job->run.nskips++] = x;
 }
 
 /* The fingerprint an earlier run took of an input. */
@@ -182,10 +182,10 @@ journal_read_input(struct job *job, const char *line)
 	    &fp.mtime_nsec) != 6 || i >= job->nfiles)
 		return;
 	fp.set = 1;
-	if (job->journal_fps == NULL)
-		job->journal_fps = xcalloc(job->nfiles,
-		    sizeof *job->journal_fps);
-	job->journal_fps[i] = fp;
+	if (job->run.journal_fps == NULL)
+		job->run.journal_fps = xcalloc(job->nfiles,
+		    sizeof *job->run.journal_fps);
+	job->run.journal_fps[i] = fp;
 }
 
 /*
@@ -239,7 +239,7 @@ journal_read(struct job *job, const char *path, off_t *whole, char **cause)
 			log_warnx("%s: line %u damaged (at offset %llu); what "
 			    "it and the lines after it recorded is done again",
 			    path, lineno + 1, (unsigned long long)*whole);
-			job->journal_bad = (uint64_t)*whole + 1;
+			job->run.journal_bad = (uint64_t)*whole + 1;
 			break;
 		}
 		lineno++;
@@ -257,15 +257,15 @@ journal_read(struct job *job, const char *path, off_t *whole, char **cause)
 			continue;
 		}
 		if (sscanf(line, "stage %u committed", &s) == 1 &&
-		    s == job->first_stage) {
-			job->first_stage = s + 1;
-			job->committed = s + 1;
+		    s == job->run.first_stage) {
+			job->run.first_stage = s + 1;
+			job->run.committed = s + 1;
 		} else if (strncmp(line, "skip ", 5) == 0)
 			journal_read_skip(job, line);
 		else if (strncmp(line, "output committed", 16) == 0)
-			job->output_done = 1;
+			job->run.output_done = 1;
 		else if (strncmp(line, "run ", 4) == 0)
-			(void)sscanf(line, "run %" SCNx64, &job->run_id);
+			(void)sscanf(line, "run %" SCNx64, &job->run.run_id);
 		else if (strncmp(line, "input ", 6) == 0)
 			journal_read_input(job, line);
 	}
@@ -276,8 +276,8 @@ journal_read(struct job *job, const char *path, off_t *whole, char **cause)
 	 * or the job directory, by where the output goes, and workers that
 	 * committed it for this output find theirs and do nothing.
 	 */
-	if (job->first_stage >= job->plan->nstages)
-		job->first_stage = job->plan->nstages - 1;
+	if (job->run.first_stage >= job->plan->nstages)
+		job->run.first_stage = job->plan->nstages - 1;
 	return (first ? 0 : 1);
 
 refuse:
@@ -304,7 +304,7 @@ journal_open(struct job *job, char **cause)
 		free(path);
 		return (-1);
 	}
-	job->resumed = r;
+	job->run.resumed = r;
 	if (job_mkdir(job, JD_STATUS, cause) != 0 ||
 	    job_mkdir(job, JD_CKPT, cause) != 0 ||
 	    job_mkdir(job, JD_COUNTERS, cause) != 0 ||
@@ -328,7 +328,7 @@ journal_open(struct job *job, char **cause)
 		return (-1);
 	}
 	free(path);
-	job->journalfd = fd;
+	job->run.journalfd = fd;
 	/* Lines are appended after the last whole one, never after a cut
 	 * one (a cut first line leaves nothing: the journal starts again). */
 	if (ftruncate(fd, whole) != 0) {
@@ -362,9 +362,9 @@ journal_note(struct job *job, const char *fmt, ...)
 		len--;
 	line = journal_line(text, len);
 	free(text);
-	r = write_all(job->journalfd, line, strlen(line));
+	r = write_all(job->run.journalfd, line, strlen(line));
 	free(line);
-	if (r == 0 && job->opts->durable && fsync(job->journalfd) != 0)
+	if (r == 0 && job->opts->durable && fsync(job->run.journalfd) != 0)
 		r = -1;
 	return (r);
 }
@@ -457,8 +457,8 @@ journal_commit_stage(struct job *job, unsigned int s)
 {
 	if (journal_note(job, "stage %u committed\n", s) != 0)
 		return (-1);
-	if (job->committed < s + 1)
-		job->committed = s + 1;
+	if (job->run.committed < s + 1)
+		job->run.committed = s + 1;
 	return (0);
 }
 
@@ -472,7 +472,7 @@ job_resumable(const struct job *job)
 	struct ckpt_state	cs;
 	unsigned int		p;
 
-	if (job->committed > 0)
+	if (job->run.committed > 0)
 		return (1);
 	for (p = 0; p < job->nparts; p++) {
 		if (job_ckpt_load(job, p, &cs) && (cs.stages_done > 0 ||
@@ -495,13 +495,13 @@ journal_check_inputs(const struct job *job, char **cause)
 	const char		*what;
 	size_t			 i;
 
-	if (job->journal_fps == NULL)
+	if (job->run.journal_fps == NULL)
 		return (0);
 	for (i = 0; i < job->nfiles; i++) {
 		f = &job->files[i];
-		if (!job->journal_fps[i].set || !f->fp.set || f->spooled)
+		if (!job->run.journal_fps[i].set || !f->fp.set || f->spooled)
 			continue;
-		what = input_fp_differs(&job->journal_fps[i], &f->fp);
+		what = input_fp_differs(&job->run.journal_fps[i], &f->fp);
 		if (what == NULL)
 			continue;
 		xasprintf(cause, "%s: changed since the job started (%s "
@@ -526,19 +526,19 @@ journal_note_run(struct job *job)
 	const struct input_fp	*fp;
 	size_t			 i;
 
-	if (job->run_id == 0) {
-		if (getentropy(&job->run_id, sizeof job->run_id) != 0)
-			job->run_id = XXH3_64bits_withSeed(job->jobdir,
+	if (job->run.run_id == 0) {
+		if (getentropy(&job->run.run_id, sizeof job->run.run_id) != 0)
+			job->run.run_id = XXH3_64bits_withSeed(job->jobdir,
 			    strlen(job->jobdir), (uint64_t)getpid() ^
 			    (uint64_t)time(NULL));
-		job->run_id |= 1;
-		if (journal_note(job, "run %016" PRIx64 "\n", job->run_id) != 0)
+		job->run.run_id |= 1;
+		if (journal_note(job, "run %016" PRIx64 "\n", job->run.run_id) != 0)
 			return (-1);
 	}
 	for (i = 0; i < job->nfiles; i++) {
 		fp = &job->files[i].fp;
 		if (!fp->set || job->files[i].spooled ||
-		    (job->journal_fps != NULL && job->journal_fps[i].set))
+		    (job->run.journal_fps != NULL && job->run.journal_fps[i].set))
 			continue;
 		if (journal_note(job, "input %zu %" PRIu64 " %" PRIu64 " %"
 		    PRIu64 " %" PRId64 ".%09ld\n", i, fp->dev, fp->ino,

@@ -247,10 +247,10 @@ stats_collect(const struct job *job)
 	    "s:f, s:o}", "stages", stages, "operators", ops,
 	    "bytes_read", pl->nstages > 0 ? sum[0].bytes_in : 0,
 	    "bytes_shuffled", bshuf,
-	    "bytes_written", (json_int_t)job->bytes_written,
+	    "bytes_written", (json_int_t)job->run.bytes_written,
 	    "checkpoints", ckpts, "restarts", restarts,
-	    "damaged_files", damaged, "skipped_records", (json_int_t)job->skipped,
-	    "wall", mono_now() - job->started, "cpu", tcpu, "user", user);
+	    "damaged_files", damaged, "skipped_records", (json_int_t)job->run.skipped,
+	    "wall", mono_now() - job->run.started, "cpu", tcpu, "user", user);
 	free(sum);
 	free(wall);
 	free(opin);

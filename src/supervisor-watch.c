@@ -297,7 +297,7 @@ supervisor_watch(struct supervisor *sv)
 	sv->page->nstages = (uint32_t)job->plan->nstages;
 	sv->page->pid = (int32_t)getpid();
 	sv->page->job_id = job->job_id;
-	sv->page->started = job->started;
+	sv->page->started = job->run.started;
 	sv->page->stage_started = mono_now();
 	sv->pages = xcalloc(job->nparts, sizeof *sv->pages);
 	for (i = 0; i < job->nparts; i++)

@@ -1127,8 +1127,8 @@ supervisor_init(struct supervisor *sv, struct job *job)
 	sv->rowbytes = (job->nparts + 7) / 8;
 	sv->oom_kills = memcg_oom_kills(&cgroup);
 	sv->used = xcalloc(job->nparts, sv->rowbytes);
-	if (job->first_stage > 0)
-		sv->sources = journal_load_used(job, job->first_stage - 1);
+	if (job->run.first_stage > 0)
+		sv->sources = journal_load_used(job, job->run.first_stage - 1);
 	if ((sv->loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		fatalx("cannot initialise libev");
 	sv->lives.ops = &supervisor_life_ops;
@@ -1193,18 +1193,18 @@ supervisor_result(struct supervisor *sv)
 			fprintf(stderr, "%s\n", e->error_text);
 		else
 			log_warnx("%s", e->error_text);
-		job->permanent = 1;
+		job->run.permanent = 1;
 		status = e->error.kind == ERROR_INPUT ? EXIT_USAGE :
 		    EXIT_JOB_FAILED;
-		job->reason = xstrdup(e->error_text);
+		job->run.reason = xstrdup(e->error_text);
 	} else if (sv->fail_msg != NULL) {
 		log_warnx("%s", sv->fail_msg);
 		status = sv->fail_status;
-		job->reason = xstrdup(sv->fail_msg);
+		job->run.reason = xstrdup(sv->fail_msg);
 	} else if (!sv->finishing) {
 		log_warnx("the job stopped before its last stage");
 		status = EXIT_JOB_FAILED;
-		job->reason = xstrdup("the job stopped before its last stage");
+		job->run.reason = xstrdup("the job stopped before its last stage");
 	}
 	return (status);
 }
@@ -1223,7 +1223,7 @@ supervisor_free(struct supervisor *sv)
 		/* No process of the job outlives it. */
 		supervisor_kill_groups(w, 1);
 		for (j = 0; j < w->nsuspects; j++)
-			job->skipped += w->suspects[j].skip;
+			job->run.skipped += w->suspects[j].skip;
 		free(w->suspects);
 		free(w->error_text);
 		free(w->last_exit);
@@ -1255,16 +1255,16 @@ supervisor_run(struct job *job)
 	supervisor_watch(&sv);
 
 	/* Records an earlier run skipped are skipped again. */
-	for (i = 0; i < job->nskips; i++)
-		supervisor_add_skip(&sv, &job->skips[i]);
+	for (i = 0; i < job->run.nskips; i++)
+		supervisor_add_skip(&sv, &job->run.skips[i]);
 
 	/* Stages the journal has as committed are not run again. */
-	sv.stage = job->first_stage;
-	if (job->interrupted) {
+	sv.stage = job->run.first_stage;
+	if (job->run.interrupted) {
 		/* A signal came before libev watched for it. */
 		sv.interrupted = 1;
 		xasprintf(&msg, "interrupted by signal %d; to resume, run %s",
-		    job->interrupted, job->resume_hint);
+		    job->run.interrupted, job->resume_hint);
 		job->keep = 1;
 		supervisor_fail(&sv, EXIT_JOB_FAILED, msg);
 	} else if (sv.stage < job->plan->nstages) {
@@ -1277,10 +1277,10 @@ supervisor_run(struct job *job)
 	ev_timer_stop(sv.loop, &sv.heartbeat);
 	ev_timer_stop(sv.loop, &sv.chaos);
 	supervisor_unwatch(&sv);
-	job->interrupted = sv.interrupted > 0;
+	job->run.interrupted = sv.interrupted > 0;
 	status = supervisor_result(&sv);
-	job->records_in = sv.records_in;
-	job->records_out = sv.records_out;
+	job->run.records_in = sv.records_in;
+	job->run.records_out = sv.records_out;
 	supervisor_free(&sv);
 	return (status);
 }

@@ -702,10 +702,10 @@ worker_redo_child(struct job *job, unsigned int t, unsigned int part)
 		}
 		free(m);
 	}
-	c.skip = xcalloc(job->nskips + 1, sizeof *c.skip);
-	for (j = 0; j < job->nskips; j++) {
-		if (job->skips[j].part == part && job->skips[j].stage == t)
-			c.skip[c.nskip++] = job->skips[j].record;
+	c.skip = xcalloc(job->run.nskips + 1, sizeof *c.skip);
+	for (j = 0; j < job->run.nskips; j++) {
+		if (job->run.skips[j].part == part && job->run.skips[j].stage == t)
+			c.skip[c.nskip++] = job->run.skips[j].record;
 	}
 	worker_run_stage(&c, t);
 	(void)unlink(path);
