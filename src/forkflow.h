@@ -229,6 +229,19 @@ struct outspec {
 	int		 text;		/* lines, or the binary encoding */
 };
 
+/*
+ * Records written through a buffer to a file (output.c), with their
+ * length and, for a part, their XXH3.
+ */
+struct outw {
+	int		 fd;
+	char		*tmp;		/* a part's name while written */
+	char		*buf;
+	size_t		 len;
+	uint64_t	 bytes;
+	struct XXH3_state_s *sum;	/* or NULL */
+};
+
 /* A sorted array of records, one of those merged into an output. */
 struct pair_src {
 	const struct pair *p;
@@ -461,11 +474,27 @@ struct runfile {
 
 /*
  * A source of a k-way merge (merge.c), first in the caller's own: its
- * current record, and the order it was added in (ties go to the first).
+ * current record, the order it was added in (ties go to the first), and
+ * how it moves to its next record (1, 0 at its end, or -1).
  */
 struct kmerge_src {
 	struct pair	 cur;
 	size_t		 idx;
+	int		(*next)(struct kmerge_src *);
+};
+
+/* Sources of a merge: a sorted array; a bucket of a mapped run file. */
+struct kmerge_array {
+	struct kmerge_src ks;
+	const struct pair *p;
+	size_t		 n;
+};
+
+struct kmerge_run {
+	struct kmerge_src ks;
+	const struct shuffle_file *sf;
+	const char	*p;
+	const char	*end;
 };
 
 struct kmerge {
@@ -474,7 +503,6 @@ struct kmerge {
 	struct kmerge_src **heap;
 	size_t		 n;		/* sources not done */
 	size_t		 added;
-	int		(*next)(struct kmerge_src *);
 };
 
 /* The runs a worker spills in a stage (spill.c). */
@@ -928,13 +956,14 @@ int		 shuffle_open_len(struct shuffle_file *, const char *,
 		     unsigned int, uint64_t, char **);
 
 /* merge.c */
-void		 kmerge_init(struct kmerge *, enum vtype, enum vtype, size_t,
-		     int (*)(struct kmerge_src *));
+void		 kmerge_init(struct kmerge *, enum vtype, enum vtype, size_t);
 void		 kmerge_free(struct kmerge *);
 int		 kmerge_add(struct kmerge *, struct kmerge_src *);
 void		 kmerge_start(struct kmerge *);
 struct kmerge_src *kmerge_top(const struct kmerge *);
 int		 kmerge_pop(struct kmerge *);
+int		 kmerge_array_next(struct kmerge_src *);
+int		 kmerge_run_next(struct kmerge_src *);
 
 /* spill.c */
 int		 spill_open(struct spill *, const char *, enum vtype,
@@ -952,6 +981,12 @@ int		 output_write_part(const char *, const struct pair *, size_t,
 		     int, int, uint64_t *);
 int		 output_write_merged(const char *, struct pair_src *, size_t,
 		     const struct outspec *, int, uint64_t *, uint64_t *);
+int		 output_part_begin(struct outw *, const char *);
+int		 output_part_put(struct outw *, const struct pair *,
+		     const struct outspec *);
+int		 output_part_end(struct outw *, const char *, int, uint64_t *,
+		     uint64_t *);
+void		 output_part_abort(struct outw *);
 int		 output_check(const char *, uint64_t, uint64_t, uint64_t *);
 int		 output_merge(char **, size_t, int, uint64_t *);
 int		 output_merge_spec(char **, size_t, int,

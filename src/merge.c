@@ -56,17 +56,12 @@ kmerge_sift(struct kmerge *m, size_t i)
 	}
 }
 
-/*
- * Start a merge of at most max sources of records of types kt and vt;
- * next() moves a source to its next record: 1, 0 at its end, or -1.
- */
+/* Start a merge of at most max sources of records of types kt and vt. */
 void
-kmerge_init(struct kmerge *m, enum vtype kt, enum vtype vt, size_t max,
-    int (*next)(struct kmerge_src *))
+kmerge_init(struct kmerge *m, enum vtype kt, enum vtype vt, size_t max)
 {
 	m->kt = kt;
 	m->vt = vt;
-	m->next = next;
 	m->n = m->added = 0;
 	m->heap = xcalloc(max + 1, sizeof *m->heap);
 }
@@ -80,7 +75,8 @@ kmerge_free(struct kmerge *m)
 }
 
 /*
- * Add a source, reading its first record (an empty one is left out).
+ * Add a source (its next set), reading its first record (an empty one is
+ * left out).
  * Sources are added in order, then kmerge_start() makes the heap.
  * Returns 0, or -1 if next() failed.
  */
@@ -90,7 +86,7 @@ kmerge_add(struct kmerge *m, struct kmerge_src *s)
 	int	r;
 
 	s->idx = m->added++;
-	if ((r = m->next(s)) == -1)
+	if ((r = s->next(s)) == -1)
 		return (-1);
 	if (r == 1)
 		m->heap[m->n++] = s;
@@ -119,10 +115,32 @@ kmerge_pop(struct kmerge *m)
 {
 	int	r;
 
-	if ((r = m->next(m->heap[0])) == -1)
+	if ((r = m->heap[0]->next(m->heap[0])) == -1)
 		return (-1);
 	if (r == 0)
 		m->heap[0] = m->heap[--m->n];
 	kmerge_sift(m, 0);
 	return (0);
+}
+
+/* The next record of a sorted array. */
+int
+kmerge_array_next(struct kmerge_src *ks)
+{
+	struct kmerge_array	*a = (struct kmerge_array *)ks;
+
+	if (a->n == 0)
+		return (0);
+	ks->cur = *a->p++;
+	a->n--;
+	return (1);
+}
+
+/* The next record of a bucket of a run file: -1 if it does not decode. */
+int
+kmerge_run_next(struct kmerge_src *ks)
+{
+	struct kmerge_run	*r = (struct kmerge_run *)ks;
+
+	return (shuffle_next(r->sf, &r->p, r->end, &ks->cur));
 }

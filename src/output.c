@@ -27,18 +27,6 @@
 
 #define OUTBUF_SIZE	(256 * 1024)
 
-/*
- * Records written through a buffer to a file, with their length and, if
- * asked, their XXH3.
- */
-struct outw {
-	int		 fd;
-	char		*buf;
-	size_t		 len;
-	uint64_t	 bytes;
-	XXH3_state_t	*sum;		/* or NULL */
-};
-
 static char	*output_record(char *, const struct pair *,
 		    const struct outspec *);
 static size_t	 output_record_width(const struct pair *,
@@ -141,39 +129,21 @@ outw_put(struct outw *o, const struct pair *r, const struct outspec *os)
 	return (ret);
 }
 
-/* An array of sorted records being merged. */
-struct asrc {
-	struct kmerge_src	 ks;
-	const struct pair	*p;
-	size_t			 n;
-};
-
-static int
-asrc_next(struct kmerge_src *ks)
-{
-	struct asrc	*a = (struct asrc *)ks;
-
-	if (a->n == 0)
-		return (0);
-	ks->cur = *a->p++;
-	a->n--;
-	return (1);
-}
-
 /* Merge the arrays onto o (the k-way merge of merge.c). */
 static int
 output_merge_arrays(struct outw *o, struct pair_src *srcs, size_t nsrc,
     const struct outspec *os)
 {
-	struct asrc		*a;
+	struct kmerge_array	*a;
 	struct kmerge		 m;
 	struct kmerge_src	*top;
 	size_t			 i;
 	int			 ret = -1;
 
 	a = xcalloc(nsrc + 1, sizeof *a);
-	kmerge_init(&m, os->kt, os->vt, nsrc, asrc_next);
+	kmerge_init(&m, os->kt, os->vt, nsrc);
 	for (i = 0; i < nsrc; i++) {
+		a[i].ks.next = kmerge_array_next;
 		a[i].p = srcs[i].p;
 		a[i].n = srcs[i].n;
 		(void)kmerge_add(&m, &a[i].ks);
@@ -192,70 +162,111 @@ out:
 }
 
 /*
+ * Start writing a part at path, through a temporary file: records go in
+ * with output_part_put() (in order), and output_part_end() renames it into
+ * place.  Returns 0, or -1 with errno set.
+ */
+int
+output_part_begin(struct outw *o, const char *path)
+{
+	memset(o, 0, sizeof *o);
+	if ((o->sum = XXH3_createState()) == NULL)
+		fatalx("out of memory");
+	XXH3_64bits_reset(o->sum);
+	xasprintf(&o->tmp, "%s.tmp", path);
+	o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (o->fd == -1) {
+		output_part_abort(o);
+		return (-1);
+	}
+	o->buf = xmalloc(OUTBUF_SIZE);
+	return (0);
+}
+
+int
+output_part_put(struct outw *o, const struct pair *r, const struct outspec *os)
+{
+	return (outw_put(o, r, os));
+}
+
+/*
+ * End the part: flush, sync it first when asked, rename it to path.  Its
+ * length goes to *bytes, its XXH3 to *sum.
+ */
+int
+output_part_end(struct outw *o, const char *path, int sync, uint64_t *bytes,
+    uint64_t *sum)
+{
+	int	fd;
+
+	if (outw_flush(o) != 0 || (sync && fsync(o->fd) != 0))
+		goto fail;
+	fd = o->fd;
+	o->fd = -1;
+	if (close(fd) != 0 || rename(o->tmp, path) != 0 ||
+	    (sync && fsync_parent(path) != 0))
+		goto fail;
+	*bytes = o->bytes;
+	*sum = XXH3_64bits_digest(o->sum);
+	free(o->tmp);
+	o->tmp = NULL;
+	output_part_abort(o);
+	return (0);
+fail:
+	output_part_abort(o);
+	return (-1);
+}
+
+/* Give up a part being written: its temporary file goes. */
+void
+output_part_abort(struct outw *o)
+{
+	int	saved_errno = errno;
+
+	if (o->fd != -1)
+		close(o->fd);
+	o->fd = -1;
+	if (o->tmp != NULL)
+		(void)unlink(o->tmp);
+	free(o->tmp);
+	o->tmp = NULL;
+	if (o->sum != NULL)
+		XXH3_freeState(o->sum);
+	o->sum = NULL;
+	free(o->buf);
+	o->buf = NULL;
+	errno = saved_errno;
+}
+
+/*
  * Merge sorted arrays of records into path, as text lines or binary
- * records, through a temporary file renamed into place; sync it first
- * when asked.  Its length goes to *bytes, its XXH3 to *sum.
+ * records (output_part_begin).  Its length goes to *bytes, its XXH3 to
+ * *sum.
  */
 int
 output_write_merged(const char *path, struct pair_src *srcs, size_t nsrc,
     const struct outspec *os, int sync, uint64_t *bytes, uint64_t *sum)
 {
 	struct outw	 o;
-	char		*tmp;
-	int		 saved_errno;
 
 	*bytes = 0;
-	memset(&o, 0, sizeof o);
-	if ((o.sum = XXH3_createState()) == NULL)
-		fatalx("out of memory");
-	XXH3_64bits_reset(o.sum);
-	xasprintf(&tmp, "%s.tmp", path);
-	o.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (o.fd == -1) {
-		saved_errno = errno;
-		XXH3_freeState(o.sum);
-		free(tmp);
-		errno = saved_errno;
+	if (output_part_begin(&o, path) != 0)
 		return (-1);
-	}
-	o.buf = xmalloc(OUTBUF_SIZE);
 	if (!os->text && nsrc == 1 && os->kt == VT_INT && os->vt == VT_INT) {
 		/* One run of binary pairs: the bytes as they are. */
 		if (write_all(o.fd, srcs[0].p, srcs[0].n * sizeof *srcs[0].p) !=
-		    0)
-			goto fail;
+		    0) {
+			output_part_abort(&o);
+			return (-1);
+		}
 		XXH3_64bits_update(o.sum, srcs[0].p, srcs[0].n *
 		    sizeof *srcs[0].p);
 		o.bytes = srcs[0].n * sizeof *srcs[0].p;
-	} else if (output_merge_arrays(&o, srcs, nsrc, os) != 0)
-		goto fail;
-	*bytes = o.bytes;
-	*sum = XXH3_64bits_digest(o.sum);
-	if (sync && fsync(o.fd) != 0)
-		goto fail;
-	if (close(o.fd) != 0) {
-		o.fd = -1;
-		goto fail;
+	} else if (output_merge_arrays(&o, srcs, nsrc, os) != 0) {
+		output_part_abort(&o);
+		return (-1);
 	}
-	if (rename(tmp, path) != 0 || (sync && fsync_parent(path) != 0)) {
-		o.fd = -1;
-		goto fail;
-	}
-	free(o.buf);
-	free(tmp);
-	XXH3_freeState(o.sum);
-	return (0);
-
-fail:
-	saved_errno = errno;
-	if (o.fd != -1)
-		close(o.fd);
-	unlink(tmp);
-	XXH3_freeState(o.sum);
-	free(tmp);
-	free(o.buf);
-	errno = saved_errno;
-	return (-1);
+	return (output_part_end(&o, path, sync, bytes, sum));
 }
 
 /*
@@ -373,8 +384,9 @@ output_merge_spec(char **paths, size_t nparts, int out,
 	o.fd = out;
 	o.buf = xmalloc(OUTBUF_SIZE);
 	g = xcalloc(nparts + 1, sizeof *g);
-	kmerge_init(&m, os->kt, os->vt, nparts, gsrc_next);
+	kmerge_init(&m, os->kt, os->vt, nparts);
 	for (i = 0; i < nparts; i++) {
+		g[i].ks.next = gsrc_next;
 		g[i].os = os;
 		if (gsrc_open(&g[i], paths[i]) != 0 ||
 		    kmerge_add(&m, &g[i].ks) != 0)

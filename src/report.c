@@ -457,14 +457,23 @@ report_counters(FILE *f, json_t *c)
 		return;
 	}
 	fputs("<table><tr><th>stage</th><th>records in</th><th>records out"
-	    "</th><th>wall s</th><th>CPU s</th></tr>\n", f);
+	    "</th><th>wall s</th><th>CPU s</th><th>runs spilled</th>"
+	    "<th>bytes spilled</th><th>merge passes</th>"
+	    "<th>peak worker KiB</th></tr>\n", f);
 	json_array_foreach(json_object_get(c, "stages"), i, e)
 		fprintf(f, "<tr><td>%zu</td><td>%lld</td><td>%lld</td><td>%.3f"
-		    "</td><td>%.3f</td></tr>\n", i, (long long)
+		    "</td><td>%.3f</td><td>%lld</td><td>%lld</td><td>%lld</td>"
+		    "<td>%lld</td></tr>\n", i, (long long)
 		    json_integer_value(json_object_get(e, "records_in")),
 		    (long long)json_integer_value(json_object_get(e,
 		    "records_out")), json_real_value(json_object_get(e,
-		    "wall")), json_real_value(json_object_get(e, "cpu")));
+		    "wall")), json_real_value(json_object_get(e, "cpu")),
+		    (long long)json_integer_value(json_object_get(e,
+		    "spilled_runs")), (long long)json_integer_value(
+		    json_object_get(e, "spilled_bytes")), (long long)
+		    json_integer_value(json_object_get(e, "merge_passes")),
+		    (long long)json_integer_value(json_object_get(e,
+		    "peak_kib")));
 	fputs("</table>\n<table><tr><th>operator</th><th></th><th>records in"
 	    "</th><th>records out</th></tr>\n", f);
 	json_array_foreach(json_object_get(c, "operators"), i, e) {

@@ -25,14 +25,6 @@
 
 #include "forkflow.h"
 
-/* A run being merged: where it stands in its mapped file. */
-struct spill_src {
-	struct kmerge_src	 ks;		/* first: its current record */
-	const struct shuffle_file *sf;
-	const char		*p;
-	const char		*end;
-};
-
 /* How a merge pass treats records of equal keys. */
 enum spill_pass {
 	PASS_KEEP,			/* every record (a reducer's input) */
@@ -98,15 +90,6 @@ spill_agg(struct spill *sp, struct agg *a)
 	sp->bytes += sp->rf.len - before;
 	agg_clear(a);
 	return (0);
-}
-
-/* Move a run to its next record: 1, 0 at its end, -1 if damaged. */
-static int
-spill_next(struct kmerge_src *ks)
-{
-	struct spill_src	*s = (struct spill_src *)ks;
-
-	return (shuffle_next(s->sf, &s->p, s->end, &ks->cur));
 }
 
 /* A group of equal keys being folded into one record. */
@@ -197,7 +180,7 @@ static int
 spill_merge_runs(struct spill *sp, struct shuffle_file *sf, unsigned int first,
     unsigned int n, struct runfile *out, enum spill_pass pass)
 {
-	struct spill_src	*src;
+	struct kmerge_run	*src;
 	struct kmerge		 m;
 	struct kmerge_src	*top;
 	struct spill_group	 g;
@@ -206,10 +189,11 @@ spill_merge_runs(struct spill *sp, struct shuffle_file *sf, unsigned int first,
 	int			 r = -1;
 
 	src = xcalloc(n, sizeof *src);
-	kmerge_init(&m, sp->kt, sp->vt, n, spill_next);
+	kmerge_init(&m, sp->kt, sp->vt, n);
 	memset(&g, 0, sizeof g);
 	errno = EINVAL;		/* a damaged run, unless a write says */
 	for (i = 0; i < n; i++) {
+		src[i].ks.next = kmerge_run_next;
 		src[i].sf = sf;
 		if ((src[i].p = shuffle_bucket(sf, first + (unsigned int)i, 0,
 		    &len)) == NULL)

@@ -26,6 +26,8 @@
 #include "forkflow.h"
 #include "worker-int.h"
 
+static void	worker_merge_runs(struct wctx *, struct shuffle_file *,
+		    const char *, const struct outspec *);
 static int	worker_output_whole(struct wctx *, unsigned int, const char *,
 		    const struct ckpt_state *);
 
@@ -327,20 +329,68 @@ worker_stage_committed(struct wctx *w, unsigned int s)
 	return (done);
 }
 
+/*
+ * Merge the runs of the stage's run file, mapped, and the records the
+ * sink still holds into the part at path, as they come (the k-way merge
+ * of merge.c): a part of any size takes no more memory than its runs'
+ * pages in the cache.
+ */
+static void
+worker_merge_runs(struct wctx *w, struct shuffle_file *sf, const char *path,
+    const struct outspec *os)
+{
+	struct kmerge_run	*run;
+	struct kmerge_array	 held;
+	struct kmerge		 m;
+	struct kmerge_src	*top;
+	struct outw		 o;
+	size_t			 len;
+	uint64_t		 moved = 0;
+	unsigned int		 r;
+
+	run = xcalloc(sf->runs + 1, sizeof *run);
+	kmerge_init(&m, os->kt, os->vt, sf->runs + 1);
+	if (output_part_begin(&o, path) != 0)
+		worker_io_fail(w, path);
+	for (r = 0; r < sf->runs; r++) {
+		run[r].ks.next = kmerge_run_next;
+		run[r].sf = sf;
+		/* Checked as it was opened. */
+		run[r].p = shuffle_bytes(sf, r, 0, &len);
+		run[r].end = run[r].p + len;
+		if (kmerge_add(&m, &run[r].ks) != 0)
+			fatalx("%s: damaged record", worker_sink_name(w));
+	}
+	memset(&held, 0, sizeof held);
+	held.ks.next = kmerge_array_next;
+	held.p = w->recs.r;
+	held.n = w->recs.n;
+	(void)kmerge_add(&m, &held.ks);
+	kmerge_start(&m);
+	while ((top = kmerge_top(&m)) != NULL) {
+		if (output_part_put(&o, &top->cur, os) != 0)
+			worker_io_fail(w, path);
+		if (kmerge_pop(&m) != 0)
+			fatalx("%s: damaged record", worker_sink_name(w));
+		if ((++moved & 0xffff) == 0)
+			progress();
+	}
+	if (output_part_end(&o, path, w->job->opts->output != NULL ||
+	    w->job->opts->durable, &w->bytes_out, &w->out_sum) != 0)
+		worker_io_fail(w, path);
+	kmerge_free(&m);
+	free(run);
+}
+
 /* Commit the final stage's output: merge the sorted runs into the part. */
 void
 worker_commit_final(struct wctx *w, const char *path)
 {
 	struct job		*job = w->job;
 	struct shuffle_file	 sf;
-	struct pair_src		*src;
+	struct pair_src		 src;
 	struct outspec		 os;
-	struct pair		**dec = NULL;
-	const char		*p, *end;
 	char			*cause;
-	size_t			 len;
-	unsigned int		 r;
-	int			 rv;
 
 	os.kt = w->st->out_k;
 	os.vt = w->st->out_v;
@@ -351,14 +401,11 @@ worker_commit_final(struct wctx *w, const char *path)
 	if (w->st->reduce_in == NULL || w->st->first != w->st->end)
 		recs_sort(w->recs.r, w->recs.n, os.kt, os.vt);
 	if (w->sink.runs == 0) {
-		src = xcalloc(1, sizeof *src);
-		src[0].p = w->recs.r;
-		src[0].n = w->recs.n;
-		rv = output_write_merged(path, src, 1, &os, job->opts->output !=
-		    NULL || job->opts->durable, &w->bytes_out, &w->out_sum);
-		if (rv != 0)
+		src.p = w->recs.r;
+		src.n = w->recs.n;
+		if (output_write_merged(path, &src, 1, &os, job->opts->output !=
+		    NULL || job->opts->durable, &w->bytes_out, &w->out_sum) != 0)
 			worker_io_fail(w, path);
-		free(src);
 		unlink(w->sink.tmp);
 		runfile_abort(&w->sink);
 		return;
@@ -371,34 +418,7 @@ worker_commit_final(struct wctx *w, const char *path)
 	}
 	if (shuffle_check_all(&sf) != 0)
 		worker_restart_stage(w, worker_sink_name(w), sf.bad);
-	src = xcalloc(sf.runs + 1, sizeof *src);
-	dec = xcalloc(sf.runs + 1, sizeof *dec);
-	for (r = 0; r < sf.runs; r++) {
-		if (sf.schema == 0) {
-			src[r].p = shuffle_segment(&sf, r, 0, &src[r].n);
-			continue;
-		}
-		/* Records with strings: decode them, pointing into the map. */
-		p = shuffle_bucket(&sf, r, 0, &len);
-		end = p + len;
-		dec[r] = xreallocarray(NULL, len / 8 + 1, sizeof **dec);
-		while (shuffle_next(&sf, &p, end, &dec[r][src[r].n]) == 1) {
-			if ((++src[r].n & 0xffff) == 0)
-				progress();
-		}
-		src[r].p = dec[r];
-	}
-	src[r].p = w->recs.r;
-	src[r].n = w->recs.n;
-	rv = output_write_merged(path, src, sf.runs + 1, &os,
-	    job->opts->output != NULL || job->opts->durable, &w->bytes_out,
-	    &w->out_sum);
-	if (rv != 0)
-		worker_io_fail(w, path);
-	for (r = 0; r <= sf.runs; r++)
-		free(dec[r]);
-	free(dec);
-	free(src);
+	worker_merge_runs(w, &sf, path, &os);
 	shuffle_close(&sf);
 	unlink(w->sink.tmp);
 	runfile_abort(&w->sink);
