@@ -36,17 +36,29 @@ check "out of memory: the events say so" \
 check "out of memory: no record_skipped event" \
     test "$(count_lines jd/events.jsonl '"record_skipped"')" = 0
 
-# The default budget: half the cgroup's 64 MiB.
+# The default budget: half the cgroup's 64 MiB.  A build whose sanitizers
+# reserve memory (they cannot even run under ulimit -v) cannot keep to
+# it: then skipped.
 awk -F, '{ print $1 "," $2 }' many.csv >want
+printf '1,1\n' >one.csv
 status=0
-in_memcg "$FORKFLOW" run sum.json -i many.csv -p 1 --job-dir jd2 --keep \
-    >"$T/out" 2>"$T/err" || status=$?
-check_status "the cgroup's budget: exit 0" 0
-check_file "the cgroup's budget: the result" want "$T/out"
-check "the cgroup's budget: no worker killed" \
-    test "$(count_lines jd2/events.jsonl '"worker_died"')" = 0
-check "the cgroup's budget: it spilled" \
-    "$PYTHON3" -c 'import json, sys
+(ulimit -v 400000 && ASAN_OPTIONS=log_path=stderr \
+    exec "$FORKFLOW" run sum.json -i one.csv -q) >/dev/null 2>&1 || status=$?
+if [ "$status" -ne 0 ]; then
+	for d in "exit 0" "the result" "no worker killed" "it spilled"; do
+		skip "the cgroup's budget: $d" "a build that cannot run small"
+	done
+else
+	status=0
+	in_memcg "$FORKFLOW" run sum.json -i many.csv -p 1 --job-dir jd2 \
+	    --keep >"$T/out" 2>"$T/err" || status=$?
+	check_status "the cgroup's budget: exit 0" 0
+	check_file "the cgroup's budget: the result" want "$T/out"
+	check "the cgroup's budget: no worker killed" \
+	    test "$(count_lines jd2/events.jsonl '"worker_died"')" = 0
+	check "the cgroup's budget: it spilled" \
+	    "$PYTHON3" -c 'import json, sys
 c = json.load(open(sys.argv[1]))
 sys.exit(0 if sum(s["spilled_runs"] for s in c["stages"]) > 0 else 1)' \
-    jd2/counters.json
+	    jd2/counters.json
+fi
