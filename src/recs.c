@@ -61,6 +61,57 @@ rec_cmp(const void *x, const void *y, void *arg)
 	return (val_cmp(sc->vt, a->v, b->v));
 }
 
+/*
+ * The first 8 bytes of a string key, big-endian, 0 past its end, as an
+ * int64 whose order is theirs: keys whose prefixes differ compare as
+ * their prefixes do; keys with the same prefix must be compared whole.
+ */
+static int64_t
+key_prefix(int64_t k)
+{
+	const struct str	*x = str_of(k);
+	uint64_t		 p = 0;
+	size_t			 i;
+
+	for (i = 0; i < 8 && i < x->len; i++)
+		p |= (uint64_t)(unsigned char)x->s[i] << (56 - 8 * i);
+	return ((int64_t)(p ^ ((uint64_t)1 << 63)));
+}
+
+/*
+ * Records with string keys: a radix sort of their keys' prefixes (with
+ * sort_pairs, beside their places), the records put in that order, then
+ * the runs of equal prefixes sorted whole.  Words are mostly shorter than
+ * a prefix: most comparisons are never made.
+ */
+static void
+recs_sort_strkeys(struct pair *r, size_t n, struct schema_ctx *sc)
+{
+	struct pair	*ix, *tmp;
+	size_t		 i, j;
+
+	ix = xreallocarray(NULL, n, sizeof *ix);
+	for (i = 0; i < n; i++) {
+		ix[i].k = key_prefix(r[i].k);
+		ix[i].v = (int64_t)i;
+	}
+	sort_pairs(ix, n);
+	tmp = xreallocarray(NULL, n, sizeof *tmp);
+	for (i = 0; i < n; i++)
+		tmp[i] = r[ix[i].v];
+	memcpy(r, tmp, n * sizeof *r);
+	free(tmp);
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && ix[j].k == ix[i].k; j++)
+			;
+		if (j - i > 1)
+			qsort_r(r + i, j - i, sizeof *r, rec_cmp, sc);
+		if ((i & 0xffff) == 0)
+			progress();
+	}
+	free(ix);
+}
+
 /* Sort records of the given types by key, then value. */
 void
 recs_sort(struct pair *r, size_t n, enum vtype kt, enum vtype vt)
@@ -76,7 +127,10 @@ recs_sort(struct pair *r, size_t n, enum vtype kt, enum vtype vt)
 	}
 	sc.kt = kt;
 	sc.vt = vt;
-	qsort_r(r, n, sizeof *r, rec_cmp, &sc);
+	if (kt == VT_STR && n > 64)
+		recs_sort_strkeys(r, n, &sc);
+	else
+		qsort_r(r, n, sizeof *r, rec_cmp, &sc);
 }
 
 /* Join the distinct values of a group, sorted, with commas. */

@@ -157,6 +157,62 @@ START_TEST(test_sort_large)
 }
 END_TEST
 
+/* The order of string keys, as the suite has it: bytes, then length. */
+static int
+ref_str_cmp(const void *x, const void *y)
+{
+	const struct pair	*a = x, *b = y;
+	const struct str	*p = str_of(a->k), *q = str_of(b->k);
+	size_t			 n = p->len < q->len ? p->len : q->len;
+	int			 c = memcmp(p->s, q->s, n);
+
+	if (c != 0)
+		return (c);
+	if (p->len != q->len)
+		return (p->len < q->len ? -1 : 1);
+	return (a->v < b->v ? -1 : a->v > b->v);
+}
+
+/*
+ * Records with string keys (of bytes 0, 'a' and 'b', 0 to 12 long, so
+ * that prefixes, zero bytes and shared first 8 bytes all come up) sort as
+ * qsort(3) with the suite's comparator does, for many sizes.
+ */
+START_TEST(test_recs_sort_strings)
+{
+	static const char	 alpha[] = { '\0', 'a', 'b' };
+	static const size_t	 sizes[] = { 2, 63, 65, 1000, 30000 };
+	struct arena		 a;
+	struct pair		*r, *want;
+	uint64_t		 seed = 99;
+	char			 buf[16];
+	size_t			 s, i, len, j;
+
+	memset(&a, 0, sizeof a);
+	for (s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+		r = xcalloc(sizes[s], sizeof *r);
+		want = xcalloc(sizes[s], sizeof *want);
+		for (i = 0; i < sizes[s]; i++) {
+			len = (size_t)(ck_rand(&seed) % 13);
+			for (j = 0; j < len; j++)
+				buf[j] = alpha[ck_rand(&seed) % 3];
+			r[i].k = str_make(&a, buf, len);
+			r[i].v = (int64_t)(ck_rand(&seed) % 7) - 3;
+		}
+		memcpy(want, r, sizes[s] * sizeof *r);
+		qsort(want, sizes[s], sizeof *want, ref_str_cmp);
+		recs_sort(r, sizes[s], VT_STR, VT_INT);
+		for (i = 0; i < sizes[s]; i++)
+			ck_assert_msg(ref_str_cmp(&r[i], &want[i]) == 0,
+			    "size %zu: record %zu out of order", sizes[s], i);
+		free(r);
+		free(want);
+		arena_reset(&a);
+	}
+	arena_free(&a);
+}
+END_TEST
+
 /* Records that differ in a single byte of key or value, in turn. */
 START_TEST(test_sort_each_byte)
 {
@@ -371,6 +427,7 @@ sort_suite(void)
 	tcase_add_test(tc, test_sort_sizes);
 	tcase_add_test(tc, test_sort_large);
 	tcase_add_test(tc, test_sort_each_byte);
+	tcase_add_test(tc, test_recs_sort_strings);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("output");
