@@ -4,13 +4,39 @@
  * worker's fatal() is handled by its supervisor like any other crash.
  */
 
+#include <sys/mman.h>
+
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "forkflow.h"
+
+#define HUGE_PAGE	((size_t)2 << 20)
+
+/*
+ * Ask for huge pages under a large block (its whole 2 MiB pages): the
+ * tables and sort buffers of millions of records, which are touched all
+ * over, take 512 times fewer page faults, and page faults are dear (on
+ * a virtual machine several microseconds each).  Only where the kernel
+ * does so on request (transparent_hugepage "madvise" or "always").
+ */
+static void *
+xhuge(void *p, size_t size)
+{
+	uintptr_t	lo, hi;
+
+	if (size < 2 * HUGE_PAGE)
+		return (p);
+	lo = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+	hi = ((uintptr_t)p + size) & ~(uintptr_t)(HUGE_PAGE - 1);
+	if (hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+	return (p);
+}
 
 void *
 xmalloc(size_t size)
@@ -21,7 +47,7 @@ xmalloc(size_t size)
 		fatalx("xmalloc: zero size");
 	if ((p = malloc(size)) == NULL)
 		fatal("xmalloc: allocating %zu bytes", size);
-	return (p);
+	return (xhuge(p, size));
 }
 
 void *
@@ -33,7 +59,7 @@ xcalloc(size_t nmemb, size_t size)
 		fatalx("xcalloc: zero size");
 	if ((p = calloc(nmemb, size)) == NULL)
 		fatal("xcalloc: allocating %zu * %zu bytes", nmemb, size);
-	return (p);
+	return (xhuge(p, nmemb * size));
 }
 
 void *
@@ -49,7 +75,7 @@ xreallocarray(void *ptr, size_t nmemb, size_t size)
 	}
 	if ((p = realloc(ptr, nmemb * size)) == NULL)
 		fatal("xreallocarray: allocating %zu * %zu bytes", nmemb, size);
-	return (p);
+	return (xhuge(p, nmemb * size));
 }
 
 char *
