@@ -44,8 +44,9 @@ worker_busy(const struct worker *w)
 }
 
 /*
- * A process's state letter (R running, S sleeping, T stopped, ...) and
- * CPU seconds so far, from its /proc stat; 0 if it cannot be read.
+ * A process's state letter (R running, S sleeping, D waiting on the
+ * kernel, T stopped, ...) and CPU seconds so far in its own code, from
+ * its /proc stat; 0 if it cannot be read.
  */
 static int
 proc_stat(pid_t pid, double *cpu)
@@ -71,17 +72,18 @@ proc_stat(pid_t pid, double *cpu)
 		return (0);
 	if (sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu "
 	    "%llu", &ut, &st) == 2 && (hz = sysconf(_SC_CLK_TCK)) > 0)
-		*cpu = (double)(ut + st) / (double)hz;
+		*cpu = (double)ut / (double)hz;
 	return (p[2]);
 }
 
 /*
  * Is a worker that has shown no progress since last_change stuck, or only
- * starved of the processor by other processes (a thousand workers on two
- * cores)?  It is stuck when stopped, or when it used the processor for at
- * least a tenth of the time without progress; a runnable worker that got
- * less is waiting its turn.  The CPU time is noted the first time a
- * worker is seen idle.
+ * waiting: for the processor (a thousand workers on two cores), or for
+ * the kernel, which reclaims memory or writes its pages for it (a job in
+ * a tight memory cgroup)?  It is stuck when stopped or asleep, or when it
+ * ran its own code for at least a tenth of the time without progress; a
+ * worker runnable or in the kernel that ran less is waiting its turn.
+ * The CPU time is noted the first time a worker is seen idle.
  */
 static int
 worker_starved(struct worker *w, ev_tstamp now)
@@ -95,7 +97,8 @@ worker_starved(struct worker *w, ev_tstamp now)
 		w->idle_cpu = cpu;
 		return (1);
 	}
-	return (state == 'R' && cpu - w->idle_cpu < (now - w->idle_since) / 10);
+	return ((state == 'R' || state == 'D') && cpu - w->idle_cpu <
+	    (now - w->idle_since) / 10);
 }
 
 /*
