@@ -1238,6 +1238,7 @@ run_load(struct job *job)
 	job->plan = plan_make(p);
 	job->memory = o->memory != 0 ? o->memory : p->memory != 0 ?
 	    p->memory : mem_default_budget();
+	xmalloc_use_huge(memcg_limit() == UINT64_MAX);
 	job->mem_share = job->memory / job->nparts;
 	if (o->inject.set && (o->inject.part >= job->nparts ||
 	    (o->inject.point == INJECT_RECORD && o->inject.op >= p->nops)))

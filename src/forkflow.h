@@ -692,6 +692,7 @@ char		*xstrdup(const char *);
 char		*xstrndup(const char *, size_t);
 int		 xasprintf(char **, const char *, ...) printflike(2, 3);
 int		 xvasprintf(char **, const char *, va_list) printflike(2, 0);
+void		 xmalloc_use_huge(int);
 
 /*
  * A counter that long loops bump to show they progress; in a worker it

@@ -17,6 +17,19 @@
 
 #define HUGE_PAGE	((size_t)2 << 20)
 
+static int	xmalloc_huge = 1;
+
+/*
+ * Whether large blocks ask for huge pages.  Not in a memory cgroup with a
+ * limit: near it, a fault of a huge page makes the kernel reclaim and
+ * compact memory first, and jobs there ran several times slower.
+ */
+void
+xmalloc_use_huge(int on)
+{
+	xmalloc_huge = on;
+}
+
 /*
  * Ask for huge pages under a large block (its whole 2 MiB pages): the
  * tables and sort buffers of millions of records, which are touched all
@@ -29,7 +42,7 @@ xhuge(void *p, size_t size)
 {
 	uintptr_t	lo, hi;
 
-	if (size < 2 * HUGE_PAGE)
+	if (!xmalloc_huge || size < 2 * HUGE_PAGE)
 		return (p);
 	lo = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
 	hi = ((uintptr_t)p + size) & ~(uintptr_t)(HUGE_PAGE - 1);
