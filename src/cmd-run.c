@@ -209,8 +209,10 @@ run_opts_free(struct run_opts *o)
 	free(o->log_file);
 	free(o->trace);
 	free(o->gen);
-	for (i = 0; i < o->nship; i++)
-		free(o->ship[i]);
+	for (i = 0; i < o->nship; i++) {
+		free(o->ship[i].path);
+		free(o->ship[i].link);
+	}
 	free(o->ship);
 	memset(o, 0, sizeof *o);
 }
@@ -773,12 +775,15 @@ output_tmp_name(const struct job *job)
 	return (tmp);
 }
 
-/* Link the -file files into the job's work folder for its commands. */
+/*
+ * Link the files of -file and -files into the job's work folder for its
+ * commands, and unpack those of -archives there.
+ */
 static void
 job_stream_files(struct job *job)
 {
 	const struct run_opts	*o = job->opts;
-	char			*link;
+	char			*link, *cause;
 	size_t			 i;
 
 	if (o->nship == 0) {
@@ -791,11 +796,15 @@ job_stream_files(struct job *job)
 	if (mkdir(job->workdir, 0700) != 0 && errno != EEXIST)
 		run_fail_errno(EXIT_JOB_FAILED, "%s", job->workdir);
 	for (i = 0; i < o->nship; i++) {
-		xasprintf(&link, "%s/%s", job->workdir,
-		    strrchr(o->ship[i], '/') + 1);
-		(void)unlink(link);
-		if (symlink(o->ship[i], link) != 0)
-			run_fail_errno(EXIT_JOB_FAILED, "%s", link);
+		xasprintf(&link, "%s/%s", job->workdir, o->ship[i].link);
+		if (o->ship[i].archive) {
+			if (unpack_archive(o->ship[i].path, link, &cause) != 0)
+				run_fail(EXIT_USAGE, "-archives %s", cause);
+		} else {
+			(void)unlink(link);
+			if (symlink(o->ship[i].path, link) != 0)
+				run_fail_errno(EXIT_JOB_FAILED, "%s", link);
+		}
 		free(link);
 	}
 }
@@ -987,8 +996,15 @@ job_output(struct job *job)
 	if (job->opts->output != NULL) {
 		for (i = 0; i < job->nparts; i++) {
 			path = jd_part(job->outtmp, i);
-			if (stat(path, &st) == 0)
+			if (stat(path, &st) != 0)
+				st.st_size = -1;
+			else
 				job->run.bytes_written += (uint64_t)st.st_size;
+			/* -lazyOutput: a partition without output has no
+			 * part. */
+			if (job->opts->lazy && st.st_size == 0 &&
+			    unlink(path) != 0)
+				run_fail_errno(EXIT_JOB_FAILED, "%s", path);
 			free(path);
 		}
 		token = run_token(job);

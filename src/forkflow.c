@@ -24,6 +24,7 @@ static const struct {
 	{ "validate",	cmd_validate,	cmd_validate_synopsis },
 	{ "status",	cmd_status,	cmd_status_synopsis },
 	{ "report",	cmd_report,	cmd_report_synopsis },
+	{ "builtin",	cmd_builtin,	cmd_builtin_synopsis },
 };
 
 static __dead void

@@ -24,6 +24,7 @@
 #define printflike(a, b) __attribute__((__format__(__printf__, a, b)))
 
 struct stat;
+struct json_t;
 
 /* Exit statuses of forkflow(1). */
 #define EXIT_JOB_FAILED		1	/* the job failed at run time */
@@ -138,6 +139,9 @@ struct op {
 	char		**argv;		/* mapper, reducer: a command, or */
 	char		*command;	/* one for /bin/sh -c */
 	struct op	*combiner;	/* reducer: its combiner, or NULL */
+	char		*osep;		/* output lines: key's separator, */
+	unsigned int	 okeys;		/* and fields (NULL, 0: tab, 1) */
+	char		*isep;		/* reducer: input key-value separator */
 	int		 is_combiner;	/* this is a reducer's combiner */
 	int		 on_key;	/* changeKey with a named function on k */
 	char		*src;		/* expression text (FN_EXPR) */
@@ -176,6 +180,8 @@ struct program {
 	int		 partitions;	/* 0: not given */
 	int64_t		 task_timeout_ms;	/* "taskTimeout", or -1 */
 	uint64_t	 memory;		/* "memory", or 0 */
+	char		**env;		/* "environment": NAME=VALUE, NULL */
+	size_t		 nenv;
 	int		 changekey_on_key;
 	int		 changekey_forced;	/* by the command line, or -1 */
 	enum in_format	 in_format;
@@ -450,6 +456,7 @@ struct stream_env {
 	uint64_t	 input_start;
 	uint64_t	 input_length;
 	const char	*workdir;	/* where -file files are, or NULL */
+	char *const	*env;		/* NAME=VALUE for commands, or NULL */
 };
 
 /* Where the operators of a stage hand their batches. */
@@ -605,11 +612,19 @@ struct run_opts {
 
 	/* What `forkflow streaming` adds. */
 	char		*gen;		/* the program it made, as JSON text */
-	char		**ship;		/* the files of -file */
+	struct ship	*ship;		/* -file, -files, -archives */
 	size_t		 nship;
+	int		 lazy;		/* -lazyOutput: no empty parts */
 	int		 streaming;
 	int		 argc;		/* the command line, for the resume */
 	char		**argv;		/* hint (argv[0] is the subcommand) */
+};
+
+/* A file or archive of streaming's, for the folder its commands run in. */
+struct ship {
+	char		*path;		/* absolute */
+	char		*link;		/* its name there */
+	int		 archive;	/* unpacked into a folder of that name */
 };
 
 /* When to draw the live progress display (--progress). */
@@ -1137,6 +1152,10 @@ void		 run_opts_short(struct run_opts *, int);
 int		 run_job(struct run_opts *);
 
 /* cmd-streaming.c */
+extern const char cmd_builtin_synopsis[];
+int		 cmd_builtin(int, char **);
+int		 hconf_read(const char *, struct json_t *, char **);
+int		 unpack_archive(const char *, const char *, char **);
 extern const char cmd_streaming_synopsis[];
 int		 cmd_streaming(int, char **);
 

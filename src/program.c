@@ -50,6 +50,10 @@ static int		 load_memory(struct program *, json_t *,
 			     struct jpos *, char **);
 static int		 load_timeout(struct program *, json_t *,
 			     struct jpos *, char **);
+static int		 load_environment(struct program *, json_t *,
+			     struct jpos *, char **);
+static int		 load_fields(struct program *, json_t *,
+			     struct jpos *, struct op *, char **);
 static int		 load_changekey(struct program *, json_t *,
 			     struct jpos *, char **);
 static int		 load_inputs(struct program *, json_t *,
@@ -540,7 +544,7 @@ program_load_json(struct program *p, size_t len, char **cause)
 	struct srcpos	 where;
 	static const char *known[] = { "partitions", "input", "files",
 	    "changeKeyOn", "operations", "instructions", "output",
-	    "taskTimeout", "memory", NULL };
+	    "taskTimeout", "memory", "environment", NULL };
 
 	root = json_loadb(p->text, len, JSON_REJECT_DUPLICATES, &e);
 	if (root == NULL) {
@@ -564,6 +568,7 @@ program_load_json(struct program *p, size_t len, char **cause)
 	if (load_partitions(p, root, rootpos, cause) != 0 ||
 	    load_timeout(p, root, rootpos, cause) != 0 ||
 	    load_memory(p, root, rootpos, cause) != 0 ||
+	    load_environment(p, root, rootpos, cause) != 0 ||
 	    load_changekey(p, root, rootpos, cause) != 0 ||
 	    load_inputs(p, root, rootpos, cause) != 0)
 		goto fail;
@@ -605,6 +610,42 @@ load_partitions(struct program *p, json_t *root, struct jpos *rootpos,
 		return (-1);
 	}
 	p->partitions = (int)n;
+	return (0);
+}
+
+/*
+ * "environment": {"NAME": "VALUE", ...}, variables for every command of
+ * the job (streaming's -cmdenv and its properties).
+ */
+static int
+load_environment(struct program *p, json_t *root, struct jpos *rootpos,
+    char **cause)
+{
+	json_t		*j, *v;
+	struct jpos	*at;
+	const char	*name;
+
+	if ((j = json_object_get(root, "environment")) == NULL)
+		return (0);
+	at = jpos_member(rootpos, "environment");
+	if (!json_is_object(j)) {
+		program_error(cause, p, &at->at, "environment must be an "
+		    "object of names and their values");
+		return (-1);
+	}
+	json_object_foreach(j, name, v) {
+		if (*name == '\0' || strchr(name, '=') != NULL ||
+		    !json_is_string(v)) {
+			program_error(cause, p, &jpos_member(at, name)->at,
+			    "an environment variable has a name without "
+			    "'=' and a string value");
+			return (-1);
+		}
+		p->env = xreallocarray(p->env, p->nenv + 2, sizeof *p->env);
+		xasprintf(&p->env[p->nenv++], "%s=%s", name,
+		    json_string_value(v));
+		p->env[p->nenv] = NULL;
+	}
 	return (0);
 }
 
@@ -769,7 +810,8 @@ load_op(struct program *p, json_t *j, struct jpos *pos, struct op *op,
 	struct opspec	 spec;
 	struct jpos	*at;
 	static const char *known[] = { "operator", "function", "arg",
-	    "value", "expr", "command", "combiner", NULL };
+	    "value", "expr", "command", "combiner", "separator", "keyFields",
+	    "inputSeparator", NULL };
 
 	memset(&spec, 0, sizeof spec);
 	spec.at = pos->at;
@@ -849,7 +891,68 @@ load_command(struct program *p, json_t *j, struct jpos *pos,
 	}
 	r = program_op_build(p, spec, op, cause);
 	free(spec->argv);
+	if (r == 0)
+		r = load_fields(p, j, pos, op, cause);
 	return (r);
+}
+
+/* A string key of a command's that must not be empty, or NULL. */
+static int
+load_sep(struct program *p, json_t *j, struct jpos *pos, const char *key,
+    char **out, char **cause)
+{
+	json_t	*v;
+
+	if ((v = json_object_get(j, key)) == NULL)
+		return (0);
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    strchr(json_string_value(v), '\n') != NULL) {
+		program_error(cause, p, &jpos_member(pos, key)->at, "%s is "
+		    "a string of one or more characters, not a newline",
+		    key);
+		return (-1);
+	}
+	*out = xstrdup(json_string_value(v));
+	return (0);
+}
+
+/*
+ * How a command's lines are cut: "separator" and "keyFields", where its
+ * output lines' key ends (the keyFields-th separator; a tab and 1 by
+ * default), and "inputSeparator", what a reducer's input lines have
+ * between key and value.  A combiner cuts as its reducer's input is cut.
+ */
+static int
+load_fields(struct program *p, json_t *j, struct jpos *pos, struct op *op,
+    char **cause)
+{
+	json_t		*v;
+	json_int_t	 n;
+
+	if (load_sep(p, j, pos, "separator", &op->osep, cause) != 0 ||
+	    load_sep(p, j, pos, "inputSeparator", &op->isep, cause) != 0)
+		return (-1);
+	if ((v = json_object_get(j, "keyFields")) != NULL) {
+		n = json_is_integer(v) ? json_integer_value(v) : 0;
+		if (n < 1 || n > 1000) {
+			program_error(cause, p, &jpos_member(pos,
+			    "keyFields")->at, "keyFields is a number of "
+			    "fields, from 1 to 1000");
+			return (-1);
+		}
+		op->okeys = (unsigned int)n;
+	}
+	if (op->isep != NULL && op->kind != OP_REDUCER) {
+		program_error(cause, p, &jpos_member(pos,
+		    "inputSeparator")->at, "only a reducer's input is cut "
+		    "into key and value");
+		return (-1);
+	}
+	if (op->combiner != NULL && op->isep != NULL) {
+		op->combiner->isep = xstrdup(op->isep);
+		op->combiner->osep = xstrdup(op->isep);
+	}
+	return (0);
 }
 
 /*
@@ -930,8 +1033,12 @@ program_free(struct program *p)
 		free(p->ops[i].command);
 		if (p->ops[i].combiner != NULL) {
 			free(p->ops[i].combiner->command);
+			free(p->ops[i].combiner->osep);
+			free(p->ops[i].combiner->isep);
 			free(p->ops[i].combiner);
 		}
+		free(p->ops[i].osep);
+		free(p->ops[i].isep);
 		free(p->ops[i].sarg);
 		free(p->ops[i].src);
 		expr_free(p->ops[i].expr);
@@ -946,6 +1053,9 @@ program_free(struct program *p)
 	for (i = 0; i < p->nwarnings; i++)
 		free(p->warnings[i]);
 	free(p->warnings);
+	for (i = 0; i < p->nenv; i++)
+		free(p->env[i]);
+	free(p->env);
 	jpos_free(p->pos_root);
 	free(p->text);
 	free(p->path);
@@ -995,6 +1105,16 @@ program_canonical(const struct program *p)
 	if (p->memory != 0)
 		json_object_set_new(root, "memory",
 		    json_integer((json_int_t)p->memory));
+	if (p->nenv > 0) {
+		in = json_object();
+		for (i = 0; i < p->nenv; i++) {
+			s = strchr(p->env[i], '=');
+			*s = '\0';
+			json_object_set_new(in, p->env[i], json_string(s + 1));
+			*s = '=';
+		}
+		json_object_set_new(root, "environment", in);
+	}
 	ops = json_array();
 	for (i = 0; i < p->nops; i++) {
 		op = &p->ops[i];
@@ -1016,6 +1136,15 @@ program_canonical(const struct program *p)
 			if (op->combiner != NULL)
 				json_object_set_new(o, "combiner",
 				    json_string(op->combiner->command));
+			if (op->osep != NULL)
+				json_object_set_new(o, "separator",
+				    json_string(op->osep));
+			if (op->okeys != 0)
+				json_object_set_new(o, "keyFields",
+				    json_integer(op->okeys));
+			if (op->isep != NULL)
+				json_object_set_new(o, "inputSeparator",
+				    json_string(op->isep));
 		} else if (op->fn == FN_EXPR)
 			json_object_set_new(o, "expr", json_string(op->src));
 		else {

@@ -182,7 +182,10 @@ stream_exec(const struct op *op, pid_t ppid, pid_t pgid, int in, int out,
 	(void)sigaction(SIGPIPE, &sa, NULL);
 	(void)sigaction(SIGINT, &sa, NULL);
 
-	/* The variables Hadoop sets for a task. */
+	/* The job's own (-cmdenv, properties), then Hadoop's for a task. */
+	if (stream_env.env != NULL)
+		for (fd = 0; stream_env.env[fd] != NULL; fd++)
+			(void)putenv(stream_env.env[fd]);
 	child_setenv("mapreduce_job_id", "job_forkflow_%016llx",
 	    (unsigned long long)stream_env.job_id);
 	child_setenv("mapreduce_task_id", "task_forkflow_%016llx_%s_%06u",
@@ -303,6 +306,36 @@ stream_stderr_line(struct stream *s, const char *line, size_t len)
 }
 
 /*
+ * Where a command's output line of len bytes at p is cut: the length of
+ * its key, and in *v where its value starts.  The key ends at the op's
+ * okeys-th separator (a tab, the first, by default); a line with fewer is
+ * all key, as in Hadoop.
+ */
+static size_t
+stream_cut(const struct op *op, const char *p, size_t len, const char **v)
+{
+	const char	*sep = op->osep != NULL ? op->osep : "\t", *at;
+	size_t		 seplen = strlen(sep), off = 0;
+	unsigned int	 n = op->okeys > 0 ? op->okeys : 1;
+
+	for (;;) {
+		if (seplen == 1)
+			at = memchr(p + off, *sep, len - off);
+		else
+			at = memmem(p + off, len - off, sep, seplen);
+		if (at == NULL) {
+			*v = p + len;
+			return (len);
+		}
+		if (--n == 0) {
+			*v = at + seplen;
+			return ((size_t)(at - p));
+		}
+		off = (size_t)(at - p) + seplen;
+	}
+}
+
+/*
  * Split what arrived on a descriptor into lines: each whole line of
  * standard output becomes a record, each of standard error is kept.
  */
@@ -310,8 +343,8 @@ static void
 stream_lines(struct stream *s, struct buf *b, int is_err,
     const struct stream_out *out)
 {
-	const char	*p, *nl, *tab, *end;
-	size_t		 len;
+	const char	*p, *nl, *v, *end;
+	size_t		 len, klen;
 
 	p = b->data + b->off;
 	end = b->data + b->len;
@@ -322,10 +355,8 @@ stream_lines(struct stream *s, struct buf *b, int is_err,
 		if (is_err)
 			stream_stderr_line(s, p, len);
 		else {
-			tab = memchr(p, '\t', len);
-			out->fn(out->ctx, p, tab != NULL ? (size_t)(tab - p) :
-			    len, tab != NULL ? tab + 1 : p + len,
-			    tab != NULL ? len - (size_t)(tab + 1 - p) : 0);
+			klen = stream_cut(s->op, p, len, &v);
+			out->fn(out->ctx, p, klen, v, (size_t)(p + len - v));
 		}
 		p = nl + 1;
 	}
@@ -423,19 +454,22 @@ int
 stream_feed(struct stream *s, const struct batch *b, enum vtype kt,
     enum vtype vt, int value_only, const struct stream_out *out)
 {
-	char	 stack[4096], *line;
-	size_t	 i, w;
-	char	*p;
+	const char	*sep = s->op->isep != NULL ? s->op->isep : "\t";
+	char		 stack[4096], *line;
+	size_t		 i, w, seplen = strlen(sep);
+	char		*p;
 
 	if (s->in == -1)
 		return (-1);
 	for (i = 0; i < b->n; i++) {
-		w = val_width(kt, b->k[i]) + val_width(vt, b->v[i]) + 2;
+		w = val_width(kt, b->k[i]) + val_width(vt, b->v[i]) + 1 +
+		    seplen;
 		line = w <= sizeof stack ? stack : xmalloc(w);
 		p = line;
 		if (!value_only) {
 			p = val_format(kt, OUT_TSV, p, b->k[i]);
-			*p++ = '\t';
+			memcpy(p, sep, seplen);
+			p += seplen;
 		}
 		p = val_format(vt, OUT_TSV, p, b->v[i]);
 		*p++ = '\n';

@@ -495,6 +495,7 @@ worker_stage_env(struct wctx *w)
 	 * program, as its relative inputs are. */
 	stream_env.workdir = job->workdir != NULL ? job->workdir :
 	    (*job->prog->dir != '\0' ? job->prog->dir : NULL);
+	stream_env.env = job->prog->env;
 }
 
 /*

@@ -96,7 +96,7 @@ formats() {
 ^forkflow: writing the output: No space left on device$
 ^forkflow: worker [0-9]+: [^ ]+: mmap: Cannot allocate memory$
 ^forkflow: too few file descriptors: [0-9]+ partitions need [0-9]+, and the limit is [0-9]+ \(ulimit -n\)$
-^forkflow: -D [^ =]+=[^ ]* ignored$
+^forkflow: -D [^ =]+: (not a property forkflow acts on; the commands see it as \$[A-Za-z0-9_]+|means nothing on one machine, ignored)$
 ^forkflow: streaming needs -input, -output and -mapper$
 ^forkflow: worker [0-9]+: (mapper|reducer|combiner): .+$
 ^forkflow: worker [0-9]+: (mapper|reducer) ".+" \([^ ]+:[0-9]+:[0-9]+\): (mapper|reducer|combiner) exited with status [0-9]+; its last standard error: .+$
