@@ -255,81 +255,82 @@ agg_take(struct agg_group *g, char *v, int first)
 	}
 }
 
-/* Write the group's report (or, combining, its partial lines). */
+/*
+ * A ValueHistogram's report: the number of distinct values, then the
+ * least, median, greatest and mean of their counts, and their standard
+ * deviation.
+ */
 static void
-agg_flush(struct agg_group *g, int combine)
+agg_histogram(const struct agg_group *g, const char *key)
 {
-	const char	*key = strchr(g->id, ':') + 1;
 	char		 d[64];
 	long long	*c, acc = 0;
 	double		 avg, sd = 0;
 	size_t		 i;
 
-	if (g->type == AG_UNIQ || g->type == AG_HIST)
-		agg_items_merge(g);
-	if (combine) {
-		switch (g->type) {
-		case AG_LSUM: case AG_LMAX: case AG_LMIN:
-			printf("%s\t%lld\n", g->id, g->l);
-			break;
-		case AG_DSUM:
-			java_double(d, sizeof d, g->d);
-			printf("%s\t%s\n", g->id, d);
-			break;
-		case AG_SMAX: case AG_SMIN:
-			printf("%s\t%s\n", g->id, g->s);
-			break;
-		case AG_UNIQ:
-			for (i = 0; i < g->nitems; i++)
-				printf("%s\t%s\n", g->id, g->items[i].v);
-			break;
-		case AG_HIST:
-			for (i = 0; i < g->nitems; i++)
-				printf("%s\t%s\t%lld\n", g->id, g->items[i].v,
-				    g->items[i].n);
-			break;
-		}
-		goto out;
-	}
-	switch (g->type) {
-	case AG_LSUM: case AG_LMAX: case AG_LMIN:
-		printf("%s\t%lld\n", key, g->l);
-		break;
-	case AG_DSUM:
-		java_double(d, sizeof d, g->d);
-		printf("%s\t%s\n", key, d);
-		break;
-	case AG_SMAX: case AG_SMIN:
-		printf("%s\t%s\n", key, g->s);
-		break;
-	case AG_UNIQ:
-		printf("%s\t%zu\n", key, g->nitems);
-		break;
-	case AG_HIST:
+	printf("%s\t%zu", key, g->nitems);
+	if (g->nitems > 0) {
 		c = xcalloc(g->nitems, sizeof *c);
 		for (i = 0; i < g->nitems; i++) {
 			c[i] = g->items[i].n;
 			acc += c[i];
 		}
 		qsort(c, g->nitems, sizeof *c, agg_ll_cmp);
-		printf("%s\t%zu", key, g->nitems);
-		if (g->nitems > 0) {
-			avg = (double)acc / (double)g->nitems;
-			for (i = 0; i < g->nitems; i++)
-				sd += ((double)c[i] - avg) * ((double)c[i] - avg);
-			sd = sqrt(sd / (double)g->nitems);
-			printf("\t%lld\t%lld\t%lld", c[0], c[g->nitems / 2],
-			    c[g->nitems - 1]);
-			java_double(d, sizeof d, avg);
-			printf("\t%s", d);
-			java_double(d, sizeof d, sd);
-			printf("\t%s", d);
-		}
-		putchar('\n');
+		avg = (double)acc / (double)g->nitems;
+		for (i = 0; i < g->nitems; i++)
+			sd += ((double)c[i] - avg) * ((double)c[i] - avg);
+		sd = sqrt(sd / (double)g->nitems);
+		printf("\t%lld\t%lld\t%lld", c[0], c[g->nitems / 2],
+		    c[g->nitems - 1]);
+		java_double(d, sizeof d, avg);
+		printf("\t%s", d);
+		java_double(d, sizeof d, sd);
+		printf("\t%s", d);
 		free(c);
+	}
+	putchar('\n');
+}
+
+/*
+ * Write the group's report, as KEY<TAB>REPORT; or, combining, its partial
+ * lines, as TYPE:KEY<TAB>PARTIAL, which the reducer takes as a mapper's.
+ */
+static void
+agg_flush(struct agg_group *g, int combine)
+{
+	const char	*name = combine ? g->id : strchr(g->id, ':') + 1;
+	char		 d[64];
+	size_t		 i;
+
+	if (g->type == AG_UNIQ || g->type == AG_HIST)
+		agg_items_merge(g);
+	switch (g->type) {
+	case AG_LSUM: case AG_LMAX: case AG_LMIN:
+		printf("%s\t%lld\n", name, g->l);
+		break;
+	case AG_DSUM:
+		java_double(d, sizeof d, g->d);
+		printf("%s\t%s\n", name, d);
+		break;
+	case AG_SMAX: case AG_SMIN:
+		printf("%s\t%s\n", name, g->s);
+		break;
+	case AG_UNIQ:
+		if (!combine)
+			printf("%s\t%zu\n", name, g->nitems);
+		else
+			for (i = 0; i < g->nitems; i++)
+				printf("%s\t%s\n", name, g->items[i].v);
+		break;
+	case AG_HIST:
+		if (!combine)
+			agg_histogram(g, name);
+		else
+			for (i = 0; i < g->nitems; i++)
+				printf("%s\t%s\t%lld\n", name, g->items[i].v,
+				    g->items[i].n);
 		break;
 	}
-out:
 	for (i = 0; i < g->nitems; i++)
 		free(g->items[i].v);
 	g->nitems = 0;

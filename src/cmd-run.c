@@ -996,15 +996,15 @@ job_output(struct job *job)
 	if (job->opts->output != NULL) {
 		for (i = 0; i < job->nparts; i++) {
 			path = jd_part(job->outtmp, i);
-			if (stat(path, &st) != 0)
-				st.st_size = -1;
-			else
+			if (stat(path, &st) == 0) {
 				job->run.bytes_written += (uint64_t)st.st_size;
-			/* -lazyOutput: a partition without output has no
-			 * part. */
-			if (job->opts->lazy && st.st_size == 0 &&
-			    unlink(path) != 0)
-				run_fail_errno(EXIT_JOB_FAILED, "%s", path);
+				/* -lazyOutput: a partition without output
+				 * has no part. */
+				if (job->opts->lazy && st.st_size == 0 &&
+				    unlink(path) != 0)
+					run_fail_errno(EXIT_JOB_FAILED, "%s",
+					    path);
+			}
 			free(path);
 		}
 		token = run_token(job);

@@ -411,13 +411,6 @@ static const char *const hs_cluster[] = {
 	NULL
 };
 
-/* The streaming operator's object of the program for map or reduce. */
-static json_t *
-hs_op(struct hstream *h, int map)
-{
-	return (map ? h->mapop : h->redop);
-}
-
 /*
  * Act on one property: those forkflow honours go into the program, those
  * with no meaning here are warned about, those it cannot honour refused.
@@ -427,7 +420,6 @@ static void
 hs_property(struct hstream *h, const char *given, const char *v)
 {
 	const char	*name = given;
-	json_t		*op;
 	char		*var;
 	size_t		 i;
 
@@ -442,15 +434,19 @@ hs_property(struct hstream *h, const char *given, const char *v)
 	} else if (strcmp(name, "mapreduce.task.timeout") == 0)
 		json_object_set_new(h->root, "taskTimeout",
 		    json_integer(hs_count(name, v, 0, 1000000000L)));
-	else if (strcmp(name, "stream.map.output.field.separator") == 0 ||
-	    strcmp(name, "stream.reduce.output.field.separator") == 0) {
-		if ((op = hs_op(h, name[7] == 'm')) != NULL)
-			json_object_set_new(op, "separator",
+	else if (strcmp(name, "stream.map.output.field.separator") == 0)
+		json_object_set_new(h->mapop, "separator",
+		    json_string(hs_sep(name, v)));
+	else if (strcmp(name, "stream.num.map.output.key.fields") == 0)
+		json_object_set_new(h->mapop, "keyFields",
+		    json_integer(hs_count(name, v, 1, 1000)));
+	else if (strcmp(name, "stream.reduce.output.field.separator") == 0) {
+		if (h->redop != NULL)
+			json_object_set_new(h->redop, "separator",
 			    json_string(hs_sep(name, v)));
-	} else if (strcmp(name, "stream.num.map.output.key.fields") == 0 ||
-	    strcmp(name, "stream.num.reduce.output.key.fields") == 0) {
-		if ((op = hs_op(h, name[11] == 'm')) != NULL)
-			json_object_set_new(op, "keyFields",
+	} else if (strcmp(name, "stream.num.reduce.output.key.fields") == 0) {
+		if (h->redop != NULL)
+			json_object_set_new(h->redop, "keyFields",
 			    json_integer(hs_count(name, v, 1, 1000)));
 	} else if (strcmp(name, "stream.reduce.input.field.separator") == 0) {
 		if (h->redop != NULL)
@@ -545,6 +541,15 @@ hs_self(void)
 	return (self);
 }
 
+/* Hadoop's aggregate reducer or combiner, by either of its names. */
+static int
+hs_is_aggregate(const char *cmd)
+{
+	return (strcmp(cmd, "aggregate") == 0 || hs_class(cmd,
+	    "ValueAggregatorReducer") || hs_class(cmd,
+	    "ValueAggregatorCombiner"));
+}
+
 /*
  * A -mapper, -reducer or -combiner: a command, or one of the classes of
  * Hadoop's that forkflow has (IdentityMapper, IdentityReducer, aggregate).
@@ -565,9 +570,7 @@ hs_command(struct hstream *h, const char *cmd, const char *role)
 		json_array_append_new(a, json_string("cat"));
 		return (a);
 	}
-	if (strcmp(cmd, "aggregate") == 0 || hs_class(cmd,
-	    "ValueAggregatorReducer") || hs_class(cmd,
-	    "ValueAggregatorCombiner")) {
+	if (hs_is_aggregate(cmd)) {
 		self = hs_self();
 		a = json_array();
 		json_array_append_new(a, json_string(self));
@@ -590,16 +593,37 @@ hs_command(struct hstream *h, const char *cmd, const char *role)
 	return (json_string(cmd));
 }
 
-/* The combiner of -reducer aggregate, as a /bin/sh command. */
-static char *
-hs_aggregate_combiner(void)
+/*
+ * A command of hs_command() as /bin/sh runs it, which a combiner must be:
+ * a list's words quoted and joined.
+ */
+static json_t *
+hs_shell(json_t *cmd)
 {
-	char	*self = hs_self(), *s;
+	struct buf	 b;
+	const char	*w;
+	json_t		*s;
+	size_t		 i;
 
-	if (strchr(self, '\'') != NULL)
-		errx(EXIT_USAGE, "%s: a path with a quote", self);
-	xasprintf(&s, "'%s' builtin aggregate --combine", self);
-	free(self);
+	if (json_is_string(cmd))
+		return (cmd);
+	memset(&b, 0, sizeof b);
+	for (i = 0; i < json_array_size(cmd); i++) {
+		if (i > 0)
+			buf_add(&b, " ", 1);
+		buf_add(&b, "'", 1);
+		for (w = json_string_value(json_array_get(cmd, i)); *w != '\0';
+		    w++) {
+			if (*w == '\'')
+				buf_add(&b, "'\\''", 4);
+			else
+				buf_add(&b, w, 1);
+		}
+		buf_add(&b, "'", 1);
+	}
+	s = json_stringn(b.data, b.len);
+	buf_free(&b);
+	json_decref(cmd);
 	return (s);
 }
 
@@ -607,8 +631,8 @@ hs_aggregate_combiner(void)
 static void
 hs_program(struct hstream *h)
 {
-	json_t		*o, *ops, *cmd;
-	char		*comb;
+	json_t		*o, *ops;
+	const char	*comb;
 
 	o = json_object();
 	json_object_set_new(o, "path", h->inputs);
@@ -627,29 +651,13 @@ hs_program(struct hstream *h)
 		    json_string("reducer"));
 		json_object_set_new(h->redop, "command", hs_command(h,
 		    h->reducer, "reducer"));
-		if (h->combiner != NULL) {
-			if (hs_class(h->combiner, "ValueAggregatorCombiner") ||
-			    strcmp(h->combiner, "aggregate") == 0) {
-				comb = hs_aggregate_combiner();
-				json_object_set_new(h->redop, "combiner",
-				    json_string(comb));
-				free(comb);
-			} else {
-				/* A combiner is a /bin/sh command. */
-				cmd = hs_command(h, h->combiner, "combiner");
-				json_object_set_new(h->redop, "combiner",
-				    json_is_string(cmd) ? json_copy(cmd) :
-				    json_string("cat"));
-				json_decref(cmd);
-			}
-		} else if (strcmp(h->reducer, "aggregate") == 0 ||
-		    hs_class(h->reducer, "ValueAggregatorReducer")) {
-			/* Hadoop gives aggregate its combiner. */
-			comb = hs_aggregate_combiner();
+		/* Hadoop gives aggregate its combiner. */
+		comb = h->combiner;
+		if (comb == NULL && hs_is_aggregate(h->reducer))
+			comb = "aggregate";
+		if (comb != NULL)
 			json_object_set_new(h->redop, "combiner",
-			    json_string(comb));
-			free(comb);
-		}
+			    hs_shell(hs_command(h, comb, "combiner")));
 		json_array_append(ops, h->redop);
 	}
 	json_object_set_new(h->root, "operations", ops);

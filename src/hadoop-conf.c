@@ -46,9 +46,9 @@ struct hconf {
 	char		*error;		/* the first error, or NULL */
 };
 
-/* Stop at an error, where the parser is. */
+/* Keep the first error, with where the parser is. */
 static void
-hconf_fail(struct hconf *h, const char *what, const char *tag)
+hconf_error(struct hconf *h, const char *what, const char *tag)
 {
 	if (h->error == NULL)
 		xasprintf(&h->error, "%s:%lu:%lu: %s%s%s%s", h->path,
@@ -56,6 +56,13 @@ hconf_fail(struct hconf *h, const char *what, const char *tag)
 		    (unsigned long)XML_GetCurrentColumnNumber(h->xp) + 1, what,
 		    tag != NULL ? " <" : "", tag != NULL ? tag : "",
 		    tag != NULL ? ">" : "");
+}
+
+/* Stop at an error in the document's shape. */
+static void
+hconf_fail(struct hconf *h, const char *what, const char *tag)
+{
+	hconf_error(h, what, tag);
 	XML_StopParser(h->xp, XML_FALSE);
 }
 
@@ -187,12 +194,9 @@ hconf_read(const char *path, json_t *props, char **cause)
 			break;
 		}
 		done = feof(f);
-		if (XML_Parse(h.xp, chunk, (int)n, done) == XML_STATUS_ERROR &&
-		    h.error == NULL)
-			xasprintf(&h.error, "%s:%lu:%lu: %s", path,
-			    (unsigned long)XML_GetCurrentLineNumber(h.xp),
-			    (unsigned long)XML_GetCurrentColumnNumber(h.xp) + 1,
-			    XML_ErrorString(XML_GetErrorCode(h.xp)));
+		if (XML_Parse(h.xp, chunk, (int)n, done) == XML_STATUS_ERROR)
+			hconf_error(&h, XML_ErrorString(XML_GetErrorCode(h.xp)),
+			    NULL);
 	}
 	if (h.error == NULL && h.at != HC_END)
 		xasprintf(&h.error, "%s: no <configuration> element", path);

@@ -1070,6 +1070,7 @@ program_canonical(const struct program *p)
 	json_t		*root, *ops, *o, *in;
 	const struct op	*op;
 	size_t		 i;
+	const char	*eq;
 	char		*s;
 
 	root = json_object();
@@ -1108,10 +1109,10 @@ program_canonical(const struct program *p)
 	if (p->nenv > 0) {
 		in = json_object();
 		for (i = 0; i < p->nenv; i++) {
-			s = strchr(p->env[i], '=');
-			*s = '\0';
-			json_object_set_new(in, p->env[i], json_string(s + 1));
-			*s = '=';
+			eq = strchr(p->env[i], '=');
+			s = xstrndup(p->env[i], (size_t)(eq - p->env[i]));
+			json_object_set_new(in, s, json_string(eq + 1));
+			free(s);
 		}
 		json_object_set_new(root, "environment", in);
 	}

@@ -158,6 +158,7 @@ stream_exec(const struct op *op, pid_t ppid, pid_t pgid, int in, int out,
 	/* A combiner runs in the map task, as Hadoop's does. */
 	const char		*kind = op->kind == OP_MAPPER ||
 	    op->is_combiner ? "m" : "r";
+	char *const		*env;
 	char			*sh[4];
 	int			 fd;
 
@@ -183,9 +184,8 @@ stream_exec(const struct op *op, pid_t ppid, pid_t pgid, int in, int out,
 	(void)sigaction(SIGINT, &sa, NULL);
 
 	/* The job's own (-cmdenv, properties), then Hadoop's for a task. */
-	if (stream_env.env != NULL)
-		for (fd = 0; stream_env.env[fd] != NULL; fd++)
-			(void)putenv(stream_env.env[fd]);
+	for (env = stream_env.env; env != NULL && *env != NULL; env++)
+		(void)putenv(*env);
 	child_setenv("mapreduce_job_id", "job_forkflow_%016llx",
 	    (unsigned long long)stream_env.job_id);
 	child_setenv("mapreduce_task_id", "task_forkflow_%016llx_%s_%06u",
