@@ -581,7 +581,7 @@ struct skip {
 	uint64_t	 pos;		/* input offset + 1, or 0 */
 };
 
-/* What a user asked of a run: the options of `forkflow run` (cmd-run.c). */
+/* What a user asked of a run: `forkflow run`'s options (cmd-run-opts.c). */
 struct run_opts {
 	char		*program;	/* the program file */
 	char		**inputs;	/* -i, in order */
@@ -1141,7 +1141,7 @@ int		 cmd_parse_choice(const char *, const char *,
 int		 cmd_parse_changekey(const char *);
 void		 cmd_print_warnings(const struct program *, int);
 
-/* cmd-run.c */
+/* cmd-run-opts.c */
 extern const char cmd_run_synopsis[];
 extern const char run_options_help[];
 int		 cmd_run(int, char **);
@@ -1149,13 +1149,21 @@ void		 run_opts_init(struct run_opts *);
 void		 run_opts_free(struct run_opts *);
 int		 run_opts_long(struct run_opts *, int, char **, int *);
 void		 run_opts_short(struct run_opts *, int);
+
+/* cmd-run.c */
 int		 run_job(struct run_opts *);
 
-/* cmd-streaming.c */
+/* cmd-builtin.c */
 extern const char cmd_builtin_synopsis[];
 int		 cmd_builtin(int, char **);
+
+/* hadoop-conf.c */
 int		 hconf_read(const char *, struct json_t *, char **);
+
+/* unpack.c */
 int		 unpack_archive(const char *, const char *, char **);
+
+/* cmd-streaming.c */
 extern const char cmd_streaming_synopsis[];
 int		 cmd_streaming(int, char **);
 
