@@ -13,7 +13,6 @@
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,21 +43,11 @@ unpack_data(struct archive *in, struct archive *out)
 	}
 }
 
-static int
-unpack_rm(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return (remove(path) == 0 || errno == ENOENT ? 0 : -1);
-}
-
 /* Remove a folder and what it holds (a failed unpack's), if it is there. */
 static void
 unpack_rmtree(const char *dir)
 {
-	if (nftw(dir, unpack_rm, 16, FTW_DEPTH | FTW_PHYS) != 0 &&
-	    errno != ENOENT)
+	if (rm_tree(dir) != 0)
 		log_warnx("could not remove %s: %s", dir, strerror(errno));
 }
 
