@@ -1052,7 +1052,9 @@ void		*map_shared_file(const char *, size_t, int);
 #define JD_STREAMING	"streaming.json"
 #define JD_SKIPPED	"skipped"
 #define JD_FILES	"files"		/* streaming -file copies */
+#define JD_TASKS	"tasks"		/* their tasks' folders */
 char		*jd_file(const char *, const char *);
+char		*jd_task(const char *, unsigned int, unsigned int, unsigned int);
 char		*jd_stage(const char *, unsigned int);
 char		*jd_run(const char *, unsigned int, unsigned int);
 char		*jd_redo_lock(const char *, unsigned int, unsigned int);

@@ -38,6 +38,13 @@ jd_file(const char *dir, const char *name)
 	return (jd_name(dir, "%s", name));
 }
 
+/* The folder of a streaming task: stage, partition and attempt. */
+char *
+jd_task(const char *dir, unsigned int s, unsigned int p, unsigned int a)
+{
+	return (jd_name(dir, JD_TASKS "/s%u-p%u-a%u", s, p, a));
+}
+
 /* The folder of stage s's run files. */
 char *
 jd_stage(const char *dir, unsigned int s)

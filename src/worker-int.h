@@ -15,6 +15,7 @@ struct wctx {
 	unsigned int		 part;
 	int			 fd;
 	unsigned int		 attempt;
+	char			*taskdir;	/* its commands', or NULL */
 	struct status_page	*status;
 	struct ckpt		*ckpt;
 	struct ckpt_state	 cs;		/* the state being built */

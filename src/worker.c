@@ -28,8 +28,10 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -472,6 +474,44 @@ worker_stage_counts(struct wctx *w, int resume)
 	    (unsigned long long)w->cs.cursor);
 }
 
+/*
+ * The folder of this task (stage, partition, attempt), where its commands
+ * run when the job ships files, as Hadoop's tasks each have theirs:
+ * JOBDIR/tasks/sS-pP-aA, with a link to each file and unpacked archive of
+ * JOBDIR/files, so that what one task's commands write there is not
+ * another's.
+ */
+static char *
+worker_taskdir(struct wctx *w)
+{
+	struct dirent	*e;
+	DIR		*d;
+	char		*dir, *path, *to;
+
+	dir = jd_file(w->job->jobdir, JD_TASKS);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		fatal("%s", dir);
+	free(dir);
+	dir = jd_task(w->job->jobdir, w->s, w->part, w->attempt);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		fatal("%s", dir);
+	if ((d = opendir(w->job->workdir)) == NULL)
+		fatal("%s", w->job->workdir);
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		/* Relative, so that a relative --job-dir works too. */
+		xasprintf(&to, "../../%s/%s", JD_FILES, e->d_name);
+		xasprintf(&path, "%s/%s", dir, e->d_name);
+		if (symlink(to, path) != 0 && errno != EEXIST)
+			fatal("%s", path);
+		free(path);
+		free(to);
+	}
+	closedir(d);
+	return (dir);
+}
+
 /* What the stage's commands see of it (stream.c). */
 static void
 worker_stage_env(struct wctx *w)
@@ -491,9 +531,15 @@ worker_stage_env(struct wctx *w)
 	stream_env.job_id = job->job_id;
 	stream_env.input_file = NULL;
 	stream_env.input_start = stream_env.input_length = 0;
-	/* Commands run where -file put their files, else beside the
-	 * program, as its relative inputs are. */
-	stream_env.workdir = job->workdir != NULL ? job->workdir :
+	/* Commands run in their task's folder when the job ships files,
+	 * else where forkflow streaming started, else beside the program,
+	 * as its relative inputs are. */
+	free(w->taskdir);
+	w->taskdir = NULL;
+	if (job->opts->nship > 0)
+		w->taskdir = worker_taskdir(w);
+	stream_env.workdir = w->taskdir != NULL ? w->taskdir :
+	    job->workdir != NULL ? job->workdir :
 	    (*job->prog->dir != '\0' ? job->prog->dir : NULL);
 	stream_env.env = job->prog->env;
 }

@@ -17,7 +17,7 @@ if ! command -v python3 >/dev/null 2>&1; then
 	skip_all "no python3 for the expected results"
 fi
 
-plan 31
+plan 33
 
 mkdir "$T/in"
 # Lines of words, numbers and a category, of our own making.
@@ -133,6 +133,17 @@ awk '$1 != "pear" && $1 != "fig" && $1 != "kiwi" { n[$1]++ }
 check_status "-files F#link and -archives: exit 0" 0 &&
     check_file "-archives unpacked (tar.gz, zip), -files linked by name" \
     "$T/arch.want" "$T/out"
+
+# Each task has a folder of its own, as in Hadoop: what a mapper leaves in
+# its folder is not in the reducer's, nor in another mapper's.
+ff_stream tasks -input in -files "$T/filter.sh#flt" -numReduceTasks 2 \
+    -mapper 'ls; cat >/dev/null; echo "$mapreduce_task_id" >left-by-map' \
+    -reducer 'cat; ls'
+printf 'flt\t\n' >"$T/tasks.want"
+uniq "$T/out" >"$T/tasks.got"
+check_status "a job whose tasks leave files: exit 0" 0 &&
+    check_file "each task's folder holds the links and nothing of another's" \
+    "$T/tasks.want" "$T/tasks.got"
 
 # --- -cmdenv and properties as variables -------------------------------------------
 ff_stream env -input in/log1.txt -numReduceTasks 0 --partitions 1 \
