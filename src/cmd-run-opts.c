@@ -254,7 +254,7 @@ run_opts_set(struct run_opts *o, int ch, const char *arg)
 		o->parts = cmd_parse_count(arg, "partitions", PARTS_MAX);
 		break;
 	case 'i':
-		o->inputs = xreallocarray(o->inputs, o->ninputs + 1,
+		o->inputs = xgrow(o->inputs, o->ninputs,
 		    sizeof *o->inputs);
 		o->inputs[o->ninputs++] = xstrdup(arg);
 		break;

@@ -224,7 +224,7 @@ hs_option(struct hstream *h, int argc, char **argv, int *i)
 			errx(EXIT_USAGE, "-D wants NAME=VALUE: %s", v);
 		json_array_append_new(h->dprops, json_string(v));
 	} else if (strcmp(arg, "-conf") == 0) {
-		h->confs = xreallocarray(h->confs, h->nconfs + 1,
+		h->confs = xgrow(h->confs, h->nconfs,
 		    sizeof *h->confs);
 		h->confs[h->nconfs++] = (char *)hs_value(argc, argv, i);
 	} else if (strcmp(arg, "-cmdenv") == 0) {
@@ -327,7 +327,7 @@ hs_ship(struct hstream *h, const char *arg, int list, int archive)
 		    NULL || strcmp(hash, ".") == 0 || strcmp(hash, "..") == 0))
 			errx(EXIT_USAGE, "%s#%s: a link is a name without /",
 			    item, hash);
-		h->ro.ship = xreallocarray(h->ro.ship, h->ro.nship + 1,
+		h->ro.ship = xgrow(h->ro.ship, h->ro.nship,
 		    sizeof *h->ro.ship);
 		s = &h->ro.ship[h->ro.nship++];
 		s->path = abs;

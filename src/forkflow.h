@@ -502,6 +502,7 @@ struct kmerge_run {
 	const struct shuffle_file *sf;
 	const char	*p;
 	const char	*end;
+	const char	*done;		/* pages before it given back */
 };
 
 struct kmerge {
@@ -703,6 +704,7 @@ int		 size_parse(const char *, uint64_t *);
 void		*xmalloc(size_t);
 void		*xcalloc(size_t, size_t);
 void		*xreallocarray(void *, size_t, size_t);
+void		*xgrow(void *, size_t, size_t);
 char		*xstrdup(const char *);
 char		*xstrndup(const char *, size_t);
 int		 xasprintf(char **, const char *, ...) printflike(2, 3);

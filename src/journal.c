@@ -164,7 +164,7 @@ journal_read_skip(struct job *job, const char *line)
 	    " %" SCNu64, &x.part, &x.stage, &x.record, &x.k, &x.v,
 	    &x.pos) != 6)
 		return;
-	job->run.skips = xreallocarray(job->run.skips, job->run.nskips + 1,
+	job->run.skips = xgrow(job->run.skips, job->run.nskips,
 	    sizeof *job->run.skips);
 	job->run.skips[job->run.nskips++] = x;
 }

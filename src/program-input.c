@@ -45,8 +45,7 @@ add_input(struct program *p, const char *path, char **cause)
 					    names[i]->d_name);
 					if (stat(file, &st) == 0 &&
 					    S_ISREG(st.st_mode)) {
-						p->inputs = xreallocarray(
-						    p->inputs, p->ninputs + 1,
+						p->inputs = xgrow(p->inputs, p->ninputs,
 						    sizeof *p->inputs);
 						p->inputs[p->ninputs++] = file;
 					} else
@@ -58,7 +57,7 @@ add_input(struct program *p, const char *path, char **cause)
 			return (0);
 		}
 	}
-	p->inputs = xreallocarray(p->inputs, p->ninputs + 1,
+	p->inputs = xgrow(p->inputs, p->ninputs,
 	    sizeof *p->inputs);
 	p->inputs[p->ninputs++] = xstrdup(path);
 	return (0);

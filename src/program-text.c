@@ -119,7 +119,7 @@ program_load_text(struct program *p, size_t len, char **cause)
 			spec.arg_at.line = lineno;
 			spec.arg_at.col = (int)(w[2] - line) + 1;
 		}
-		p->ops = xreallocarray(p->ops, p->nops + 1, sizeof *p->ops);
+		p->ops = xgrow(p->ops, p->nops, sizeof *p->ops);
 		memset(&p->ops[p->nops], 0, sizeof p->ops[p->nops]);
 		r = program_op_build(p, &spec, &p->ops[p->nops], cause);
 		p->nops++;

@@ -168,11 +168,11 @@ jscan_value(struct jscan *js)
 			jscan_ws(js);
 			if (js->i < js->len && js->s[js->i] == ':')
 				js->i++;
-			p->keys = xreallocarray(p->keys, p->n + 1,
+			p->keys = xgrow(p->keys, p->n,
 			    sizeof *p->keys);
-			p->kids = xreallocarray(p->kids, p->n + 1,
+			p->kids = xgrow(p->kids, p->n,
 			    sizeof *p->kids);
-			p->keypos = xreallocarray(p->keypos, p->n + 1,
+			p->keypos = xgrow(p->keypos, p->n,
 			    sizeof *p->keypos);
 			p->keys[p->n] = jscan_unescape(raw);
 			free(raw);
@@ -192,7 +192,7 @@ jscan_value(struct jscan *js)
 				js->i++;
 				continue;
 			}
-			p->kids = xreallocarray(p->kids, p->n + 1,
+			p->kids = xgrow(p->kids, p->n,
 			    sizeof *p->kids);
 			p->kids[p->n++] = jscan_value(js);
 		}
@@ -311,7 +311,7 @@ program_warn(struct program *p, const struct srcpos *at, const char *fmt, ...)
 	va_start(ap, fmt);
 	xvasprintf(&msg, fmt, ap);
 	va_end(ap);
-	p->warnings = xreallocarray(p->warnings, p->nwarnings + 1,
+	p->warnings = xgrow(p->warnings, p->nwarnings,
 	    sizeof *p->warnings);
 	xasprintf(&p->warnings[p->nwarnings++], "%s:%d:%d: warning: %s",
 	    p->path, at->line, at->col, msg);

@@ -128,7 +128,7 @@ static void
 tl_mark(struct timeline *tl, int part, int stage, double t, const char *kind,
     const char *what)
 {
-	tl->marks = xreallocarray(tl->marks, tl->nmarks + 1,
+	tl->marks = xgrow(tl->marks, tl->nmarks,
 	    sizeof *tl->marks);
 	tl->marks[tl->nmarks++] = (struct mark){ part, stage, t, kind, what };
 }
@@ -191,7 +191,7 @@ tl_build(struct timeline *tl, json_t *events)
 			if (ev[4] == 's' && tl->start != o)
 				tl_mark(tl, -1, -1, t, "job_start", NULL);
 		} else if (strcmp(ev, "stage_start") == 0 && p >= 0) {
-			tl->spans = xreallocarray(tl->spans, tl->nspans + 1,
+			tl->spans = xgrow(tl->spans, tl->nspans,
 			    sizeof *tl->spans);
 			tl->spans[tl->nspans] = (struct span){ p, st,
 			    ev_int(o, "attempt", EV_BIG),

@@ -258,7 +258,7 @@ supervisor_note_crash(struct worker *w)
 
 	if (sp->cur_n == 0 || sp->stage != sv->stage)
 		return;
-	w->suspects = xreallocarray(w->suspects, w->nsuspects + 1,
+	w->suspects = xgrow(w->suspects, w->nsuspects,
 	    sizeof *w->suspects);
 	x = &w->suspects[w->nsuspects++];
 	memset(x, 0, sizeof *x);
@@ -312,7 +312,7 @@ supervisor_add_skip(struct supervisor *sv, const struct skip *sk)
 		return;
 	w = &sv->w[sk->part];
 	sv->page->skipped++;
-	w->suspects = xreallocarray(w->suspects, w->nsuspects + 1,
+	w->suspects = xgrow(w->suspects, w->nsuspects,
 	    sizeof *w->suspects);
 	x = &w->suspects[w->nsuspects++];
 	memset(x, 0, sizeof *x);

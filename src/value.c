@@ -31,7 +31,7 @@ arena_alloc(struct arena *a, size_t len)
 	len = (len + 7) & ~(size_t)7;
 	if (a->chunk == NULL || a->size - a->used < len) {
 		if (a->chunk != NULL) {
-			a->old = xreallocarray(a->old, a->nold + 1,
+			a->old = xgrow(a->old, a->nold,
 			    sizeof *a->old);
 			a->old[a->nold++] = a->chunk;
 		}
