@@ -502,7 +502,10 @@ struct kmerge_run {
 	const struct shuffle_file *sf;
 	const char	*p;
 	const char	*end;
+	const char	*ahead;		/* asked for up to here */
 	const char	*done;		/* pages before it given back */
+	struct XXH3_state_s *sum;	/* if set, checked as it is read */
+	uint64_t	 want;
 };
 
 struct kmerge {
@@ -982,6 +985,10 @@ struct kmerge_src *kmerge_top(const struct kmerge *);
 int		 kmerge_pop(struct kmerge *);
 int		 kmerge_array_next(struct kmerge_src *);
 int		 kmerge_run_next(struct kmerge_src *);
+void		 kmerge_run_init(struct kmerge_run *, const struct shuffle_file *,
+		    unsigned int, unsigned int, int);
+void		 kmerge_run_free(struct kmerge_run *);
+void		 shuffle_for_merge(struct shuffle_file *);
 
 /* spill.c */
 int		 spill_open(struct spill *, const char *, enum vtype,

@@ -904,6 +904,16 @@ shuffle_segment(struct shuffle_file *sf, unsigned int r, unsigned int p,
 	return ((const struct pair *)(sf->map + sf->runoff[i]));
 }
 
+/*
+ * A file that a merge reads many runs of at once: no read-ahead of the
+ * kernel's, each source reads ahead for itself (see merge.c).
+ */
+void
+shuffle_for_merge(struct shuffle_file *sf)
+{
+	(void)madvise(sf->map, sf->len, MADV_RANDOM);
+}
+
 void
 shuffle_close(struct shuffle_file *sf)
 {

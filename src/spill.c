@@ -15,8 +15,6 @@
  * pass joins them, and keeps every record for a streaming reducer.
  */
 
-#include <sys/mman.h>
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +173,8 @@ spill_take(struct spill *sp, struct spill_group *g, const struct pair *rec,
 
 /*
  * Merge runs [first, first + n) of the mapped file sf into one run of out.
+ * Each run is checked against its sum as it is read: a damaged one fails
+ * the merge at its end, before out is sealed.
  */
 static int
 spill_merge_runs(struct spill *sp, struct shuffle_file *sf, unsigned int first,
@@ -184,7 +184,7 @@ spill_merge_runs(struct spill *sp, struct shuffle_file *sf, unsigned int first,
 	struct kmerge		 m;
 	struct kmerge_src	*top;
 	struct spill_group	 g;
-	size_t			 len, i;
+	size_t			 i;
 	uint64_t		 moved = 0;
 	int			 r = -1;
 
@@ -192,13 +192,9 @@ spill_merge_runs(struct spill *sp, struct shuffle_file *sf, unsigned int first,
 	kmerge_init(&m, sp->kt, sp->vt, n);
 	memset(&g, 0, sizeof g);
 	errno = EINVAL;		/* a damaged run, unless a write says */
+	for (i = 0; i < n; i++)
+		kmerge_run_init(&src[i], sf, first + (unsigned int)i, 0, 1);
 	for (i = 0; i < n; i++) {
-		src[i].ks.next = kmerge_run_next;
-		src[i].sf = sf;
-		if ((src[i].p = shuffle_bucket(sf, first + (unsigned int)i, 0,
-		    &len)) == NULL)
-			goto out;
-		src[i].end = src[i].p + len;
 		if (kmerge_add(&m, &src[i].ks) != 0)
 			goto out;
 	}
@@ -227,6 +223,8 @@ out:
 	buf_free(&g.join);
 	arena_free(&g.a);
 	kmerge_free(&m);
+	for (i = 0; i < n; i++)
+		kmerge_run_free(&src[i]);
 	free(src);
 	return (r);
 }
@@ -250,7 +248,7 @@ spill_map(struct spill *sp, struct shuffle_file *sf, const char *path,
 		errno = EINVAL;
 		return (-1);
 	}
-	(void)madvise(sf->map, sf->len, MADV_SEQUENTIAL);
+	shuffle_for_merge(sf);
 	return (0);
 }
 

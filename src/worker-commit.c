@@ -344,7 +344,6 @@ worker_merge_runs(struct wctx *w, struct shuffle_file *sf, const char *path,
 	struct kmerge		 m;
 	struct kmerge_src	*top;
 	struct outw		 o;
-	size_t			 len;
 	uint64_t		 moved = 0;
 	unsigned int		 r;
 
@@ -352,12 +351,10 @@ worker_merge_runs(struct wctx *w, struct shuffle_file *sf, const char *path,
 	kmerge_init(&m, os->kt, os->vt, sf->runs + 1);
 	if (output_part_begin(&o, path) != 0)
 		worker_io_fail(w, path);
+	shuffle_for_merge(sf);
 	for (r = 0; r < sf->runs; r++) {
-		run[r].ks.next = kmerge_run_next;
-		run[r].sf = sf;
 		/* Checked as it was opened. */
-		run[r].p = shuffle_bytes(sf, r, 0, &len);
-		run[r].end = run[r].p + len;
+		kmerge_run_init(&run[r], sf, r, 0, 0);
 		if (kmerge_add(&m, &run[r].ks) != 0)
 			fatalx("%s: damaged record", worker_sink_name(w));
 	}

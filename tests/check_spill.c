@@ -4,9 +4,12 @@
  * sorted runs and merged back, with fan-ins that force several passes,
  * give what a plain sort and fold of all the records gives, computed here
  * with qsort(3) and loops of the suite's own; a spill file resumed from a
- * mark drops the run written after it.
+ * mark drops the run written after it; a byte of a run damaged after it
+ * was written fails the merge (each run is checked as it is read).
  */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,6 +333,70 @@ START_TEST(test_spill_resume)
 }
 END_TEST
 
+/*
+ * Runs long enough to be read a window at a time (see merge.c): merged,
+ * they give the sums computed here; with one byte of a run's values
+ * changed after it was written, the merge fails with EINVAL and writes
+ * nothing, at every fan-in.
+ */
+START_TEST(test_spill_damaged)
+{
+	struct spill		 sp;
+	struct shuffle_file	 sf;
+	struct pair		*r, *out;
+	char			*path, *res, *cause = NULL, b;
+	size_t			 n = 100000, nout, i;
+	unsigned int		 run, fanin = _i == 0 ? 2 : 64;
+	int			 damage, fd;
+	off_t			 at;
+
+	for (damage = 0; damage < 2; damage++) {
+		path = tmp_path("w3.spill");
+		res = tmp_path("w3.reduced");
+		r = xcalloc(n, sizeof *r);
+		ck_assert_int_eq(spill_open(&sp, path, VT_INT, VT_INT, FN_SUM,
+		    fanin, 0, 0), 0);
+		/* Run j has keys 0 .. n-1, each with value j + 1. */
+		for (run = 0; run < 5; run++) {
+			for (i = 0; i < n; i++)
+				r[i] = (struct pair){ (int64_t)i, run + 1 };
+			ck_assert_int_eq(spill_run(&sp, r, n), 0);
+		}
+		if (damage) {
+			ck_assert_int_eq(shuffle_open_len(&sf, sp.rf.tmp, 1,
+			    sp.rf.len, &cause), 0);
+			/* A value of run 3, two thirds in. */
+			at = (off_t)sf.runoff[3] + (off_t)(2 * n / 3) *
+			    (off_t)sizeof(struct pair) + 8;
+			shuffle_close(&sf);
+			ck_assert_int_ne(fd = open(sp.rf.tmp, O_RDWR), -1);
+			ck_assert_int_eq(pread(fd, &b, 1, at), 1);
+			b ^= 0x10;
+			ck_assert_int_eq(pwrite(fd, &b, 1, at), 1);
+			close(fd);
+			errno = 0;
+			ck_assert_int_eq(spill_merge(&sp, res, VT_INT, 0), -1);
+			ck_assert_int_eq(errno, EINVAL);
+			ck_assert_int_eq(access(res, F_OK), -1);
+		} else {
+			ck_assert_int_eq(spill_merge(&sp, res, VT_INT, 0), 0);
+			out = read_out(res, &nout);
+			ck_assert_uint_eq(nout, n);
+			for (i = 0; i < n; i++) {
+				ck_assert_int_eq(out[i].k, (int64_t)i);
+				ck_assert_int_eq(out[i].v, 1 + 2 + 3 + 4 + 5);
+			}
+			free(out);
+			(void)unlink(res);
+		}
+		spill_remove(&sp);
+		free(r);
+		free(path);
+		free(res);
+	}
+}
+END_TEST
+
 Suite *
 spill_suite(void)
 {
@@ -343,6 +410,7 @@ spill_suite(void)
 	tcase_add_test(tc, test_spill_int);
 	tcase_add_test(tc, test_spill_str);
 	tcase_add_test(tc, test_spill_resume);
+	tcase_add_loop_test(tc, test_spill_damaged, 0, 2);
 	suite_add_tcase(s, tc);
 	return (s);
 }
