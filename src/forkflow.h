@@ -497,13 +497,18 @@ struct kmerge_array {
 	size_t		 n;
 };
 
+/* A reader of a mapped run in a merge: see run_window() in merge.c. */
+struct run_window {
+	const char	*ahead;		/* asked for up to here */
+	const char	*done;		/* pages before it given back */
+};
+
 struct kmerge_run {
 	struct kmerge_src ks;
 	const struct shuffle_file *sf;
 	const char	*p;
 	const char	*end;
-	const char	*ahead;		/* asked for up to here */
-	const char	*done;		/* pages before it given back */
+	struct run_window win;
 	struct XXH3_state_s *sum;	/* if set, checked as it is read */
 	uint64_t	 want;
 };
@@ -988,6 +993,8 @@ int		 kmerge_run_next(struct kmerge_src *);
 void		 kmerge_run_init(struct kmerge_run *, const struct shuffle_file *,
 		    unsigned int, unsigned int, int);
 void		 kmerge_run_free(struct kmerge_run *);
+void		 run_window(struct run_window *, const char *, const char *);
+void		*run_map(int, size_t);
 void		 shuffle_for_merge(struct shuffle_file *);
 
 /* spill.c */

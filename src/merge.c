@@ -27,7 +27,7 @@
  * cgroup, and pages read ahead for one run were evicted before the merge
  * got to them, and read again (a 300 MB word count in 200 MiB spent 180 s
  * of system time a worker so, against 12 s of its own).  So a merge maps
- * its file MADV_RANDOM (shuffle_for_merge) and each source asks for its
+ * its file MADV_RANDOM (shuffle_for_merge, run_map) and each source asks for its
  * next RUN_WINDOW bytes itself, half a window before it gets there, and
  * gives back the pages it has moved past, less the last RUN_KEEP bytes,
  * where the key of a group being folded may still be read.
@@ -37,34 +37,50 @@
 
 static uintptr_t	run_page;
 
-static void
-kmerge_run_window(struct kmerge_run *r)
+/*
+ * A reader of a mapped run at p (of a run that ends at end) moves: ask for
+ * the window ahead of it, give back the pages behind it.
+ */
+void
+run_window(struct run_window *w, const char *p, const char *end)
 {
 	uintptr_t	lo, hi;
 
 	if (run_page == 0)
 		run_page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	if (r->done == NULL)
-		r->done = r->ahead = r->p;
-	if (r->ahead < r->end && r->p + RUN_WINDOW / 2 >= r->ahead) {
-		lo = (uintptr_t)r->ahead & ~(run_page - 1);
-		hi = (uintptr_t)r->end - (uintptr_t)r->ahead > RUN_WINDOW ?
-		    (uintptr_t)r->ahead + RUN_WINDOW : (uintptr_t)r->end;
+	if (w->done == NULL)
+		w->done = w->ahead = p;
+	if (w->ahead < end && p + RUN_WINDOW / 2 >= w->ahead) {
+		lo = (uintptr_t)w->ahead & ~(run_page - 1);
+		hi = (uintptr_t)end - (uintptr_t)w->ahead > RUN_WINDOW ?
+		    (uintptr_t)w->ahead + RUN_WINDOW : (uintptr_t)end;
 		(void)madvise((void *)lo, hi - lo, MADV_WILLNEED);
-		r->ahead = (const char *)hi;
+		w->ahead = (const char *)hi;
 	}
-	if (r->p - r->done < RUN_WINDOW / 2 + RUN_KEEP)
+	if (p - w->done < RUN_WINDOW / 2 + RUN_KEEP)
 		return;
 	/* Only whole pages of this run: a neighbour may share the ends. */
-	lo = ((uintptr_t)r->done + run_page - 1) & ~(run_page - 1);
-	hi = ((uintptr_t)r->p - RUN_KEEP) & ~(run_page - 1);
+	lo = ((uintptr_t)w->done + run_page - 1) & ~(run_page - 1);
+	hi = ((uintptr_t)p - RUN_KEEP) & ~(run_page - 1);
 #ifdef MADV_PAGEOUT
 	if (hi > lo && madvise((void *)lo, hi - lo, MADV_PAGEOUT) == 0)
 		lo = hi;
 #endif
 	if (hi > lo)
 		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
-	r->done = (const char *)hi;
+	w->done = (const char *)hi;
+}
+
+/* Map len bytes of fd for a merge that reads it through run_window(). */
+void *
+run_map(int fd, size_t len)
+{
+	void	*map;
+
+	map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map != MAP_FAILED)
+		(void)madvise(map, len, MADV_RANDOM);
+	return (map);
 }
 
 /* Is a before b?  Key, then value, then the source added first. */
@@ -198,7 +214,7 @@ kmerge_run_next(struct kmerge_src *ks)
 	const char		*at = r->p;
 	int			 got;
 
-	kmerge_run_window(r);
+	run_window(&r->win, r->p, r->end);
 	got = shuffle_next(r->sf, &r->p, r->end, &ks->cur);
 	if (r->sum == NULL)
 		return (got);

@@ -305,29 +305,23 @@ struct gsrc {
 	char			*map;
 	size_t			 len;
 	const char		*p;
-	const char		*dropped;	/* pages given back up to here */
+	struct run_window	 win;
 };
 
-/* Decode the next record of a part; give back pages behind it. */
+/* Decode the next record of a part, reading it a window at a time. */
 static int
 gsrc_next(struct kmerge_src *ks)
 {
 	struct gsrc	*g = (struct gsrc *)ks;
-	const char	*end = g->map + g->len, *q, *to;
+	const char	*end = g->map + g->len, *q;
 
+	run_window(&g->win, g->p, end);
 	if (g->p >= end)
 		return (0);
 	if ((q = val_get(g->os->kt, g->p, end, &ks->cur.k)) == NULL ||
 	    (q = val_get(g->os->vt, q, end, &ks->cur.v)) == NULL) {
 		errno = EIO;
 		return (-1);
-	}
-	/* The record now read stays; pages before it go. */
-	to = g->map + (((size_t)(g->p - g->map)) & ~(size_t)0xfffff);
-	if (to > g->dropped) {
-		(void)madvise((void *)g->dropped, (size_t)(to - g->dropped),
-		    MADV_DONTNEED);
-		g->dropped = to;
 	}
 	g->p = q;
 	return (1);
@@ -348,23 +342,21 @@ gsrc_open(struct gsrc *g, const char *path)
 	}
 	g->len = (size_t)st.st_size;
 	if (g->len > 0) {
-		g->map = mmap(NULL, g->len, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (g->map == MAP_FAILED) {
+		if ((g->map = run_map(fd, g->len)) == MAP_FAILED) {
 			g->map = NULL;
 			close(fd);
 			return (-1);
 		}
-		(void)madvise(g->map, g->len, MADV_SEQUENTIAL);
 	}
 	close(fd);
-	g->p = g->dropped = g->map;
+	g->p = g->map;
 	return (0);
 }
 
 /*
  * Merge sorted binary parts of records of the given types onto fd as text
- * of the given format.  Parts are mapped and read in order, and the pages
- * behind the reading position are given back, so memory stays small.
+ * of the given format.  Parts are mapped and read a window at a time
+ * (run_window()), so memory stays small whatever their number.
  */
 int
 output_merge_spec(char **paths, size_t nparts, int out,
