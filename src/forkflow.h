@@ -1005,6 +1005,8 @@ void		 spill_free(struct spill *);
 int		 spill_run(struct spill *, const struct pair *, size_t);
 int		 spill_agg(struct spill *, struct agg *);
 int		 spill_merge(struct spill *, const char *, enum vtype, int);
+int		 runs_narrow(const struct runfile *, enum vtype, enum vtype,
+		    unsigned int, struct shuffle_file *, char **, unsigned int *);
 void		 spill_remove(struct spill *);
 
 /* output.c */

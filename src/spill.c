@@ -253,68 +253,113 @@ spill_map(struct spill *sp, struct shuffle_file *sf, const char *path,
 }
 
 /*
+ * Map the runs of the spill file for a merge of at most the fan-in: while
+ * there are more, each fan-in of them become one run of the next pass's
+ * file (path.1, path.2, ...; the one before is removed once the next is
+ * written).  Equal keys are combined as they meet, or every record kept
+ * without a reduce function.  Returns 0 with sf mapped and *cur the pass
+ * file it maps (NULL: the spill file itself), for the caller to remove
+ * once merged; or -1.
+ */
+static int
+spill_narrow(struct spill *sp, struct shuffle_file *sf, char **cur)
+{
+	struct runfile	 next;
+	char		*name;
+	unsigned int	 pass = 0, r, n;
+
+	*cur = NULL;
+	for (;;) {
+		if (spill_map(sp, sf, *cur, pass == 0) != 0)
+			break;
+		sp->passes++;
+		if (sf->runs <= sp->fanin)
+			return (0);
+		xasprintf(&name, "%s.%u", sp->path, ++pass);
+		if (runfile_open_typed(&next, name, 1, sp->kt, sp->vt, 0,
+		    0) != 0) {
+			free(name);
+			shuffle_close(sf);
+			break;
+		}
+		for (r = 0; r < sf->runs; r += n) {
+			n = sf->runs - r < sp->fanin ? sf->runs - r : sp->fanin;
+			if (spill_merge_runs(sp, sf, r, n, &next, sp->fn == 0 ?
+			    PASS_KEEP : PASS_COMBINE) != 0)
+				break;
+		}
+		shuffle_close(sf);
+		if (r < sf->runs || runfile_seal(&next, 0) != 0) {
+			runfile_abort(&next);
+			free(name);
+			break;
+		}
+		if (*cur != NULL)
+			(void)unlink(*cur);
+		free(*cur);
+		*cur = name;
+	}
+	if (*cur != NULL)
+		(void)unlink(*cur);
+	free(*cur);
+	*cur = NULL;
+	return (-1);
+}
+
+/*
  * Merge the runs of the spill file into out, as one run of values of type
- * out_vt: in passes of at most the fan-in, each pass's runs in a file of
- * its own (path.1, path.2, ...), removed once the next is written.  Equal
- * keys are combined, and the last pass reduces them (or keeps every
- * record, without a reduce function).  The spill file stays as it is, for
- * a resume, until spill_remove().
+ * out_vt, in as many passes as the fan-in needs (spill_narrow()); the
+ * last reduces equal keys (or keeps every record, without a reduce
+ * function).  The spill file stays as it is, for a resume, until
+ * spill_remove().
  */
 int
 spill_merge(struct spill *sp, const char *out, enum vtype out_vt, int durable)
 {
 	struct shuffle_file	 sf;
 	struct runfile		 next;
-	char			*cur = NULL, *name;
-	unsigned int		 pass = 0, r, n;
+	char			*cur;
 	int			 ret = -1;
 
 	if (sp->rf.fd != -1 && durable && runfile_sync(&sp->rf) != 0)
 		return (-1);
-	for (;;) {
-		if (spill_map(sp, &sf, cur, pass == 0) != 0)
-			break;
-		sp->passes++;
-		if (sf.runs <= sp->fanin) {
-			if (runfile_open_typed(&next, out, 1, sp->kt, out_vt,
-			    0, 0) != 0 || spill_merge_runs(sp, &sf, 0, sf.runs,
-			    &next, sp->fn == 0 ? PASS_KEEP : PASS_REDUCE) != 0 ||
-			    runfile_seal(&next, durable) != 0)
-				runfile_abort(&next);
-			else
-				ret = 0;
-			shuffle_close(&sf);
-			break;
-		}
-		/* Too many runs: each fan-in of them becomes one. */
-		xasprintf(&name, "%s.%u", sp->path, ++pass);
-		if (runfile_open_typed(&next, name, 1, sp->kt, sp->vt, 0,
-		    0) != 0) {
-			free(name);
-			shuffle_close(&sf);
-			break;
-		}
-		for (r = 0; r < sf.runs; r += n) {
-			n = sf.runs - r < sp->fanin ? sf.runs - r : sp->fanin;
-			if (spill_merge_runs(sp, &sf, r, n, &next, sp->fn == 0 ?
-			    PASS_KEEP : PASS_COMBINE) != 0)
-				break;
-		}
-		shuffle_close(&sf);
-		if (r < sf.runs || runfile_seal(&next, 0) != 0) {
-			runfile_abort(&next);
-			free(name);
-			break;
-		}
-		if (cur != NULL)
-			(void)unlink(cur);
-		free(cur);
-		cur = name;
-	}
+	if (spill_narrow(sp, &sf, &cur) != 0)
+		return (-1);
+	if (runfile_open_typed(&next, out, 1, sp->kt, out_vt, 0, 0) != 0 ||
+	    spill_merge_runs(sp, &sf, 0, sf.runs, &next, sp->fn == 0 ?
+	    PASS_KEEP : PASS_REDUCE) != 0 || runfile_seal(&next, durable) != 0)
+		runfile_abort(&next);
+	else
+		ret = 0;
+	shuffle_close(&sf);
 	if (cur != NULL)
 		(void)unlink(cur);
 	free(cur);
 	return (ret);
+}
+
+/*
+ * Map the runs of rf, a run file of one bucket being written (records of
+ * types kt and vt, every one kept), for a merge of at most fanin of them,
+ * as spill_narrow() does.  *passes counts the passes made.
+ */
+int
+runs_narrow(const struct runfile *rf, enum vtype kt, enum vtype vt,
+    unsigned int fanin, struct shuffle_file *sf, char **cur,
+    unsigned int *passes)
+{
+	struct spill	sp;
+	int		r;
+
+	memset(&sp, 0, sizeof sp);
+	sp.rf = *rf;
+	sp.path = rf->tmp;
+	sp.kt = kt;
+	sp.vt = vt;
+	sp.fanin = fanin < 2 ? 2 : fanin;
+	r = spill_narrow(&sp, sf, cur);
+	*passes += sp.passes > 0 ? sp.passes - 1 : 0;
+	return (r);
 }
 
 /* Remove the spill file: the stage's output is committed. */

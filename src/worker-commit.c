@@ -27,7 +27,7 @@
 #include "worker-int.h"
 
 static void	worker_merge_runs(struct wctx *, struct shuffle_file *,
-		    const char *, const struct outspec *);
+		    const char *, const struct outspec *, const char *);
 static int	worker_output_whole(struct wctx *, unsigned int, const char *,
 		    const struct ckpt_state *);
 
@@ -333,30 +333,32 @@ worker_stage_committed(struct wctx *w, unsigned int s)
  * Merge the runs of the stage's run file, mapped, and the records the
  * sink still holds into the part at path, as they come (the k-way merge
  * of merge.c): a part of any size takes no more memory than its runs'
- * pages in the cache.
+ * windows.  Each run is checked against its sum as it is read: a damaged
+ * one leaves the part unwritten, and the stage is done again.
  */
 static void
 worker_merge_runs(struct wctx *w, struct shuffle_file *sf, const char *path,
-    const struct outspec *os)
+    const struct outspec *os, const char *file)
 {
 	struct kmerge_run	*run;
 	struct kmerge_array	 held;
 	struct kmerge		 m;
 	struct kmerge_src	*top;
 	struct outw		 o;
-	uint64_t		 moved = 0;
+	uint64_t		 moved = 0, bad = 0;
 	unsigned int		 r;
 
 	run = xcalloc(sf->runs + 1, sizeof *run);
 	kmerge_init(&m, os->kt, os->vt, sf->runs + 1);
 	if (output_part_begin(&o, path) != 0)
 		worker_io_fail(w, path);
-	shuffle_for_merge(sf);
+	for (r = 0; r < sf->runs; r++)
+		kmerge_run_init(&run[r], sf, r, 0, 1);
 	for (r = 0; r < sf->runs; r++) {
-		/* Checked as it was opened. */
-		kmerge_run_init(&run[r], sf, r, 0, 0);
-		if (kmerge_add(&m, &run[r].ks) != 0)
-			fatalx("%s: damaged record", worker_sink_name(w));
+		if (kmerge_add(&m, &run[r].ks) != 0) {
+			bad = sf->runoff[r];
+			goto damaged;
+		}
 	}
 	memset(&held, 0, sizeof held);
 	held.ks.next = kmerge_array_next;
@@ -367,8 +369,10 @@ worker_merge_runs(struct wctx *w, struct shuffle_file *sf, const char *path,
 	while ((top = kmerge_top(&m)) != NULL) {
 		if (output_part_put(&o, &top->cur, os) != 0)
 			worker_io_fail(w, path);
-		if (kmerge_pop(&m) != 0)
-			fatalx("%s: damaged record", worker_sink_name(w));
+		if (kmerge_pop(&m) != 0) {
+			bad = sf->runoff[top->idx];
+			goto damaged;
+		}
 		if ((++moved & 0xffff) == 0)
 			progress();
 	}
@@ -376,10 +380,21 @@ worker_merge_runs(struct wctx *w, struct shuffle_file *sf, const char *path,
 	    w->job->opts->durable, &w->bytes_out, &w->out_sum) != 0)
 		worker_io_fail(w, path);
 	kmerge_free(&m);
+	for (r = 0; r < sf->runs; r++)
+		kmerge_run_free(&run[r]);
 	free(run);
+	return;
+
+damaged:
+	output_part_abort(&o);
+	worker_restart_stage(w, file, bad);
 }
 
-/* Commit the final stage's output: merge the sorted runs into the part. */
+/*
+ * Commit the final stage's output: merge the sorted runs into the part,
+ * in passes of at most the fan-in (their files beside the sink's, removed
+ * once merged).
+ */
 void
 worker_commit_final(struct wctx *w, const char *path)
 {
@@ -387,7 +402,8 @@ worker_commit_final(struct wctx *w, const char *path)
 	struct shuffle_file	 sf;
 	struct pair_src		 src;
 	struct outspec		 os;
-	char			*cause;
+	char			*cause, *cur;
+	unsigned int		 passes = 0;
 
 	os.kt = w->st->out_k;
 	os.vt = w->st->out_v;
@@ -413,10 +429,24 @@ worker_commit_final(struct wctx *w, const char *path)
 		log_warnx("%s", cause);
 		worker_restart_stage(w, worker_sink_name(w), sf.bad);
 	}
-	if (shuffle_check_all(&sf) != 0)
-		worker_restart_stage(w, worker_sink_name(w), sf.bad);
-	worker_merge_runs(w, &sf, path, &os);
+	cur = NULL;
+	if (sf.runs + 1 > worker_fanin(w)) {
+		/* The records held are one more source. */
+		shuffle_close(&sf);
+		if (runs_narrow(&w->sink, os.kt, os.vt, worker_fanin(w) - 1,
+		    &sf, &cur, &passes) != 0) {
+			if (errno != EINVAL)
+				worker_io_fail(w, worker_sink_name(w));
+			worker_restart_stage(w, worker_sink_name(w), 0);
+		}
+		w->passes += passes;
+	} else
+		shuffle_for_merge(&sf);
+	worker_merge_runs(w, &sf, path, &os, worker_sink_name(w));
 	shuffle_close(&sf);
+	if (cur != NULL)
+		(void)unlink(cur);
+	free(cur);
 	unlink(w->sink.tmp);
 	runfile_abort(&w->sink);
 }

@@ -74,6 +74,19 @@ worker_merge_tick(void *arg, uint64_t merged)
 }
 
 /*
+ * How many runs a merge takes in at once: as many as the share has MiB,
+ * from 2 to 64 (each reads a window ahead, and gives back what it has
+ * read: see merge.c).
+ */
+unsigned int
+worker_fanin(const struct wctx *w)
+{
+	uint64_t	fanin = w->budget >> 20;
+
+	return ((unsigned int)(fanin < 2 ? 2 : fanin > 64 ? 64 : fanin));
+}
+
+/*
  * Open the reduce's spill file, fresh or as the checkpoint left it; one
  * the checkpoint names that is gone or damaged is the worker's own file:
  * it does the stage again.  A merge takes in as many runs at once as the
