@@ -658,6 +658,7 @@ job_output(struct job *job)
 	os.vt = job->plan->stages[job->plan->nstages - 1].out_v;
 	os.fmt = job->out_format;
 	os.text = 1;
+	os.in_order = job->prog->in_order;
 	r = output_merge_spec(paths, job->nparts, STDOUT_FILENO, &os, &bytes);
 	job->run.bytes_written = bytes;
 	if (r != 0 && errno == EPIPE) {

@@ -640,6 +640,13 @@ hs_program(struct hstream *h)
 	json_object_set_new(h->root, "input", o);
 	o = json_object();
 	json_object_set_new(o, "format", json_string("tsv"));
+	/* A map-only job keeps each map task's order, as Hadoop's does, and
+	 * its commands see no reduce. */
+	if (h->redop == NULL) {
+		json_object_set_new(o, "order", json_string("input"));
+		json_object_set_new(h->env, "mapreduce_job_reduces",
+		    json_string("0"));
+	}
 	json_object_set_new(h->root, "output", o);
 	ops = json_array();
 	json_object_set_new(h->mapop, "operator", json_string("mapper"));

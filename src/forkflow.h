@@ -196,6 +196,8 @@ struct program {
 	size_t		 nwarnings;
 	char		*text;		/* the file, for positions */
 	struct jpos	*pos_root;
+	struct jpos	*pos_order;	/* of "output"'s "order" */
+	int		 in_order;	/* parts in input order, unsorted */
 };
 
 /* A stage: operators between two exchanges of data. */
@@ -233,6 +235,7 @@ struct outspec {
 	enum vtype	 vt;
 	enum out_format	 fmt;
 	int		 text;		/* lines, or the binary encoding */
+	int		 in_order;	/* sources one after the other */
 };
 
 /*

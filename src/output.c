@@ -51,7 +51,7 @@ output_write_part(const char *path, const struct pair *r, size_t n, int text,
     int sync, uint64_t *bytes)
 {
 	struct pair_src	src;
-	struct outspec	os = { VT_INT, VT_INT, OUT_CSV, text };
+	struct outspec	os = { VT_INT, VT_INT, OUT_CSV, text, 0 };
 
 	uint64_t	sum;
 
@@ -293,7 +293,7 @@ output_check(const char *path, uint64_t len, uint64_t sum, uint64_t *bad)
 int
 output_merge(char **paths, size_t nparts, int out, uint64_t *bytes)
 {
-	struct outspec	os = { VT_INT, VT_INT, OUT_CSV, 1 };
+	struct outspec	os = { VT_INT, VT_INT, OUT_CSV, 1, 0 };
 
 	return (output_merge_spec(paths, nparts, out, &os, bytes));
 }
@@ -355,8 +355,9 @@ gsrc_open(struct gsrc *g, const char *path)
 
 /*
  * Merge sorted binary parts of records of the given types onto fd as text
- * of the given format.  Parts are mapped and read a window at a time
- * (run_window()), so memory stays small whatever their number.
+ * of the given format, or, in input order, one after the other.  Parts
+ * are mapped and read a window at a time (run_window()), so memory stays
+ * small whatever their number.
  */
 int
 output_merge_spec(char **paths, size_t nparts, int out,
@@ -368,7 +369,7 @@ output_merge_spec(char **paths, size_t nparts, int out,
 	struct kmerge		 m;
 	struct kmerge_src	*top;
 	size_t			 i;
-	int			 ret = -1, saved_errno = 0;
+	int			 r, ret = -1, saved_errno = 0;
 
 	text.text = 1;
 	*bytes = 0;
@@ -381,11 +382,21 @@ output_merge_spec(char **paths, size_t nparts, int out,
 		g[i].ks.next = gsrc_next;
 		g[i].os = os;
 		if (gsrc_open(&g[i], paths[i]) != 0 ||
-		    kmerge_add(&m, &g[i].ks) != 0)
+		    (!os->in_order && kmerge_add(&m, &g[i].ks) != 0))
 			goto done;
 	}
 	kmerge_start(&m);
-	while ((top = kmerge_top(&m)) != NULL) {
+	if (os->in_order) {
+		for (i = 0; i < nparts; i++) {
+			while ((r = gsrc_next(&g[i].ks)) == 1) {
+				if (outw_put(&o, &g[i].ks.cur, &text) != 0)
+					goto done;
+			}
+			if (r != 0)
+				goto done;
+		}
+	}
+	while (!os->in_order && (top = kmerge_top(&m)) != NULL) {
 		if (outw_put(&o, &top->cur, &text) != 0 || kmerge_pop(&m) != 0)
 			goto done;
 	}

@@ -60,6 +60,7 @@ static int		 load_inputs(struct program *, json_t *,
 			     struct jpos *, char **);
 static int		 load_ops(struct program *, json_t *, struct jpos *,
 			     char **);
+static int		 check_order(struct program *, char **);
 static int		 load_op(struct program *, json_t *, struct jpos *,
 			     struct op *, char **);
 static int		 load_command(struct program *, json_t *,
@@ -494,12 +495,16 @@ json_input_object(struct program *p, json_t *j, struct jpos *pos,
 	return (0);
 }
 
-/* "output": {"format": "csv" or "tsv"}. */
+/*
+ * "output": {"format": "csv" or "tsv", "order": "key" or "input"}.  In
+ * input order (a program without reduce or reducer, as Hadoop's map-only
+ * jobs), each part keeps the order its worker made its records in.
+ */
 static int
 json_output_object(struct program *p, json_t *j, struct jpos *pos,
     char **cause)
 {
-	static const char	*known[] = { "format", NULL };
+	static const char	*known[] = { "format", "order", NULL };
 	json_t			*f;
 
 	if (!json_is_object(j)) {
@@ -508,6 +513,16 @@ json_output_object(struct program *p, json_t *j, struct jpos *pos,
 		return (-1);
 	}
 	json_warn_unknown(p, j, pos, known);
+	if ((f = json_object_get(j, "order")) != NULL) {
+		if (is_name(f, "input"))
+			p->in_order = 1;
+		else if (!is_name(f, "key")) {
+			program_error(cause, p, &jpos_member(pos, "order")->at,
+			    "the output order is \"key\" or \"input\"");
+			return (-1);
+		}
+		p->pos_order = jpos_member(pos, "order");
+	}
 	if ((f = json_object_get(j, "format")) == NULL)
 		return (0);
 	if (is_name(f, "tsv"))
@@ -576,7 +591,8 @@ program_load_json(struct program *p, size_t len, char **cause)
 	    json_output_object(p, j, jpos_member(rootpos, "output"),
 	    cause) != 0)
 		goto fail;
-	if (load_ops(p, root, rootpos, cause) != 0)
+	if (load_ops(p, root, rootpos, cause) != 0 ||
+	    check_order(p, cause) != 0)
 		goto fail;
 	json_decref(root);
 	return (0);
@@ -584,6 +600,31 @@ program_load_json(struct program *p, size_t len, char **cause)
 fail:
 	json_decref(root);
 	return (-1);
+}
+
+/*
+ * Output in input order is for a program of one stage: a reduce's or a
+ * reducer's output comes in the order of its keys.
+ */
+static int
+check_order(struct program *p, char **cause)
+{
+	size_t	i;
+
+	if (!p->in_order)
+		return (0);
+	for (i = 0; i < p->nops; i++) {
+		if (p->ops[i].kind == OP_REDUCE ||
+		    p->ops[i].kind == OP_REDUCER) {
+			program_error(cause, p, &p->pos_order->at, "the output "
+			    "order \"input\" is for a program without reduce "
+			    "or reducer; operator %zu is a %s", i,
+			    p->ops[i].kind == OP_REDUCE ? "reduce" :
+			    "reducer");
+			return (-1);
+		}
+	}
+	return (0);
 }
 
 /* "partitions": an integer from 1 to PARTS_MAX, if given. */
@@ -1093,9 +1134,12 @@ program_canonical(const struct program *p)
 		json_object_set_new(in, "format", json_string("text"));
 		json_object_set_new(root, "input", in);
 	}
-	if (p->out_format == OUT_TSV) {
+	if (p->out_format == OUT_TSV || p->in_order) {
 		in = json_object();
-		json_object_set_new(in, "format", json_string("tsv"));
+		if (p->out_format == OUT_TSV)
+			json_object_set_new(in, "format", json_string("tsv"));
+		if (p->in_order)
+			json_object_set_new(in, "order", json_string("input"));
 		json_object_set_new(root, "output", in);
 	}
 	json_object_set_new(root, "changeKeyOn",

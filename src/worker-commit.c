@@ -158,7 +158,9 @@ sink_recs_flush(struct wctx *w)
 
 	if (rb->n == 0)
 		return;
-	recs_sort(rb->r, rb->n, rb->kt, rb->vt);
+	/* In input order, a run is the records as they came. */
+	if (!w->job->prog->in_order)
+		recs_sort(rb->r, rb->n, rb->kt, rb->vt);
 	if (w->st->reduce_out != NULL && w->st->reduce_out->combiner != NULL) {
 		memset(&err, 0, sizeof err);
 		if (stream_filter(w->st->reduce_out->combiner, &w->groups, rb,
@@ -333,8 +335,9 @@ worker_stage_committed(struct wctx *w, unsigned int s)
  * Merge the runs of the stage's run file, mapped, and the records the
  * sink still holds into the part at path, as they come (the k-way merge
  * of merge.c): a part of any size takes no more memory than its runs'
- * windows.  Each run is checked against its sum as it is read: a damaged
- * one leaves the part unwritten, and the stage is done again.
+ * windows; in input order, the runs one after the other, then the
+ * records held.  Each run is checked against its sum as it is read: a
+ * damaged one leaves the part unwritten, and the stage is done again.
  */
 static void
 worker_merge_runs(struct wctx *w, struct shuffle_file *sf, const char *path,
@@ -347,6 +350,7 @@ worker_merge_runs(struct wctx *w, struct shuffle_file *sf, const char *path,
 	struct outw		 o;
 	uint64_t		 moved = 0, bad = 0;
 	unsigned int		 r;
+	int			 got;
 
 	run = xcalloc(sf->runs + 1, sizeof *run);
 	kmerge_init(&m, os->kt, os->vt, sf->runs + 1);
@@ -354,17 +358,31 @@ worker_merge_runs(struct wctx *w, struct shuffle_file *sf, const char *path,
 		worker_io_fail(w, path);
 	for (r = 0; r < sf->runs; r++)
 		kmerge_run_init(&run[r], sf, r, 0, 1);
-	for (r = 0; r < sf->runs; r++) {
+	memset(&held, 0, sizeof held);
+	held.ks.next = kmerge_array_next;
+	held.p = w->recs.r;
+	held.n = w->recs.n;
+	for (r = 0; os->in_order && r <= sf->runs; r++) {
+		top = r < sf->runs ? &run[r].ks : &held.ks;
+		while ((got = top->next(top)) == 1) {
+			if (output_part_put(&o, &top->cur, os) != 0)
+				worker_io_fail(w, path);
+			if ((++moved & 0xffff) == 0)
+				progress();
+		}
+		if (got != 0) {
+			bad = r < sf->runs ? sf->runoff[r] : 0;
+			goto damaged;
+		}
+	}
+	for (r = 0; !os->in_order && r < sf->runs; r++) {
 		if (kmerge_add(&m, &run[r].ks) != 0) {
 			bad = sf->runoff[r];
 			goto damaged;
 		}
 	}
-	memset(&held, 0, sizeof held);
-	held.ks.next = kmerge_array_next;
-	held.p = w->recs.r;
-	held.n = w->recs.n;
-	(void)kmerge_add(&m, &held.ks);
+	if (!os->in_order)
+		(void)kmerge_add(&m, &held.ks);
 	kmerge_start(&m);
 	while ((top = kmerge_top(&m)) != NULL) {
 		if (output_part_put(&o, &top->cur, os) != 0)
@@ -409,9 +427,11 @@ worker_commit_final(struct wctx *w, const char *path)
 	os.vt = w->st->out_v;
 	os.fmt = job->out_format;
 	os.text = job->opts->output != NULL;
+	os.in_order = job->prog->in_order;
 	/* A reduce's groups come sorted, one per key: no operator after it
 	 * can change that order. */
-	if (w->st->reduce_in == NULL || w->st->first != w->st->end)
+	if (!os.in_order && (w->st->reduce_in == NULL ||
+	    w->st->first != w->st->end))
 		recs_sort(w->recs.r, w->recs.n, os.kt, os.vt);
 	if (w->sink.runs == 0) {
 		src.p = w->recs.r;
@@ -430,7 +450,7 @@ worker_commit_final(struct wctx *w, const char *path)
 		worker_restart_stage(w, worker_sink_name(w), sf.bad);
 	}
 	cur = NULL;
-	if (sf.runs + 1 > worker_fanin(w)) {
+	if (!os.in_order && sf.runs + 1 > worker_fanin(w)) {
 		/* The records held are one more source. */
 		shuffle_close(&sf);
 		if (runs_narrow(&w->sink, os.kt, os.vt, worker_fanin(w) - 1,

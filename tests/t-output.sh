@@ -15,7 +15,7 @@
 
 set -- "$SRCDIR"/examples/*.json
 [ -e "$1" ] || set --
-plan $((53 + $# * 3))
+plan $((61 + $# * 3))
 
 cd "$T" || bail_out "cannot cd to $T"
 
@@ -239,5 +239,42 @@ for prog in "$@"; do
 done
 check "validate: canonical function names" grep -q '"function": "SUM"' \
     v/nc.canon.json
+
+# "output": {"order": "input"}: a program without reduce keeps the order
+# of its input, parts one after the other, for any number of partitions
+# and when its workers spill; a reduce refuses it, naming where.
+awk 'BEGIN { srand(11); for (i = 0; i < 20000; i++)
+	print int(rand() * 1000) "," int(rand() * 100000) - 50000 }' >ord.csv
+awk -F, '$2 % 3 != 0 { print $1 "," $2 + 1 }' ord.csv >ord.want
+cat >ord.json <<'EOF'
+{"input": {"path": "ord.csv"}, "output": {"order": "input"},
+ "operations": [{"operator": "filter", "expr": "v % 3 != 0"},
+  {"operator": "map", "expr": "v + 1"}]}
+EOF
+for p in 1 4; do
+	run_prog run ord.json -p "$p" -q
+	check_file "order input, -p $p: the input's order" ord.want "$T/out"
+done
+run_prog run ord.json -p 3 --memory 1M -q
+check_file "order input, spilling: the input's order" ord.want "$T/out"
+rm -rf ordout
+run_prog run ord.json -p 2 -o ordout -q
+cat ordout/part-00000 ordout/part-00001 >ord.parts 2>/dev/null
+check_file "order input, -o: the parts in turn" ord.want ord.parts
+run_prog validate ord.json --canonical
+check "order input: in the canonical program" \
+    grep -q '"order": "input"' "$T/out"
+cat >ordred.json <<'EOF'
+{"input": {"path": "ord.csv"}, "output": {"order": "input"},
+ "operations": [{"operator": "reduce", "function": "SUM"}]}
+EOF
+run_prog run ordred.json -p 2
+check_status "order input with a reduce: exit 2" 2
+check_err "order input with a reduce: says where and why" \
+    '^ordred.json:1:52: the output order "input" is for a program without reduce or reducer; operator 0 is a reduce$'
+sed 's/"order": "input"/"order": "random"/' ord.json >ordbad.json
+run_prog run ordbad.json -p 2
+check_err "order random: refused" \
+    '^ordbad.json:1:52: the output order is "key" or "input"$'
 
 check_no_jobdirs "no job directory left in TMPDIR"
