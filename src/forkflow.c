@@ -23,6 +23,7 @@ static const struct {
 	{ "streaming",	cmd_streaming,	cmd_streaming_synopsis },
 	{ "validate",	cmd_validate,	cmd_validate_synopsis },
 	{ "status",	cmd_status,	cmd_status_synopsis },
+	{ "logs",	cmd_logs,	cmd_logs_synopsis },
 	{ "report",	cmd_report,	cmd_report_synopsis },
 	{ "builtin",	cmd_builtin,	cmd_builtin_synopsis },
 };

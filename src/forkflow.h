@@ -460,6 +460,8 @@ struct stream_env {
 	uint64_t	 input_length;
 	const char	*workdir;	/* where -file files are, or NULL */
 	char *const	*env;		/* NAME=VALUE for commands, or NULL */
+	const char	*log;		/* the task's log of standard error */
+	int		 quiet;		/* -q: stderr to the log alone */
 };
 
 /* Where the operators of a stage hand their batches. */
@@ -1074,8 +1076,10 @@ void		*map_shared_file(const char *, size_t, int);
 #define JD_SKIPPED	"skipped"
 #define JD_FILES	"files"		/* streaming -file copies */
 #define JD_TASKS	"tasks"		/* their tasks' folders */
+#define JD_LOGS		"logs"		/* commands' standard error */
 char		*jd_file(const char *, const char *);
 char		*jd_task(const char *, unsigned int, unsigned int, unsigned int);
+char		*jd_log(const char *, unsigned int, unsigned int, unsigned int);
 char		*jd_stage(const char *, unsigned int);
 char		*jd_run(const char *, unsigned int, unsigned int);
 char		*jd_redo_lock(const char *, unsigned int, unsigned int);
@@ -1197,6 +1201,8 @@ int		 cmd_validate(int, char **);
 /* cmd-status.c */
 extern const char cmd_status_synopsis[];
 int		 cmd_status(int, char **);
+extern const char cmd_logs_synopsis[];
+int		 cmd_logs(int, char **);
 
 /* cmd-report.c */
 extern const char cmd_report_synopsis[];

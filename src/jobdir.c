@@ -45,6 +45,16 @@ jd_task(const char *dir, unsigned int s, unsigned int p, unsigned int a)
 	return (jd_name(dir, JD_TASKS "/s%u-p%u-a%u", s, p, a));
 }
 
+/*
+ * The log of a task, stage s of partition p at attempt a: what its
+ * commands wrote on their standard error, as Hadoop's userlogs keep it.
+ */
+char *
+jd_log(const char *dir, unsigned int s, unsigned int p, unsigned int a)
+{
+	return (jd_name(dir, JD_LOGS "/s%u-p%u-a%u", s, p, a));
+}
+
 /* The folder of stage s's run files. */
 char *
 jd_stage(const char *dir, unsigned int s)

@@ -8,7 +8,9 @@
  * record, split at its first tab (a line without one is all key).  A
  * reducer gets its input sorted by key.  Lines of its standard error
  * "reporter:counter:GROUP,NAME,N" and "reporter:status:MSG" are counters
- * and status; the others are passed on.  A process that exits with a
+ * and status; the others are passed on (not with -q).  Every line goes to
+ * the task's log, JOBDIR/logs/sS-pP-aA, as Hadoop keeps a task attempt's
+ * stderr in its userlogs.  A process that exits with a
  * status other than 0, or is killed, fails its worker, which is forked
  * again and resumes from its checkpoint.
  *
@@ -25,6 +27,8 @@
  */
 
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -32,6 +36,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,6 +284,52 @@ stream_start(struct stream *s, const struct op *op, struct stream_groups *g)
 	return (0);
 }
 
+/*
+ * Append a line of a command's standard error to the task's log, made on
+ * its first line.  A log that cannot be written is said once, and the
+ * job goes on: the log is for the user, the records do not depend on it.
+ */
+static void
+stream_log(const char *line, size_t len)
+{
+	static int	 fd = -1, failed;
+	static char	*open_path;
+	struct iovec	 iov[2];
+	char		*dir, *slash;
+
+	if (stream_env.log == NULL || failed)
+		return;
+	if (fd != -1 && strcmp(open_path, stream_env.log) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd == -1) {
+		free(open_path);
+		open_path = xstrdup(stream_env.log);
+		dir = xstrdup(open_path);
+		if ((slash = strrchr(dir, '/')) != NULL) {
+			*slash = '\0';
+			(void)mkdir(dir, 0700);
+		}
+		free(dir);
+		fd = open(open_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		    0600);
+		if (fd == -1) {
+			log_warnx("%s: %s", open_path, strerror(errno));
+			failed = 1;
+			return;
+		}
+	}
+	iov[0].iov_base = (void *)(uintptr_t)line;
+	iov[0].iov_len = len;
+	iov[1].iov_base = (void *)(uintptr_t)"\n";
+	iov[1].iov_len = 1;
+	if (writev(fd, iov, 2) != (ssize_t)len + 1) {
+		log_warnx("%s: %s", open_path, strerror(errno));
+		failed = 1;
+	}
+}
+
 /* Keep a line of the process's standard error. */
 static void
 stream_stderr_line(struct stream *s, const char *line, size_t len)
@@ -286,6 +337,7 @@ stream_stderr_line(struct stream *s, const char *line, size_t len)
 	const char	*c;
 	char		*text;
 
+	stream_log(line, len);
 	text = xstrndup(line, len);
 	if (strncmp(text, "reporter:", 9) == 0)
 		progress();
@@ -298,7 +350,7 @@ stream_stderr_line(struct stream *s, const char *line, size_t len)
 		log_debug("%s", text);
 	} else if (strncmp(text, "reporter:status:", 16) == 0)
 		log_info("status: %s", text + 16);
-	else
+	else if (!stream_env.quiet)
 		log_warnx("%s: %s", stream_role(s->op), text);
 	free(s->tail[s->ntail % STREAM_TAIL]);
 	s->tail[s->ntail % STREAM_TAIL] = text;

@@ -16,6 +16,7 @@ struct wctx {
 	int			 fd;
 	unsigned int		 attempt;
 	char			*taskdir;	/* its commands', or NULL */
+	char			*logpath;	/* their stderr's log */
 	struct status_page	*status;
 	struct ckpt		*ckpt;
 	struct ckpt_state	 cs;		/* the state being built */

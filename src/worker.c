@@ -542,6 +542,10 @@ worker_stage_env(struct wctx *w)
 	    job->workdir != NULL ? job->workdir :
 	    (*job->prog->dir != '\0' ? job->prog->dir : NULL);
 	stream_env.env = job->prog->env;
+	free(w->logpath);
+	w->logpath = jd_log(job->jobdir, w->s, w->part, w->attempt);
+	stream_env.log = w->logpath;
+	stream_env.quiet = job->opts->quiet;
 }
 
 /*

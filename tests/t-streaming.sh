@@ -14,7 +14,7 @@
 # shellcheck disable=SC2018,SC2019 # ASCII letters only, as the mappers
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
-plan 69
+plan 76
 
 EX=$SRCDIR/examples/streaming
 
@@ -402,6 +402,47 @@ check_status "40 files, 2 workers: exit status" 0
 check_err "40 files, 2 workers: 2 mapper processes" '^    t,mappers	2$'
 streaming_parts "$T/manyout" >"$T/many.got"
 check_file "40 files, 2 workers: the counts" "$T/many.want" "$T/many.got"
+
+# Per-task logs: every line of the commands' standard error, reporter:
+# lines too, in JOBDIR/logs, one file per stage, partition and attempt;
+# -q keeps them off the terminal; forkflow logs prints them in order.
+printf 'a\nb\nc\nd\n' >"$T/four.txt"
+cat >"$T/chatty.json" <<EOF
+{"input": {"path": "$T/four.txt", "format": "text"},
+ "output": {"format": "tsv"},
+ "operations": [{"operator": "mapper", "command":
+   "echo said-\$mapreduce_task_partition >&2; echo reporter:status:busy >&2; cat"},
+  {"operator": "reducer", "command": "echo reduced >&2; cat"}]}
+EOF
+run_prog run "$T/chatty.json" -p 2 -q --job-dir "$T/jdlog" --keep
+check_status "logs: exit status" 0
+check "logs: -q keeps the commands' lines off the terminal" \
+    test "$(count_lines "$T/err" 'said-\|reduced')" = 0
+for s in 0 1; do
+	for p in 0 1; do
+		[ "$s$p" = 00 ] || echo
+		echo "==> stage $s, partition $p, attempt 1 ($T/jdlog/logs/s$s-p$p-a1) <=="
+		if [ "$s" = 0 ]; then
+			printf 'said-%s\nreporter:status:busy\n' "$p"
+		else
+			echo reduced
+		fi
+	done
+done >"$T/logs.want"
+run_prog logs "$T/jdlog"
+check_file "logs: every task's lines, in order" "$T/logs.want" "$T/out"
+sed -n '/partition 1,/,/^$/p' "$T/logs.want" | sed '/^$/d' |
+    awk 'NR > 1 && /^==>/ { print "" } { print }' >"$T/logs1.want"
+run_prog logs "$T/jdlog" 1
+check_file "logs PARTITION: that partition's" "$T/logs1.want" "$T/out"
+run_prog logs "$T/jdlog" 2
+check_status "logs: a partition the job has not: exit 2" 2
+run_prog logs "$T/nothere"
+check_status "logs: no job there: exit 2" 2
+rm -rf "$T/jdlog"
+run_prog run "$T/chatty.json" -p 2
+check "logs: without -q, the lines are on the terminal too" \
+    test "$(count_lines "$T/err" 'mapper: said-')" = 2
 
 # -reducer NONE is Hadoop's map-only job, no command named NONE.
 run_prog streaming -input "$T/books/part1.txt" -output "$T/none" \
