@@ -55,7 +55,8 @@ static const char cmd_streaming_help[] =
 "  -cmdenv NAME=VALUE   an environment variable for the commands\n"
 "  -inputformat CLASS   TextInputFormat or KeyValueTextInputFormat\n"
 "  -outputformat CLASS  TextOutputFormat\n"
-"  -partitioner CLASS   HashPartitioner\n"
+"  -partitioner CLASS   HashPartitioner, or KeyFieldBasedPartitioner with\n"
+"                       -D mapreduce.partition.keypartitioner.options\n"
 "  -lazyOutput          no part file for a partition without output\n"
 "  -verbose, -v         log stages and workers\n"
 "  -q                   as forkflow run's\n"
@@ -79,6 +80,11 @@ struct hstream {
 	const char	*inputformat;
 	const char	*outputformat;
 	const char	*partitioner;
+	int		 kfpart;	/* KeyFieldBasedPartitioner */
+	const char	*kf_sep;	/* the key-field properties */
+	const char	*kf_part;
+	const char	*kf_sort;
+	const char	*kf_class;
 	json_t		*mapop;		/* the program's operators */
 	json_t		*redop;
 	json_t		*root;		/* the program */
@@ -462,12 +468,17 @@ hs_property(struct hstream *h, const char *given, const char *v)
 			errx(EXIT_USAGE, "-D %s: forkflow's lines have a tab "
 			    "there, not %s", given, v);
 	} else if (strcmp(name, "mapreduce.map.output.key.field.separator") ==
-	    0 || strcmp(name, "mapreduce.partition.keypartitioner.options") ==
-	    0 || strcmp(name, "mapreduce.partition.keycomparator.options") ==
-	    0 || strcmp(name, "mapreduce.job.output.key.comparator.class") ==
 	    0)
-		errx(EXIT_USAGE, "-D %s: the key-field partitioner and "
-		    "comparator are not in forkflow yet", given);
+		h->kf_sep = v;
+	else if (strcmp(name, "mapreduce.partition.keypartitioner.options") ==
+	    0)
+		h->kf_part = v;
+	else if (strcmp(name, "mapreduce.partition.keycomparator.options") ==
+	    0)
+		h->kf_sort = v;
+	else if (strcmp(name, "mapreduce.job.output.key.comparator.class") ==
+	    0)
+		h->kf_class = v;
 	else if (strcmp(name, "stream.map.input") == 0 ||
 	    strcmp(name, "stream.map.output") == 0 ||
 	    strcmp(name, "stream.reduce.input") == 0 ||
@@ -524,10 +535,57 @@ hs_classes(struct hstream *h)
 	    "TextOutputFormat"))
 		errx(EXIT_USAGE, "-outputformat %s: forkflow writes text "
 		    "(TextOutputFormat)", h->outputformat);
-	if (h->partitioner != NULL && !hs_class(h->partitioner,
+	if (h->partitioner != NULL && hs_class(h->partitioner,
+	    "KeyFieldBasedPartitioner"))
+		h->kfpart = 1;
+	else if (h->partitioner != NULL && !hs_class(h->partitioner,
 	    "HashPartitioner"))
 		errx(EXIT_USAGE, "-partitioner %s: forkflow partitions by a "
-		    "hash of the key (HashPartitioner)", h->partitioner);
+		    "hash of the key (HashPartitioner) or of some of its "
+		    "fields (KeyFieldBasedPartitioner)", h->partitioner);
+}
+
+/*
+ * The secondary sort: KeyFieldBasedComparator's options order the
+ * reducer's input, KeyFieldBasedPartitioner's choose its partition, both
+ * on the key cut at mapreduce.map.output.key.field.separator; as in
+ * Hadoop, each set of options counts only with its class.
+ */
+static void
+hs_keyorder(struct hstream *h)
+{
+	int	sort = 0;
+
+	if (h->kf_class != NULL) {
+		if (!hs_class(h->kf_class, "KeyFieldBasedComparator"))
+			errx(EXIT_USAGE, "-D mapreduce.job.output.key."
+			    "comparator.class=%s: forkflow sorts keys as bytes, "
+			    "or by their fields (KeyFieldBasedComparator)",
+			    h->kf_class);
+		sort = 1;
+	}
+	if (h->kf_sort != NULL && !sort)
+		warnx("-D mapreduce.partition.keycomparator.options: taken "
+		    "only with mapreduce.job.output.key.comparator.class="
+		    "KeyFieldBasedComparator, as in Hadoop; ignored");
+	if (h->kf_part != NULL && !h->kfpart)
+		warnx("-D mapreduce.partition.keypartitioner.options: taken "
+		    "only with -partitioner KeyFieldBasedPartitioner, as in "
+		    "Hadoop; ignored");
+	if (!sort && !h->kfpart)
+		return;
+	if (h->redop == NULL) {
+		warnx("the key-field comparator and partitioner order a "
+		    "reducer's input; this job has none: ignored");
+		return;
+	}
+	json_object_set_new(h->redop, "keyFieldSeparator", json_string(
+	    h->kf_sep != NULL ? h->kf_sep : "\t"));
+	/* Without options, the whole key, as bytes. */
+	json_object_set_new(h->redop, "sortKeys", json_string(sort &&
+	    h->kf_sort != NULL ? h->kf_sort : ""));
+	json_object_set_new(h->redop, "partitionKeys", json_string(
+	    h->kfpart && h->kf_part != NULL ? h->kf_part : ""));
 }
 
 /* The path of this program, for the commands that stand for classes. */
@@ -731,6 +789,7 @@ cmd_streaming(int argc, char **argv)
 		json_decref(h.redop);
 		h.redop = NULL;
 	}
+	hs_keyorder(&h);
 	if (h.nred > 0 && h.ro.parts == 0)
 		h.ro.parts = (unsigned int)h.nred;
 	hs_program(&h);

@@ -142,6 +142,7 @@ struct op {
 	char		*osep;		/* output lines: key's separator, */
 	unsigned int	 okeys;		/* and fields (NULL, 0: tab, 1) */
 	char		*isep;		/* reducer: input key-value separator */
+	struct keyorder	*korder;	/* reducer, combiner: key fields */
 	int		 is_combiner;	/* this is a reducer's combiner */
 	int		 on_key;	/* changeKey with a named function on k */
 	char		*src;		/* expression text (FN_EXPR) */
@@ -198,6 +199,29 @@ struct program {
 	struct jpos	*pos_root;
 	struct jpos	*pos_order;	/* of "output"'s "order" */
 	int		 in_order;	/* parts in input order, unsorted */
+};
+
+/* A key-field spec, sort(1)'s -kF1[.C1][,F2[.C2]] with n and r. */
+struct keyspec {
+	unsigned int	 f1, c1;	/* from field f1, character c1 */
+	unsigned int	 f2, c2;	/* to f2 (0: the key's end), c2 (0: all) */
+	int		 numeric;
+	int		 reverse;
+};
+
+/*
+ * A reducer's secondary sort: its key cut into fields at sep, sorted by
+ * the sort specs (none: the whole key, as bytes), partitioned by the part
+ * specs (none: the whole key).  See keyfield.c.
+ */
+struct keyorder {
+	char		*sep;
+	struct keyspec	*sort;
+	size_t		 nsort;
+	struct keyspec	*part;
+	size_t		 npart;
+	char		*sort_src;	/* as given, or NULL */
+	char		*part_src;
 };
 
 /* A stage: operators between two exchanges of data. */
@@ -482,6 +506,7 @@ struct runfile {
 	enum vtype	 kt;
 	enum vtype	 vt;
 	struct runfile_stream *stream;	/* a run being written, or NULL */
+	int		 keytail;	/* partition: the keys' last 8 bytes */
 };
 
 /*
@@ -999,6 +1024,12 @@ void		 kmerge_run_init(struct kmerge_run *, const struct shuffle_file *,
 		    unsigned int, unsigned int, int);
 void		 kmerge_run_free(struct kmerge_run *);
 void		 run_window(struct run_window *, const char *, const char *);
+int		 keyspec_parse(const char *, struct keyspec **, size_t *,
+		    char **);
+int64_t		 keyorder_key(const struct keyorder *, int64_t, struct buf *);
+const char	*keyorder_raw(const char *, size_t, size_t *);
+uint64_t	 keyorder_tail(const char *, size_t);
+void		 keyorder_free(struct keyorder *);
 void		*run_map(int, size_t);
 void		 shuffle_for_merge(struct shuffle_file *);
 

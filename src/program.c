@@ -61,6 +61,9 @@ static int		 load_inputs(struct program *, json_t *,
 static int		 load_ops(struct program *, json_t *, struct jpos *,
 			     char **);
 static int		 check_order(struct program *, char **);
+static int		 check_keyorder(struct program *, char **);
+static int		 load_keyorder(struct program *, json_t *, struct jpos *,
+			     struct op *, char **);
 static int		 load_op(struct program *, json_t *, struct jpos *,
 			     struct op *, char **);
 static int		 load_command(struct program *, json_t *,
@@ -592,7 +595,7 @@ program_load_json(struct program *p, size_t len, char **cause)
 	    cause) != 0)
 		goto fail;
 	if (load_ops(p, root, rootpos, cause) != 0 ||
-	    check_order(p, cause) != 0)
+	    check_order(p, cause) != 0 || check_keyorder(p, cause) != 0)
 		goto fail;
 	json_decref(root);
 	return (0);
@@ -623,6 +626,44 @@ check_order(struct program *p, char **cause)
 			    "reducer");
 			return (-1);
 		}
+	}
+	return (0);
+}
+
+/*
+ * A secondary sort cuts keys that are text into fields: a reducer with one
+ * must get string keys (from a mapper, or text input).
+ */
+static int
+check_keyorder(struct program *p, char **cause)
+{
+	enum vtype	 kt, vt;
+	struct op	*c;
+	size_t		 i;
+
+	/* A combiner's lines are a mapper's output, cut as the mapper's
+	 * are (Hadoop's stream.map.output.field.separator and
+	 * stream.num.map.output.key.fields). */
+	for (i = 1; i < p->nops; i++) {
+		c = p->ops[i].combiner;
+		if (c == NULL || p->ops[i - 1].kind != OP_MAPPER)
+			continue;
+		if (p->ops[i - 1].osep != NULL) {
+			free(c->osep);
+			c->osep = xstrdup(p->ops[i - 1].osep);
+		}
+		c->okeys = p->ops[i - 1].okeys;
+	}
+	kt = vt = p->in_format == IN_TEXT ? VT_STR : VT_INT;
+	for (i = 0; i < p->nops; i++) {
+		if (p->ops[i].korder != NULL && kt != VT_STR) {
+			program_error(cause, p, &p->ops[i].pos, "a reducer "
+			    "with sortKeys, partitionKeys or keyFieldSeparator "
+			    "needs keys that are text; operator %zu gets "
+			    "integers", i);
+			return (-1);
+		}
+		(void)op_types(&p->ops[i], &kt, &vt);
 	}
 	return (0);
 }
@@ -852,7 +893,8 @@ load_op(struct program *p, json_t *j, struct jpos *pos, struct op *op,
 	struct jpos	*at;
 	static const char *known[] = { "operator", "function", "arg",
 	    "value", "expr", "command", "combiner", "separator", "keyFields",
-	    "inputSeparator", NULL };
+	    "inputSeparator", "keyFieldSeparator", "sortKeys", "partitionKeys",
+	    NULL };
 
 	memset(&spec, 0, sizeof spec);
 	spec.at = pos->at;
@@ -993,6 +1035,72 @@ load_fields(struct program *p, json_t *j, struct jpos *pos, struct op *op,
 		op->combiner->isep = xstrdup(op->isep);
 		op->combiner->osep = xstrdup(op->isep);
 	}
+	return (load_keyorder(p, j, pos, op, cause));
+}
+
+/* One of "sortKeys" and "partitionKeys": options like -k1,1 -k2,2nr. */
+static int
+load_keyspecs(struct program *p, json_t *j, struct jpos *pos, const char *key,
+    struct keyspec **specs, size_t *n, char **src, char **cause)
+{
+	json_t	*v;
+	char	*why;
+
+	if ((v = json_object_get(j, key)) == NULL)
+		return (0);
+	if (!json_is_string(v)) {
+		program_error(cause, p, &jpos_member(pos, key)->at, "%s is a "
+		    "string of options, like \"-k1,1 -k2,2nr\"", key);
+		return (-1);
+	}
+	if (keyspec_parse(json_string_value(v), specs, n, &why) != 0) {
+		program_error(cause, p, &jpos_member(pos, key)->at, "%s: %s",
+		    key, why);
+		free(why);
+		return (-1);
+	}
+	*src = xstrdup(json_string_value(v));
+	return (0);
+}
+
+/*
+ * A reducer's secondary sort, Hadoop's key-field comparator and
+ * partitioner: "keyFieldSeparator" (a tab by default) cuts its keys into
+ * fields, "sortKeys" orders its input by them, "partitionKeys" says which
+ * of them choose its partition.  Its combiner sorts as it does.
+ */
+static int
+load_keyorder(struct program *p, json_t *j, struct jpos *pos, struct op *op,
+    char **cause)
+{
+	struct keyorder	*ko;
+	static const char *keys[] = { "keyFieldSeparator", "sortKeys",
+	    "partitionKeys" };
+	size_t		 i;
+
+	for (i = 0; i < 3; i++) {
+		if (json_object_get(j, keys[i]) != NULL)
+			break;
+	}
+	if (i == 3)
+		return (0);
+	if (op->kind != OP_REDUCER) {
+		program_error(cause, p, &jpos_member(pos, keys[i])->at,
+		    "%s is a reducer's: it orders and partitions the reducer's "
+		    "input", keys[i]);
+		return (-1);
+	}
+	ko = xcalloc(1, sizeof *ko);
+	op->korder = ko;
+	if (load_sep(p, j, pos, "keyFieldSeparator", &ko->sep, cause) != 0 ||
+	    load_keyspecs(p, j, pos, "sortKeys", &ko->sort, &ko->nsort,
+	    &ko->sort_src, cause) != 0 || load_keyspecs(p, j, pos,
+	    "partitionKeys", &ko->part, &ko->npart, &ko->part_src, cause) != 0)
+		return (-1);
+	if (ko->sep == NULL)
+		ko->sep = xstrdup("\t");
+	if (op->combiner != NULL)
+		op->combiner->korder = ko;
 	return (0);
 }
 
@@ -1080,6 +1188,7 @@ program_free(struct program *p)
 		}
 		free(p->ops[i].osep);
 		free(p->ops[i].isep);
+		keyorder_free(p->ops[i].korder);
 		free(p->ops[i].sarg);
 		free(p->ops[i].src);
 		expr_free(p->ops[i].expr);
@@ -1190,6 +1299,17 @@ program_canonical(const struct program *p)
 			if (op->isep != NULL)
 				json_object_set_new(o, "inputSeparator",
 				    json_string(op->isep));
+			if (op->korder != NULL && !op->is_combiner) {
+				json_object_set_new(o, "keyFieldSeparator",
+				    json_string(op->korder->sep));
+				if (op->korder->sort_src != NULL)
+					json_object_set_new(o, "sortKeys",
+					    json_string(op->korder->sort_src));
+				if (op->korder->part_src != NULL)
+					json_object_set_new(o,
+					    "partitionKeys", json_string(
+					    op->korder->part_src));
+			}
 		} else if (op->fn == FN_EXPR)
 			json_object_set_new(o, "expr", json_string(op->src));
 		else {

@@ -425,7 +425,9 @@ runfile_append_sorted(struct runfile *rf, const struct pair *r, size_t n)
 	part = xreallocarray(NULL, n + 1, sizeof *part);
 	pos = xcalloc(rf->nbuckets, sizeof *pos);
 	for (i = 0; i < n; i++) {
-		part[i] = part_of(rf->kt, r[i].k, rf->nbuckets);
+		part[i] = rf->keytail ? (unsigned int)(((unsigned __int128)
+		    keyorder_tail(str_of(r[i].k)->s, str_of(r[i].k)->len) *
+		    rf->nbuckets) >> 64) : part_of(rf->kt, r[i].k, rf->nbuckets);
 		count[part[i]]++;
 		if ((i & 0xffff) == 0)
 			progress();

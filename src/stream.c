@@ -506,9 +506,9 @@ int
 stream_feed(struct stream *s, const struct batch *b, enum vtype kt,
     enum vtype vt, int value_only, const struct stream_out *out)
 {
-	const char	*sep = s->op->isep != NULL ? s->op->isep : "\t";
+	const char	*sep = s->op->isep != NULL ? s->op->isep : "\t", *raw;
 	char		 stack[4096], *line;
-	size_t		 i, w, seplen = strlen(sep);
+	size_t		 i, w, seplen = strlen(sep), rawlen;
 	char		*p;
 
 	if (s->in == -1)
@@ -518,7 +518,15 @@ stream_feed(struct stream *s, const struct batch *b, enum vtype kt,
 		    seplen;
 		line = w <= sizeof stack ? stack : xmalloc(w);
 		p = line;
-		if (!value_only) {
+		if (!value_only && s->op->korder != NULL) {
+			/* The key as its command wrote it (keyfield.c). */
+			raw = keyorder_raw(str_of(b->k[i])->s,
+			    str_of(b->k[i])->len, &rawlen);
+			memcpy(p, raw, rawlen);
+			p += rawlen;
+			memcpy(p, sep, seplen);
+			p += seplen;
+		} else if (!value_only) {
 			p = val_format(kt, OUT_TSV, p, b->k[i]);
 			memcpy(p, sep, seplen);
 			p += seplen;
@@ -627,8 +635,10 @@ stream_filter(const struct op *op, struct stream_groups *g, struct recbuf *rb,
 	struct recbuf		 out;
 	struct stream_out	 so = { stream_collect, &out };
 	struct batch		*b;
+	struct buf		 key;
 	size_t			 i;
 
+	memset(&key, 0, sizeof key);
 	memset(&out, 0, sizeof out);
 	out.kt = out.vt = VT_STR;
 	if (stream_start(&s, op, g) != 0) {
@@ -652,6 +662,17 @@ stream_filter(const struct op *op, struct stream_groups *g, struct recbuf *rb,
 	}
 	recbuf_free(rb);
 	*rb = out;
+	if (op->korder != NULL) {
+		/* Bound for a secondary sort: keys made for it again. */
+		memset(&out, 0, sizeof out);
+		out.kt = out.vt = VT_STR;
+		for (i = 0; i < rb->n; i++)
+			recbuf_add(&out, keyorder_key(op->korder, rb->r[i].k,
+			    &key), rb->r[i].v);
+		recbuf_free(rb);
+		*rb = out;
+		buf_free(&key);
+	}
 	recs_sort(rb->r, rb->n, rb->kt, rb->vt);
 	return (0);
 }

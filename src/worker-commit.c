@@ -143,10 +143,16 @@ sink_recs_full(const struct wctx *w)
 static void
 sink_recs_put(struct wctx *w, struct batch *b)
 {
-	size_t	i;
+	const struct keyorder	*ko = NULL;
+	static struct buf	 key;
+	size_t			 i;
 
+	/* Bound for a secondary sort: keys made for it (keyfield.c). */
+	if (w->st->reduce_out != NULL)
+		ko = w->st->reduce_out->korder;
 	for (i = 0; i < b->n; i++)
-		recbuf_add(&w->recs, b->k[i], b->v[i]);
+		recbuf_add(&w->recs, ko != NULL ? keyorder_key(ko, b->k[i],
+		    &key) : b->k[i], b->v[i]);
 }
 
 static void
@@ -507,6 +513,8 @@ worker_open_sink(struct wctx *w, int resume)
 		r = runfile_open_typed(&w->sink, path, job->nparts, st->out_k,
 		    vt, resume ? w->cs.sink_len : 0,
 		    resume ? w->cs.sink_runs : 0);
+		/* A secondary sort's keys carry their partition. */
+		w->sink.keytail = st->reduce_out->korder != NULL;
 	} else {
 		path = jd_part_runs(job->jobdir, w->part);
 		r = runfile_open_typed(&w->sink, path, 1, st->out_k, vt,

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -676,6 +677,122 @@ START_TEST(test_stream_filter)
 }
 END_TEST
 
+
+/*
+ * keyfield.c: keys of two tab-separated fields (a word, a number) made for
+ * "-k1,1 -k2,2nr" compare, as bytes, as a reference comparator written
+ * here says (the word, then the number from the largest down, then the
+ * key's bytes); the key as written comes back out; bad options are
+ * refused with their reason.
+ */
+struct kf_key {
+	char	 text[64];
+	char	*enc;
+	size_t	 enclen;
+};
+
+static int
+kf_ref(const struct kf_key *a, const struct kf_key *b)
+{
+	const char	*ta = strchr(a->text, '\t'), *tb = strchr(b->text, '\t');
+	size_t		 la = (size_t)(ta - a->text), lb = (size_t)(tb - b->text);
+	double		 na = strtod(ta + 1, NULL), nb = strtod(tb + 1, NULL);
+	int		 c;
+
+	c = memcmp(a->text, b->text, la < lb ? la : lb);
+	if (c != 0 || la != lb)
+		return (c != 0 ? c : la < lb ? -1 : 1);
+	if (na != nb)
+		return (na > nb ? -1 : 1);
+	return (strcmp(a->text, b->text));
+}
+
+static int
+kf_enc_cmp(const struct kf_key *a, const struct kf_key *b)
+{
+	size_t	n = a->enclen < b->enclen ? a->enclen : b->enclen;
+	int	c = memcmp(a->enc, b->enc, n);
+
+	if (c != 0)
+		return (c);
+	return (a->enclen < b->enclen ? -1 : a->enclen > b->enclen);
+}
+
+static int
+kf_sign(int x)
+{
+	return ((x > 0) - (x < 0));
+}
+
+START_TEST(test_keyfield)
+{
+	static const char *words[] = { "", "a", "ab", "b", "a\001", "\002" };
+	static const char *nums[] = { "0", "-0", "7", "-7", "10", "-10",
+	    "7.5", "-7.5", "007", "0.50", ".5", "-.25", "x", "", "1e3" };
+	struct keyorder	 ko;
+	struct kf_key	 k[300];
+	struct buf	 o;
+	struct str	*x;
+	const char	*raw;
+	char		*why;
+	size_t		 n = 0, i, j, rawlen;
+	int64_t		 enc;
+
+	memset(&ko, 0, sizeof ko);
+	ko.sep = "\t";
+	ck_assert_int_eq(keyspec_parse("-k1,1 -k2,2nr", &ko.sort, &ko.nsort,
+	    &why), 0);
+	ck_assert_uint_eq(ko.nsort, 2);
+	ck_assert(ko.sort[1].numeric && ko.sort[1].reverse);
+	memset(&o, 0, sizeof o);
+	for (i = 0; i < sizeof words / sizeof words[0]; i++) {
+		for (j = 0; j < sizeof nums / sizeof nums[0]; j++) {
+			snprintf(k[n].text, sizeof k[n].text, "%s\t%s",
+			    words[i], nums[j]);
+			x = xmalloc(sizeof *x + strlen(k[n].text));
+			x->len = (uint32_t)strlen(k[n].text);
+			memcpy(x->s, k[n].text, x->len);
+			enc = keyorder_key(&ko, (int64_t)(uintptr_t)x, &o);
+			k[n].enclen = str_of(enc)->len;
+			k[n].enc = xmalloc(k[n].enclen);
+			memcpy(k[n].enc, str_of(enc)->s, k[n].enclen);
+			raw = keyorder_raw(k[n].enc, k[n].enclen, &rawlen);
+			ck_assert_uint_eq(rawlen, x->len);
+			ck_assert(memcmp(raw, x->s, rawlen) == 0);
+			free(x);
+			n++;
+		}
+	}
+	/* strtod reads "x" and "" as 0 and "1e3" as 1000; the comparator
+	 * reads 1e3 as 1: leave out the pairs where they differ. */
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < n; j++) {
+			if (strstr(k[i].text, "1e3") != NULL ||
+			    strstr(k[j].text, "1e3") != NULL)
+				continue;
+			ck_assert_msg(kf_sign(kf_enc_cmp(&k[i], &k[j])) ==
+			    kf_sign(kf_ref(&k[i], &k[j])), "%s vs %s",
+			    k[i].text, k[j].text);
+		}
+	}
+	for (i = 0; i < n; i++)
+		free(k[i].enc);
+	free(o.data);
+	free(ko.sort);
+	ck_assert_int_eq(keyspec_parse("-k2,1", &ko.sort, &ko.nsort, &why),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(why, "ends before it starts"));
+	free(why);
+	ck_assert_int_eq(keyspec_parse("-kx", &ko.sort, &ko.nsort, &why), -1);
+	ck_assert_ptr_nonnull(strstr(why, "not options like"));
+	free(why);
+	ck_assert_int_eq(keyspec_parse("-nr", &ko.sort, &ko.nsort, &why), 0);
+	ck_assert_uint_eq(ko.nsort, 1);
+	ck_assert(ko.sort[0].numeric && ko.sort[0].reverse);
+	free(ko.sort);
+}
+END_TEST
+
 Suite *
 stream_suite(void)
 {
@@ -693,6 +810,7 @@ stream_suite(void)
 	tcase_add_test(tc, test_stream_fail);
 	tcase_add_test(tc, test_stream_counters);
 	tcase_add_test(tc, test_stream_filter);
+	tcase_add_test(tc, test_keyfield);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("groups");

@@ -17,7 +17,7 @@ if ! command -v python3 >/dev/null 2>&1; then
 	skip_all "no python3 for the expected results"
 fi
 
-plan 33
+plan 43
 
 mkdir "$T/in"
 # Lines of words, numbers and a category, of our own making.
@@ -203,6 +203,55 @@ ff_stream nolazy -input in/log1.txt -mapper 'echo one; cat >/dev/null' \
 check "without it, five parts" \
     test "$(find "$T/nolazy" -name 'part-*' | wc -l)" -eq 5
 
+# --- secondary sort: KeyFieldBasedComparator and KeyFieldBasedPartitioner ---
+# Keys of two fields (fruit, number): the reducer gets each fruit's lines
+# together, numbers from the largest down, and keeps the first three.
+cat >"$T/top3.sh" <<'EOF'
+#!/bin/sh
+awk -F '\t' '$1 != last { n = 0; last = $1 } n < 3 { n++; print }'
+EOF
+chmod +x "$T/top3.sh"
+"$PYTHON3" -c 'import sys
+rows = []
+for f in sys.argv[1:]:
+    for line in open(f):
+        w, n, c = line.split()
+        rows.append((w, int(n), c))
+rows.sort(key=lambda r: (r[0], -r[1], r[2]))
+out, seen = [], {}
+for w, n, c in rows:
+    seen[w] = seen.get(w, 0) + 1
+    if seen[w] <= 3:
+        out.append("%s\t%d\t%s" % (w, n, c))
+for l in sorted(out, key=lambda s: s.encode()):
+    print(l)' "$T"/in/log*.txt >"$T/top3.want"
+for n in 1 3; do
+	ff_stream top3 -input 'in/log*.txt' -mapper "awk '{ print \$1 \"\\t\" \$2 \"\\t\" \$3 }'" \
+	    -reducer "$T/top3.sh" -numReduceTasks "$n" \
+	    -D stream.num.map.output.key.fields=2 \
+	    -D mapreduce.map.output.key.field.separator="$(printf '\t')" \
+	    -partitioner org.apache.hadoop.mapred.lib.KeyFieldBasedPartitioner \
+	    -D mapreduce.partition.keypartitioner.options=-k1,1 \
+	    -D mapreduce.job.output.key.comparator.class=org.apache.hadoop.mapreduce.lib.partition.KeyFieldBasedComparator \
+	    -D mapreduce.partition.keycomparator.options='-k1,1 -k2,2nr'
+	check_file "secondary sort, $n reduces: each fruit's top three" \
+	    "$T/top3.want" "$T/out"
+done
+ff_stream top3 -input 'in/log*.txt' -mapper "awk '{ print \$1 \"\\t\" \$2 \"\\t\" \$3 }'" \
+    -reducer "$T/top3.sh" -combiner cat -numReduceTasks 2 \
+    -D stream.num.map.output.key.fields=2 \
+    -partitioner KeyFieldBasedPartitioner \
+    -D mapreduce.partition.keypartitioner.options=-k1,1 \
+    -D mapreduce.job.output.key.comparator.class=KeyFieldBasedComparator \
+    -D mapreduce.partition.keycomparator.options='-k1,1 -k2,2nr' \
+    --memory 1M
+check_file "secondary sort with a combiner, spilling: the same" \
+    "$T/top3.want" "$T/out"
+ff_stream top3 -input in/log1.txt -mapper cat -reducer cat \
+    -D mapreduce.partition.keycomparator.options=-k2,2n
+check_err "comparator options without its class: a warning" \
+    'keycomparator.options: taken only with mapreduce.job.output.key.comparator.class'
+
 # --- what is refused, and why ----------------------------------------------------------
 refused() {
 	_desc=$1
@@ -214,6 +263,13 @@ refused() {
 }
 refused "a Java class we do not have" "a Java class forkflow does not have" \
     -mapper com.example.WordMapper
+refused "another comparator class" "sorts keys as bytes, or by their fields" \
+    -mapper cat -reducer cat \
+    -D mapreduce.job.output.key.comparator.class=com.example.MyComparator
+refused "comparator options that are not" "sortKeys: \"-k2,x\": not options like -k1,1" \
+    -mapper cat -reducer cat \
+    -D mapreduce.job.output.key.comparator.class=KeyFieldBasedComparator \
+    -D mapreduce.partition.keycomparator.options=-k2,x
 refused "-io typedbytes" "lines of text only" -mapper cat -io typedbytes
 refused "-inputformat SequenceFileInputFormat" "forkflow reads text" \
     -mapper cat -inputformat \
