@@ -659,6 +659,7 @@ job_output(struct job *job)
 	os.fmt = job->out_format;
 	os.text = 1;
 	os.in_order = job->prog->in_order;
+	os.sep = job->prog->out_sep;
 	r = output_merge_spec(paths, job->nparts, STDOUT_FILENO, &os, &bytes);
 	job->run.bytes_written = bytes;
 	if (r != 0 && errno == EPIPE) {

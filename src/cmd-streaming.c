@@ -85,6 +85,7 @@ struct hstream {
 	const char	*kf_part;
 	const char	*kf_sort;
 	const char	*kf_class;
+	const char	*out_sep;	/* textoutputformat.separator */
 	json_t		*mapop;		/* the program's operators */
 	json_t		*redop;
 	json_t		*root;		/* the program */
@@ -461,7 +462,9 @@ hs_property(struct hstream *h, const char *given, const char *v)
 	} else if (strcmp(name, "mapreduce.job.name") == 0)
 		log_debug("job name %s", v);
 	else if (strcmp(name, "mapreduce.output.textoutputformat.separator") ==
-	    0 || strcmp(name, "stream.map.input.field.separator") == 0 ||
+	    0)
+		h->out_sep = hs_sep(name, v);
+	else if (strcmp(name, "stream.map.input.field.separator") == 0 ||
 	    strcmp(name, "mapreduce.input.keyvaluelinerecordreader."
 	    "key.value.separator") == 0) {
 		if (strcmp(v, "\t") != 0)
@@ -698,6 +701,8 @@ hs_program(struct hstream *h)
 	json_object_set_new(h->root, "input", o);
 	o = json_object();
 	json_object_set_new(o, "format", json_string("tsv"));
+	if (h->out_sep != NULL && strcmp(h->out_sep, "\t") != 0)
+		json_object_set_new(o, "separator", json_string(h->out_sep));
 	/* A map-only job keeps each map task's order, as Hadoop's does, and
 	 * its commands see no reduce. */
 	if (h->redop == NULL) {

@@ -198,6 +198,7 @@ struct program {
 	char		*text;		/* the file, for positions */
 	struct jpos	*pos_root;
 	struct jpos	*pos_order;	/* of "output"'s "order" */
+	char		*out_sep;	/* TSV's separator, or NULL: a tab */
 	int		 in_order;	/* parts in input order, unsorted */
 };
 
@@ -260,6 +261,7 @@ struct outspec {
 	enum out_format	 fmt;
 	int		 text;		/* lines, or the binary encoding */
 	int		 in_order;	/* sources one after the other */
+	const char	*sep;		/* TSV: between key and value, or NULL */
 };
 
 /*

@@ -51,7 +51,7 @@ output_write_part(const char *path, const struct pair *r, size_t n, int text,
     int sync, uint64_t *bytes)
 {
 	struct pair_src	src;
-	struct outspec	os = { VT_INT, VT_INT, OUT_CSV, text, 0 };
+	struct outspec	os = { VT_INT, VT_INT, OUT_CSV, text, 0, NULL };
 
 	uint64_t	sum;
 
@@ -72,7 +72,11 @@ output_record(char *p, const struct pair *r, const struct outspec *os)
 		return (val_put(os->vt, p, r->v));
 	}
 	p = val_format(os->kt, os->fmt, p, r->k);
-	*p++ = os->fmt == OUT_TSV ? '\t' : ',';
+	if (os->fmt == OUT_TSV && os->sep != NULL) {
+		memcpy(p, os->sep, strlen(os->sep));
+		p += strlen(os->sep);
+	} else
+		*p++ = os->fmt == OUT_TSV ? '\t' : ',';
 	p = val_format(os->vt, os->fmt, p, r->v);
 	*p++ = '\n';
 	return (p);
@@ -84,7 +88,8 @@ output_record_width(const struct pair *r, const struct outspec *os)
 {
 	if (!os->text)
 		return (val_size(os->kt, r->k) + val_size(os->vt, r->v));
-	return (val_width(os->kt, r->k) + val_width(os->vt, r->v) + 2);
+	return (val_width(os->kt, r->k) + val_width(os->vt, r->v) + 2 +
+	    (os->sep != NULL ? strlen(os->sep) : 0));
 }
 
 /* Write what the buffer holds. */
@@ -293,7 +298,7 @@ output_check(const char *path, uint64_t len, uint64_t sum, uint64_t *bad)
 int
 output_merge(char **paths, size_t nparts, int out, uint64_t *bytes)
 {
-	struct outspec	os = { VT_INT, VT_INT, OUT_CSV, 1, 0 };
+	struct outspec	os = { VT_INT, VT_INT, OUT_CSV, 1, 0, NULL };
 
 	return (output_merge_spec(paths, nparts, out, &os, bytes));
 }

@@ -61,6 +61,8 @@ static int		 load_inputs(struct program *, json_t *,
 static int		 load_ops(struct program *, json_t *, struct jpos *,
 			     char **);
 static int		 check_order(struct program *, char **);
+static int		 load_sep(struct program *, json_t *, struct jpos *,
+			     const char *, char **, char **);
 static int		 check_keyorder(struct program *, char **);
 static int		 load_keyorder(struct program *, json_t *, struct jpos *,
 			     struct op *, char **);
@@ -499,15 +501,18 @@ json_input_object(struct program *p, json_t *j, struct jpos *pos,
 }
 
 /*
- * "output": {"format": "csv" or "tsv", "order": "key" or "input"}.  In
- * input order (a program without reduce or reducer, as Hadoop's map-only
- * jobs), each part keeps the order its worker made its records in.
+ * "output": {"format": "csv" or "tsv", "order": "key" or "input",
+ * "separator": S}.  In input order (a program without reduce or reducer,
+ * as Hadoop's map-only jobs), each part keeps the order its worker made
+ * its records in.  TSV's lines may have another separator than a tab
+ * between key and value (Hadoop's textoutputformat.separator).
  */
 static int
 json_output_object(struct program *p, json_t *j, struct jpos *pos,
     char **cause)
 {
-	static const char	*known[] = { "format", "order", NULL };
+	static const char	*known[] = { "format", "order", "separator",
+	    NULL };
 	json_t			*f;
 
 	if (!json_is_object(j)) {
@@ -526,18 +531,27 @@ json_output_object(struct program *p, json_t *j, struct jpos *pos,
 		}
 		p->pos_order = jpos_member(pos, "order");
 	}
-	if ((f = json_object_get(j, "format")) == NULL)
+	if ((f = json_object_get(j, "format")) != NULL) {
+		if (is_name(f, "tsv"))
+			p->out_format = OUT_TSV;
+		else if (is_name(f, "csv"))
+			p->out_format = OUT_CSV;
+		else {
+			program_error(cause, p, &jpos_member(pos,
+			    "format")->at, "the output format is \"csv\" or "
+			    "\"tsv\"");
+			return (-1);
+		}
+	}
+	if (json_object_get(j, "separator") == NULL)
 		return (0);
-	if (is_name(f, "tsv"))
-		p->out_format = OUT_TSV;
-	else if (is_name(f, "csv"))
-		p->out_format = OUT_CSV;
-	else {
-		program_error(cause, p, &jpos_member(pos, "format")->at,
-		    "the output format is \"csv\" or \"tsv\"");
+	if (p->out_format != OUT_TSV) {
+		program_error(cause, p, &jpos_member(pos, "separator")->at,
+		    "a separator is for \"format\": \"tsv\" (CSV's is a "
+		    "comma)");
 		return (-1);
 	}
-	return (0);
+	return (load_sep(p, j, pos, "separator", &p->out_sep, cause));
 }
 
 /* Whether j is a string that spells name, as program_name_equal() says. */
@@ -1173,6 +1187,7 @@ program_free(struct program *p)
 
 	if (p == NULL)
 		return;
+	free(p->out_sep);
 	for (i = 0; i < p->nops; i++) {
 		if (p->ops[i].argv != NULL) {
 			for (size_t n = 0; p->ops[i].argv[n] != NULL; n++)
@@ -1249,6 +1264,9 @@ program_canonical(const struct program *p)
 			json_object_set_new(in, "format", json_string("tsv"));
 		if (p->in_order)
 			json_object_set_new(in, "order", json_string("input"));
+		if (p->out_sep != NULL)
+			json_object_set_new(in, "separator",
+			    json_string(p->out_sep));
 		json_object_set_new(root, "output", in);
 	}
 	json_object_set_new(root, "changeKeyOn",

@@ -434,6 +434,7 @@ worker_commit_final(struct wctx *w, const char *path)
 	os.fmt = job->out_format;
 	os.text = job->opts->output != NULL;
 	os.in_order = job->prog->in_order;
+	os.sep = job->prog->out_sep;
 	/* A reduce's groups come sorted, one per key: no operator after it
 	 * can change that order. */
 	if (!os.in_order && (w->st->reduce_in == NULL ||

@@ -17,7 +17,7 @@ if ! command -v python3 >/dev/null 2>&1; then
 	skip_all "no python3 for the expected results"
 fi
 
-plan 43
+plan 44
 
 mkdir "$T/in"
 # Lines of words, numbers and a category, of our own making.
@@ -251,6 +251,15 @@ ff_stream top3 -input in/log1.txt -mapper cat -reducer cat \
     -D mapreduce.partition.keycomparator.options=-k2,2n
 check_err "comparator options without its class: a warning" \
     'keycomparator.options: taken only with mapreduce.job.output.key.comparator.class'
+
+# mapreduce.output.textoutputformat.separator: the parts' separator.
+ff_stream sep -input 'in/log*.txt' -mapper "awk '{ print \$1 \"\\t\" \$2 }'" \
+    -reducer "awk -F '\\t' '{ s[\$1] += \$2 } END { for (k in s) print k \"\\t\" s[k] }'" \
+    -numReduceTasks 2 -D mapreduce.output.textoutputformat.separator=' :: '
+cat "$T"/in/log*.txt | awk '{ s[$1] += $2 } END { for (k in s) print k " :: " s[k] }' |
+    LC_ALL=C sort >"$T/sep.want"
+check_file "textoutputformat.separator: key, separator, value" \
+    "$T/sep.want" "$T/out"
 
 # --- what is refused, and why ----------------------------------------------------------
 refused() {

@@ -15,7 +15,7 @@
 
 set -- "$SRCDIR"/examples/*.json
 [ -e "$1" ] || set --
-plan $((61 + $# * 3))
+plan $((63 + $# * 3))
 
 cd "$T" || bail_out "cannot cd to $T"
 
@@ -276,5 +276,19 @@ sed 's/"order": "input"/"order": "random"/' ord.json >ordbad.json
 run_prog run ordbad.json -p 2
 check_err "order random: refused" \
     '^ordbad.json:1:52: the output order is "key" or "input"$'
+
+# "output": {"format": "tsv", "separator": S}; not with CSV.
+cat >sep.json <<'EOF'
+{"input": {"path": "ord.csv"}, "output": {"format": "tsv", "separator": " | "},
+ "operations": [{"operator": "reduce", "function": "SUM"}]}
+EOF
+awk -F, '{ s[$1] += $2 } END { for (k in s) print k " | " s[k] }' ord.csv |
+    sort -n >sep.want
+run_prog run sep.json -p 3 -q
+check_file "output separator: key, separator, value" sep.want "$T/out"
+sed 's/"tsv"/"csv"/' sep.json >sepcsv.json
+run_prog run sepcsv.json -p 3 -q
+check_err "output separator with CSV: refused" \
+    '^sepcsv.json:1:73: a separator is for "format": "tsv" (CSV'"'"'s is a comma)$'
 
 check_no_jobdirs "no job directory left in TMPDIR"
