@@ -452,6 +452,7 @@ job_dir(struct job *job)
 		else if (errno != EEXIST)
 			run_fail_errno(EXIT_USAGE, "%s", given);
 		job->jobdir = xstrdup(given);
+		run_window_dir(job->jobdir);
 		return;
 	}
 	if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
@@ -461,6 +462,7 @@ job_dir(struct job *job)
 		run_fail_errno(EXIT_JOB_FAILED, "mkdtemp %s", templ);
 	job->jobdir = templ;
 	job->run.jobdir_made = 1;
+	run_window_dir(job->jobdir);
 }
 
 /*

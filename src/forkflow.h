@@ -1033,6 +1033,7 @@ const char	*keyorder_raw(const char *, size_t, size_t *);
 uint64_t	 keyorder_tail(const char *, size_t);
 void		 keyorder_free(struct keyorder *);
 void		*run_map(int, size_t);
+void		 run_window_dir(const char *);
 void		 shuffle_for_merge(struct shuffle_file *);
 
 /* spill.c */

@@ -10,6 +10,9 @@
  */
 
 #include <sys/mman.h>
+#include <sys/vfs.h>
+
+#include <linux/magic.h>
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +39,21 @@
 #define RUN_KEEP	(32 << 10)
 
 static uintptr_t	run_page;
+static int		run_keep_pages;
+
+/*
+ * Where the job's files are: in memory (tmpfs), pages given back would go
+ * to swap, written for nothing, as the files are removed soon after; they
+ * are only unmapped there.
+ */
+void
+run_window_dir(const char *dir)
+{
+	struct statfs	sfs;
+
+	run_keep_pages = statfs(dir, &sfs) == 0 &&
+	    (unsigned long)sfs.f_type == TMPFS_MAGIC;
+}
 
 /*
  * A reader of a mapped run at p (of a run that ends at end) moves: ask for
@@ -63,7 +81,8 @@ run_window(struct run_window *w, const char *p, const char *end)
 	lo = ((uintptr_t)w->done + run_page - 1) & ~(run_page - 1);
 	hi = ((uintptr_t)p - RUN_KEEP) & ~(run_page - 1);
 #ifdef MADV_PAGEOUT
-	if (hi > lo && madvise((void *)lo, hi - lo, MADV_PAGEOUT) == 0)
+	if (hi > lo && !run_keep_pages &&
+	    madvise((void *)lo, hi - lo, MADV_PAGEOUT) == 0)
 		lo = hi;
 #endif
 	if (hi > lo)
