@@ -29,8 +29,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "forkflow.h"
+#include "pytask.h"
 
 enum agg_type {
 	AG_LSUM, AG_LMAX, AG_LMIN, AG_DSUM, AG_SMAX, AG_SMIN, AG_UNIQ,
@@ -401,7 +403,23 @@ builtin_aggregate(int combine)
 }
 
 const char cmd_builtin_synopsis[] =
-"forkflow builtin aggregate [--combine]";
+"forkflow builtin aggregate [--combine] | pytask map|reduce folder";
+
+/*
+ * forkflow builtin pytask map|reduce FOLDER: the runner of forkflow
+ * mapreduce (pytask.py, kept here as a string) in the interpreter that
+ * FORKFLOW_PYTHON names, python3 by default.
+ */
+static __dead void
+builtin_pytask(const char *role, const char *folder)
+{
+	const char	*py = getenv("FORKFLOW_PYTHON");
+
+	if (py == NULL || *py == '\0')
+		py = "python3";
+	execlp(py, py, "-c", pytask_src, role, folder, (char *)NULL);
+	err(127, "%s", py);
+}
 
 /*
  * forkflow builtin NAME: the commands that stand for Hadoop's own classes
@@ -415,5 +433,8 @@ cmd_builtin(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "aggregate") == 0 &&
 	    strcmp(argv[2], "--combine") == 0)
 		return (builtin_aggregate(1));
+	if (argc == 4 && strcmp(argv[1], "pytask") == 0 &&
+	    (strcmp(argv[2], "map") == 0 || strcmp(argv[2], "reduce") == 0))
+		builtin_pytask(argv[2], argv[3]);
 	cmd_usage(cmd_builtin_synopsis, NULL, EXIT_USAGE);
 }

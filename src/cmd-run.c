@@ -56,7 +56,8 @@ resume_hint(const struct run_opts *o, const char *jobdir)
 	char	*s, *t;
 	int	 i;
 
-	xasprintf(&s, "forkflow %s", o->streaming ? "streaming" : "run");
+	xasprintf(&s, "forkflow %s", o->streaming == 2 ? "mapreduce" :
+	    o->streaming ? "streaming" : "run");
 	for (i = 1; i < o->argc; i++) {
 		if (o->argv[i][0] != '\0' && strspn(o->argv[i],
 		    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -21,6 +21,7 @@ static const struct {
 } cmds[] = {
 	{ "run",	cmd_run,	cmd_run_synopsis },
 	{ "streaming",	cmd_streaming,	cmd_streaming_synopsis },
+	{ "mapreduce",	cmd_mapreduce,	cmd_mapreduce_synopsis },
 	{ "validate",	cmd_validate,	cmd_validate_synopsis },
 	{ "status",	cmd_status,	cmd_status_synopsis },
 	{ "logs",	cmd_logs,	cmd_logs_synopsis },

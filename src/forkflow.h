@@ -143,6 +143,7 @@ struct op {
 	unsigned int	 okeys;		/* and fields (NULL, 0: tab, 1) */
 	char		*isep;		/* reducer: input key-value separator */
 	struct keyorder	*korder;	/* reducer, combiner: key fields */
+	int		 per_file;	/* mapper: a process per input file */
 	int		 is_combiner;	/* this is a reducer's combiner */
 	int		 on_key;	/* changeKey with a named function on k */
 	char		*src;		/* expression text (FN_EXPR) */
@@ -656,7 +657,7 @@ struct run_opts {
 	struct ship	*ship;		/* -file, -files, -archives */
 	size_t		 nship;
 	int		 lazy;		/* -lazyOutput: no empty parts */
-	int		 streaming;
+	int		 streaming;	/* 1 streaming's, 2 mapreduce's */
 	int		 argc;		/* the command line, for the resume */
 	char		**argv;		/* hint (argv[0] is the subcommand) */
 };
@@ -1237,6 +1238,8 @@ extern const char cmd_status_synopsis[];
 int		 cmd_status(int, char **);
 extern const char cmd_logs_synopsis[];
 int		 cmd_logs(int, char **);
+extern const char cmd_mapreduce_synopsis[];
+int		 cmd_mapreduce(int, char **);
 
 /* cmd-report.c */
 extern const char cmd_report_synopsis[];

@@ -908,7 +908,7 @@ load_op(struct program *p, json_t *j, struct jpos *pos, struct op *op,
 	static const char *known[] = { "operator", "function", "arg",
 	    "value", "expr", "command", "combiner", "separator", "keyFields",
 	    "inputSeparator", "keyFieldSeparator", "sortKeys", "partitionKeys",
-	    NULL };
+	    "processPerFile", NULL };
 
 	memset(&spec, 0, sizeof spec);
 	spec.at = pos->at;
@@ -1048,6 +1048,15 @@ load_fields(struct program *p, json_t *j, struct jpos *pos, struct op *op,
 	if (op->combiner != NULL && op->isep != NULL) {
 		op->combiner->isep = xstrdup(op->isep);
 		op->combiner->osep = xstrdup(op->isep);
+	}
+	if ((v = json_object_get(j, "processPerFile")) != NULL) {
+		if (!json_is_boolean(v) || op->kind != OP_MAPPER) {
+			program_error(cause, p, &jpos_member(pos,
+			    "processPerFile")->at, "processPerFile is true or "
+			    "false, for a mapper");
+			return (-1);
+		}
+		op->per_file = json_is_true(v);
 	}
 	return (load_keyorder(p, j, pos, op, cause));
 }
@@ -1317,6 +1326,9 @@ program_canonical(const struct program *p)
 			if (op->isep != NULL)
 				json_object_set_new(o, "inputSeparator",
 				    json_string(op->isep));
+			if (op->per_file)
+				json_object_set_new(o, "processPerFile",
+				    json_true());
 			if (op->korder != NULL && !op->is_combiner) {
 				json_object_set_new(o, "keyFieldSeparator",
 				    json_string(op->korder->sep));

@@ -416,6 +416,18 @@ worker_stream_file(struct wctx *w, size_t f, uint64_t lo, uint64_t hi)
 	    lo : fstart);
 }
 
+/* Does a mapper of the stage want a process of its own per file? */
+static int
+worker_per_file(const struct wctx *w)
+{
+	size_t	i;
+
+	for (i = w->st->first; i < w->st->end; i++)
+		if (w->job->prog->ops[i].per_file)
+			return (1);
+	return (0);
+}
+
 /* Stage 0: read this worker's byte ranges of the input files. */
 static void
 worker_read_input(struct wctx *w, struct batch *b, int resume)
@@ -443,6 +455,10 @@ worker_read_input(struct wctx *w, struct batch *b, int resume)
 		 */
 		if (w->streaming && (f = input_file_of(job->files,
 		    job->nfiles, b->pos[0])) != cur) {
+			/* A mapper that asks for it starts anew on each
+			 * file (forkflow mapreduce's doc_id). */
+			if (cur != SIZE_MAX && worker_per_file(w))
+				worker_finish_streams(w);
 			worker_stream_file(w, f, in.lo, in.hi);
 			cur = f;
 		}

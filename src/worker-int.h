@@ -119,6 +119,7 @@ __dead void	worker_redo_child(struct job *, unsigned int, unsigned int);
 const struct wsource *worker_source_of(const struct wctx *);
 void	worker_open_source(struct wctx *, unsigned int, struct shuffle_file *);
 unsigned int	worker_fanin(const struct wctx *);
+void	worker_finish_streams(struct wctx *);
 int	worker_source(const struct wctx *, unsigned int);
 void	worker_push(struct wctx *, struct batch *);
 int	worker_is_wordcount(const struct wctx *);

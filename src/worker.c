@@ -47,7 +47,6 @@
 
 static int	worker_say(struct wctx *, uint32_t, const void *, size_t,
 		    const char *);
-static void	worker_finish_streams(struct wctx *);
 static void	worker_emit_event(struct wctx *, const char *, json_t *);
 static int64_t	cpu_us(void);
 static void	worker_save_counters(struct wctx *, uint64_t);
@@ -173,7 +172,7 @@ worker_op_fail(struct wctx *w, const struct ops_error *err)
 }
 
 /* End the stage's streaming processes' input and send on their output. */
-static void
+void
 worker_finish_streams(struct wctx *w)
 {
 	struct ops_error	err;
