@@ -323,6 +323,9 @@ struct input {
 	uint64_t	 cur_start;	/* its global offset */
 	int		 fd;
 	char		*map;
+	int		 mapped;	/* map is mapped, not rbuf */
+	char		*rbuf;		/* a small file, read whole */
+	size_t		 rbufcap;
 	size_t		 maplen;
 	const char	*base;		/* file offset 0 (moves for the tail) */
 	const char	*p;		/* next line */

@@ -27,7 +27,7 @@ FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,$(FUZZ_SAN)
 FUZZ_LIBCFLAGS = -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer-no-link,$(FUZZ_SAN)
 FUZZ_CPPFLAGS = -include $(top_builddir)/config.h -I$(top_srcdir)/src \
-	$(JANSSON_CFLAGS) $(XXHASH_CFLAGS)
+	-I$(top_builddir)/src $(JANSSON_CFLAGS) $(XXHASH_CFLAGS)
 FUZZ_LIB = fuzz/out/libfuzz.a
 FUZZ_LIBS = $(FUZZ_LIB) $(JANSSON_LIBS) $(XXHASH_LIBS) $(EXPAT_LIBS) \
 	$(LIBARCHIVE_LIBS) $(LIBS)
@@ -53,7 +53,11 @@ fuzz-check-cc:
 
 # Compile a module again when it, a header or config.h is newer than its
 # object; rebuild the archive only if one was.
-$(FUZZ_LIB): fuzz-check-cc fuzz-force
+# A header src/ generates (pytask.h, the runner of forkflow mapreduce).
+$(top_builddir)/src/pytask.h:
+	cd $(top_builddir)/src && $(MAKE) $(AM_MAKEFLAGS) pytask.h
+
+$(FUZZ_LIB): fuzz-check-cc fuzz-force $(top_builddir)/src/pytask.h
 	@$(MKDIR_P) fuzz/out/obj
 	@set -e; objs=; new=; \
 	for f in $(top_srcdir)/src/*.c; do \
