@@ -278,18 +278,20 @@ keyorder_number(struct buf *o, const char *a, const char *b)
 	}
 }
 
-/* The hash of the partition fields of a key. */
+/*
+ * The hash of the partition fields of a key.  It runs for every record
+ * bound for the reducer: one hash state, made once, serves them all.
+ */
 static uint64_t
 keyorder_hash(const struct keyorder *ko, const char *key, size_t len)
 {
-	XXH3_state_t	*st;
-	const char	*a, *b;
-	uint64_t	 h;
-	size_t		 i;
+	static XXH3_state_t	*st;
+	const char		*a, *b;
+	size_t			 i;
 
 	if (ko->npart == 0)
 		return (XXH3_64bits(key, len));
-	if ((st = XXH3_createState()) == NULL)
+	if (st == NULL && (st = XXH3_createState()) == NULL)
 		fatalx("out of memory");
 	(void)XXH3_64bits_reset(st);
 	for (i = 0; i < ko->npart; i++) {
@@ -297,9 +299,7 @@ keyorder_hash(const struct keyorder *ko, const char *key, size_t len)
 		(void)XXH3_64bits_update(st, a, (size_t)(b - a));
 		(void)XXH3_64bits_update(st, "", 1);
 	}
-	h = XXH3_64bits_digest(st);
-	XXH3_freeState(st);
-	return (h);
+	return (XXH3_64bits_digest(st));
 }
 
 /*

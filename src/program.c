@@ -64,6 +64,7 @@ static int		 check_order(struct program *, char **);
 static int		 load_sep(struct program *, json_t *, struct jpos *,
 			     const char *, char **, char **);
 static int		 check_keyorder(struct program *, char **);
+static void		 combiner_fields(struct program *);
 static int		 load_keyorder(struct program *, json_t *, struct jpos *,
 			     struct op *, char **);
 static int		 load_op(struct program *, json_t *, struct jpos *,
@@ -611,6 +612,7 @@ program_load_json(struct program *p, size_t len, char **cause)
 	if (load_ops(p, root, rootpos, cause) != 0 ||
 	    check_order(p, cause) != 0 || check_keyorder(p, cause) != 0)
 		goto fail;
+	combiner_fields(p);
 	json_decref(root);
 	return (0);
 
@@ -648,16 +650,17 @@ check_order(struct program *p, char **cause)
  * A secondary sort cuts keys that are text into fields: a reducer with one
  * must get string keys (from a mapper, or text input).
  */
-static int
-check_keyorder(struct program *p, char **cause)
+/*
+ * A combiner's lines are a mapper's output, cut as the mapper's are
+ * (Hadoop's stream.map.output.field.separator and
+ * stream.num.map.output.key.fields).
+ */
+static void
+combiner_fields(struct program *p)
 {
-	enum vtype	 kt, vt;
 	struct op	*c;
 	size_t		 i;
 
-	/* A combiner's lines are a mapper's output, cut as the mapper's
-	 * are (Hadoop's stream.map.output.field.separator and
-	 * stream.num.map.output.key.fields). */
 	for (i = 1; i < p->nops; i++) {
 		c = p->ops[i].combiner;
 		if (c == NULL || p->ops[i - 1].kind != OP_MAPPER)
@@ -668,6 +671,14 @@ check_keyorder(struct program *p, char **cause)
 		}
 		c->okeys = p->ops[i - 1].okeys;
 	}
+}
+
+static int
+check_keyorder(struct program *p, char **cause)
+{
+	enum vtype	 kt, vt;
+	size_t		 i;
+
 	kt = vt = p->in_format == IN_TEXT ? VT_STR : VT_INT;
 	for (i = 0; i < p->nops; i++) {
 		if (p->ops[i].korder != NULL && kt != VT_STR) {
