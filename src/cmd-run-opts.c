@@ -56,7 +56,8 @@ const char cmd_run_synopsis[] =
 "                       worker P kills itself at operator OP (on the stage\n" \
 "                       input's RECORD-th record) on its first ATTEMPTS tries;\n" \
 "                       OP spill: in its RECORD-th spill, merge: after\n" \
-"                       RECORD records of a merge of its spills\n" \
+"                       RECORD records of a merge of its spills, commit:\n" \
+"                       stage RECORD's output in place, not yet published\n" \
 "      --chaos SECONDS  kill a random worker every SECONDS on average (one\n" \
 "                       that wrote a checkpoint since its fork)\n" \
 "      --split-size SIZE\n" \
@@ -185,12 +186,14 @@ run_opts_free(struct run_opts *o)
 
 /*
  * Parse --inject-crash PARTITION:OPERATOR[:RECORD[:ATTEMPTS]], where
- * OPERATOR may be "spill" or "merge" instead.
+ * OPERATOR may be "spill", "merge" or "commit" instead.
  */
 static void
 parse_inject(const char *s, struct inject *ij)
 {
-	static const char *const points[] = { "spill", "merge" };
+	static const char *const points[] = { "spill", "merge", "commit" };
+	static const enum inject_point at[] = { INJECT_SPILL, INJECT_MERGE,
+	    INJECT_COMMIT };
 	unsigned long long	 v[4] = { 0, 0, 0, 1 };
 	const char		*p = s;
 	char			*end;
@@ -200,12 +203,11 @@ parse_inject(const char *s, struct inject *ij)
 	ij->point = INJECT_RECORD;
 	for (i = 0; i < 4; i++) {
 		errno = 0;
-		for (j = 0; i == 1 && j < 2; j++) {
+		for (j = 0; i == 1 && j < 3; j++) {
 			n = strlen(points[j]);
 			if (strncmp(p, points[j], n) == 0 && (p[n] == ':' ||
 			    p[n] == '\0')) {
-				ij->point = j == 0 ? INJECT_SPILL :
-				    INJECT_MERGE;
+				ij->point = at[j];
 				p += n;
 				break;
 			}
@@ -234,7 +236,7 @@ parse_inject(const char *s, struct inject *ij)
 	    v[3] == 0 || v[3] > 1000)
 		errx(EXIT_USAGE, "--inject-crash wants "
 		    "PARTITION:OPERATOR[:RECORD[:ATTEMPTS]] (OPERATOR may be "
-		    "spill or merge): %s", s);
+		    "spill, merge or commit): %s", s);
 	ij->set = 1;
 	ij->part = (unsigned int)v[0];
 	ij->op = (unsigned int)v[1];

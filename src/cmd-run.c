@@ -895,6 +895,11 @@ run_load(struct job *job)
 	    (o->inject.point == INJECT_RECORD && o->inject.op >= p->nops)))
 		run_fail(EXIT_USAGE, "--inject-crash: no partition %u or "
 		    "operator %u in this job", o->inject.part, o->inject.op);
+	if (o->inject.set && o->inject.point == INJECT_COMMIT &&
+	    o->inject.record >= job->plan->nstages)
+		run_fail(EXIT_USAGE, "--inject-crash: no stage %llu in this "
+		    "job (it has %u)", (unsigned long long)o->inject.record,
+		    (unsigned int)job->plan->nstages);
 	if ((out = o->output) != NULL) {
 		/* "res/" is the folder res. */
 		while ((len = strlen(out)) > 1 && out[len - 1] == '/')

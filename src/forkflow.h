@@ -599,12 +599,15 @@ struct ckpt {
 /*
  * A crash to inject: --inject-crash PARTITION:OPERATOR[:RECORD[:ATTEMPTS]],
  * or PARTITION:spill[:N[:ATTEMPTS]] (while it writes its Nth spill) or
- * PARTITION:merge[:N[:ATTEMPTS]] (after N records of a merge of spills).
+ * PARTITION:merge[:N[:ATTEMPTS]] (after N records of a merge of spills)
+ * or PARTITION:commit[:S[:ATTEMPTS]] (stage S's output renamed into place,
+ * its checkpoint not yet published).
  */
 enum inject_point {
 	INJECT_RECORD,
 	INJECT_SPILL,
 	INJECT_MERGE,
+	INJECT_COMMIT,
 };
 
 struct inject {

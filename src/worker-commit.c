@@ -300,19 +300,26 @@ worker_stage_committed(struct wctx *w, unsigned int s)
 		return (0);
 	path = worker_stage_path(w, s);
 	done = access(path, F_OK) == 0;
-	if (done && cs.stages_done == s) {
+	if (done && cs.stages_done == s &&
+	    w->job->plan->stages[s].reduce_out == NULL) {
 		/*
-		 * The stage's output was renamed into place, but the worker
-		 * died before it published that: the stage is done.  A part
-		 * was renamed whole: its sum is what it holds.
+		 * A part renamed into place by a worker that died before it
+		 * published its sum: nothing tells it from one damaged since.
+		 * It goes, and the stage goes on from its checkpoint.
+		 */
+		log_debug("%s: no sum published; stage %u again", path, s);
+		(void)unlink(path);
+		done = 0;
+	} else if (done && cs.stages_done == s) {
+		/*
+		 * The run file was renamed into place, but the worker died
+		 * before it published that: the stage is done (a run file
+		 * checks itself as it is read).
 		 */
 		memset(&w->cs, 0, sizeof w->cs);
 		w->cs.stages_done = s + 1;
 		w->cs.records_in = cs.records_in;
 		w->cs.records_out = cs.records_out;
-		if (w->job->plan->stages[s].reduce_out == NULL &&
-		    file_sum(path, &w->cs.output_len, &w->cs.output_sum) != 0)
-			worker_io_fail(w, path);
 		if (ckpt_publish(w->ckpt, &w->cs, w->job->opts->durable) != 0)
 			worker_io_fail(w, "checkpoint");
 		cs = w->cs;

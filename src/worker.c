@@ -555,8 +555,9 @@ worker_stage_env(struct wctx *w)
 static void
 worker_stage_commit(struct wctx *w, unsigned int s)
 {
-	struct job	*job = w->job;
-	char		*path, *file;
+	struct job		*job = w->job;
+	const struct inject	*ij;
+	char			*path, *file;
 
 	path = worker_stage_path(w, s);
 	if (w->st->reduce_out != NULL) {
@@ -579,6 +580,11 @@ worker_stage_commit(struct wctx *w, unsigned int s)
 		free(file);
 	}
 
+	/* The window this publishes is tested with P:commit:S. */
+	ij = &job->opts->inject;
+	if (ij->set && ij->point == INJECT_COMMIT && ij->part == w->part &&
+	    ij->record == s && w->attempt <= ij->attempts && !w->redo)
+		raise(SIGKILL);
 	worker_save_counters(w, 0);
 
 	/* The stage's output is under its final name: publish that. */

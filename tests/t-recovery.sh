@@ -23,6 +23,10 @@
 # - a checkpoint file with a flipped bit in its newest slot resumes from the
 #   generation before; truncated, cut inside a slot, or overwritten: the
 #   older slot or the stage's start is used (stage 0 and stage 1);
+# - a worker killed once its stage's output is in place but before its
+#   checkpoint says so (--inject-crash P:commit:S), that output then cut
+#   short: the same command gives the result (stage 0's run file, the last
+#   stage's part); with -o, the next attempt gives it;
 # - a crash on one record on every attempt (--inject-crash P:OP:R:99):
 #   exit 1 with the message naming partition, stage, operator, signal,
 #   attempts and the record (key, value, FILE:LINE, checked against the
@@ -45,7 +49,7 @@
 # shellcheck source=tests/lib.sh
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
-plan 108
+plan 116
 
 cd "$T" || bail_out "cannot cd to $T"
 t_start=$(date +%s)
@@ -421,6 +425,42 @@ for s in 0 1; do
 done
 
 lap "damaged checkpoints"
+
+# --- A crash between a stage's output in place and its checkpoint ----------
+
+# The worker dies once stage S's output has its final name and before its
+# checkpoint says so; the file is then cut short.  A part has no sum to be
+# checked against (it was never published): the stage is done again, never
+# taken as it is.  A run file checks itself.
+for s in 0 2; do
+	d=$T/jw$s
+	run_prog run "$fast" -i in.csv -p 3 --checkpoint-interval 1M \
+	    --job-dir "$d" --max-attempts 1 --inject-crash "1:commit:$s"
+	desc="crash after stage $s's output is in place"
+	check "$desc: exit 1, $s stages committed" \
+	    test "$status" = 1 -a "$(committed "$d/journal")" -eq "$s"
+	f=$d/out/part-00001
+	[ "$s" = 2 ] || f=$d/s0/w1.data
+	if [ -f "$f" ]; then
+		truncate -s "$(($(wc -c <"$f") / 2))" "$f"
+	else
+		diag "$desc: no $f"
+	fi
+	run_prog run "$fast" -i in.csv -p 3 --checkpoint-interval 1M \
+	    --job-dir "$d"
+	check_status "$desc, then cut short: exit status" 0
+	same "$desc, then cut short: the same result" "$T/out"
+done
+# With -o, and the worker forked again by the same run.
+rm -rf resw
+run_prog run "$fast" -i in.csv -p 3 --checkpoint-interval 1M \
+    --max-attempts 2 --inject-crash "1:commit:2" -o resw
+check_status "crash after the last stage's part is in place, -o: exit status" 0
+cat resw/part-* 2>/dev/null | sort_kv - >got.resw
+same "crash after the last stage's part is in place, -o: the same result" \
+    got.resw
+
+lap "crashes at a commit"
 
 # --- A record that crashes its worker on every attempt ------------------
 
