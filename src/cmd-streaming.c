@@ -53,7 +53,8 @@ static const char cmd_streaming_help[] =
 "                       dots as _ (forkflow(1) lists those honoured)\n"
 "  -conf FILE           properties from a Hadoop XML configuration file\n"
 "  -cmdenv NAME=VALUE   an environment variable for the commands\n"
-"  -inputformat CLASS   TextInputFormat or KeyValueTextInputFormat\n"
+"  -inputformat CLASS   TextInputFormat, KeyValueTextInputFormat, or\n"
+"                       NLineInputFormat (a mapper process per N lines)\n"
 "  -outputformat CLASS  TextOutputFormat\n"
 "  -partitioner CLASS   HashPartitioner, or KeyFieldBasedPartitioner with\n"
 "                       -D mapreduce.partition.keypartitioner.options\n"
@@ -86,6 +87,9 @@ struct hstream {
 	const char	*kf_sort;
 	const char	*kf_class;
 	const char	*out_sep;	/* textoutputformat.separator */
+	long		 nline;		/* NLineInputFormat's lines, or 0 */
+	int		 ignore_key;	/* stream.map.input.ignoreKey: 1, 0, */
+					/* -1: as the input format has it */
 	json_t		*mapop;		/* the program's operators */
 	json_t		*redop;
 	json_t		*root;		/* the program */
@@ -398,6 +402,8 @@ static const char *const hs_old[][2] = {
 	    "mapreduce.output.textoutputformat.separator" },
 	{ "key.value.separator.in.input.line",
 	    "mapreduce.input.keyvaluelinerecordreader.key.value.separator" },
+	{ "mapred.line.input.format.linespermap",
+	    "mapreduce.input.lineinputformat.linespermap" },
 };
 
 /*
@@ -482,6 +488,11 @@ hs_property(struct hstream *h, const char *given, const char *v)
 	else if (strcmp(name, "mapreduce.job.output.key.comparator.class") ==
 	    0)
 		h->kf_class = v;
+	else if (strcmp(name, "mapreduce.input.lineinputformat.linespermap") ==
+	    0)
+		h->nline = hs_count(name, v, 1, 1000000000L);
+	else if (strcmp(name, "stream.map.input.ignoreKey") == 0)
+		h->ignore_key = strcmp(v, "true") == 0;
 	else if (strcmp(name, "stream.map.input") == 0 ||
 	    strcmp(name, "stream.map.output") == 0 ||
 	    strcmp(name, "stream.reduce.input") == 0 ||
@@ -530,10 +541,11 @@ hs_classes(struct hstream *h)
 {
 	if (h->inputformat != NULL && !hs_class(h->inputformat,
 	    "TextInputFormat") && !hs_class(h->inputformat,
-	    "KeyValueTextInputFormat"))
+	    "KeyValueTextInputFormat") && !hs_class(h->inputformat,
+	    "NLineInputFormat"))
 		errx(EXIT_USAGE, "-inputformat %s: forkflow reads text "
-		    "(TextInputFormat, KeyValueTextInputFormat)",
-		    h->inputformat);
+		    "(TextInputFormat, KeyValueTextInputFormat, "
+		    "NLineInputFormat)", h->inputformat);
 	if (h->outputformat != NULL && !hs_class(h->outputformat,
 	    "TextOutputFormat"))
 		errx(EXIT_USAGE, "-outputformat %s: forkflow writes text "
@@ -694,6 +706,7 @@ hs_program(struct hstream *h)
 {
 	json_t		*o, *ops;
 	const char	*comb;
+	int		 kv;
 
 	o = json_object();
 	json_object_set_new(o, "path", h->inputs);
@@ -712,6 +725,23 @@ hs_program(struct hstream *h)
 	}
 	json_object_set_new(h->root, "output", o);
 	ops = json_array();
+	/* NLineInputFormat: a map task per so many lines of a file (1 by
+	 * default), whose mapper sees each line after its byte offset, as
+	 * for any format but TextInputFormat. */
+	if (h->inputformat != NULL && hs_class(h->inputformat,
+	    "NLineInputFormat"))
+		json_object_set_new(h->mapop, "linesPerProcess",
+		    json_integer(h->nline > 0 ? h->nline : 1));
+	kv = h->inputformat != NULL && hs_class(h->inputformat,
+	    "KeyValueTextInputFormat");
+	if (kv && h->ignore_key == 1)
+		errx(EXIT_USAGE, "-D stream.map.input.ignoreKey=true: forkflow "
+		    "gives KeyValueTextInputFormat's mapper the whole line");
+	if (!kv && (h->ignore_key == 0 || (h->ignore_key == -1 &&
+	    h->inputformat != NULL && hs_class(h->inputformat,
+	    "NLineInputFormat"))))
+		json_object_set_new(h->mapop, "inputKey",
+		    json_string("offset"));
 	json_object_set_new(h->mapop, "operator", json_string("mapper"));
 	json_object_set_new(h->mapop, "command", hs_command(h, h->mapper,
 	    "mapper"));
@@ -755,6 +785,7 @@ cmd_streaming(int argc, char **argv)
 	h.ro.argc = argc;
 	h.ro.argv = argv;
 	h.nred = -1;
+	h.ignore_key = -1;
 	h.inputs = json_array();
 	h.dprops = json_array();
 	h.props = json_object();

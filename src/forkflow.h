@@ -143,7 +143,9 @@ struct op {
 	unsigned int	 okeys;		/* and fields (NULL, 0: tab, 1) */
 	char		*isep;		/* reducer: input key-value separator */
 	struct keyorder	*korder;	/* reducer, combiner: key fields */
-	int		 per_file;	/* mapper: a process per input file */
+	int		 per_file;	/* mapper: a process per input file, */
+	uint64_t	 lines_per;	/* or per so many lines of one (0) */
+	int		 key_offset;	/* mapper: lines after their offset */
 	int		 is_combiner;	/* this is a reducer's combiner */
 	int		 on_key;	/* changeKey with a named function on k */
 	char		*src;		/* expression text (FN_EXPR) */
@@ -833,6 +835,9 @@ void		 input_open_ranges(struct input *, const struct input_file *,
 		     size_t, const uint64_t *, const uint64_t *, size_t,
 		     uint64_t);
 uint64_t	 input_progress(const struct input *);
+uint64_t	 input_progress_at(const struct input *, uint64_t);
+int		 input_group_start(const struct input_file *, size_t, uint64_t,
+		    uint64_t, uint64_t *);
 size_t		 input_file_of(const struct input_file *, size_t, uint64_t);
 int		 input_read_block(struct input *, const char **, size_t *);
 int		 input_locate(const struct input_file *, size_t, uint64_t,

@@ -230,6 +230,7 @@ input_close(struct input *in)
  * 0.14 s of munmap(2) alone.  Returns 0, or -1 with the error set.
  */
 #define INPUT_READ_MAX	(1 << 20)
+#define FILE_GROUP_BUF	(256 * 1024)	/* reads of input_group_start() */
 
 static int
 input_read_small(struct input *in, int fd)
@@ -680,14 +681,20 @@ input_open_ranges(struct input *in, const struct input_file *files,
 uint64_t
 input_progress(const struct input *in)
 {
-	uint64_t	done = 0, t;
+	return (input_progress_at(in, input_tell(in)));
+}
+
+/* The same, with the reader at global offset t of its current range. */
+uint64_t
+input_progress_at(const struct input *in, uint64_t t)
+{
+	uint64_t	done = 0;
 	size_t		i;
 
 	if (in->nranges == 0)
 		return (0);
 	for (i = 0; i < in->ri; i++)
 		done += in->rhi[i] - in->rlo[i];
-	t = input_tell(in);
 	if (t > in->rhi[in->ri])
 		t = in->rhi[in->ri];
 	if (t > in->rlo[in->ri])
@@ -708,6 +715,74 @@ input_file_of(const struct input_file *files, size_t nfiles, uint64_t off)
 		start += files[i].size;
 	}
 	return (i);
+}
+
+/*
+ * Where the first group of n lines that starts at global offset x or after
+ * it starts: the start of a line whose number in its file is a multiple
+ * of n, or the file's end.  A line is its reader's when it starts in its
+ * range; so is a group, with the ranges' ends moved to these offsets.
+ * The file is read from its start.  Returns 0, or -1 with errno set.
+ */
+int
+input_group_start(const struct input_file *files, size_t nfiles, uint64_t x,
+    uint64_t n, uint64_t *at)
+{
+	const struct input_file	*f;
+	char			*buf, *p, *e;
+	uint64_t		 fstart = 0, off = 0, line = 0, want = 0;
+	ssize_t			 got;
+	size_t			 fi;
+	int			 fd, saved;
+
+	fi = input_file_of(files, nfiles, x);
+	for (size_t i = 0; i < fi; i++)
+		fstart += files[i].size;
+	f = &files[fi];
+	*at = x;
+	if (x <= fstart || x >= fstart + f->size)
+		return (0);
+	if ((fd = f->fd) == -1 && (fd = open(f->path, O_RDONLY |
+	    O_CLOEXEC)) == -1)
+		return (-1);
+	buf = xmalloc(FILE_GROUP_BUF);
+	/* Line k (from 0) starts after the kth newline: the first at x or
+	 * after it is the one after the newlines before x - 1. */
+	while (off < f->size) {
+		if ((got = pread(fd, buf, FILE_GROUP_BUF, (off_t)off)) <= 0) {
+			if (got == 0)
+				errno = EIO;
+			if (got == 0 || errno != EINTR)
+				goto fail;
+			continue;
+		}
+		for (p = buf, e = buf + got; p < e; p++) {
+			if (*p != '\n')
+				continue;
+			line++;
+			if (want == 0 && off + (uint64_t)(p - buf) >= x - 1 -
+			    fstart)
+				want = (line + n - 1) / n * n;
+			if (want != 0 && line == want) {
+				*at = fstart + off + (uint64_t)(p - buf) + 1;
+				goto done;
+			}
+		}
+		off += (uint64_t)got;
+	}
+	*at = fstart + f->size;
+done:
+	free(buf);
+	if (fd != f->fd)
+		close(fd);
+	return (0);
+fail:
+	saved = errno;
+	free(buf);
+	if (fd != f->fd)
+		close(fd);
+	errno = saved;
+	return (-1);
 }
 
 /* The global offset of the next line to read. */

@@ -291,9 +291,10 @@ ops_stream(struct ops *o, size_t i, size_t end, struct batch *b,
 	if (!s->running && stream_start(s, &p->ops[i], o->groups) != 0)
 		fatal("cannot start the %s", p->ops[i].kind == OP_MAPPER ?
 		    "mapper" : "reducer");
-	/* Text input's mapper gets the lines alone, as Hadoop's does. */
+	/* Text input's mapper gets the lines alone, as Hadoop's does, or
+	 * after their offsets ("inputKey"). */
 	(void)stream_feed(s, b, o->kt[i], o->vt[i], i == 0 &&
-	    p->in_format == IN_TEXT, &out);
+	    p->in_format == IN_TEXT && !p->ops[i].key_offset, &out);
 	return (c.failed ? -1 : 0);
 }
 

@@ -64,6 +64,8 @@ static int		 check_order(struct program *, char **);
 static int		 load_sep(struct program *, json_t *, struct jpos *,
 			     const char *, char **, char **);
 static int		 check_keyorder(struct program *, char **);
+static int		 load_lines(struct program *, json_t *, struct jpos *,
+			    struct op *, char **);
 static void		 combiner_fields(struct program *);
 static int		 load_keyorder(struct program *, json_t *, struct jpos *,
 			     struct op *, char **);
@@ -647,10 +649,6 @@ check_order(struct program *p, char **cause)
 }
 
 /*
- * A secondary sort cuts keys that are text into fields: a reducer with one
- * must get string keys (from a mapper, or text input).
- */
-/*
  * A combiner's lines are a mapper's output, cut as the mapper's are
  * (Hadoop's stream.map.output.field.separator and
  * stream.num.map.output.key.fields).
@@ -673,6 +671,10 @@ combiner_fields(struct program *p)
 	}
 }
 
+/*
+ * A secondary sort cuts keys that are text into fields: a reducer with one
+ * must get string keys (from a mapper, or text input).
+ */
 static int
 check_keyorder(struct program *p, char **cause)
 {
@@ -919,7 +921,7 @@ load_op(struct program *p, json_t *j, struct jpos *pos, struct op *op,
 	static const char *known[] = { "operator", "function", "arg",
 	    "value", "expr", "command", "combiner", "separator", "keyFields",
 	    "inputSeparator", "keyFieldSeparator", "sortKeys", "partitionKeys",
-	    "processPerFile", NULL };
+	    "processPerFile", "linesPerProcess", "inputKey", NULL };
 
 	memset(&spec, 0, sizeof spec);
 	spec.at = pos->at;
@@ -1069,7 +1071,53 @@ load_fields(struct program *p, json_t *j, struct jpos *pos, struct op *op,
 		}
 		op->per_file = json_is_true(v);
 	}
+	if (load_lines(p, j, pos, op, cause) != 0)
+		return (-1);
 	return (load_keyorder(p, j, pos, op, cause));
+}
+
+/*
+ * A first mapper on text may see each line with its byte offset in its
+ * file ("inputKey": "offset") and be started anew every N lines of a file
+ * ("linesPerProcess"): Hadoop's NLineInputFormat.
+ */
+static int
+load_lines(struct program *p, json_t *j, struct jpos *pos, struct op *op,
+    char **cause)
+{
+	json_t		*v;
+	const char	*key = NULL;
+
+	if ((v = json_object_get(j, "linesPerProcess")) != NULL) {
+		key = "linesPerProcess";
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 1000000000) {
+			program_error(cause, p, &jpos_member(pos, key)->at,
+			    "linesPerProcess is a number of lines, from 1 to "
+			    "1000000000");
+			return (-1);
+		}
+		op->lines_per = (uint64_t)json_integer_value(v);
+	}
+	if ((v = json_object_get(j, "inputKey")) != NULL) {
+		key = "inputKey";
+		if (!json_is_string(v) || (strcmp(json_string_value(v),
+		    "offset") != 0 && strcmp(json_string_value(v), "none") !=
+		    0)) {
+			program_error(cause, p, &jpos_member(pos, key)->at,
+			    "inputKey is \"offset\" (each line after its byte "
+			    "offset in its file and a tab) or \"none\"");
+			return (-1);
+		}
+		op->key_offset = strcmp(json_string_value(v), "offset") == 0;
+	}
+	if (key != NULL && (op->kind != OP_MAPPER || op != p->ops ||
+	    p->in_format != IN_TEXT)) {
+		program_error(cause, p, &jpos_member(pos, key)->at, "%s is for "
+		    "a mapper that is the first operator, on text input", key);
+		return (-1);
+	}
+	return (0);
 }
 
 /* One of "sortKeys" and "partitionKeys": options like -k1,1 -k2,2nr. */
@@ -1340,6 +1388,12 @@ program_canonical(const struct program *p)
 			if (op->per_file)
 				json_object_set_new(o, "processPerFile",
 				    json_true());
+			if (op->lines_per != 0)
+				json_object_set_new(o, "linesPerProcess",
+				    json_integer((json_int_t)op->lines_per));
+			if (op->key_offset)
+				json_object_set_new(o, "inputKey",
+				    json_string("offset"));
 			if (op->korder != NULL && !op->is_combiner) {
 				json_object_set_new(o, "keyFieldSeparator",
 				    json_string(op->korder->sep));

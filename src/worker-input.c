@@ -393,6 +393,40 @@ worker_splits(struct wctx *w, uint64_t *total)
 	return ((size_t)n);
 }
 
+/* A first mapper started anew every so many lines: how many (or 0). */
+static uint64_t
+worker_lines_per(const struct wctx *w)
+{
+	const struct program	*p = w->job->prog;
+
+	return (w->s == 0 && p->nops > 0 ? p->ops[0].lines_per : 0);
+}
+
+/*
+ * With linesPerProcess, each of the worker's ranges goes from the first
+ * group of lines that starts in it to the first that starts in the next
+ * (input_group_start): a group is one range's, whatever the partitions.
+ */
+static void
+worker_group_ranges(struct wctx *w, size_t n, uint64_t *total)
+{
+	const struct job	*job = w->job;
+	uint64_t		 per = worker_lines_per(w);
+	size_t			 i;
+
+	if (per == 0)
+		return;
+	*total = 0;
+	for (i = 0; i < n; i++) {
+		if (input_group_start(job->files, job->nfiles, w->rlo[i], per,
+		    &w->rlo[i]) != 0 || input_group_start(job->files,
+		    job->nfiles, w->rhi[i], per, &w->rhi[i]) != 0)
+			worker_io_fail(w, job->files[input_file_of(job->files,
+			    job->nfiles, w->rlo[i])].name);
+		*total += w->rhi[i] - w->rlo[i];
+	}
+}
+
 /*
  * Tell the streaming processes started from now on which input file they
  * read, and which bytes of it are this worker's (of the range [lo, hi)).
@@ -428,6 +462,85 @@ worker_per_file(const struct wctx *w)
 	return (0);
 }
 
+/* Each line's key: its byte offset in its file, as Hadoop's LongWritable. */
+static void
+worker_offset_keys(struct wctx *w, struct batch *b)
+{
+	const struct job	*job = w->job;
+	uint64_t		 fstart = 0;
+	size_t			 f, i;
+	char			 num[24];
+	int			 len;
+
+	f = input_file_of(job->files, job->nfiles, b->pos[0]);
+	for (i = 0; i < f; i++)
+		fstart += job->files[i].size;
+	for (i = 0; i < b->n; i++) {
+		len = snprintf(num, sizeof num, "%llu",
+		    (unsigned long long)(b->pos[i] - fstart));
+		b->k[i] = str_make(&b->arena, num, (size_t)len);
+	}
+}
+
+/* Records [s, e) of batch b on, through a batch of their own. */
+static void
+worker_push_part(struct wctx *w, const struct batch *b, size_t s, size_t e)
+{
+	static struct batch	*sub;
+
+	if (s == 0 && e == b->n) {
+		worker_push(w, (struct batch *)b);
+		return;
+	}
+	if (sub == NULL)
+		sub = batch_new();
+	batch_init(sub);
+	sub->n = e - s;
+	memcpy(sub->k, b->k + s, sub->n * sizeof *sub->k);
+	memcpy(sub->v, b->v + s, sub->n * sizeof *sub->v);
+	memcpy(sub->pos, b->pos + s, sub->n * sizeof *sub->pos);
+	worker_push(w, sub);
+}
+
+/*
+ * linesPerProcess: the mapper's process ends after each group of so many
+ * lines of a file, and at a file's or a range's end; a checkpoint falls
+ * between groups, so that a resumed worker starts a group anew.
+ */
+static void
+worker_push_groups(struct wctx *w, struct batch *b, const struct input *in)
+{
+	uint64_t	 per = worker_lines_per(w);
+	size_t		 f, i, s = 0;
+
+	f = input_file_of(w->job->files, w->job->nfiles, b->pos[0]);
+	if (f != w->gfile || in->ri != w->grange) {
+		if (w->ingroup > 0)
+			worker_finish_streams(w);
+		w->ingroup = 0;
+		w->gfile = f;
+		w->grange = in->ri;
+	}
+	for (i = 0; i < b->n; i++) {
+		if (w->ingroup == per) {
+			worker_push_part(w, b, s, i);
+			worker_finish_streams(w);
+			w->ingroup = 0;
+			s = i;
+			if (worker_due(w)) {
+				w->bytes_in = input_progress_at(in, b->pos[i]);
+				worker_checkpoint(w, PHASE_READ, b->pos[i], 0);
+			}
+		}
+		w->ingroup++;
+	}
+	worker_push_part(w, b, s, b->n);
+	if (w->ingroup == per) {
+		worker_finish_streams(w);
+		w->ingroup = 0;
+	}
+}
+
 /* Stage 0: read this worker's byte ranges of the input files. */
 static void
 worker_read_input(struct wctx *w, struct batch *b, int resume)
@@ -439,6 +552,7 @@ worker_read_input(struct wctx *w, struct batch *b, int resume)
 	int		 r;
 
 	n = worker_splits(w, &total);
+	worker_group_ranges(w, n, &total);
 	w->status->bytes_total = total;
 	input_open_ranges(&in, job->files, job->nfiles, w->rlo, w->rhi, n,
 	    resume ? w->cs.cursor : 0);
@@ -446,6 +560,8 @@ worker_read_input(struct wctx *w, struct batch *b, int resume)
 	w->bytes_in = input_progress(&in);
 	w->mark = w->bytes_in;
 	cur = SIZE_MAX;
+	w->ingroup = 0;
+	w->gfile = w->grange = SIZE_MAX;
 	while ((r = input_read(&in, b)) > 0) {
 		/*
 		 * A batch is of one file.  A mapper's process reads all the
@@ -462,10 +578,16 @@ worker_read_input(struct wctx *w, struct batch *b, int resume)
 			worker_stream_file(w, f, in.lo, in.hi);
 			cur = f;
 		}
-		worker_push(w, b);
+		if (job->prog->nops > 0 && job->prog->ops[0].key_offset)
+			worker_offset_keys(w, b);
+		if (worker_lines_per(w) != 0)
+			worker_push_groups(w, b, &in);
+		else
+			worker_push(w, b);
 		w->bytes_in = input_progress(&in);
 		w->status->bytes_in = w->bytes_in;
-		if (worker_due(w))
+		/* Between groups only: a group's lines go to one process. */
+		if (worker_due(w) && w->ingroup == 0)
 			worker_checkpoint(w, PHASE_READ, input_tell(&in), 0);
 	}
 	if (r == -1)

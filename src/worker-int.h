@@ -38,6 +38,9 @@ struct wctx {
 	const struct wsource	*in;		/* the stage's source */
 	const struct wsink	*out;		/* and its sink */
 	int			 streaming;	/* the stage runs a process */
+	uint64_t		 ingroup;	/* lines its mapper has had of */
+	size_t			 gfile;		/* the group of this file */
+	size_t			 grange;	/* and range (linesPerProcess) */
 	int			 already;	/* the stage was committed */
 	char			*input_abs;	/* the file a mapper reads */
 	uint64_t		*rlo;		/* its byte ranges of the input */

@@ -6,7 +6,8 @@
 # properties the commands see as variables; a Hadoop XML -conf, and -D in
 # both spellings winning over it; the map and reduce output field
 # separators and key fields; -input globs and comma lists; IdentityMapper
-# and IdentityReducer; -lazyOutput; and what is refused, with its reason
+# and IdentityReducer; -lazyOutput; NLineInputFormat (a process per group
+# of lines, keyed by offset); and what is refused, with its reason
 # (Java classes, -io typedbytes, other formats, a glob matching nothing,
 # malformed XML with its line and column).
 
@@ -17,7 +18,7 @@ if ! command -v python3 >/dev/null 2>&1; then
 	skip_all "no python3 for the expected results"
 fi
 
-plan 44
+plan 51
 
 mkdir "$T/in"
 # Lines of words, numbers and a category, of our own making.
@@ -262,6 +263,51 @@ check_file "textoutputformat.separator: key, separator, value" \
     "$T/sep.want" "$T/out"
 
 # --- what is refused, and why ----------------------------------------------------------
+# --- NLineInputFormat: a map task per N lines, keyed by offset ----------------
+# Each mapper process prints its first line (after its offset) and how many
+# lines it had: the groups of 7 lines of each file, whatever the partitions
+# and splits.  With N = 1 and cat, each line after its byte offset.
+cat >"$T/group.sh" <<'EOF'
+#!/bin/sh
+awk '{ n++; if (n == 1) f = $0 } END { if (n) print f "\t" n }'
+EOF
+chmod +x "$T/group.sh"
+python3 - 7 "$T"/in/log*.txt >"$T/nline.want" <<'EOF'
+import sys
+n = int(sys.argv[1])
+for path in sys.argv[2:]:
+    off, lines = 0, []
+    for line in open(path, "rb"):
+        lines.append((off, line.rstrip(b"\n").decode()))
+        off += len(line)
+    for i in range(0, len(lines), n):
+        g = lines[i:i + n]
+        print("%d\t%s\t%d" % (g[0][0], g[0][1], len(g)))
+EOF
+LC_ALL=C sort "$T/nline.want" -o "$T/nline.want"
+for how in "-numReduceTasks 1" "-numReduceTasks 3" \
+    "-numReduceTasks 2 --split-size 1000"; do
+	# shellcheck disable=SC2086
+	ff_stream nline -input 'in/log*.txt' -mapper ./group.sh -reducer NONE \
+	    -inputformat org.apache.hadoop.mapred.lib.NLineInputFormat \
+	    -D mapreduce.input.lineinputformat.linespermap=7 $how
+	check_status "NLineInputFormat, 7 lines, $how: exit status" 0
+	check_file "NLineInputFormat, 7 lines, $how: a process per group" \
+	    "$T/nline.want" "$T/out"
+done
+python3 - "$T"/in/log*.txt <<'EOF' | LC_ALL=C sort >"$T/nline1.want"
+import sys
+for path in sys.argv[1:]:
+    off = 0
+    for line in open(path, "rb"):
+        print("%d\t%s" % (off, line.rstrip(b"\n").decode()))
+        off += len(line)
+EOF
+ff_stream nline1 -input 'in/log*.txt' -mapper cat -reducer NONE \
+    -inputformat NLineInputFormat -numReduceTasks 2
+check_file "NLineInputFormat, 1 line: each line after its offset" \
+    "$T/nline1.want" "$T/out"
+
 refused() {
 	_desc=$1
 	_pat=$2
