@@ -18,7 +18,8 @@
 
 #include "forkflow.h"
 
-const char cmd_logs_synopsis[] = "forkflow logs jobdir [partition]";
+const char cmd_logs_synopsis[] =
+"forkflow logs jobdir [partition] | [--socket path] id";
 
 static const char cmd_logs_help[] =
 "Print what the commands of a job wrote on their standard error, from its\n"
@@ -90,6 +91,9 @@ cmd_logs(int argc, char **argv)
 	unsigned int	 nparts = 0;
 	int		 ch, status = 0;
 
+	/* A job of forkflow serve's, by its number. */
+	if (serve_client_wanted(argc, argv))
+		return (serve_logs(argc, argv));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", logs_opts, NULL)) != -1) {
 		if (ch == 'h')

@@ -115,6 +115,8 @@ enum {
 	OPT_STATUS_INTERVAL,
 	OPT_LOG_FILE,
 	OPT_TRACE,
+	OPT_PROGRAM_DIR,
+	OPT_PROGRAM_NAME,
 	OPT_HELP,
 };
 
@@ -141,6 +143,9 @@ static const struct option run_longopts[] = {
 	{ "status-interval",	required_argument,	NULL, OPT_STATUS_INTERVAL },
 	{ "log-file",		required_argument,	NULL, OPT_LOG_FILE },
 	{ "trace",		required_argument,	NULL, OPT_TRACE },
+	/* forkflow serve's: a copy of the program, where it was. */
+	{ "program-dir",	required_argument,	NULL, OPT_PROGRAM_DIR },
+	{ "program-name",	required_argument,	NULL, OPT_PROGRAM_NAME },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "help",		no_argument,		NULL, OPT_HELP },
@@ -175,6 +180,8 @@ run_opts_free(struct run_opts *o)
 	free(o->jobdir);
 	free(o->log_file);
 	free(o->trace);
+	free(o->program_dir);
+	free(o->program_name);
 	free(o->gen);
 	for (i = 0; i < o->nship; i++) {
 		free(o->ship[i].path);
@@ -334,6 +341,14 @@ run_opts_set(struct run_opts *o, int ch, const char *arg)
 		free(o->trace);
 		o->trace = xstrdup(arg);
 		break;
+	case OPT_PROGRAM_DIR:
+		free(o->program_dir);
+		o->program_dir = xstrdup(arg);
+		break;
+	case OPT_PROGRAM_NAME:
+		free(o->program_name);
+		o->program_name = xstrdup(arg);
+		break;
 	case OPT_OUTPUT_FORMAT:
 		/* In the order of enum out_format. */
 		o->out_format = cmd_parse_choice(arg, "--output-format wants "
@@ -387,16 +402,18 @@ run_opts_short(struct run_opts *o, int ch)
 	run_opts_set(o, ch, NULL);
 }
 
-/* forkflow run PROGRAM [options] */
-int
-cmd_run(int argc, char **argv)
+/*
+ * Parse run's command line, PROGRAM [options] (argv[0] the subcommand's
+ * name), into o; usage errors exit.  forkflow submit checks a job's the
+ * same way.
+ */
+void
+run_opts_argv(struct run_opts *o, int argc, char **argv)
 {
-	struct run_opts	o;
-	int		ch, status;
+	int	ch;
 
-	run_opts_init(&o);
-	o.argc = argc;
-	o.argv = argv;
+	o->argc = argc;
+	o->argv = argv;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "p:i:o:qv", run_longopts,
 	    NULL)) != -1) {
@@ -404,10 +421,21 @@ cmd_run(int argc, char **argv)
 			cmd_usage(cmd_run_synopsis, cmd_run_help, 0);
 		if (ch == '?')
 			cmd_usage(cmd_run_synopsis, NULL, EXIT_USAGE);
-		run_opts_set(&o, ch, optarg);
+		run_opts_set(o, ch, optarg);
 	}
 	cmd_operands(argc, argv, optind, 1, "program", cmd_run_synopsis);
-	o.program = xstrdup(argv[optind]);
+	o->program = xstrdup(argv[optind]);
+}
+
+/* forkflow run PROGRAM [options] */
+int
+cmd_run(int argc, char **argv)
+{
+	struct run_opts	o;
+	int		status;
+
+	run_opts_init(&o);
+	run_opts_argv(&o, argc, argv);
 	status = run_job(&o);
 	run_opts_free(&o);
 	return (status);

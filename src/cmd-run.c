@@ -869,8 +869,8 @@ run_load(struct job *job)
 	char			*cause, *dir, *out;
 	size_t			 len;
 
-	if ((p = program_load_opts(o->program, o->changekey, &cause)) ==
-	    NULL) {
+	if ((p = program_load_as(o->program, o->program_name, o->program_dir,
+	    o->changekey, &cause)) == NULL) {
 		/* FILE:LINE:COLUMN: first, as compilers print them. */
 		fprintf(stderr, "%s\n", cause);
 		free(cause);

@@ -18,7 +18,8 @@
 
 #include "forkflow.h"
 
-const char cmd_status_synopsis[] = "forkflow status [--json] jobdir";
+const char cmd_status_synopsis[] =
+"forkflow status [--json] jobdir | [--socket path] id";
 
 static const char cmd_status_help[] =
 "Show the state of a running, failed or finished job, and the state of\n"
@@ -65,6 +66,9 @@ cmd_status(int argc, char **argv)
 	int			 ch, json = 0, fd, alive;
 	double			 now = mono_now();
 
+	/* A job of forkflow serve's, by its number. */
+	if (serve_client_wanted(argc, argv))
+		return (serve_status(argc, argv));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", status_opts, NULL)) != -1) {
 		if (ch == 'h')

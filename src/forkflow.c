@@ -26,6 +26,12 @@ static const struct {
 	{ "status",	cmd_status,	cmd_status_synopsis },
 	{ "logs",	cmd_logs,	cmd_logs_synopsis },
 	{ "report",	cmd_report,	cmd_report_synopsis },
+	{ "serve",	cmd_serve,	cmd_serve_synopsis },
+	{ "submit",	cmd_submit,	cmd_submit_synopsis },
+	{ "jobs",	cmd_jobs,	cmd_jobs_synopsis },
+	{ "cancel",	cmd_cancel,	cmd_cancel_synopsis },
+	{ "wait",	cmd_wait,	cmd_wait_synopsis },
+	{ "watch",	cmd_watch,	cmd_watch_synopsis },
 	{ "builtin",	cmd_builtin,	cmd_builtin_synopsis },
 };
 

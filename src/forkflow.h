@@ -659,6 +659,8 @@ struct run_opts {
 	double		 status_interval;	/* seconds; 0: none */
 	char		*log_file;
 	char		*trace;		/* --trace FILE, or NULL */
+	char		*program_dir;	/* its relative paths' folder, */
+	char		*program_name;	/* its name (a copy's, serve) */
 
 	/* What `forkflow streaming` adds. */
 	char		*gen;		/* the program it made, as JSON text */
@@ -795,6 +797,8 @@ __dead void	 fatalx(const char *, ...) printflike(1, 2);
 /* program.c */
 struct program	*program_load(const char *, char **);
 struct program	*program_load_opts(const char *, int, char **);
+struct program	*program_load_as(const char *, const char *, const char *, int,
+		    char **);
 void		 program_error(char **, const struct program *,
 		     const struct srcpos *, const char *, ...)
 		     printflike(4, 5);
@@ -1168,6 +1172,7 @@ struct evwhere {
 int		 events_open(const struct job *);
 void		 events_close(void);
 double		 mono_now(void);
+double		 wall_now(void);
 void		 event_emit(const char *, const struct evwhere *, void *);
 void		*events_load(const char *, char **);
 
@@ -1222,9 +1227,29 @@ void		 run_opts_init(struct run_opts *);
 void		 run_opts_free(struct run_opts *);
 int		 run_opts_long(struct run_opts *, int, char **, int *);
 void		 run_opts_short(struct run_opts *, int);
+void		 run_opts_argv(struct run_opts *, int, char **);
 
 /* cmd-run.c */
 int		 run_job(struct run_opts *);
+
+/* serve.c, cmd-submit.c: forkflow serve and its clients */
+extern const char cmd_serve_synopsis[];
+extern const char cmd_submit_synopsis[];
+extern const char cmd_jobs_synopsis[];
+extern const char cmd_cancel_synopsis[];
+extern const char cmd_wait_synopsis[];
+extern const char cmd_watch_synopsis[];
+int		 cmd_serve(int, char **);
+int		 cmd_submit(int, char **);
+int		 cmd_jobs(int, char **);
+int		 cmd_cancel(int, char **);
+int		 cmd_wait(int, char **);
+int		 cmd_watch(int, char **);
+int		 serve_client_wanted(int, char **);
+int		 serve_status(int, char **);
+int		 serve_logs(int, char **);
+char		*serve_default_statedir(void);
+char		*serve_default_socket(void);
 
 /* cmd-builtin.c */
 extern const char cmd_builtin_synopsis[];

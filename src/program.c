@@ -364,6 +364,18 @@ json_error_where(const char *text, size_t len, const json_error_t *e,
 struct program *
 program_load_opts(const char *path, int changekey_on, char **cause)
 {
+	return (program_load_as(path, NULL, NULL, changekey_on, cause));
+}
+
+/*
+ * The same, for a copy of a program at path: messages name it name, and
+ * its relative paths are relative to the folder dir (forkflow serve's
+ * jobs).  Either NULL: path's.
+ */
+struct program *
+program_load_as(const char *path, const char *name, const char *dir,
+    int changekey_on, char **cause)
+{
 	struct program	*p;
 	struct srcpos	 where;
 	const char	*slash, *nul;
@@ -372,8 +384,11 @@ program_load_opts(const char *path, int changekey_on, char **cause)
 
 	p = xcalloc(1, sizeof *p);
 	p->task_timeout_ms = -1;
-	p->path = xstrdup(path);
-	if ((slash = strrchr(path, '/')) != NULL)
+	p->path = xstrdup(name != NULL ? name : path);
+	if (dir != NULL)
+		xasprintf(&p->dir, "%s%s", dir, *dir != '\0' &&
+		    dir[strlen(dir) - 1] != '/' ? "/" : "");
+	else if ((slash = strrchr(path, '/')) != NULL)
 		p->dir = xstrndup(path, slash - path + 1);
 	else
 		p->dir = xstrdup("");

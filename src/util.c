@@ -88,6 +88,16 @@ mono_now(void)
 	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
 }
 
+/* Seconds since the epoch, as a job table keeps times. */
+double
+wall_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+}
+
 /*
  * A size: a positive number with an optional k, M or G (powers of 1024).
  * 0, or -1 when it is not one.

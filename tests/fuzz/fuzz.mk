@@ -30,7 +30,7 @@ FUZZ_CPPFLAGS = -include $(top_builddir)/config.h -I$(top_srcdir)/src \
 	-I$(top_builddir)/src $(JANSSON_CFLAGS) $(XXHASH_CFLAGS)
 FUZZ_LIB = fuzz/out/libfuzz.a
 FUZZ_LIBS = $(FUZZ_LIB) $(JANSSON_LIBS) $(XXHASH_LIBS) $(EXPAT_LIBS) \
-	$(LIBARCHIVE_LIBS) $(LIBS)
+	$(LIBARCHIVE_LIBS) $(SQLITE3_LIBS) $(LIBS)
 FUZZ_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 FUZZ_RUNFLAGS = -max_total_time=$(FUZZ_SECONDS) -timeout=30 \

@@ -1,0 +1,80 @@
+/* forkflow: see LICENSE. */
+/*
+ * forkflow serve: what serve.c (the service) and serve-db.c (its job table)
+ * share.  The protocol is in forkflow-serve(8).
+ */
+
+#ifndef SERVE_INT_H
+#define SERVE_INT_H
+
+#include <sys/types.h>
+
+#include <ev.h>
+#include <stdint.h>
+
+struct sockaddr_un;
+struct sqlite3;
+struct json_t;
+
+#define SERVE_PROTO		1		/* "v" of every message */
+#define SERVE_LINE_MAX		(1 << 20)	/* a request's line */
+#define SERVE_RETRIES		3		/* attempts of a job in all */
+#define SERVE_CANCEL_GRACE	10.0		/* SIGTERM, then SIGKILL */
+
+/* A job's states, as the table spells them. */
+enum sjob_state {
+	SJ_QUEUED,
+	SJ_RUNNING,
+	SJ_SUCCEEDED,
+	SJ_FAILED,
+	SJ_CANCELED,
+};
+
+/*
+ * A job that has not ended, in memory; the table holds it too, and every
+ * job that ended.
+ */
+struct sjob {
+	int64_t		 id;
+	uid_t		 uid;
+	gid_t		 gid;
+	char		*program_name;	/* as submitted, for messages */
+	char		*program_dir;	/* its relative paths' folder */
+	char		*cwd;		/* the client's */
+	struct json_t	*args;		/* run's options, strings */
+	struct json_t	*env;		/* "NAME=VALUE" strings */
+	struct json_t	*inputs;	/* {"path","size","mtime"} */
+	unsigned int	 partitions;	/* as submitted; 0: not known */
+	unsigned int	 cores;
+	enum sjob_state	 state;
+	int		 attempts;
+	double		 started;
+	pid_t		 pid;		/* its forkflow run, or 0 */
+	int		 adopted;	/* not our child: pidfd or polled */
+	int		 pidfd;
+	int		 canceling;
+	int		 loaded;	/* from the table at the start */
+	ev_child	 child;
+	ev_io		 pidw;
+	ev_timer	 timer;		/* backoff, poll, or cancel's grace */
+	struct sjob	*next;
+};
+
+/* serve.c */
+void		 serve_sockaddr(const char *, struct sockaddr_un *);
+
+/* serve-db.c */
+struct sqlite3	*sdb_open(const char *, char **);
+void		 sdb_close(struct sqlite3 *);
+int		 sdb_insert(struct sqlite3 *, struct sjob *, const char *,
+		    char **);
+int		 sdb_update(struct sqlite3 *, const struct sjob *, double,
+		    int, const char *, const char *, const char *);
+int		 sdb_load_active(struct sqlite3 *, struct sjob **);
+struct json_t	*sdb_job(struct sqlite3 *, int64_t);
+size_t		 sdb_jobs(struct sqlite3 *, int, void (*)(struct json_t *,
+		    void *), void *);
+const char	*sdb_state_name(enum sjob_state);
+void		 sjob_free(struct sjob *);
+
+#endif /* SERVE_INT_H */

@@ -1,0 +1,1673 @@
+/* forkflow: see LICENSE. */
+/*
+ * forkflow serve: a job service.  One libev process listens on a unix
+ * socket for newline-delimited JSON requests (forkflow-serve(8)), keeps
+ * every job in an SQLite table (serve-db.c), and runs each job as a
+ * `forkflow run` of its own, in its own job directory and session,
+ * exactly as on the command line: recovery inside a job is the run's.
+ * The service holds nothing that is not in the table or a job's
+ * directory: killed and started again, it adopts the runs that live
+ * (their pids, checked against their job directories) and resumes the
+ * others from their journals.
+ */
+
+#include <sys/types.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <err.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <jansson.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "forkflow.h"
+#include "serve-int.h"
+
+#define SERVE_CLIENTS	1024		/* connections at once */
+#define SERVE_OUT_HIGH	(4 << 20)	/* stop reading past this pending */
+#define SERVE_GRACE	2.0		/* a run may not have its lock yet */
+
+const char cmd_serve_synopsis[] =
+"forkflow serve [--socket path] [--state-dir dir] [--cores n] [--group group]\n"
+"                      [--log-file file] [-v]";
+
+static const char cmd_serve_help[] =
+"\n"
+"Run the job service: accept jobs from forkflow submit on a unix socket,\n"
+"keep them in an SQLite table, run each as a forkflow run of its own.\n"
+"\n"
+"      --socket PATH    listen there (default $FORKFLOW_SOCKET, else\n"
+"                       $XDG_RUNTIME_DIR/forkflow.sock, else in the state dir)\n"
+"      --state-dir DIR  the job table and the jobs' folders (default\n"
+"                       $FORKFLOW_STATE_DIR, else /var/lib/forkflow as root,\n"
+"                       else $XDG_STATE_HOME/forkflow or ~/.local/state/forkflow)\n"
+"      --cores N        cores the running jobs may take together (default:\n"
+"                       the processors online); a job takes its partitions'\n"
+"      --group GROUP    let GROUP's members connect (socket mode 0660)\n"
+"      --log-file FILE  append the service's log there too\n"
+"  -v                   log each request and each change of a job\n"
+"\n"
+"See forkflow-serve(8).\n";
+
+struct client {
+	int		 fd;
+	uid_t		 uid;
+	pid_t		 pid;
+	ev_io		 rw;
+	ev_io		 ww;
+	struct buf	 in;
+	struct buf	 out;
+	int		 sendfd;	/* a file being sent, or -1 */
+	uint64_t	 sendleft;
+	int64_t		 waiting;	/* a job waited for, or 0 */
+	int		 closing;	/* close once out is sent */
+	int		 broken;	/* closed at the loop's next turn */
+	uint64_t	 skipping;	/* bytes of a too long line dropped */
+	struct client	*next;
+};
+
+static struct {
+	struct ev_loop	*loop;
+	sqlite3		*db;
+	char		*statedir;
+	char		*sockpath;
+	char		*self;		/* this binary */
+	int		 activated;	/* the socket is systemd's */
+	unsigned int	 cores;
+	unsigned int	 used;
+	int		 lfd;
+	int		 lockfd;
+	ev_io		 acceptw;
+	ev_signal	 sigterm;
+	ev_signal	 sigint;
+	ev_prepare	 reapw;
+	ev_timer	 tick;
+	int		 recovering;	/* the queue waits until it is done */
+	struct sjob	*jobs;		/* not ended, oldest first */
+	struct client	*clients;
+	unsigned int	 nclients;
+} sv;
+
+static void	 sv_schedule(void);
+static int	 sv_start(struct sjob *);
+static void	 sv_ended(struct sjob *, int, int);
+static void	 sv_client_kill(struct client *);
+static void	 sv_client_flush(struct client *);
+
+/* STATE_DIR/jobs/ID[/name]. */
+static char *
+sv_path(int64_t id, const char *name)
+{
+	char	*p;
+
+	if (name == NULL)
+		xasprintf(&p, "%s/jobs/%lld", sv.statedir, (long long)id);
+	else
+		xasprintf(&p, "%s/jobs/%lld/%s", sv.statedir, (long long)id,
+		    name);
+	return (p);
+}
+
+/* --- Answers ------------------------------------------------------------ */
+
+static void
+sv_send(struct client *c, json_t *o)
+{
+	char	*s;
+
+	json_object_set_new(o, "v", json_integer(SERVE_PROTO));
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (s == NULL)
+		fatalx("out of memory");
+	buf_add(&c->out, s, strlen(s));
+	buf_add(&c->out, "\n", 1);
+	free(s);
+	sv_client_flush(c);
+}
+
+static void
+sv_ok(struct client *c, json_t *o)
+{
+	if (o == NULL)
+		o = json_object();
+	json_object_set_new(o, "ok", json_true());
+	sv_send(c, o);
+}
+
+static void printflike(2, 3)
+sv_error(struct client *c, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatalx("out of memory");
+	va_end(ap);
+	log_debug("client pid %ld: %s", (long)c->pid, msg);
+	sv_send(c, json_pack("{s:b, s:o}", "ok", 0, "error", json_text(msg,
+	    strlen(msg))));
+	free(msg);
+}
+
+/* The protocol's object of job id, with its folders; NULL if none. */
+static json_t *
+sv_job_json(int64_t id)
+{
+	json_t	*o;
+	char	*p;
+
+	if ((o = sdb_job(sv.db, id)) == NULL)
+		return (NULL);
+	p = sv_path(id, "jd");
+	json_object_set_new(o, "jobdir", json_string(p));
+	free(p);
+	return (o);
+}
+
+static struct sjob *
+sv_active(int64_t id)
+{
+	struct sjob	*j;
+
+	for (j = sv.jobs; j != NULL; j = j->next)
+		if (j->id == id)
+			return (j);
+	return (NULL);
+}
+
+/* Tell the clients waiting for job id that it ended. */
+static void
+sv_wake(int64_t id)
+{
+	struct client	*c;
+	json_t		*o;
+
+	for (c = sv.clients; c != NULL; c = c->next) {
+		if (c->waiting != id)
+			continue;
+		c->waiting = 0;
+		if ((o = sv_job_json(id)) == NULL)
+			sv_error(c, "job %lld is gone", (long long)id);
+		else
+			sv_ok(c, json_pack("{s:o}", "job", o));
+	}
+}
+
+/* --- Running jobs --------------------------------------------------------- */
+
+/* The last non-empty line of a job's log, for its reason; or NULL. */
+static char *
+sv_log_tail(int64_t id)
+{
+	char	*path, buf[2048], *p, *e;
+	ssize_t	 n;
+	off_t	 size;
+	int	 fd;
+
+	path = sv_path(id, "log");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd == -1)
+		return (NULL);
+	size = lseek(fd, 0, SEEK_END);
+	n = pread(fd, buf, sizeof buf - 1, size > (off_t)sizeof buf - 1 ?
+	    size - (off_t)sizeof buf + 1 : 0);
+	close(fd);
+	if (n <= 0)
+		return (NULL);
+	buf[n] = '\0';
+	for (e = buf + n; e > buf && (e[-1] == '\n' || e[-1] == '\r'); e--)
+		;
+	*e = '\0';
+	p = strrchr(buf, '\n');
+	p = p != NULL ? p + 1 : buf;
+	return (*p != '\0' ? xstrdup(p) : NULL);
+}
+
+/*
+ * How a job's last run ended, as its job directory's events say: the exit
+ * status of their last "job_end", or -1 when there is none (the run was
+ * killed); its reason in *reason (NULL when none).
+ */
+static int
+sv_run_end(int64_t id, char **reason)
+{
+	char	*path, *text, *line, *next;
+	json_t	*o, *st;
+	size_t	 len;
+	int	 status = -1;
+
+	*reason = NULL;
+	path = sv_path(id, "jd/events.jsonl");
+	text = read_file(path, &len);
+	free(path);
+	if (text == NULL)
+		return (-1);
+	for (line = text; line != NULL && *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (strstr(line, "\"job_end\"") == NULL)
+			continue;
+		if ((o = json_loads(line, 0, NULL)) == NULL)
+			continue;
+		st = json_object_get(o, "exit_status");
+		if (json_is_integer(st))
+			status = (int)json_integer_value(st);
+		free(*reason);
+		*reason = NULL;
+		if (json_is_string(json_object_get(o, "reason")) &&
+		    json_string_length(json_object_get(o, "reason")) > 0)
+			*reason = xstrdup(json_string_value(json_object_get(o,
+			    "reason")));
+		json_decref(o);
+	}
+	free(text);
+	return (status);
+}
+
+/*
+ * Did a failed run keep its job directory?  It does when there is work
+ * to resume; a failure no run can mend (a record a function rejects, an
+ * output it cannot write) leaves none, and is not tried again.
+ */
+static int
+sv_run_kept(int64_t id)
+{
+	struct stat	 st;
+	char		*jd;
+	int		 kept;
+
+	jd = sv_path(id, "jd");
+	kept = stat(jd, &st) == 0;
+	free(jd);
+	return (kept);
+}
+
+/* Is pid the forkflow run of job j, alive? */
+static int
+sv_run_alive(const struct sjob *j, pid_t pid)
+{
+	char	*path, *cmd, *jd;
+	size_t	 len, i;
+	int	 yes;
+
+	if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM))
+		return (0);
+	xasprintf(&path, "/proc/%ld/cmdline", (long)pid);
+	cmd = read_file(path, &len);
+	free(path);
+	if (cmd == NULL)
+		return (0);
+	for (i = 0; i + 1 < len; i++)
+		if (cmd[i] == '\0')
+			cmd[i] = ' ';
+	jd = sv_path(j->id, "jd");
+	yes = strstr(cmd, jd) != NULL;
+	free(jd);
+	free(cmd);
+	return (yes);
+}
+
+/* The pid in a job directory's lock, or 0. */
+static pid_t
+sv_lock_pid(const struct sjob *j)
+{
+	char	*path, *s;
+	size_t	 len;
+	long	 pid;
+
+	path = sv_path(j->id, "jd/lock");
+	s = read_file(path, &len);
+	free(path);
+	pid = s != NULL ? strtol(s, NULL, 10) : 0;
+	free(s);
+	return (pid > 0 && pid < INT_MAX ? (pid_t)pid : 0);
+}
+
+static void
+sv_pidfd_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct sjob	*j = w->data;
+
+	(void)loop;
+	(void)revents;
+	sv_ended(j, 0, 0);
+}
+
+static void
+sv_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sjob	*j = w->data;
+
+	(void)revents;
+	if (!sv_run_alive(j, j->pid)) {
+		ev_timer_stop(loop, w);
+		sv_ended(j, 0, 0);
+	}
+}
+
+/*
+ * Follow a live run that is not our child: a pidfd says when it is gone
+ * (polled where the kernel has none).
+ */
+static void
+sv_adopt(struct sjob *j, pid_t pid)
+{
+	j->pid = pid;
+	j->adopted = 1;
+	j->state = SJ_RUNNING;
+	sv.used += j->cores;
+#ifdef SYS_pidfd_open
+	j->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	j->pidfd = -1;
+#endif
+	if (j->pidfd != -1) {
+		(void)fcntl(j->pidfd, F_SETFD, FD_CLOEXEC);
+		ev_io_init(&j->pidw, sv_pidfd_cb, j->pidfd, EV_READ);
+		j->pidw.data = j;
+		ev_io_start(sv.loop, &j->pidw);
+	} else {
+		ev_timer_init(&j->timer, sv_poll_cb, 0.5, 0.5);
+		j->timer.data = j;
+		ev_timer_start(sv.loop, &j->timer);
+	}
+	{
+		char	detail[64];
+
+		/* A run a killed service forked before it could say so. */
+		if (j->attempts == 0) {
+			j->attempts = 1;
+			j->started = wall_now();
+			snprintf(detail, sizeof detail, "attempt 1, pid %ld",
+			    (long)pid);
+			(void)sdb_update(sv.db, j, wall_now(), -1, NULL,
+			    "started", detail);
+		}
+		snprintf(detail, sizeof detail, "pid %ld", (long)pid);
+		(void)sdb_update(sv.db, j, wall_now(), -1, NULL, "adopted",
+		    detail);
+	}
+	log_info("job %lld: adopted its run (pid %ld)", (long long)j->id,
+	    (long)pid);
+}
+
+/* Have the inputs changed since the job was submitted?  Which, or NULL. */
+static const char *
+sv_input_changed(const struct sjob *j)
+{
+	struct stat	 st;
+	json_t		*in;
+	size_t		 i;
+	double		 mt;
+
+	json_array_foreach(j->inputs, i, in) {
+		const char *path = json_string_value(json_object_get(in,
+		    "path"));
+
+		if (path == NULL)
+			continue;
+		if (stat(path, &st) != 0)
+			return (path);
+		mt = (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec /
+		    1e9;
+		if ((json_int_t)st.st_size != json_integer_value(
+		    json_object_get(in, "size")) || mt - json_number_value(
+		    json_object_get(in, "mtime")) > 1e-6 || json_number_value(
+		    json_object_get(in, "mtime")) - mt > 1e-6)
+			return (path);
+	}
+	return (NULL);
+}
+
+/* A file of the job's folder, opened for the run, as its owner's. */
+static int
+sv_job_file(const struct sjob *j, const char *name, int flags)
+{
+	char	*path;
+	int	 fd;
+
+	path = sv_path(j->id, name);
+	fd = open(path, flags | O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd != -1 && geteuid() == 0)
+		(void)fchown(fd, j->uid, j->gid);
+	free(path);
+	return (fd);
+}
+
+/* In the child: become the job's run.  Never returns. */
+static __dead void
+sv_exec(const struct sjob *j, int out, int logfd)
+{
+	struct passwd	*pw;
+	sigset_t	 all;
+	char		**argv, **envp, *copy, *jd;
+	json_t		*s;
+	size_t		 i, n;
+	int		 fd, sig;
+
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	for (sig = 1; sig < NSIG; sig++)
+		(void)signal(sig, SIG_DFL);
+	(void)setsid();
+	if ((fd = open("/dev/null", O_RDONLY)) != -1 && fd != 0) {
+		dup2(fd, 0);
+		close(fd);
+	}
+	dup2(out, 1);
+	dup2(logfd, 2);
+	for (fd = 3; fd < 1024; fd++)
+		(void)close(fd);
+	if (getuid() == 0 && j->uid != 0) {
+		pw = getpwuid(j->uid);
+		if ((pw != NULL ? initgroups(pw->pw_name, j->gid) :
+		    setgroups(0, NULL)) != 0 || setgid(j->gid) != 0 ||
+		    setuid(j->uid) != 0) {
+			fprintf(stderr, "forkflow serve: job %lld: cannot run "
+			    "as uid %ld: %s\n", (long long)j->id, (long)j->uid,
+			    strerror(errno));
+			_exit(EXIT_USAGE);
+		}
+	}
+	if (chdir(j->cwd) != 0) {
+		fprintf(stderr, "forkflow serve: job %lld: %s: %s\n",
+		    (long long)j->id, j->cwd, strerror(errno));
+		_exit(EXIT_USAGE);
+	}
+	n = json_array_size(j->args);
+	argv = xcalloc(n + 16, sizeof *argv);
+	copy = sv_path(j->id, "program.json");
+	jd = sv_path(j->id, "jd");
+	i = 0;
+	argv[i++] = sv.self;
+	argv[i++] = "run";
+	argv[i++] = copy;
+	argv[i++] = "--program-dir";
+	argv[i++] = j->program_dir;
+	argv[i++] = "--program-name";
+	argv[i++] = j->program_name;
+	argv[i++] = "--job-dir";
+	argv[i++] = jd;
+	argv[i++] = "--keep";
+	argv[i++] = "--progress";
+	argv[i++] = "never";
+	json_array_foreach(j->args, n, s)
+		argv[i++] = (char *)json_string_value(s);
+	argv[i] = NULL;
+	envp = xcalloc(json_array_size(j->env) + 1, sizeof *envp);
+	json_array_foreach(j->env, n, s)
+		envp[n] = (char *)json_string_value(s);
+	execve(sv.self, argv, envp);
+	fprintf(stderr, "forkflow serve: %s: %s\n", sv.self, strerror(errno));
+	_exit(127);
+}
+
+static void
+sv_child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct sjob	*j = w->data;
+
+	(void)revents;
+	ev_child_stop(loop, w);
+	sv_ended(j, 1, w->rstatus);
+}
+
+/*
+ * Start an attempt of job j: its run, forked.  Returns 0, or -1 when it
+ * could not (it waits, queued, for the next try).
+ */
+static int
+sv_start(struct sjob *j)
+{
+	const char	*changed;
+	char		*reason;
+	pid_t		 pid, live;
+	int		 out, logfd;
+
+	/* A run that a killed service forked before it could say so. */
+	if ((live = sv_lock_pid(j)) != 0 && sv_run_alive(j, live)) {
+		sv_adopt(j, live);
+		return (0);
+	}
+	if ((changed = sv_input_changed(j)) != NULL) {
+		xasprintf(&reason, "%s: changed since the job was submitted",
+		    changed);
+		j->state = SJ_FAILED;
+		(void)sdb_update(sv.db, j, wall_now(), EXIT_USAGE, reason,
+		    "failed", reason);
+		log_info("job %lld: %s", (long long)j->id, reason);
+		free(reason);
+		sv_ended(j, -1, 0);
+		return (0);
+	}
+	out = sv_job_file(j, "stdout", O_TRUNC);
+	logfd = sv_job_file(j, "log", O_APPEND);
+	if (out == -1 || logfd == -1 || (pid = fork()) == -1) {
+		log_warn("job %lld: cannot start its run", (long long)j->id);
+		if (out != -1)
+			close(out);
+		if (logfd != -1)
+			close(logfd);
+		/* Tried again by the next schedule. */
+		j->state = SJ_QUEUED;
+		return (-1);
+	}
+	if (pid == 0)
+		sv_exec(j, out, logfd);
+	close(out);
+	close(logfd);
+	j->pid = pid;
+	j->adopted = 0;
+	j->state = SJ_RUNNING;
+	j->attempts++;
+	if (j->started == 0)
+		j->started = wall_now();
+	sv.used += j->cores;
+	ev_child_init(&j->child, sv_child_cb, pid, 0);
+	j->child.data = j;
+	ev_child_start(sv.loop, &j->child);
+	{
+		char	detail[64];
+
+		snprintf(detail, sizeof detail, "attempt %d, pid %ld",
+		    j->attempts, (long)pid);
+		(void)sdb_update(sv.db, j, wall_now(), -1, NULL, "started",
+		    detail);
+		log_info("job %lld: started (%s)", (long long)j->id, detail);
+	}
+	return (0);
+}
+
+static void
+sv_unlink_job(struct sjob *j)
+{
+	struct sjob	**p;
+
+	for (p = &sv.jobs; *p != NULL; p = &(*p)->next) {
+		if (*p == j) {
+			*p = j->next;
+			return;
+		}
+	}
+}
+
+static void
+sv_backoff_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sjob	*j = w->data;
+
+	(void)loop;
+	(void)revents;
+	sv.used -= j->cores;
+	(void)sv_start(j);
+}
+
+/*
+ * Stop following a run (it ended): its watchers, and its cores.
+ */
+static void
+sv_forget_run(struct sjob *j)
+{
+	if (j->pid == 0)
+		return;
+	ev_child_stop(sv.loop, &j->child);
+	if (j->pidfd != -1) {
+		ev_io_stop(sv.loop, &j->pidw);
+		close(j->pidfd);
+		j->pidfd = -1;
+	}
+	ev_timer_stop(sv.loop, &j->timer);
+	sv.used -= j->cores;
+	j->pid = 0;
+}
+
+/*
+ * A job's run ended: with wait status ws when it was our child (own 1),
+ * as its job directory says when it was adopted (own 0), or it never ran
+ * (own -1: j's state is already final).  Succeeded, failed, canceled, or
+ * another attempt after a backoff.
+ */
+static void
+sv_ended(struct sjob *j, int own, int ws)
+{
+	char		*jd, *tail = NULL, *why = NULL, *reason = NULL;
+	char		 detail[96];
+	const char	*event;
+	int		 code;
+
+	sv_forget_run(j);
+	code = own == -1 ? EXIT_USAGE : sv_run_end(j->id, &why);
+	if (own == 1) {
+		code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -WTERMSIG(ws);
+		/* Killed, it wrote no end: a "job_end" is an earlier one's. */
+		if (code < 0) {
+			free(why);
+			why = NULL;
+		}
+	}
+	if (own != -1) {
+		/* Why it failed: as its run said, else its log's last line
+		 * (without the program's name). */
+		tail = why != NULL ? why : sv_log_tail(j->id);
+		if (tail != NULL && strncmp(tail, "forkflow: ", 10) == 0)
+			memmove(tail, tail + 10, strlen(tail + 10) + 1);
+		if (code >= 0)
+			snprintf(detail, sizeof detail, "attempt %d: exit %d",
+			    j->attempts, code);
+		else
+			snprintf(detail, sizeof detail, "attempt %d: %s",
+			    j->attempts, code == -1 ? "its run is gone" :
+			    strsignal(-code));
+		if (j->canceling) {
+			j->state = SJ_CANCELED;
+			event = "canceled";
+		} else if (code == 0) {
+			j->state = SJ_SUCCEEDED;
+			event = "succeeded";
+		} else if (code == EXIT_USAGE || j->attempts >= SERVE_RETRIES ||
+		    (code == EXIT_JOB_FAILED && !sv_run_kept(j->id))) {
+			j->state = SJ_FAILED;
+			event = "failed";
+			xasprintf(&reason, "%s%s", tail != NULL ? tail : detail,
+			    j->attempts >= SERVE_RETRIES && code != EXIT_USAGE ?
+			    " (no attempt left)" : "");
+		} else {
+			/* Another attempt resumes from the journal. */
+			(void)sdb_update(sv.db, j, wall_now(), -1, NULL,
+			    "retry", detail);
+			log_info("job %lld: %s; again in %d s", (long long)j->id,
+			    detail, 1 << (j->attempts - 1));
+			free(tail);
+			sv.used += j->cores;
+			ev_timer_init(&j->timer, sv_backoff_cb,
+			    (double)(1 << (j->attempts - 1)), 0);
+			j->timer.data = j;
+			ev_timer_start(sv.loop, &j->timer);
+			return;
+		}
+		free(tail);
+		(void)sdb_update(sv.db, j, wall_now(), code >= 0 ? code :
+		    128 - code, reason, event, detail);
+		log_info("job %lld: %s (%s)", (long long)j->id, event, detail);
+		free(reason);
+		if (j->state == SJ_SUCCEEDED) {
+			/* Its result is in place: the job directory goes. */
+			jd = sv_path(j->id, "jd");
+			(void)rm_tree(jd);
+			free(jd);
+		}
+	}
+	sv_unlink_job(j);
+	sv_wake(j->id);
+	sjob_free(j);
+	sv_schedule();
+}
+
+/*
+ * Start queued jobs, oldest first, while their cores fit; none overtakes
+ * an older one.  Starting a job may end it at once (its input changed),
+ * which asks for this again: the list is walked afresh after each start.
+ */
+static void
+sv_schedule(void)
+{
+	static int	 busy, again;
+	struct sjob	*j;
+
+	if (busy) {
+		again = 1;
+		return;
+	}
+	busy = 1;
+	do {
+		again = 0;
+		for (j = sv.jobs; j != NULL; j = j->next) {
+			/* A job of the table may have a run a killed service
+			 * forked: it waits out the grace (sv_recover). */
+			if (j->state != SJ_QUEUED || (sv.recovering &&
+			    j->loaded))
+				continue;
+			if (sv.used + j->cores > sv.cores && sv.used > 0)
+				break;
+			if (sv_start(j) == 0)
+				again = 1;
+			break;
+		}
+	} while (again);
+	busy = 0;
+}
+
+/* Every few seconds: a start that failed (fork, a full disk) is tried
+ * again. */
+static void
+sv_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	sv_schedule();
+}
+
+static void
+sv_cancel_kill_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sjob	*j = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (j->pid > 0) {
+		log_info("job %lld: its run outlived SIGTERM: SIGKILL",
+		    (long long)j->id);
+		(void)kill(-j->pid, SIGKILL);
+	}
+}
+
+/* --- Requests --------------------------------------------------------------- */
+
+/* The job a request names, if the caller may act on it; else answered. */
+static json_t *
+sv_owned(struct client *c, json_t *req, int64_t *id)
+{
+	json_t	*v = json_object_get(req, "id"), *o;
+
+	if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+		sv_error(c, "\"id\" is a job's number");
+		return (NULL);
+	}
+	*id = json_integer_value(v);
+	if ((o = sv_job_json(*id)) == NULL) {
+		sv_error(c, "no job %lld", (long long)*id);
+		return (NULL);
+	}
+	if (c->uid != 0 && (uid_t)json_integer_value(json_object_get(o,
+	    "uid")) != c->uid) {
+		sv_error(c, "job %lld belongs to uid %lld", (long long)*id,
+		    (long long)json_integer_value(json_object_get(o, "uid")));
+		json_decref(o);
+		return (NULL);
+	}
+	return (o);
+}
+
+/* One job of a jobs answer, written out as it comes. */
+static void
+sv_jobs_row(json_t *o, void *arg)
+{
+	struct client	*c = arg;
+	char		*p, *s;
+
+	p = sv_path(json_integer_value(json_object_get(o, "id")), "jd");
+	json_object_set_new(o, "jobdir", json_string(p));
+	free(p);
+	if ((s = json_dumps(o, JSON_COMPACT)) == NULL)
+		fatalx("out of memory");
+	if (c->out.len > c->out.off && c->out.data[c->out.len - 1] != '[')
+		buf_add(&c->out, ",", 1);
+	buf_add(&c->out, s, strlen(s));
+	free(s);
+}
+
+/*
+ * The jobs answer: {"jobs":[...],"ok":true,"v":1}, the rows written as
+ * the table gives them, never the whole list as one tree.
+ */
+static void
+sv_jobs(struct client *c, int all)
+{
+	static const char head[] = "{\"jobs\":[";
+	static const char tail[] = "],\"ok\":true,\"v\":1}\n";
+
+	buf_add(&c->out, head, sizeof head - 1);
+	(void)sdb_jobs(sv.db, all, sv_jobs_row, c);
+	buf_add(&c->out, tail, sizeof tail - 1);
+	sv_client_flush(c);
+}
+
+/*
+ * A field of a request, of a type (JSON_REAL: any number, JSON_TRUE: true
+ * or false); else answered, and NULL.
+ */
+static json_t *
+sv_field(struct client *c, json_t *req, const char *name, json_type type)
+{
+	static const struct {
+		json_type	 type;
+		const char	*what;
+	} types[] = {
+		{ JSON_OBJECT,	"an object" },
+		{ JSON_ARRAY,	"a list" },
+		{ JSON_STRING,	"a string" },
+		{ JSON_INTEGER,	"an integer" },
+		{ JSON_REAL,	"a number" },
+		{ JSON_TRUE,	"true or false" },
+	};
+	json_t		*v = json_object_get(req, name);
+	size_t		 i;
+	int		 ok;
+
+	if (type == JSON_REAL)
+		ok = json_is_number(v);
+	else if (type == JSON_TRUE)
+		ok = json_is_boolean(v);
+	else
+		ok = v != NULL && json_typeof(v) == type;
+	if (ok)
+		return (v);
+	for (i = 0; types[i].type != type; i++)
+		;
+	sv_error(c, "\"%s\" must be %s", name, types[i].what);
+	return (NULL);
+}
+
+/* Is every member of list a string (with an '=' when eq)? */
+static int
+sv_strings(json_t *list, int eq)
+{
+	json_t	*s;
+	size_t	 i;
+
+	json_array_foreach(list, i, s) {
+		if (!json_is_string(s) || (eq && strchr(json_string_value(s),
+		    '=') == NULL) || strlen(json_string_value(s)) !=
+		    json_string_length(s))
+			return (0);
+	}
+	return (1);
+}
+
+static void
+sv_submit(struct client *c, json_t *req)
+{
+	struct sjob	*j, **tail;
+	json_t		*prog, *name, *dir, *args, *cwd, *env, *parts, *inputs,
+			*in, *a;
+	char		*cause, *path;
+	size_t		 i;
+	int		 fd;
+
+	if ((prog = sv_field(c, req, "program", JSON_STRING)) == NULL ||
+	    (name = sv_field(c, req, "program_name", JSON_STRING)) == NULL ||
+	    (dir = sv_field(c, req, "program_dir", JSON_STRING)) == NULL ||
+	    (args = sv_field(c, req, "args", JSON_ARRAY)) == NULL ||
+	    (cwd = sv_field(c, req, "cwd", JSON_STRING)) == NULL ||
+	    (env = sv_field(c, req, "env", JSON_ARRAY)) == NULL ||
+	    (parts = sv_field(c, req, "partitions", JSON_INTEGER)) == NULL ||
+	    (inputs = sv_field(c, req, "inputs", JSON_ARRAY)) == NULL)
+		return;
+	if (json_string_value(dir)[0] != '/' || json_string_value(cwd)[0] !=
+	    '/' || strlen(json_string_value(dir)) != json_string_length(dir) ||
+	    strlen(json_string_value(cwd)) != json_string_length(cwd) ||
+	    strlen(json_string_value(name)) != json_string_length(name)) {
+		sv_error(c, "\"program_dir\" and \"cwd\" are absolute paths");
+		return;
+	}
+	if (json_integer_value(parts) < 0 || json_integer_value(parts) >
+	    PARTS_MAX) {
+		sv_error(c, "\"partitions\" is from 0 to %d", PARTS_MAX);
+		return;
+	}
+	if (!sv_strings(args, 0) || !sv_strings(env, 1)) {
+		sv_error(c, "\"args\" is a list of strings, \"env\" of "
+		    "NAME=VALUE strings");
+		return;
+	}
+	json_array_foreach(args, i, a) {
+		const char *s = json_string_value(a);
+
+		if (strncmp(s, "--job-dir", 9) == 0 || strcmp(s, "--keep") ==
+		    0 || strncmp(s, "--program-", 10) == 0) {
+			sv_error(c, "%s: the service sets that itself", s);
+			return;
+		}
+	}
+	json_array_foreach(inputs, i, in) {
+		if (!json_is_object(in) || !json_is_string(json_object_get(in,
+		    "path")) || !json_is_integer(json_object_get(in, "size")) ||
+		    !json_is_number(json_object_get(in, "mtime"))) {
+			sv_error(c, "\"inputs\" is a list of {\"path\", "
+			    "\"size\", \"mtime\"}");
+			return;
+		}
+	}
+	j = xcalloc(1, sizeof *j);
+	j->pidfd = -1;
+	j->uid = c->uid;
+	{
+		struct passwd *pw = getpwuid(c->uid);
+
+		j->gid = pw != NULL ? pw->pw_gid : (gid_t)c->uid;
+	}
+	j->program_name = xstrdup(json_string_value(name));
+	j->program_dir = xstrdup(json_string_value(dir));
+	j->cwd = xstrdup(json_string_value(cwd));
+	j->args = json_incref(args);
+	j->env = json_incref(env);
+	j->inputs = json_incref(inputs);
+	j->partitions = (unsigned int)json_integer_value(parts);
+	j->cores = j->partitions == 0 ? sv.cores : j->partitions;
+	if (j->cores > sv.cores)
+		j->cores = sv.cores;
+	if (sdb_insert(sv.db, j, json_string_value(prog), &cause) != 0) {
+		sv_error(c, "job table: %s", cause);
+		free(cause);
+		sjob_free(j);
+		return;
+	}
+	/* Its folder and its copy of the program, the owner's. */
+	path = sv_path(j->id, NULL);
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		log_warn("%s", path);
+	if (geteuid() == 0)
+		(void)chown(path, j->uid, j->gid);
+	free(path);
+	fd = sv_job_file(j, "program.json", O_TRUNC);
+	if (fd == -1 || write_all(fd, json_string_value(prog),
+	    json_string_length(prog)) != 0) {
+		j->state = SJ_FAILED;
+		(void)sdb_update(sv.db, j, wall_now(), EXIT_JOB_FAILED,
+		    "cannot keep a copy of the program", "failed", NULL);
+		sv_error(c, "cannot keep a copy of the program: %s",
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		sjob_free(j);
+		return;
+	}
+	close(fd);
+	for (tail = &sv.jobs; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = j;
+	log_info("job %lld: submitted by uid %ld: %s", (long long)j->id,
+	    (long)c->uid, j->program_name);
+	sv_ok(c, json_pack("{s:I}", "id", (json_int_t)j->id));
+	sv_schedule();
+}
+
+static void
+sv_cancel(struct client *c, json_t *req)
+{
+	struct sjob	*j;
+	json_t		*o;
+	int64_t		 id;
+	char		*reason;
+
+	if ((o = sv_owned(c, req, &id)) == NULL)
+		return;
+	json_decref(o);
+	if ((j = sv_active(id)) == NULL) {
+		sv_error(c, "job %lld has ended", (long long)id);
+		return;
+	}
+	if (j->canceling) {
+		sv_ok(c, json_pack("{s:o}", "job", sv_job_json(id)));
+		return;
+	}
+	xasprintf(&reason, "canceled by uid %ld", (long)c->uid);
+	j->canceling = 1;
+	if (j->pid > 0) {
+		/* Its run stops its workers and keeps its job directory. */
+		(void)kill(-j->pid, SIGTERM);
+		ev_timer_stop(sv.loop, &j->timer);
+		ev_timer_init(&j->timer, sv_cancel_kill_cb, SERVE_CANCEL_GRACE,
+		    0);
+		j->timer.data = j;
+		ev_timer_start(sv.loop, &j->timer);
+		(void)sdb_update(sv.db, j, wall_now(), -1, reason,
+		    "cancel", NULL);
+		log_info("job %lld: %s", (long long)id, reason);
+		/* Answered now; its waiters when its run is gone. */
+		sv_ok(c, json_pack("{s:o}", "job", sv_job_json(id)));
+	} else {
+		if (j->state == SJ_RUNNING) {
+			/* Between two attempts. */
+			ev_timer_stop(sv.loop, &j->timer);
+			sv.used -= j->cores;
+		}
+		j->state = SJ_CANCELED;
+		(void)sdb_update(sv.db, j, wall_now(), -1, reason, "canceled",
+		    NULL);
+		log_info("job %lld: %s", (long long)id, reason);
+		sv_ok(c, json_pack("{s:o}", "job", sv_job_json(id)));
+		sv_ended(j, -1, 0);
+	}
+	free(reason);
+}
+
+/* logs, output: the answer, then the file's bytes. */
+static void
+sv_send_file(struct client *c, json_t *req, const char *name)
+{
+	struct stat	 st;
+	json_t		*o;
+	int64_t		 id;
+	char		*path;
+	int		 fd;
+
+	if ((o = sv_owned(c, req, &id)) == NULL)
+		return;
+	json_decref(o);
+	path = sv_path(id, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd == -1 || fstat(fd, &st) != 0) {
+		if (fd != -1)
+			close(fd);
+		sv_ok(c, json_pack("{s:i}", "bytes", 0));
+		return;
+	}
+	sv_ok(c, json_pack("{s:I}", "bytes", (json_int_t)st.st_size));
+	if (c->sendfd != -1)
+		close(c->sendfd);
+	c->sendfd = fd;
+	c->sendleft = (uint64_t)st.st_size;
+	sv_client_flush(c);
+}
+
+static void
+sv_request(struct client *c, const char *line, size_t len)
+{
+	json_error_t	 je;
+	json_t		*req, *op, *v, *o;
+	const char	*name;
+	int64_t		 id;
+
+	/* No JSON text holds a NUL byte (jansson takes one after a number). */
+	if (memchr(line, '\0', len) != NULL) {
+		sv_error(c, "not JSON: a NUL byte at column %zu",
+		    (size_t)((const char *)memchr(line, '\0', len) - line) + 1);
+		return;
+	}
+	if ((req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je)) ==
+	    NULL) {
+		sv_error(c, "not JSON: column %d: %s", je.column, je.text);
+		return;
+	}
+	if (!json_is_object(req)) {
+		sv_error(c, "a request is a JSON object");
+		goto done;
+	}
+	v = json_object_get(req, "v");
+	if (!json_is_integer(v) || json_integer_value(v) != SERVE_PROTO) {
+		sv_error(c, "\"v\" must be %d, this service's protocol",
+		    SERVE_PROTO);
+		goto done;
+	}
+	if ((op = sv_field(c, req, "op", JSON_STRING)) == NULL)
+		goto done;
+	name = json_string_value(op);
+	log_debug("client pid %ld (uid %ld): %s", (long)c->pid, (long)c->uid,
+	    name);
+	if (strcmp(name, "submit") == 0)
+		sv_submit(c, req);
+	else if (strcmp(name, "jobs") == 0) {
+		v = json_object_get(req, "all");
+		if (v != NULL && !json_is_boolean(v))
+			sv_error(c, "\"all\" must be true or false");
+		else
+			sv_jobs(c, json_is_true(v));
+	} else if (strcmp(name, "status") == 0) {
+		v = json_object_get(req, "id");
+		if (!json_is_integer(v))
+			sv_error(c, "\"id\" is a job's number");
+		else if ((o = sv_job_json(json_integer_value(v))) == NULL)
+			sv_error(c, "no job %lld", (long long)
+			    json_integer_value(v));
+		else
+			sv_ok(c, json_pack("{s:o}", "job", o));
+	} else if (strcmp(name, "cancel") == 0)
+		sv_cancel(c, req);
+	else if (strcmp(name, "wait") == 0) {
+		if ((o = sv_owned(c, req, &id)) == NULL)
+			goto done;
+		if (sv_active(id) == NULL)
+			sv_ok(c, json_pack("{s:o}", "job", o));
+		else {
+			json_decref(o);
+			c->waiting = id;
+		}
+	} else if (strcmp(name, "logs") == 0)
+		sv_send_file(c, req, "log");
+	else if (strcmp(name, "output") == 0)
+		sv_send_file(c, req, "stdout");
+	else if (strcmp(name, "ping") == 0)
+		sv_ok(c, json_pack("{s:s, s:I}", "version", PACKAGE_VERSION,
+		    "pid", (json_int_t)getpid()));
+	else
+		sv_error(c, "unknown \"op\": %s", name);
+done:
+	json_decref(req);
+}
+
+/* --- Connections -------------------------------------------------------- */
+
+/*
+ * Done with a connection: its watchers stop now, and it is closed and
+ * freed before the loop waits again (sv_reap_cb), since callers up the
+ * stack may still hold it.
+ */
+static void
+sv_client_kill(struct client *c)
+{
+	c->broken = 1;
+	c->waiting = 0;
+	ev_io_stop(sv.loop, &c->rw);
+	ev_io_stop(sv.loop, &c->ww);
+}
+
+static void
+sv_reap_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct client	**p, *c;
+
+	(void)loop;
+	(void)w;
+	(void)revents;
+	for (p = &sv.clients; (c = *p) != NULL;) {
+		if (!c->broken) {
+			p = &c->next;
+			continue;
+		}
+		*p = c->next;
+		close(c->fd);
+		if (c->sendfd != -1)
+			close(c->sendfd);
+		buf_free(&c->in);
+		buf_free(&c->out);
+		free(c);
+		sv.nclients--;
+	}
+}
+
+/* Write what is pending; read the file being sent as room allows. */
+static void
+sv_client_flush(struct client *c)
+{
+	ssize_t	 n;
+	size_t	 want;
+	char	*p;
+
+	if (c->broken)
+		return;
+	for (;;) {
+		if (c->out.len - c->out.off == 0 && c->sendfd != -1) {
+			if (c->sendleft == 0) {
+				close(c->sendfd);
+				c->sendfd = -1;
+				break;
+			}
+			want = c->sendleft < 65536 ? (size_t)c->sendleft :
+			    65536;
+			p = buf_reserve(&c->out, want);
+			n = read(c->sendfd, p, want);
+			if (n <= 0) {
+				/* Shorter than it was: fill with nothing
+				 * more; the client counted on the size. */
+				memset(p, 0, want);
+				n = (ssize_t)want;
+			}
+			c->out.len += (size_t)n;
+			c->sendleft -= (uint64_t)n;
+		}
+		if (c->out.len - c->out.off == 0)
+			break;
+		n = write(c->fd, c->out.data + c->out.off, c->out.len -
+		    c->out.off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			sv_client_kill(c);
+			return;
+		}
+		buf_drain(&c->out, (size_t)n);
+	}
+	if (c->out.len - c->out.off > 0 || c->sendfd != -1)
+		ev_io_start(sv.loop, &c->ww);
+	else {
+		ev_io_stop(sv.loop, &c->ww);
+		if (c->closing) {
+			sv_client_kill(c);
+			return;
+		}
+	}
+	/* Too much pending: read no more requests until it is sent. */
+	if (c->out.len - c->out.off > SERVE_OUT_HIGH || c->closing)
+		ev_io_stop(sv.loop, &c->rw);
+	else
+		ev_io_start(sv.loop, &c->rw);
+}
+
+static void
+sv_client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	sv_client_flush(w->data);
+}
+
+static void
+sv_client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct client	*c = w->data;
+	char		*p, *nl;
+	ssize_t		 n;
+	size_t		 len;
+
+	(void)loop;
+	(void)revents;
+	p = buf_reserve(&c->in, 65536);
+	n = read(c->fd, p, 65536);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		sv_client_kill(c);
+		return;
+	}
+	c->in.len += (size_t)n;
+	/* The rest of a line too long: dropped up to its end, so that its
+	 * sender reads the answer; then the connection closes. */
+	if (c->skipping > 0) {
+		nl = memchr(c->in.data + c->in.off, '\n', c->in.len -
+		    c->in.off);
+		c->skipping += (uint64_t)n;
+		buf_drain(&c->in, c->in.len - c->in.off);
+		if (nl != NULL || c->skipping > 64 * (uint64_t)SERVE_LINE_MAX) {
+			c->closing = 1;
+			sv_client_flush(c);
+		}
+		return;
+	}
+	/* Each line a request. */
+	while (!c->closing && !c->broken && (nl = memchr(c->in.data +
+	    c->in.off, '\n', c->in.len - c->in.off)) != NULL) {
+		p = c->in.data + c->in.off;
+		len = (size_t)(nl - p);
+		buf_drain(&c->in, len + 1);
+		if (len > SERVE_LINE_MAX) {
+			sv_error(c, "a request is at most %d bytes",
+			    SERVE_LINE_MAX);
+			c->closing = 1;
+		} else if (len > 0)
+			sv_request(c, p, len);
+	}
+	if (!c->closing && !c->broken && c->in.len - c->in.off >
+	    SERVE_LINE_MAX) {
+		sv_error(c, "a request is at most %d bytes", SERVE_LINE_MAX);
+		c->skipping = c->in.len - c->in.off;
+		buf_drain(&c->in, c->in.len - c->in.off);
+		return;
+	}
+	if (c->closing)
+		sv_client_flush(c);
+}
+
+static void
+sv_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct client	*c;
+	struct ucred	 cred;
+	socklen_t	 len = sizeof cred;
+	int		 fd;
+
+	(void)loop;
+	(void)w;
+	(void)revents;
+	fd = accept4(sv.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd == -1) {
+		if (errno != EAGAIN && errno != EINTR && errno !=
+		    ECONNABORTED)
+			log_warn("accept");
+		return;
+	}
+	if (sv.nclients >= SERVE_CLIENTS || getsockopt(fd, SOL_SOCKET,
+	    SO_PEERCRED, &cred, &len) != 0) {
+		close(fd);
+		return;
+	}
+	c = xcalloc(1, sizeof *c);
+	c->fd = fd;
+	c->uid = cred.uid;
+	c->pid = cred.pid;
+	c->sendfd = -1;
+	ev_io_init(&c->rw, sv_client_read_cb, fd, EV_READ);
+	ev_io_init(&c->ww, sv_client_write_cb, fd, EV_WRITE);
+	c->rw.data = c->ww.data = c;
+	ev_io_start(sv.loop, &c->rw);
+	c->next = sv.clients;
+	sv.clients = c;
+	sv.nclients++;
+}
+
+/* --- Start and stop ------------------------------------------------------ */
+
+/*
+ * The default state folder and socket, for the service and its clients
+ * alike (forkflow-serve(8)).
+ */
+char *
+serve_default_statedir(void)
+{
+	const char	*e;
+	char		*p;
+
+	if ((e = getenv("FORKFLOW_STATE_DIR")) != NULL && *e != '\0')
+		return (xstrdup(e));
+	if (geteuid() == 0)
+		return (xstrdup("/var/lib/forkflow"));
+	if ((e = getenv("XDG_STATE_HOME")) != NULL && *e == '/')
+		xasprintf(&p, "%s/forkflow", e);
+	else {
+		e = getenv("HOME");
+		if (e == NULL || *e == '\0') {
+			struct passwd *pw = getpwuid(geteuid());
+
+			e = pw != NULL ? pw->pw_dir : "/tmp";
+		}
+		xasprintf(&p, "%s/.local/state/forkflow", e);
+	}
+	return (p);
+}
+
+char *
+serve_default_socket(void)
+{
+	const char	*e;
+	char		*p, *dir;
+
+	if ((e = getenv("FORKFLOW_SOCKET")) != NULL && *e != '\0')
+		return (xstrdup(e));
+	if (geteuid() == 0)
+		return (xstrdup("/run/forkflow.sock"));
+	if ((e = getenv("XDG_RUNTIME_DIR")) != NULL && *e == '/') {
+		xasprintf(&p, "%s/forkflow.sock", e);
+		return (p);
+	}
+	dir = serve_default_statedir();
+	xasprintf(&p, "%s/forkflow.sock", dir);
+	free(dir);
+	return (p);
+}
+
+/* The address of the socket at path; a path too long for one exits. */
+void
+serve_sockaddr(const char *path, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof *sun);
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun->sun_path)
+		errx(EXIT_USAGE, "%s: a socket's path is at most %zu bytes",
+		    path, sizeof sun->sun_path - 1);
+	memcpy(sun->sun_path, path, strlen(path) + 1);
+}
+
+static int
+sv_mkdirs(const char *path, mode_t mode)
+{
+	char	*p, *s;
+
+	p = xstrdup(path);
+	for (s = p + 1; *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) != 0 && errno != EEXIST) {
+			free(p);
+			return (-1);
+		}
+		*s = '/';
+	}
+	free(p);
+	return (mkdir(path, mode) != 0 && errno != EEXIST ? -1 : 0);
+}
+
+/* Listen on the socket at path (mode 0600, or 0660 for group gid). */
+static void
+sv_listen(const char *path, gid_t gid, int group)
+{
+	struct sockaddr_un	 sun;
+	const char		*e;
+	int			 fd;
+
+	e = getenv("LISTEN_PID");
+	if (e != NULL && strtol(e, NULL, 10) == (long)getpid() &&
+	    (e = getenv("LISTEN_FDS")) != NULL && strtol(e, NULL, 10) >= 1) {
+		/* systemd's socket, as descriptor 3. */
+		sv.lfd = 3;
+		sv.activated = 1;
+		(void)fcntl(3, F_SETFD, FD_CLOEXEC);
+		(void)fcntl(3, F_SETFL, fcntl(3, F_GETFL) | O_NONBLOCK);
+		unsetenv("LISTEN_PID");
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_FDNAMES");
+		return;
+	}
+	serve_sockaddr(path, &sun);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		err(EXIT_JOB_FAILED, "socket");
+	/* A socket nobody answers on is a dead service's. */
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0)
+		errx(EXIT_USAGE, "%s: another service listens there", path);
+	close(fd);
+	(void)unlink(path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1)
+		err(EXIT_JOB_FAILED, "socket");
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0)
+		err(EXIT_JOB_FAILED, "%s", path);
+	if (chmod(path, group ? 0660 : 0600) != 0 || (group && chown(path,
+	    (uid_t)-1, gid) != 0))
+		err(EXIT_JOB_FAILED, "%s", path);
+	if (listen(fd, 128) != 0)
+		err(EXIT_JOB_FAILED, "listen");
+	sv.lfd = fd;
+}
+
+/*
+ * The jobs the table has as not ended: queued ones wait their turn; a
+ * running one whose run lives is adopted; one whose run is gone (after a
+ * grace for a run that had no lock yet) is resumed from its journal.
+ */
+static void
+sv_recover_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sjob	*j;
+	pid_t		 pid;
+
+	(void)loop;
+	(void)revents;
+	free(w);
+again:
+	for (j = sv.jobs; j != NULL; j = j->next) {
+		if (j->state != SJ_RUNNING || j->pid != 0 ||
+		    ev_is_active(&j->timer))
+			continue;
+		if ((pid = sv_lock_pid(j)) != 0 && sv_run_alive(j, pid)) {
+			sv_adopt(j, pid);
+			continue;
+		}
+		/* It ended while no service watched: as its job says.  That
+		 * may free it, or others: the list is walked again. */
+		sv_ended(j, 0, 0);
+		goto again;
+	}
+	sv.recovering = 0;
+	sv_schedule();
+}
+
+static void
+sv_recover(void)
+{
+	struct sjob	*j;
+	ev_timer	*t;
+	pid_t		 pid;
+
+	sv.recovering = 1;
+	if (sdb_load_active(sv.db, &sv.jobs) < 0)
+		fatalx("job table: %s", sqlite3_errmsg(sv.db));
+	for (j = sv.jobs; j != NULL; j = j->next) {
+		if (j->state != SJ_RUNNING)
+			continue;
+		pid = j->pid;
+		j->pid = 0;
+		if (sv_run_alive(j, pid) || ((pid = sv_lock_pid(j)) != 0 &&
+		    sv_run_alive(j, pid)))
+			sv_adopt(j, pid);
+	}
+	/* The rest, and the queue, after the grace. */
+	t = xcalloc(1, sizeof *t);
+	ev_timer_init(t, sv_recover_cb, SERVE_GRACE, 0);
+	ev_timer_start(sv.loop, t);
+}
+
+static void
+sv_stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)revents;
+	log_info("stopping on signal %d; the runs go on", w->signum);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static const struct option serve_opts[] = {
+	{ "socket",	required_argument,	NULL, 's' },
+	{ "state-dir",	required_argument,	NULL, 'd' },
+	{ "cores",	required_argument,	NULL, 'c' },
+	{ "group",	required_argument,	NULL, 'g' },
+	{ "log-file",	required_argument,	NULL, 'l' },
+	{ "verbose",	no_argument,		NULL, 'v' },
+	{ "help",	no_argument,		NULL, 'h' },
+	{ NULL,		0,			NULL, 0 }
+};
+
+/* forkflow serve */
+int
+cmd_serve(int argc, char **argv)
+{
+	struct group	*gr;
+	char		*cause, *path, self[PATH_MAX], line[32];
+	const char	*logfile = NULL, *group = NULL;
+	gid_t		 gid = 0;
+	ssize_t		 n;
+	long		 ncpu;
+	int		 ch, verbose = 0;
+
+	optind = 1;
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	sv.cores = ncpu > 0 ? (unsigned int)ncpu : 1;
+	while ((ch = getopt_long(argc, argv, "v", serve_opts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			free(sv.sockpath);
+			sv.sockpath = xstrdup(optarg);
+			break;
+		case 'd':
+			free(sv.statedir);
+			sv.statedir = xstrdup(optarg);
+			break;
+		case 'c':
+			sv.cores = cmd_parse_count(optarg, "--cores", 4096);
+			break;
+		case 'g':
+			group = optarg;
+			break;
+		case 'l':
+			logfile = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			cmd_usage(cmd_serve_synopsis, cmd_serve_help, 0);
+		default:
+			cmd_usage(cmd_serve_synopsis, NULL, EXIT_USAGE);
+		}
+	}
+	cmd_operands(argc, argv, optind, 0, NULL, cmd_serve_synopsis);
+	log_init(verbose + 1, "forkflow serve");
+	if (logfile != NULL && log_open_file(logfile) != 0)
+		err(EXIT_USAGE, "%s", logfile);
+	if (group != NULL) {
+		if ((gr = getgrnam(group)) == NULL)
+			errx(EXIT_USAGE, "--group %s: no such group", group);
+		gid = gr->gr_gid;
+	}
+	if (sv.statedir == NULL)
+		sv.statedir = serve_default_statedir();
+	if (sv.sockpath == NULL)
+		sv.sockpath = serve_default_socket();
+	if ((n = readlink("/proc/self/exe", self, sizeof self - 1)) <= 0)
+		err(EXIT_JOB_FAILED, "/proc/self/exe");
+	self[n] = '\0';
+	sv.self = xstrdup(self);
+
+	/* One service per state folder. */
+	if (sv_mkdirs(sv.statedir, geteuid() == 0 ? 0755 : 0700) != 0)
+		err(EXIT_USAGE, "%s", sv.statedir);
+	xasprintf(&path, "%s/jobs", sv.statedir);
+	if (mkdir(path, 0755) != 0 && errno != EEXIST)
+		err(EXIT_USAGE, "%s", path);
+	free(path);
+	xasprintf(&path, "%s/serve.lock", sv.statedir);
+	sv.lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (sv.lockfd == -1)
+		err(EXIT_USAGE, "%s", path);
+	if (flock(sv.lockfd, LOCK_EX | LOCK_NB) != 0) {
+		n = pread(sv.lockfd, line, sizeof line - 1, 0);
+		line[n > 0 ? n : 0] = '\0';
+		errx(EXIT_USAGE, "%s is in use by another forkflow serve (pid "
+		    "%ld)", sv.statedir, strtol(line, NULL, 10));
+	}
+	n = snprintf(line, sizeof line, "%ld\n", (long)getpid());
+	if (ftruncate(sv.lockfd, 0) != 0 || pwrite(sv.lockfd, line, (size_t)n,
+	    0) != n)
+		err(EXIT_JOB_FAILED, "%s", path);
+	free(path);
+	xasprintf(&path, "%s/jobs.db", sv.statedir);
+	if ((sv.db = sdb_open(path, &cause)) == NULL)
+		errx(EXIT_JOB_FAILED, "%s", cause);
+	free(path);
+	sv_listen(sv.sockpath, gid, group != NULL);
+
+	sv.loop = ev_default_loop(EVFLAG_AUTO);
+	ev_io_init(&sv.acceptw, sv_accept_cb, sv.lfd, EV_READ);
+	ev_io_start(sv.loop, &sv.acceptw);
+	ev_signal_init(&sv.sigterm, sv_stop_cb, SIGTERM);
+	ev_signal_start(sv.loop, &sv.sigterm);
+	ev_signal_init(&sv.sigint, sv_stop_cb, SIGINT);
+	ev_signal_start(sv.loop, &sv.sigint);
+	ev_prepare_init(&sv.reapw, sv_reap_cb);
+	ev_prepare_start(sv.loop, &sv.reapw);
+	ev_timer_init(&sv.tick, sv_tick_cb, 5, 5);
+	ev_timer_start(sv.loop, &sv.tick);
+	log_info("listening on %s, %u cores, state in %s (pid %ld)",
+	    sv.activated ? "systemd's socket" : sv.sockpath, sv.cores,
+	    sv.statedir, (long)getpid());
+	sv_recover();
+	ev_run(sv.loop, 0);
+
+	/* The runs go on, in sessions of their own: the next start adopts
+	 * them. */
+	close(sv.lfd);
+	if (!sv.activated)
+		(void)unlink(sv.sockpath);
+	sdb_close(sv.db);
+	return (0);
+}
