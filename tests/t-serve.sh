@@ -534,6 +534,12 @@ else
 		cp c1/a.csv u/in.csv
 		cp "$SRCDIR/tests/serve-malformed.py" u/req.py
 		chmod 644 u/*
+		# The build may be in a folder only root reaches (CI's is
+		# mktemp's): the user's commands, and the runs of the user's
+		# jobs (the service runs its own binary), use a copy.
+		cp "$FORKFLOW" u/forkflow
+		chmod 755 u/forkflow
+		FORKFLOW=$T/u/forkflow
 	else
 		root_why="no user $tuser: $(cat useradd.err)"
 	fi
