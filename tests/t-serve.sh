@@ -23,6 +23,10 @@
 # - 1,000 malformed requests and more (tests/serve-malformed.py): each
 #   answered with "ok": false, the service still up, the same pid, a
 #   normal job still right;
+# - a run killed is tried again and resumes (2 attempts, the same bytes);
+#   a division by zero is tried once; an input changed while its job was
+#   queued fails it with exit 2 naming the file; watch prints a block per
+#   --interval when not on a terminal;
 # - SIGTERM: the service exits 0, and no process of any job is left.
 #
 # FORKFLOW_SERVE_SEED repeats the random choices.
@@ -30,7 +34,7 @@
 # shellcheck source=tests/lib.sh
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
-plan 56
+plan 60
 
 cd "$T" || bail_out "cannot cd to $T"
 seed=${FORKFLOW_SERVE_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
@@ -782,6 +786,86 @@ else
 	diag_file sw.err
 fi
 lap "malformed requests"
+
+# --- Retries, failures that are not retried, changed inputs, watch --------
+
+# A run killed (its supervisor, SIGKILL) is tried again, and the attempt
+# resumes from the job directory: 2 attempts, the same bytes.
+st=0
+idr=$(tmo 30 "$FORKFLOW" submit --socket "$S" heavy.json -i s.csv -p 2 \
+    2>rsub.err) || st=$?
+wait_for 20 is_state "$S" "$idr" running
+rpid=$(jget "$T/st.json" pid)
+sleep 0.3
+[ -n "$rpid" ] && [ "$rpid" != null ] && kill -KILL "$rpid" 2>/dev/null
+st=0
+tmo 60 "$FORKFLOW" wait --socket "$S" "$idr" >retry.out 2>retry.err || st=$?
+"$FORKFLOW" status --socket "$S" --json "$idr" >st.json 2>/dev/null
+att=$(jget st.json attempts)
+if [ "$st" = 0 ] && [ "$att" = 2 ] &&
+    cmp -s "$(want_of s.csv 2 heavy.json)" retry.out; then
+	ok "a run killed is tried again: 2 attempts, forkflow run's bytes"
+else
+	not_ok "a run killed is tried again: 2 attempts, forkflow run's bytes"
+	diag "run pid $rpid, wait exit $st, attempts $att"
+	diag_file retry.err
+fi
+
+# A record that a function rejects fails every attempt alike: one only.
+echo '{"operations": [{"operator": "map", "expr": "v / (v - v)"}]}' \
+    >div.json
+st=0
+tmo 30 "$FORKFLOW" submit --socket "$S" --wait div.json -i c1/a.csv \
+    >div.out 2>div.err || st=$?
+idd=$(sed -n 's/^forkflow: job \([0-9]*\) failed.*/\1/p' div.err)
+"$FORKFLOW" status --socket "$S" --json "${idd:-0}" >st.json 2>/dev/null
+att=$(jget st.json attempts)
+if [ "$st" = 1 ] && [ "$att" = 1 ] && grep -q "division by zero" div.err; then
+	ok "a run-time error no attempt mends: exit 1, one attempt, the reason"
+else
+	not_ok "a run-time error no attempt mends: exit 1, one attempt, the reason"
+	diag "exit $st, attempts $att"
+	diag_file div.err
+fi
+
+# An input changed between submission and start fails the job at once.
+# The cores are taken by a slow job, so that the second one waits.
+cp c1/b.csv chg.csv
+ids=$(tmo 30 "$FORKFLOW" submit --socket "$S" heavy.json -i s.csv -p 2 \
+    2>>rsub.err)
+wait_for 20 is_state "$S" "$ids" running
+idc=$(tmo 30 "$FORKFLOW" submit --socket "$S" prog.json -i chg.csv -p 2 \
+    2>>rsub.err)
+qs=$(state "$S" "$idc")
+echo "1,1" >>chg.csv
+st=0
+tmo 60 "$FORKFLOW" wait --socket "$S" "$idc" >chg.out 2>chg.err || st=$?
+if [ "$qs" = queued ] && [ "$st" = 2 ] &&
+    grep -q "chg.csv: changed since the job was submitted" chg.err; then
+	ok "an input changed while the job was queued: exit 2, naming it"
+else
+	not_ok "an input changed while the job was queued: exit 2, naming it"
+	diag "state when changed: $qs; exit $st"
+	diag_file chg.err
+fi
+
+# watch, not on a terminal: a block with the time and the table, again
+# after --interval.
+tmo 5 "$FORKFLOW" watch --socket "$S" --interval 1 >watch.out 2>&1 &
+wpid=$!
+sleep 2.5
+kill "$wpid" 2>/dev/null
+wait "$wpid" 2>/dev/null
+nb=$(grep -c '^forkflow watch: ' watch.out)
+if [ "$nb" -ge 2 ] && grep -q "^ *$ids  " watch.out &&
+    grep -q '^ *ID  STATE' watch.out; then
+	ok "watch: a block every --interval ($nb), with the table of jobs"
+else
+	not_ok "watch: a block every --interval ($nb), with the table of jobs"
+	diag_file watch.out
+fi
+tmo 60 "$FORKFLOW" wait --socket "$S" "$ids" >/dev/null 2>&1
+lap "retries, failures, changed inputs, watch"
 
 # --- The end ---------------------------------------------------------------
 
