@@ -790,24 +790,29 @@ lap "malformed requests"
 # --- Retries, failures that are not retried, changed inputs, watch --------
 
 # A run killed (its supervisor, SIGKILL) is tried again, and the attempt
-# resumes from the job directory: 2 attempts, the same bytes.
+# resumes from the job directory: 2 attempts, the same bytes.  The job
+# (three times s.csv, one partition) lasts long enough to be killed as
+# soon as it runs.
+cat s.csv s.csv s.csv >s3.csv
+want_of s3.csv 1 heavy.json >/dev/null
 st=0
-idr=$(tmo 30 "$FORKFLOW" submit --socket "$S" heavy.json -i s.csv -p 2 \
+idr=$(tmo 30 "$FORKFLOW" submit --socket "$S" heavy.json -i s3.csv -p 1 \
     2>rsub.err) || st=$?
 wait_for 20 is_state "$S" "$idr" running
 rpid=$(jget "$T/st.json" pid)
-sleep 0.3
-[ -n "$rpid" ] && [ "$rpid" != null ] && kill -KILL "$rpid" 2>/dev/null
+kst=1
+[ -n "$rpid" ] && [ "$rpid" != null ] && kill -KILL "$rpid" 2>/dev/null &&
+    kst=0
 st=0
 tmo 60 "$FORKFLOW" wait --socket "$S" "$idr" >retry.out 2>retry.err || st=$?
 "$FORKFLOW" status --socket "$S" --json "$idr" >st.json 2>/dev/null
 att=$(jget st.json attempts)
-if [ "$st" = 0 ] && [ "$att" = 2 ] &&
-    cmp -s "$(want_of s.csv 2 heavy.json)" retry.out; then
+if [ "$kst" = 0 ] && [ "$st" = 0 ] && [ "$att" = 2 ] &&
+    cmp -s "$(want_of s3.csv 1 heavy.json)" retry.out; then
 	ok "a run killed is tried again: 2 attempts, forkflow run's bytes"
 else
 	not_ok "a run killed is tried again: 2 attempts, forkflow run's bytes"
-	diag "run pid $rpid, wait exit $st, attempts $att"
+	diag "run pid $rpid (kill: $kst), wait exit $st, attempts $att"
 	diag_file retry.err
 fi
 
@@ -831,7 +836,7 @@ fi
 # An input changed between submission and start fails the job at once.
 # The cores are taken by a slow job, so that the second one waits.
 cp c1/b.csv chg.csv
-ids=$(tmo 30 "$FORKFLOW" submit --socket "$S" heavy.json -i s.csv -p 2 \
+ids=$(tmo 30 "$FORKFLOW" submit --socket "$S" heavy.json -i s3.csv -p 2 \
     2>>rsub.err)
 wait_for 20 is_state "$S" "$ids" running
 idc=$(tmo 30 "$FORKFLOW" submit --socket "$S" prog.json -i chg.csv -p 2 \
