@@ -50,7 +50,6 @@ struct sjob {
 	int		 attempts;
 	double		 started;
 	pid_t		 pid;		/* its forkflow run, or 0 */
-	int		 adopted;	/* not our child: pidfd or polled */
 	int		 pidfd;
 	int		 canceling;
 	int		 loaded;	/* from the table at the start */

@@ -97,7 +97,7 @@ static struct {
 	ev_signal	 sigint;
 	ev_prepare	 reapw;
 	ev_timer	 tick;
-	int		 recovering;	/* the queue waits until it is done */
+	int		 recovering;	/* the table's jobs wait out the grace */
 	struct sjob	*jobs;		/* not ended, oldest first */
 	struct client	*clients;
 	unsigned int	 nclients;
@@ -371,7 +371,6 @@ static void
 sv_adopt(struct sjob *j, pid_t pid)
 {
 	j->pid = pid;
-	j->adopted = 1;
 	j->state = SJ_RUNNING;
 	sv.used += j->cores;
 #ifdef SYS_pidfd_open
@@ -575,7 +574,6 @@ sv_start(struct sjob *j)
 	close(out);
 	close(logfd);
 	j->pid = pid;
-	j->adopted = 0;
 	j->state = SJ_RUNNING;
 	j->attempts++;
 	if (j->started == 0)
