@@ -18,7 +18,7 @@
 #include "forkflow.h"
 #include "serve-int.h"
 
-#define SDB_VERSION	1	/* PRAGMA user_version of the schema */
+#define SDB_VERSION	2	/* PRAGMA user_version of the schema */
 
 static const char *const sdb_schema =
 	"CREATE TABLE IF NOT EXISTS jobs ("
@@ -31,7 +31,7 @@ static const char *const sdb_schema =
 	" state TEXT NOT NULL,"
 	" attempts INTEGER NOT NULL DEFAULT 0, submitted REAL NOT NULL,"
 	" started REAL, ended REAL, exit_status INTEGER, reason TEXT,"
-	" pid INTEGER);"
+	" pid INTEGER, pid_start INTEGER);"
 	"CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);"
 	"CREATE TABLE IF NOT EXISTS events ("
 	" id INTEGER PRIMARY KEY, job INTEGER NOT NULL REFERENCES jobs(id),"
@@ -105,9 +105,12 @@ sdb_open(const char *path, char **cause)
 		    "knows %d", path, version, SDB_VERSION);
 		goto fail;
 	}
+	/* Version 2 knows a run by its pid and its start time. */
 	if (sdb_exec(db, "BEGIN IMMEDIATE", cause) != 0 ||
+	    (version == 1 && sdb_exec(db, "ALTER TABLE jobs ADD COLUMN "
+	    "pid_start INTEGER", cause) != 0) ||
 	    sdb_exec(db, sdb_schema, cause) != 0 ||
-	    sdb_exec(db, "PRAGMA user_version = 1; COMMIT", cause) != 0)
+	    sdb_exec(db, "PRAGMA user_version = 2; COMMIT", cause) != 0)
 		goto fail;
 	return (db);
 fail:
@@ -229,7 +232,8 @@ sdb_update(sqlite3 *db, const struct sjob *j, double now, int status,
 		return (-1);
 	if (sqlite3_prepare_v2(db, "UPDATE jobs SET state = ?, attempts = ?, "
 	    "pid = ?, started = ?, ended = ?, exit_status = ?, reason = "
-	    "coalesce(?, reason) WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+	    "coalesce(?, reason), pid_start = ? WHERE id = ?", -1, &st,
+	    NULL) != SQLITE_OK)
 		goto fail;
 	sdb_bind_text(st, 1, sdb_states[j->state]);
 	sqlite3_bind_int(st, 2, j->attempts);
@@ -250,7 +254,11 @@ sdb_update(sqlite3 *db, const struct sjob *j, double now, int status,
 	else
 		sqlite3_bind_null(st, 6);
 	sdb_bind_text(st, 7, reason);
-	sqlite3_bind_int64(st, 8, j->id);
+	if (j->pid > 0)
+		sqlite3_bind_int64(st, 8, (sqlite3_int64)j->pid_start);
+	else
+		sqlite3_bind_null(st, 8);
+	sqlite3_bind_int64(st, 9, j->id);
 	r = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (r != SQLITE_DONE || sdb_event(db, j->id, now, event, detail) != 0)
@@ -290,7 +298,7 @@ sdb_load_active(sqlite3 *db, struct sjob **list)
 	if (sqlite3_prepare_v2(db, "SELECT id, uid, gid, program_name, "
 	    "program_dir, cwd, args, env, inputs, cores, state, attempts, "
 	    "started, pid, EXISTS (SELECT 1 FROM events WHERE job = jobs.id "
-	    "AND event = 'cancel') FROM jobs WHERE state IN ('queued', "
+	    "AND event = 'cancel'), pid_start FROM jobs WHERE state IN ('queued', "
 	    "'running') ORDER BY id", -1, &st, NULL) != SQLITE_OK)
 		return (-1);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -316,7 +324,7 @@ sdb_load_active(sqlite3 *db, struct sjob **list)
 		/* A cancel its run had not yet answered when the service
 		 * stopped. */
 		j->canceling = sqlite3_column_int(st, 14);
-		j->loaded = 1;
+		j->pid_start = (uint64_t)sqlite3_column_int64(st, 15);
 		*tail = j;
 		tail = &j->next;
 		n++;

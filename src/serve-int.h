@@ -50,9 +50,9 @@ struct sjob {
 	int		 attempts;
 	double		 started;
 	pid_t		 pid;		/* its forkflow run, or 0 */
+	uint64_t	 pid_start;	/* and its start, in clock ticks */
 	int		 pidfd;
 	int		 canceling;
-	int		 loaded;	/* from the table at the start */
 	ev_child	 child;
 	ev_io		 pidw;
 	ev_timer	 timer;		/* backoff, poll, or cancel's grace */

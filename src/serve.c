@@ -40,7 +40,6 @@
 
 #define SERVE_CLIENTS	1024		/* connections at once */
 #define SERVE_OUT_HIGH	(4 << 20)	/* stop reading past this pending */
-#define SERVE_GRACE	2.0		/* a run may not have its lock yet */
 
 const char cmd_serve_synopsis[] =
 "forkflow serve [--socket path] [--state-dir dir] [--cores n] [--group group]\n"
@@ -61,6 +60,8 @@ static const char cmd_serve_help[] =
 "      --group GROUP    let GROUP's members connect (socket mode 0660)\n"
 "      --log-file FILE  append the service's log there too\n"
 "  -v                   log each request and each change of a job\n"
+"      --inject-kill fork|said\n"
+"                       for tests: SIGKILL itself as the first run starts\n"
 "\n"
 "See forkflow-serve(8).\n";
 
@@ -92,12 +93,17 @@ static struct {
 	unsigned int	 used;
 	int		 lfd;
 	int		 lockfd;
+	int		 recovering;	/* the table's runs being looked at */
+	enum {
+		SV_KILL_NONE,
+		SV_KILL_FORK,		/* after a run's fork */
+		SV_KILL_SAID,		/* after the table has its start */
+	}		 inject;	/* --inject-kill: SIGKILL there */
 	ev_io		 acceptw;
 	ev_signal	 sigterm;
 	ev_signal	 sigint;
 	ev_prepare	 reapw;
 	ev_timer	 tick;
-	int		 recovering;	/* the table's jobs wait out the grace */
 	struct sjob	*jobs;		/* not ended, oldest first */
 	struct client	*clients;
 	unsigned int	 nclients;
@@ -300,45 +306,63 @@ sv_run_kept(int64_t id)
 	return (kept);
 }
 
-/* Is pid the forkflow run of job j, alive? */
+/* The start of process pid, in clock ticks after the boot, or 0. */
+static uint64_t
+sv_proc_start(pid_t pid)
+{
+	char			*path, *stat, *p;
+	size_t			 len;
+	unsigned long long	 t = 0;
+	int			 field;
+
+	xasprintf(&path, "/proc/%ld/stat", (long)pid);
+	stat = read_file(path, &len);
+	free(path);
+	if (stat == NULL)
+		return (0);
+	/* Field 22; the name, field 2, ends at the last ')'. */
+	if ((p = strrchr(stat, ')')) != NULL) {
+		for (field = 2; field < 22 && p != NULL; field++)
+			p = strchr(p + 1, ' ');
+		if (p != NULL)
+			t = strtoull(p + 1, NULL, 10);
+	}
+	free(stat);
+	return (t);
+}
+
+/*
+ * Is j's run alive?  The pid and its start time name one process; its
+ * command line is the run, or, before its exec, this service's child.
+ */
 static int
-sv_run_alive(const struct sjob *j, pid_t pid)
+sv_run_alive(const struct sjob *j)
 {
 	char	*path, *cmd, *jd;
-	size_t	 len, i;
+	size_t	 len, i, word;
 	int	 yes;
 
-	if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM))
+	if (j->pid <= 0 || (kill(j->pid, 0) != 0 && errno != EPERM) ||
+	    sv_proc_start(j->pid) != j->pid_start)
 		return (0);
-	xasprintf(&path, "/proc/%ld/cmdline", (long)pid);
+	xasprintf(&path, "/proc/%ld/cmdline", (long)j->pid);
 	cmd = read_file(path, &len);
 	free(path);
 	if (cmd == NULL)
 		return (0);
-	for (i = 0; i + 1 < len; i++)
-		if (cmd[i] == '\0')
+	word = len;
+	for (i = 0; i + 1 < len; i++) {
+		if (cmd[i] == '\0') {
 			cmd[i] = ' ';
+			if (word == len)
+				word = i + 1;
+		}
+	}
 	jd = sv_path(j->id, "jd");
-	yes = strstr(cmd, jd) != NULL;
+	yes = strstr(cmd, jd) != NULL || strncmp(cmd + word, "serve", 6) == 0;
 	free(jd);
 	free(cmd);
 	return (yes);
-}
-
-/* The pid in a job directory's lock, or 0. */
-static pid_t
-sv_lock_pid(const struct sjob *j)
-{
-	char	*path, *s;
-	size_t	 len;
-	long	 pid;
-
-	path = sv_path(j->id, "jd/lock");
-	s = read_file(path, &len);
-	free(path);
-	pid = s != NULL ? strtol(s, NULL, 10) : 0;
-	free(s);
-	return (pid > 0 && pid < INT_MAX ? (pid_t)pid : 0);
 }
 
 static void
@@ -357,7 +381,7 @@ sv_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct sjob	*j = w->data;
 
 	(void)revents;
-	if (!sv_run_alive(j, j->pid)) {
+	if (!sv_run_alive(j)) {
 		ev_timer_stop(loop, w);
 		sv_ended(j, 0, 0);
 	}
@@ -368,13 +392,14 @@ sv_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
  * (polled where the kernel has none).
  */
 static void
-sv_adopt(struct sjob *j, pid_t pid)
+sv_adopt(struct sjob *j)
 {
-	j->pid = pid;
+	char	detail[64];
+
 	j->state = SJ_RUNNING;
 	sv.used += j->cores;
 #ifdef SYS_pidfd_open
-	j->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
 #else
 	j->pidfd = -1;
 #endif
@@ -388,24 +413,10 @@ sv_adopt(struct sjob *j, pid_t pid)
 		j->timer.data = j;
 		ev_timer_start(sv.loop, &j->timer);
 	}
-	{
-		char	detail[64];
-
-		/* A run a killed service forked before it could say so. */
-		if (j->attempts == 0) {
-			j->attempts = 1;
-			j->started = wall_now();
-			snprintf(detail, sizeof detail, "attempt 1, pid %ld",
-			    (long)pid);
-			(void)sdb_update(sv.db, j, wall_now(), -1, NULL,
-			    "started", detail);
-		}
-		snprintf(detail, sizeof detail, "pid %ld", (long)pid);
-		(void)sdb_update(sv.db, j, wall_now(), -1, NULL, "adopted",
-		    detail);
-	}
+	snprintf(detail, sizeof detail, "pid %ld", (long)j->pid);
+	(void)sdb_update(sv.db, j, wall_now(), -1, NULL, "adopted", detail);
 	log_info("job %lld: adopted its run (pid %ld)", (long long)j->id,
-	    (long)pid);
+	    (long)j->pid);
 }
 
 /* Have the inputs changed since the job was submitted?  Which, or NULL. */
@@ -451,22 +462,38 @@ sv_job_file(const struct sjob *j, const char *name, int flags)
 	return (fd);
 }
 
-/* In the child: become the job's run.  Never returns. */
+/*
+ * In the child: become the job's run once the service says so on go.
+ * Never returns.
+ */
 static __dead void
-sv_exec(const struct sjob *j, int out, int logfd)
+sv_exec(const struct sjob *j, int out, int logfd, int go)
 {
 	struct passwd	*pw;
 	sigset_t	 all;
 	char		**argv, **envp, *copy, *jd;
 	json_t		*s;
 	size_t		 i, n;
+	ssize_t		 r;
 	int		 fd, sig;
+	char		 c;
 
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	for (sig = 1; sig < NSIG; sig++)
 		(void)signal(sig, SIG_DFL);
 	(void)setsid();
+	do
+		r = read(go, &c, 1);
+	while (r == -1 && errno == EINTR);
+	if (r != 1) {
+		/* The service is gone, perhaps after the table said this
+		 * run began: the next one is told it never did. */
+		jd = sv_path(j->id, "unstarted");
+		if ((fd = open(jd, O_WRONLY | O_CREAT | O_TRUNC, 0600)) != -1)
+			dprintf(fd, "%ld\n", (long)getpid());
+		_exit(EXIT_JOB_FAILED);
+	}
 	if ((fd = open("/dev/null", O_RDONLY)) != -1 && fd != 0) {
 		dup2(fd, 0);
 		close(fd);
@@ -538,14 +565,11 @@ sv_start(struct sjob *j)
 {
 	const char	*changed;
 	char		*reason;
-	pid_t		 pid, live;
-	int		 out, logfd;
+	char		 detail[64];
+	pid_t		 pid = -1;
+	int		 out, logfd, go[2] = { -1, -1 };
+	double		 started = j->started;
 
-	/* A run that a killed service forked before it could say so. */
-	if ((live = sv_lock_pid(j)) != 0 && sv_run_alive(j, live)) {
-		sv_adopt(j, live);
-		return (0);
-	}
 	if ((changed = sv_input_changed(j)) != NULL) {
 		xasprintf(&reason, "%s: changed since the job was submitted",
 		    changed);
@@ -557,41 +581,70 @@ sv_start(struct sjob *j)
 		sv_ended(j, -1, 0);
 		return (0);
 	}
+	/*
+	 * The run begins only once the table has its pid and start time (it
+	 * waits for a byte on go): a service killed at any moment leaves no
+	 * run the next one does not know of, and so never starts a second.
+	 */
 	out = sv_job_file(j, "stdout", O_TRUNC);
 	logfd = sv_job_file(j, "log", O_APPEND);
-	if (out == -1 || logfd == -1 || (pid = fork()) == -1) {
-		log_warn("job %lld: cannot start its run", (long long)j->id);
-		if (out != -1)
-			close(out);
-		if (logfd != -1)
-			close(logfd);
-		/* Tried again by the next schedule. */
-		j->state = SJ_QUEUED;
-		return (-1);
+	if (out == -1 || logfd == -1 || pipe2(go, O_CLOEXEC) != 0 ||
+	    (pid = fork()) == -1)
+		goto fail;
+	if (pid == 0) {
+		close(go[1]);
+		sv_exec(j, out, logfd, go[0]);
 	}
-	if (pid == 0)
-		sv_exec(j, out, logfd);
-	close(out);
-	close(logfd);
+	close(go[0]);
+	go[0] = -1;
+	if (sv.inject == SV_KILL_FORK)
+		raise(SIGKILL);
 	j->pid = pid;
+	j->pid_start = sv_proc_start(pid);
 	j->state = SJ_RUNNING;
 	j->attempts++;
 	if (j->started == 0)
 		j->started = wall_now();
+	snprintf(detail, sizeof detail, "attempt %d, pid %ld", j->attempts,
+	    (long)pid);
+	if (sdb_update(sv.db, j, wall_now(), -1, NULL, "started",
+	    detail) != 0) {
+		/* Not said, not begun: the child ends on go's end. */
+		close(go[1]);
+		go[1] = -1;
+		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+			;
+		j->pid = 0;
+		j->attempts--;
+		j->started = started;
+		goto fail;
+	}
+	if (sv.inject == SV_KILL_SAID)
+		raise(SIGKILL);
+	(void)write(go[1], "", 1);
+	close(go[1]);
+	close(out);
+	close(logfd);
 	sv.used += j->cores;
 	ev_child_init(&j->child, sv_child_cb, pid, 0);
 	j->child.data = j;
 	ev_child_start(sv.loop, &j->child);
-	{
-		char	detail[64];
-
-		snprintf(detail, sizeof detail, "attempt %d, pid %ld",
-		    j->attempts, (long)pid);
-		(void)sdb_update(sv.db, j, wall_now(), -1, NULL, "started",
-		    detail);
-		log_info("job %lld: started (%s)", (long long)j->id, detail);
-	}
+	log_info("job %lld: started (%s)", (long long)j->id, detail);
 	return (0);
+
+fail:
+	log_warn("job %lld: cannot start its run", (long long)j->id);
+	if (out != -1)
+		close(out);
+	if (logfd != -1)
+		close(logfd);
+	if (go[0] != -1)
+		close(go[0]);
+	if (go[1] != -1)
+		close(go[1]);
+	/* Tried again by the next schedule. */
+	j->state = SJ_QUEUED;
+	return (-1);
 }
 
 static void
@@ -638,6 +691,27 @@ sv_forget_run(struct sjob *j)
 }
 
 /*
+ * Did j's run never begin, its service gone before it could say so (the
+ * child's mark, see sv_exec)?
+ */
+static int
+sv_never_began(const struct sjob *j)
+{
+	char	*path, *s;
+	size_t	 len;
+	int	 yes;
+
+	path = sv_path(j->id, "unstarted");
+	s = read_file(path, &len);
+	yes = s != NULL && strtol(s, NULL, 10) == (long)j->pid;
+	if (s != NULL)
+		(void)unlink(path);
+	free(s);
+	free(path);
+	return (yes);
+}
+
+/*
  * A job's run ended: with wait status ws when it was our child (own 1),
  * as its job directory says when it was adopted (own 0), or it never ran
  * (own -1: j's state is already final).  Succeeded, failed, canceled, or
@@ -651,6 +725,18 @@ sv_ended(struct sjob *j, int own, int ws)
 	const char	*event;
 	int		 code;
 
+	if (own == 0 && sv_never_began(j)) {
+		sv_forget_run(j);
+		j->state = SJ_QUEUED;
+		if (--j->attempts == 0)
+			j->started = 0;
+		(void)sdb_update(sv.db, j, wall_now(), -1, NULL, "requeued",
+		    "its run never began");
+		log_info("job %lld: its run never began; queued again",
+		    (long long)j->id);
+		sv_schedule();
+		return;
+	}
 	sv_forget_run(j);
 	code = own == -1 ? EXIT_USAGE : sv_run_end(j->id, &why);
 	if (own == 1) {
@@ -734,14 +820,14 @@ sv_schedule(void)
 		again = 1;
 		return;
 	}
+	/* Not before the table's runs are known (sv_recover). */
+	if (sv.recovering)
+		return;
 	busy = 1;
 	do {
 		again = 0;
 		for (j = sv.jobs; j != NULL; j = j->next) {
-			/* A job of the table may have a run a killed service
-			 * forked: it waits out the grace (sv_recover). */
-			if (j->state != SJ_QUEUED || (sv.recovering &&
-			    j->loaded))
+			if (j->state != SJ_QUEUED)
 				continue;
 			if (sv.used + j->cores > sv.cores && sv.used > 0)
 				break;
@@ -1481,59 +1567,34 @@ sv_listen(const char *path, gid_t gid, int group)
 
 /*
  * The jobs the table has as not ended: queued ones wait their turn; a
- * running one whose run lives is adopted; one whose run is gone (after a
- * grace for a run that had no lock yet) is resumed from its journal.
+ * running one whose run lives is adopted; one whose run is gone ended
+ * while no service watched, as its job directory says (it is resumed
+ * from its journal when another attempt may mend it).
  */
 static void
-sv_recover_cb(struct ev_loop *loop, ev_timer *w, int revents)
+sv_recover(void)
 {
 	struct sjob	*j;
-	pid_t		 pid;
 
-	(void)loop;
-	(void)revents;
-	free(w);
+	sv.recovering = 1;
+	if (sdb_load_active(sv.db, &sv.jobs) < 0)
+		fatalx("job table: %s", sqlite3_errmsg(sv.db));
+	/* The live ones first: their cores are taken. */
+	for (j = sv.jobs; j != NULL; j = j->next)
+		if (j->state == SJ_RUNNING && sv_run_alive(j))
+			sv_adopt(j);
 again:
 	for (j = sv.jobs; j != NULL; j = j->next) {
-		if (j->state != SJ_RUNNING || j->pid != 0 ||
+		if (j->state != SJ_RUNNING || ev_is_active(&j->pidw) ||
 		    ev_is_active(&j->timer))
 			continue;
-		if ((pid = sv_lock_pid(j)) != 0 && sv_run_alive(j, pid)) {
-			sv_adopt(j, pid);
-			continue;
-		}
-		/* It ended while no service watched: as its job says.  That
-		 * may free it, or others: the list is walked again. */
+		/* sv_ended gives them back; it may free j, or others. */
+		sv.used += j->cores;
 		sv_ended(j, 0, 0);
 		goto again;
 	}
 	sv.recovering = 0;
 	sv_schedule();
-}
-
-static void
-sv_recover(void)
-{
-	struct sjob	*j;
-	ev_timer	*t;
-	pid_t		 pid;
-
-	sv.recovering = 1;
-	if (sdb_load_active(sv.db, &sv.jobs) < 0)
-		fatalx("job table: %s", sqlite3_errmsg(sv.db));
-	for (j = sv.jobs; j != NULL; j = j->next) {
-		if (j->state != SJ_RUNNING)
-			continue;
-		pid = j->pid;
-		j->pid = 0;
-		if (sv_run_alive(j, pid) || ((pid = sv_lock_pid(j)) != 0 &&
-		    sv_run_alive(j, pid)))
-			sv_adopt(j, pid);
-	}
-	/* The rest, and the queue, after the grace. */
-	t = xcalloc(1, sizeof *t);
-	ev_timer_init(t, sv_recover_cb, SERVE_GRACE, 0);
-	ev_timer_start(sv.loop, t);
 }
 
 static void
@@ -1552,6 +1613,7 @@ static const struct option serve_opts[] = {
 	{ "log-file",	required_argument,	NULL, 'l' },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "help",	no_argument,		NULL, 'h' },
+	{ "inject-kill", required_argument,	NULL, 'K' },
 	{ NULL,		0,			NULL, 0 }
 };
 
@@ -1591,6 +1653,15 @@ cmd_serve(int argc, char **argv)
 			break;
 		case 'v':
 			verbose++;
+			break;
+		case 'K':
+			if (strcmp(optarg, "fork") == 0)
+				sv.inject = SV_KILL_FORK;
+			else if (strcmp(optarg, "said") == 0)
+				sv.inject = SV_KILL_SAID;
+			else
+				errx(EXIT_USAGE, "--inject-kill: fork or said, "
+				    "not %s", optarg);
 			break;
 		case 'h':
 			cmd_usage(cmd_serve_synopsis, cmd_serve_help, 0);

@@ -27,6 +27,8 @@
 #   a division by zero is tried once; an input changed while its job was
 #   queued fails it with exit 2 naming the file; watch prints a block per
 #   --interval when not on a terminal;
+# - a service killed just after a run's fork, or just after its table
+#   says the run started (--inject-kill): the job still runs once;
 # - SIGTERM: the service exits 0, and no process of any job is left.
 #
 # FORKFLOW_SERVE_SEED repeats the random choices.
@@ -34,7 +36,7 @@
 # shellcheck source=tests/lib.sh
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
-plan 60
+plan 62
 
 cd "$T" || bail_out "cannot cd to $T"
 seed=${FORKFLOW_SERVE_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
@@ -871,6 +873,52 @@ else
 fi
 tmo 60 "$FORKFLOW" wait --socket "$S" "$ids" >/dev/null 2>&1
 lap "retries, failures, changed inputs, watch"
+
+# --- Killed as a run starts ------------------------------------------------
+
+# --inject-kill: the service dies just after a run's fork (before the table
+# has it), or just after the table has it (before the run is told to
+# begin).  Started again, it runs the job once: attempts 1, one run's
+# counters in its log, no run refused for a job directory in use, one
+# "started" not taken back by a "requeued", forkflow run's bytes.
+for where in fork said; do
+	ks="$T/k-$where.sock"
+	st=0
+	start_bg ksvc serve --socket "$ks" --state-dir "$T/k-$where" \
+	    --inject-kill "$where" &&
+	    wait_for 10 up "$ks" &&
+	    { tmo 30 "$FORKFLOW" submit --socket "$ks" heavy.json -i s.csv \
+	    -p 2 >/dev/null 2>&1; wait_bg ksvc 10; } || st=$?
+	kst=$status
+	start_bg ksvc serve --socket "$ks" --state-dir "$T/k-$where" &&
+	    wait_for 10 up "$ks" || st=$?
+	tmo 120 "$FORKFLOW" wait --socket "$ks" 1 >"k-$where.out" 2>&1 || st=$?
+	"$FORKFLOW" status --socket "$ks" --json 1 >k.json 2>/dev/null
+	a=$(jget k.json attempts)
+	"$FORKFLOW" logs --socket "$ks" 1 >k.log 2>/dev/null
+	c=$(count_lines k.log '^forkflow: counters:')
+	n=$("$PYTHON3" - "$T/k-$where/jobs.db" <<'EOF2' 2>&1
+import sqlite3, sys
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+ev = [r[0] for r in db.execute("SELECT event FROM events WHERE job = 1")]
+print(ev.count("started") - ev.count("requeued"), " ".join(ev))
+EOF2
+)
+	if [ "$st" = 0 ] && [ "$kst" = 137 ] && [ "$a" = 1 ] && [ "$c" = 1 ] &&
+	    ! grep -q 'in use by another' k.log &&
+	    [ "${n%% *}" = 1 ] && cmp -s "$(want_of s.csv 2 heavy.json)" "k-$where.out"
+	then
+		ok "killed after a run's $where: the job runs once"
+	else
+		not_ok "killed after a run's $where: the job runs once"
+		diag "exit $st, the killed service's $kst, attempts $a, $c counters, events: $n"
+		diag_file k.log
+		diag_file ksvc.err
+	fi
+	kill -TERM "$(cat "$T/ksvc.pid")" 2>/dev/null
+	wait_bg ksvc 10
+done
+lap "killed as a run starts"
 
 # --- The end ---------------------------------------------------------------
 
