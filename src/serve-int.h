@@ -1,7 +1,7 @@
 /* forkflow: see LICENSE. */
 /*
- * forkflow serve: what serve.c (the service) and serve-db.c (its job table)
- * share.  The protocol is in forkflow-serve(8).
+ * forkflow serve: what serve.c (connections and requests), serve-job.c (the
+ * jobs' runs) and serve-db.c (the job table) share.  The protocol is in forkflow-serve(8).
  */
 
 #ifndef SERVE_INT_H
@@ -59,8 +59,47 @@ struct sjob {
 	struct sjob	*next;
 };
 
+/* The service's state: serve.c's connections, serve-job.c's runs. */
+struct client;
+struct serve {
+	struct ev_loop	*loop;
+	struct sqlite3	*db;
+	char		*statedir;
+	char		*sockpath;
+	char		*self;		/* this binary */
+	int		 activated;	/* the socket is systemd's */
+	unsigned int	 cores;
+	unsigned int	 used;
+	int		 lfd;
+	int		 lockfd;
+	int		 recovering;	/* the table's runs being looked at */
+	enum {
+		SV_KILL_NONE,
+		SV_KILL_FORK,		/* after a run's fork */
+		SV_KILL_SAID,		/* after the table has its start */
+	}		 inject;	/* --inject-kill: SIGKILL there */
+	ev_io		 acceptw;
+	ev_signal	 sigterm;
+	ev_signal	 sigint;
+	ev_prepare	 reapw;
+	ev_timer	 tick;
+	struct sjob	*jobs;		/* not ended, oldest first */
+	struct client	*clients;
+	unsigned int	 nclients;
+};
+extern struct serve sv;
+
 /* serve.c */
 void		 serve_sockaddr(const char *, struct sockaddr_un *);
+void		 sv_wake(int64_t);
+
+/* serve-job.c */
+char		*sv_path(int64_t, const char *);
+int		 sv_job_file(const struct sjob *, const char *, int);
+void		 sv_schedule(void);
+void		 sv_tick_cb(struct ev_loop *, ev_timer *, int);
+void		 sv_job_cancel(struct sjob *, const char *);
+void		 sv_recover(void);
 
 /* serve-db.c */
 struct sqlite3	*sdb_open(const char *, char **);
