@@ -26,7 +26,9 @@ const char cmd_run_synopsis[] =
 "                    [--output-format csv|tsv] [--split-size size]\n"
 "                    [--memory size]\n"
 "                    [--progress auto|always|never] [--status-interval s]\n"
-"                    [--log-file file] [--trace file]";
+"                    [--log-file file] [--trace file]\n"
+"                    [--hosts host,... | --hostfile file | --mpi]\n"
+"                    [--shuffle-timeout seconds]";
 
 #define RUN_OPTIONS_HELP \
 "  -p, --partitions N   number of partitions (workers); overrides the program\n" \
@@ -80,6 +82,13 @@ const char cmd_run_synopsis[] =
 "                       (10; 0: never)\n" \
 "      --log-file FILE  append the log, with times, to FILE (as -v at least)\n" \
 "      --trace FILE     write the job's timeline as Chrome trace-event JSON\n" \
+"      --hosts H1,H2... run on these hosts, one supervisor each, through\n" \
+"                       Open MPI's mpirun\n" \
+"      --hostfile FILE  so, on the hosts of mpirun's hostfile FILE\n" \
+"      --mpi            be one rank of a job that mpirun or srun started\n" \
+"      --shuffle-timeout SECONDS\n" \
+"                       abort when the hosts' exchange of a stage's files\n" \
+"                       makes no progress for SECONDS (60)\n" \
 "  -v, --verbose        log stages and workers (twice: more)\n" \
 "  -q, --quiet          print no warnings, progress or counters\n"
 
@@ -115,6 +124,10 @@ enum {
 	OPT_STATUS_INTERVAL,
 	OPT_LOG_FILE,
 	OPT_TRACE,
+	OPT_HOSTS,
+	OPT_HOSTFILE,
+	OPT_MPI,
+	OPT_SHUFFLE_TIMEOUT,
 	OPT_PROGRAM_DIR,
 	OPT_PROGRAM_NAME,
 	OPT_HELP,
@@ -143,6 +156,10 @@ static const struct option run_longopts[] = {
 	{ "status-interval",	required_argument,	NULL, OPT_STATUS_INTERVAL },
 	{ "log-file",		required_argument,	NULL, OPT_LOG_FILE },
 	{ "trace",		required_argument,	NULL, OPT_TRACE },
+	{ "hosts",		required_argument,	NULL, OPT_HOSTS },
+	{ "hostfile",		required_argument,	NULL, OPT_HOSTFILE },
+	{ "mpi",		no_argument,		NULL, OPT_MPI },
+	{ "shuffle-timeout",	required_argument,	NULL, OPT_SHUFFLE_TIMEOUT },
 	/* forkflow serve's: a copy of the program, where it was. */
 	{ "program-dir",	required_argument,	NULL, OPT_PROGRAM_DIR },
 	{ "program-name",	required_argument,	NULL, OPT_PROGRAM_NAME },
@@ -160,6 +177,7 @@ run_opts_init(struct run_opts *o)
 	o->max_attempts = 4;
 	o->checkpoint_interval = 64 << 20;
 	o->heartbeat_timeout = 10;
+	o->shuffle_timeout = 60;
 	o->task_timeout = -1;
 	o->changekey = -1;
 	o->out_format = -1;
@@ -180,6 +198,8 @@ run_opts_free(struct run_opts *o)
 	free(o->jobdir);
 	free(o->log_file);
 	free(o->trace);
+	free(o->hosts);
+	free(o->hostfile);
 	free(o->program_dir);
 	free(o->program_name);
 	free(o->gen);
@@ -340,6 +360,21 @@ run_opts_set(struct run_opts *o, int ch, const char *arg)
 	case OPT_TRACE:
 		free(o->trace);
 		o->trace = xstrdup(arg);
+		break;
+	case OPT_HOSTS:
+		free(o->hosts);
+		o->hosts = xstrdup(arg);
+		break;
+	case OPT_HOSTFILE:
+		free(o->hostfile);
+		o->hostfile = xstrdup(arg);
+		break;
+	case OPT_MPI:
+		o->mpi = 1;
+		break;
+	case OPT_SHUFFLE_TIMEOUT:
+		o->shuffle_timeout = cmd_parse_seconds(arg,
+		    "--shuffle-timeout");
 		break;
 	case OPT_PROGRAM_DIR:
 		free(o->program_dir);

@@ -50,8 +50,8 @@ static __dead void run_fail(int, const char *, ...) printflike(2, 3);
 static __dead void run_fail_errno(int, const char *, ...) printflike(2, 3);
 
 /* The command line that resumes this job, for messages. */
-static char *
-resume_hint(const struct run_opts *o, const char *jobdir)
+char *
+run_resume_hint(const struct run_opts *o, const char *jobdir)
 {
 	char	*s, *t;
 	int	 i;
@@ -448,11 +448,21 @@ job_dir(struct job *job)
 	char		*templ;
 
 	if (given != NULL) {
+		if (job->nhosts > 1) {
+			/* One folder per host, there: the hosts may share
+			 * the file system. */
+			if (mkdir(given, 0700) != 0 && errno != EEXIST)
+				run_fail_errno(EXIT_USAGE, "%s", given);
+			xasprintf(&templ, "%s/rank-%u", given, job->rank);
+			given = templ;
+		}
 		if (mkdir(given, 0700) == 0)
 			job->run.jobdir_made = 1;
 		else if (errno != EEXIST)
 			run_fail_errno(EXIT_USAGE, "%s", given);
 		job->jobdir = xstrdup(given);
+		if (job->nhosts > 1)
+			free(templ);
 		run_window_dir(job->jobdir);
 		return;
 	}
@@ -553,6 +563,8 @@ job_verify(struct job *job)
 	int		 r;
 
 	for (p = 0; p < job->nparts; p++) {
+		if (!job_owns(job, p))
+			continue;
 		for (s = 0; s < job->plan->nstages; s++) {
 			for (tries = 0; job_file_damaged(job, s, p, &file,
 			    &off); tries++) {
@@ -778,7 +790,8 @@ job_end(struct job *job, int status)
 		stats = stats_collect(job);
 		if (stats_save(job, stats) != 0)
 			log_warn("counters.json");
-		if (!job->opts->quiet) {
+		/* On several hosts, rank 0 has every host's counters. */
+		if (!job->opts->quiet && job->rank == 0) {
 			fflush(stderr);
 			stats_print(stats, stderr);
 		}
@@ -883,6 +896,19 @@ run_load(struct job *job)
 	if (program_set_inputs(p, o->inputs, o->ninputs, &cause) != 0)
 		run_fail(EXIT_USAGE, "%s", cause);
 	job->nparts = run_partitions(o, p);
+	if (job->nhosts > 1) {
+		size_t	i;
+
+		if (job->nparts < job->nhosts)
+			run_fail(EXIT_USAGE, "%u partitions on %u hosts: give "
+			    "each host one at least (-p)", job->nparts,
+			    job->nhosts);
+		for (i = 0; i < p->ninputs; i++)
+			if (strcmp(p->inputs[i], "-") == 0)
+				run_fail(EXIT_USAGE, "on several hosts the "
+				    "input must be files every host reads, "
+				    "not standard input");
+	}
 	/* Hadoop's mapreduce.task.timeout, 600 s by default. */
 	job->task_timeout = o->task_timeout >= 0 ? o->task_timeout :
 	    p->task_timeout_ms >= 0 ? (double)p->task_timeout_ms / 1000 : 600;
@@ -946,9 +972,16 @@ run_prepare(struct job *job)
 	if (journal_note_run(job) != 0)
 		run_fail_errno(EXIT_JOB_FAILED, "%s/journal", job->jobdir);
 	job_stream_files(job);
-	job->resume_hint = resume_hint(o, job->jobdir);
+	job->resume_hint = run_resume_hint(o, job->jobdir);
 	if (o->output == NULL)
 		return (0);
+	if (job->rank != 0) {
+		/* Its parts go to rank 0, which writes the output. */
+		job->outtmp = jd_file(job->jobdir, "parts");
+		if (mkdir(job->outtmp, 0700) != 0 && errno != EEXIST)
+			run_fail_errno(EXIT_JOB_FAILED, "%s", job->outtmp);
+		return (0);
+	}
 	tmp = output_tmp_name(job);
 	kept = jd_file(job->jobdir, JD_OUTPUT);
 	/*
@@ -992,6 +1025,32 @@ run_prepare(struct job *job)
 	return (0);
 }
 
+/*
+ * run_prepare, on each host: the job is complete when rank 0 finds its
+ * output in place, and every host starts at the earliest stage any host
+ * has not committed (a host may have died between the barrier and its
+ * journal's line).
+ */
+static int
+run_prepare_hosts(struct job *job)
+{
+	unsigned int	first;
+	int		done;
+
+	done = run_prepare(job);
+	if (job->nhosts <= 1)
+		return (done);
+	if (mpi_worst(done) == 1)
+		return (1);
+	first = (unsigned int)-mpi_worst(-(int)job->run.first_stage);
+	if (first < job->run.first_stage) {
+		log_info("stage %u is not committed on every host: from it",
+		    first);
+		job->run.first_stage = first;
+	}
+	return (0);
+}
+
 /* A fatal error of libev's (it cannot make a pipe): fail cleanly. */
 static void
 run_ev_syserr(const char *msg)
@@ -1006,6 +1065,35 @@ run_ev_syserr(const char *msg)
 	}
 	errno = saved_errno;
 	run_fail_errno(EXIT_JOB_FAILED, "libev: %s", msg);
+}
+
+/*
+ * On several hosts, after this host's stages: a host that failed aborts
+ * the job on every host (the others wait for it at a barrier); else the
+ * parts and counters go to rank 0.  Returns the status to go on with.
+ */
+static int
+run_hosts_end(struct job *job, int status)
+{
+	char	*cause;
+
+	if (status == 0 && mpi_gather_parts(job, job->opts->shuffle_timeout,
+	    &cause) != 0) {
+		log_warnx("host %s: gathering the parts: %s",
+		    mpi_host((int)job->rank), cause);
+		free(cause);
+		status = EXIT_JOB_FAILED;
+	}
+	if (status != 0) {
+		job->keep = 1;
+		job_end(job, status);
+		events_close();
+		log_warnx("host %s: the job failed; it is aborted on every "
+		    "host (the job directory %s is kept)",
+		    mpi_host((int)job->rank), job->jobdir);
+		mpi_abort(status);
+	}
+	return (0);
 }
 
 /* Run the job's stages, present the output, and end the job. */
@@ -1043,7 +1131,9 @@ run_execute(struct job *job)
 
 	if (status == 0)
 		status = job_verify(job);
-	if (status == 0)
+	if (job->nhosts > 1)
+		status = run_hosts_end(job, status);
+	if (status == 0 && job->rank == 0)
 		status = job_output(job);
 	if (status == 0 && journal_note(job, "output committed\n") != 0)
 		log_warn("journal");
@@ -1080,9 +1170,17 @@ run_job(struct run_opts *o)
 	struct job	job;
 	int		status;
 
+	if (o->hosts != NULL || o->hostfile != NULL)
+		return (mpi_launch(o));
 	memset(&job, 0, sizeof job);
 	job.opts = o;
 	job.run.started = mono_now();
+	if (o->mpi) {
+		char	*cause;
+
+		if (mpi_start(&job, &cause) != 0)
+			errx(EXIT_USAGE, "%s", cause);
+	}
 	run_job_now = &job;
 	run_catch_signals();
 	ev_set_syserr_cb(run_ev_syserr);
@@ -1104,20 +1202,22 @@ run_job(struct run_opts *o)
 		run_load(&job);
 	}
 	run_check_signal();
-	if (run_prepare(&job) == 1) {
+	if (run_prepare_hosts(&job) == 1) {
 		/* Nothing more is run, but what was found is shown. */
 		if (job.run.journal_bad != 0 && events_open(&job) == 0) {
 			event_journal_damaged(&job);
 			events_close();
 		}
-		if (!o->quiet)
+		if (!o->quiet && job.rank == 0)
 			log_warnx("the job in %s is complete; its output is "
 			    "%s", job.jobdir, o->output);
 		run_free(&job);
+		mpi_end();
 		return (0);
 	}
 	run_check_signal();
 	status = run_execute(&job);
 	run_free(&job);
+	mpi_end();
 	return (status);
 }

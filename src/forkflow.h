@@ -661,6 +661,10 @@ struct run_opts {
 	char		*trace;		/* --trace FILE, or NULL */
 	char		*program_dir;	/* its relative paths' folder, */
 	char		*program_name;	/* its name (a copy's, serve) */
+	char		*hosts;		/* --hosts, or NULL */
+	char		*hostfile;	/* --hostfile, or NULL */
+	int		 mpi;		/* --mpi: a rank of mpirun's */
+	double		 shuffle_timeout;	/* seconds, between hosts */
 
 	/* What `forkflow streaming` adds. */
 	char		*gen;		/* the program it made, as JSON text */
@@ -736,9 +740,30 @@ struct job {
 	double		 status_interval;	/* seconds; 0: no status blocks */
 	uint64_t	 memory;	/* the workers' budget, together */
 	uint64_t	 mem_share;	/* each worker's */
+	unsigned int	 rank;		/* this host's, of nhosts (--mpi) */
+	unsigned int	 nhosts;	/* 0 or 1: one host */
 	struct job_run	 run;
 };
 
+
+/* mpi.c: several hosts */
+struct mpi_xchg;
+int		 mpi_launch(const struct run_opts *);
+char		*run_resume_hint(const struct run_opts *, const char *);
+int		 mpi_start(struct job *, char **);
+const char	*mpi_host(int);
+void		 mpi_child_close(int);
+__dead void	 mpi_abort(int);
+void		 mpi_end(void);
+struct mpi_xchg	*mpi_stage_begin(const struct job *, unsigned int, uint8_t *);
+int		 mpi_stage_test(struct mpi_xchg *, unsigned int, double, char **);
+void		 mpi_stage_free(struct mpi_xchg *);
+int		 mpi_gather_parts(struct job *, double, char **);
+int		 mpi_worst(int);
+
+/* Does this host run partition p (always, on one host)? */
+#define job_owns(job, p)	((job)->nhosts <= 1 || \
+				    (p) % (job)->nhosts == (job)->rank)
 
 /* memcg.c */
 char		*memcg_dir(int *);

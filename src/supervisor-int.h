@@ -87,6 +87,9 @@ struct supervisor {
 	size_t			 rowbytes;	/* of a bitmap of partitions */
 	uint8_t			*used;		/* this stage's, per writer */
 	uint8_t			*sources;	/* the stage before's, or NULL */
+	struct mpi_xchg		*xchg;		/* the hosts' barrier, going on */
+	ev_timer		 xchgw;		/* which this tests */
+	int			 shuffled;	/* it is done for this stage */
 	ev_io			 errio;
 	struct buf		 errbuf;
 };

@@ -911,9 +911,60 @@ static const struct life_ops supervisor_life_ops = {
 	.idle = life_idle,
 };
 
+/* Kill every worker and what it runs, at once. */
+static void
+supervisor_kill_all(struct supervisor *sv)
+{
+	unsigned int	i;
+
+	for (i = 0; i < sv->job->nparts; i++) {
+		if (sv->w[i].pid > 0)
+			(void)kill(sv->w[i].pid, SIGKILL);
+		supervisor_kill_groups(&sv->w[i], 1);
+	}
+}
+
+/*
+ * Test the hosts' barrier of the stage (mpi.c) every millisecond while it
+ * goes on; when it is done, the stage is committed here too.  A barrier
+ * that fails, or stands still for --shuffle-timeout, aborts the job on
+ * every host: its job directories are kept for the rerun.
+ */
+static void
+supervisor_xchg_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct supervisor	*sv = t->data;
+	char			*cause;
+	int			 r;
+
+	(void)revents;
+	r = mpi_stage_test(sv->xchg, sv->stage, sv->job->opts->shuffle_timeout,
+	    &cause);
+	if (r == 0)
+		return;
+	ev_timer_stop(loop, t);
+	mpi_stage_free(sv->xchg);
+	sv->xchg = NULL;
+	if (r < 0) {
+		log_warnx("host %s: stage %u: %s; the job is aborted on every "
+		    "host (its job directory %s is kept)",
+		    mpi_host((int)sv->job->rank), sv->stage, cause,
+		    sv->job->jobdir);
+		event_emit("hosts_aborted", &(struct evwhere){ -1,
+		    (int)sv->stage, -1, 0, 0 }, json_pack("{s:s}", "cause",
+		    cause));
+		free(cause);
+		supervisor_kill_all(sv);
+		mpi_abort(EXIT_JOB_FAILED);
+	}
+	sv->shuffled = 1;
+	supervisor_barrier(sv);
+}
+
 /*
  * The barrier: when every worker has committed the current stage, record
- * it in the journal and start the next, or tell the workers to exit.
+ * it in the journal and start the next, or tell the workers to exit.  On
+ * several hosts, every host's workers, and their files exchanged first.
  */
 static void
 supervisor_barrier(struct supervisor *sv)
@@ -923,12 +974,20 @@ supervisor_barrier(struct supervisor *sv)
 
 	/* A failing job starts no stage (the table lets those that are
 	 * done go); a finishing one has committed every stage. */
-	if (sv->failing || sv->finishing)
+	if (sv->failing || sv->finishing || sv->xchg != NULL)
 		return;
 	for (i = 0; i < job->nparts; i++) {
-		if (sv->w[i].stages_done <= sv->stage)
+		if (job_owns(job, i) && sv->w[i].stages_done <= sv->stage)
 			return;
 	}
+	if (job->nhosts > 1 && !sv->shuffled) {
+		sv->xchg = mpi_stage_begin(job, sv->stage, sv->used);
+		ev_timer_init(&sv->xchgw, supervisor_xchg_cb, 0, 0.001);
+		sv->xchgw.data = sv;
+		ev_timer_start(sv->loop, &sv->xchgw);
+		return;
+	}
+	sv->shuffled = 0;
 	if ((job->plan->stages[sv->stage].reduce_out != NULL &&
 	    journal_save_used(job, sv->stage, sv->used) != 0) ||
 	    journal_commit_stage(job, sv->stage) != 0) {
@@ -1034,6 +1093,7 @@ supervisor_spawn(struct life *l)
 			close(sv->errpipe[1]);
 		}
 		log_set_hook(NULL);
+		mpi_child_close(sp[1]);
 		ev_loop_destroy(EV_DEFAULT);
 		proc_reset_signals();
 		worker_main(sv->job, w->part, sp[1]);
@@ -1269,7 +1329,8 @@ supervisor_run(struct job *job)
 		supervisor_fail(&sv, EXIT_JOB_FAILED, msg);
 	} else if (sv.stage < job->plan->nstages) {
 		for (i = 0; i < job->nparts; i++)
-			life_event(&sv.w[i].life, LE_START);
+			if (job_owns(job, i))
+				life_event(&sv.w[i].life, LE_START);
 		if (sv.lives.live > 0)
 			ev_run(sv.loop, 0);
 	} else

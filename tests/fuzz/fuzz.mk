@@ -27,10 +27,10 @@ FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,$(FUZZ_SAN)
 FUZZ_LIBCFLAGS = -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer-no-link,$(FUZZ_SAN)
 FUZZ_CPPFLAGS = -include $(top_builddir)/config.h -I$(top_srcdir)/src \
-	-I$(top_builddir)/src $(JANSSON_CFLAGS) $(XXHASH_CFLAGS)
+	-I$(top_builddir)/src $(JANSSON_CFLAGS) $(XXHASH_CFLAGS) $(MPI_CFLAGS)
 FUZZ_LIB = fuzz/out/libfuzz.a
 FUZZ_LIBS = $(FUZZ_LIB) $(JANSSON_LIBS) $(XXHASH_LIBS) $(EXPAT_LIBS) \
-	$(LIBARCHIVE_LIBS) $(SQLITE3_LIBS) $(LIBS)
+	$(LIBARCHIVE_LIBS) $(SQLITE3_LIBS) $(MPI_LIBS) $(LIBS)
 FUZZ_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 FUZZ_RUNFLAGS = -max_total_time=$(FUZZ_SECONDS) -timeout=30 \

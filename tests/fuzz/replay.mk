@@ -18,7 +18,7 @@ REPLAY_CPPFLAGS = -include $(top_builddir)/config.h -I$(top_srcdir)/src
 REPLAY_CFLAGS = $(WARN_CFLAGS) $(SAN_CFLAGS) $(JANSSON_CFLAGS) \
 	$(XXHASH_CFLAGS)
 REPLAY_LDADD = $(top_builddir)/src/libforkflow.a $(JANSSON_LIBS) \
-	$(XXHASH_LIBS) $(EXPAT_LIBS) $(LIBARCHIVE_LIBS) $(SQLITE3_LIBS)
+	$(XXHASH_LIBS) $(EXPAT_LIBS) $(LIBARCHIVE_LIBS) $(SQLITE3_LIBS) $(MPI_LIBS)
 
 fuzz_replay_fuzz_expr_SOURCES = fuzz/fuzz_expr.c $(REPLAY_SOURCES)
 fuzz_replay_fuzz_expr_CPPFLAGS = $(REPLAY_CPPFLAGS)

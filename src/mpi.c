@@ -1,0 +1,839 @@
+/* forkflow: see LICENSE. */
+/*
+ * Several hosts, on Open MPI: `forkflow run --hosts` starts the job through
+ * mpirun, and each rank (`forkflow run --mpi`) is the supervisor of the
+ * partitions p with p % hosts == rank, with a job directory of its own.
+ * At a stage's barrier the ranks OR their "used" matrices together, and
+ * each sends the run files of its writers to the hosts whose partitions
+ * read them (their size, then chunks of MPI_CHUNK bytes, with non-blocking
+ * requests the supervisor tests from its loop); the receiver writes them
+ * under the same names, so the next stage reads what one host would.  A
+ * last barrier makes the stage committed on every host before any commits
+ * it.  At the end the parts and the counters go to rank 0, which verifies
+ * and prints the result as one host does.  Workers never call MPI.
+ *
+ * Built without Open MPI, --mpi and --hosts say so and nothing else here
+ * is reached.
+ */
+
+#include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#ifdef HAVE_MPI
+#include <mpi.h>
+#endif
+
+#include "forkflow.h"
+
+#define MPI_CHUNK	(4u << 20)	/* bytes of one message of a file */
+#define MPI_MAXFD	1024		/* the descriptors looked at */
+
+/* How many hosts --hosts or --hostfile names. */
+static unsigned int
+mpi_count_hosts(const struct run_opts *o)
+{
+	FILE		*f;
+	char		*line = NULL, *p;
+	size_t		 size = 0;
+	unsigned int	 n = 0;
+
+	if (o->hosts != NULL) {
+		for (p = o->hosts, n = 1; *p != '\0'; p++)
+			n += *p == ',';
+		return (n);
+	}
+	if ((f = fopen(o->hostfile, "r")) == NULL)
+		err(EXIT_USAGE, "%s", o->hostfile);
+	while (getline(&line, &size, f) != -1) {
+		p = line + strspn(line, " \t");
+		if (*p != '#' && *p != '\n' && *p != '\0')
+			n++;
+	}
+	free(line);
+	fclose(f);
+	if (n == 0)
+		errx(EXIT_USAGE, "%s: no host in it", o->hostfile);
+	return (n);
+}
+
+/*
+ * forkflow run --hosts/--hostfile: run the same command line with --mpi
+ * through mpirun, one rank per host, and say how to resume when it fails.
+ * Returns the job's exit status.
+ */
+int
+mpi_launch(const struct run_opts *o)
+{
+	char		**argv, *self, *n, *hint;
+	const char	*mpirun;
+	unsigned int	 nhosts;
+	size_t		 i, k;
+	pid_t		 pid;
+	int		 ws, st;
+
+#ifndef HAVE_MPI
+	errx(EXIT_USAGE, "--hosts: this forkflow was built without Open MPI "
+	    "(configure --with-mpi)");
+#endif
+	if (o->hosts != NULL && o->hostfile != NULL)
+		errx(EXIT_USAGE, "--hosts or --hostfile, not both");
+	if (o->mpi)
+		errx(EXIT_USAGE, "--mpi is what --hosts starts: not both");
+	for (i = 0; i < o->ninputs; i++)
+		if (strcmp(o->inputs[i], "-") == 0)
+			errx(EXIT_USAGE, "--hosts: the input must be files "
+			    "every host reads, not standard input");
+	nhosts = mpi_count_hosts(o);
+	if ((self = realpath("/proc/self/exe", NULL)) == NULL)
+		err(EXIT_JOB_FAILED, "/proc/self/exe");
+	if ((mpirun = getenv("FORKFLOW_MPIRUN")) == NULL || *mpirun == '\0')
+		mpirun = MPIRUN;
+	argv = xcalloc((size_t)o->argc + 16, sizeof *argv);
+	k = 0;
+	argv[k++] = (char *)mpirun;
+	argv[k++] = o->hosts != NULL ? "--host" : "--hostfile";
+	argv[k++] = o->hosts != NULL ? o->hosts : o->hostfile;
+	argv[k++] = "-np";
+	xasprintf(&n, "%u", nhosts);
+	argv[k++] = n;
+	argv[k++] = "--map-by";
+	argv[k++] = "node";
+	argv[k++] = "--bind-to";
+	argv[k++] = "none";
+	argv[k++] = self;
+	argv[k++] = "run";
+	for (i = 1; i < (size_t)o->argc; i++) {
+		const char *a = o->argv[i];
+
+		if (strcmp(a, "--hosts") == 0 || strcmp(a, "--hostfile") == 0) {
+			i++;
+			continue;
+		}
+		if (strncmp(a, "--hosts=", 8) == 0 ||
+		    strncmp(a, "--hostfile=", 11) == 0)
+			continue;
+		argv[k++] = o->argv[i];
+	}
+	argv[k++] = "--mpi";
+	argv[k] = NULL;
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) == -1)
+		err(EXIT_JOB_FAILED, "fork");
+	if (pid == 0) {
+		execvp(mpirun, argv);
+		warn("%s", mpirun);
+		_exit(127);
+	}
+	while (waitpid(pid, &ws, 0) == -1)
+		if (errno != EINTR)
+			err(EXIT_JOB_FAILED, "waitpid");
+	st = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	if (st != 0) {
+		if (o->jobdir != NULL) {
+			hint = run_resume_hint(o, o->jobdir);
+			warnx("the job failed on its hosts (%s: exit %d); its "
+			    "job directories are kept in %s on each host; to "
+			    "resume, run %s", mpirun, st, o->jobdir, hint);
+			free(hint);
+		} else
+			warnx("the job failed on its hosts (%s: exit %d); "
+			    "with --job-dir it could be resumed", mpirun, st);
+		if (st != EXIT_USAGE)
+			st = EXIT_JOB_FAILED;
+	}
+	free(n);
+	free(self);
+	free(argv);
+	return (st);
+}
+
+#ifdef HAVE_MPI
+
+static int	 mpi_up;
+static char	*mpi_names;		/* each rank's host name */
+static uint8_t	 mpi_fds[MPI_MAXFD / 8];	/* MPI's own descriptors */
+
+#define MPI_HOSTNAME	64
+
+/* The name of rank r's host. */
+const char *
+mpi_host(int r)
+{
+	if (mpi_names == NULL || r < 0)
+		return ("?");
+	return (mpi_names + (size_t)r * MPI_HOSTNAME);
+}
+
+/* Note the descriptors open now in set (a bit each). */
+static void
+mpi_fds_open(uint8_t *set)
+{
+	DIR		*d;
+	struct dirent	*e;
+	long		 fd;
+
+	memset(set, 0, MPI_MAXFD / 8);
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		fd = strtol(e->d_name, NULL, 10);
+		if (e->d_name[0] != '.' && fd >= 0 && fd < MPI_MAXFD &&
+		    fd != dirfd(d))
+			set[fd / 8] |= 1u << (fd % 8);
+	}
+	closedir(d);
+}
+
+/*
+ * Start MPI and set job's rank and hosts.  Returns 0, or -1 with *cause
+ * set.
+ */
+int
+mpi_start(struct job *job, char **cause)
+{
+	uint8_t	before[MPI_MAXFD / 8];
+	char	name[MPI_HOSTNAME];
+	int	provided, rank, size, i;
+
+	mpi_fds_open(before);
+	if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) !=
+	    MPI_SUCCESS) {
+		xasprintf(cause, "MPI_Init failed");
+		return (-1);
+	}
+	mpi_up = 1;
+	MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &size);
+	job->rank = (unsigned int)rank;
+	job->nhosts = (unsigned int)size;
+	mpi_fds_open(mpi_fds);
+	for (i = 0; i < MPI_MAXFD / 8; i++)
+		mpi_fds[i] &= (uint8_t)~before[i];
+	memset(name, 0, sizeof name);
+	if (gethostname(name, sizeof name - 1) != 0)
+		name[0] = '?';
+	mpi_names = xcalloc((size_t)size, MPI_HOSTNAME);
+	if (MPI_Allgather(name, MPI_HOSTNAME, MPI_CHAR, mpi_names,
+	    MPI_HOSTNAME, MPI_CHAR, MPI_COMM_WORLD) != MPI_SUCCESS) {
+		xasprintf(cause, "MPI_Allgather failed");
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * In a worker, just forked: close what MPI opened in the supervisor (its
+ * descriptors of MPI_Init, and its sockets since), all but keep.
+ */
+void
+mpi_child_close(int keep)
+{
+	struct stat	st;
+	int		fd;
+
+	if (!mpi_up)
+		return;
+	for (fd = 3; fd < MPI_MAXFD; fd++) {
+		if (fd == keep)
+			continue;
+		if ((mpi_fds[fd / 8] & (1u << (fd % 8))) ||
+		    (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)))
+			(void)close(fd);
+	}
+}
+
+/* Stop the whole job, on every host, with status. */
+void
+mpi_abort(int status)
+{
+	if (mpi_up) {
+		/* MPI_Abort may wait for a host that cannot be reached. */
+		alarm(10);
+		MPI_Abort(MPI_COMM_WORLD, status);
+	}
+	_exit(status);
+}
+
+/* The end of MPI, once every rank is done. */
+void
+mpi_end(void)
+{
+	if (mpi_up) {
+		MPI_Finalize();
+		mpi_up = 0;
+	}
+	free(mpi_names);
+	mpi_names = NULL;
+}
+
+/* --- Files between hosts ------------------------------------------------- */
+
+/* A file received: where it goes, and what came of it so far. */
+struct xfile {
+	char		*path;		/* its name, to be */
+	char		*tmp;		/* what is written */
+	uint64_t	 hdr[2];	/* size and XXH3, sent first */
+	int		 src;
+	int		 tag;
+	int		 fd;
+	char		*map;
+	unsigned int	 left;		/* chunks not yet received */
+};
+
+/* A file sent. */
+struct sfile {
+	uint64_t	 hdr[2];
+	char		*map;
+	size_t		 len;
+};
+
+struct mpi_xchg {
+	const struct job *job;
+	int		 phase;		/* 0 used, 1 files, 2 barrier, 3 done */
+	uint8_t		*used;
+	size_t		 usedlen;
+	MPI_Request	*req;
+	int		*what;		/* per request: -1 sent, -2 other; else
+					 * 2 * file (its size) or 2 * file + 1
+					 * (a chunk of it) */
+	int		 nreq;
+	int		 areq;
+	struct xfile	**rx;		/* each in place: MPI writes its hdr */
+	size_t		 nrx;
+	struct sfile	**tx;
+	size_t		 ntx;
+	double		 moved;		/* when a request last completed */
+	char		*cause;
+};
+
+static void
+mpi_xchg_add(struct mpi_xchg *x, MPI_Request r, int what)
+{
+	if (x->nreq == x->areq) {
+		x->areq = x->areq == 0 ? 64 : x->areq * 2;
+		x->req = xreallocarray(x->req, (size_t)x->areq,
+		    sizeof *x->req);
+		x->what = xreallocarray(x->what, (size_t)x->areq,
+		    sizeof *x->what);
+	}
+	x->req[x->nreq] = r;
+	x->what[x->nreq] = what;
+	x->nreq++;
+}
+
+/* Map path to send it, with its size and sum; -1 with x->cause. */
+static int
+mpi_send_map(struct mpi_xchg *x, const char *path, struct sfile *f)
+{
+	struct stat	st;
+	int		fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) != 0) {
+		xasprintf(&x->cause, "%s: %s", path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return (-1);
+	}
+	f->len = (size_t)st.st_size;
+	f->map = NULL;
+	if (f->len > 0 && (f->map = mmap(NULL, f->len, PROT_READ, MAP_SHARED,
+	    fd, 0)) == MAP_FAILED) {
+		xasprintf(&x->cause, "%s: %s", path, strerror(errno));
+		close(fd);
+		f->map = NULL;
+		return (-1);
+	}
+	close(fd);
+	f->hdr[0] = f->len;
+	f->hdr[1] = XXH3_64bits(f->map != NULL ? f->map : "", f->len);
+	return (0);
+}
+
+/* Send the file at path to rank dst under tag (its size, then chunks). */
+static int
+mpi_send_file(struct mpi_xchg *x, const char *path, int dst, int tag)
+{
+	struct sfile	*f;
+	MPI_Request	 r;
+	size_t		 off, n;
+
+	f = xcalloc(1, sizeof *f);
+	if (mpi_send_map(x, path, f) != 0) {
+		free(f);
+		return (-1);
+	}
+	x->tx = xreallocarray(x->tx, x->ntx + 1, sizeof *x->tx);
+	x->tx[x->ntx++] = f;
+	if (MPI_Isend(f->hdr, 2, MPI_UINT64_T, dst, tag, MPI_COMM_WORLD,
+	    &r) != MPI_SUCCESS)
+		goto fail;
+	mpi_xchg_add(x, r, -1);
+	for (off = 0; off < f->len; off += n) {
+		n = f->len - off < MPI_CHUNK ? f->len - off : MPI_CHUNK;
+		if (MPI_Isend(f->map + off, (int)n, MPI_BYTE, dst, tag + 1,
+		    MPI_COMM_WORLD, &r) != MPI_SUCCESS)
+			goto fail;
+		mpi_xchg_add(x, r, -1);
+	}
+	return (0);
+fail:
+	xasprintf(&x->cause, "sending %s to %s failed", path, mpi_host(dst));
+	return (-1);
+}
+
+/* Expect a file from rank src under tag, to be written at path. */
+static int
+mpi_recv_file(struct mpi_xchg *x, char *path, int src, int tag)
+{
+	struct xfile	*f;
+	MPI_Request	 r;
+
+	f = xcalloc(1, sizeof *f);
+	x->rx = xreallocarray(x->rx, x->nrx + 1, sizeof *x->rx);
+	x->rx[x->nrx] = f;
+	f->path = path;
+	xasprintf(&f->tmp, "%s.recv", path);
+	f->src = src;
+	f->tag = tag;
+	f->fd = -1;
+	if (MPI_Irecv(f->hdr, 2, MPI_UINT64_T, src, tag, MPI_COMM_WORLD,
+	    &r) != MPI_SUCCESS) {
+		xasprintf(&x->cause, "receiving %s from %s failed", path,
+		    mpi_host(src));
+		return (-1);
+	}
+	mpi_xchg_add(x, r, 2 * (int)x->nrx);
+	x->nrx++;
+	return (0);
+}
+
+/* File i's size came: make room for it and ask for its chunks. */
+static int
+mpi_recv_sized(struct mpi_xchg *x, size_t i)
+{
+	struct xfile	*f = x->rx[i];
+	MPI_Request	 r;
+	uint64_t	 off, n, len = f->hdr[0];
+
+	(void)unlink(f->tmp);
+	if ((f->fd = open(f->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1 || ftruncate(f->fd, (off_t)len) != 0 ||
+	    (len > 0 && posix_fallocate(f->fd, 0, (off_t)len) != 0))
+		goto fail;
+	if (len > 0 && (f->map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, f->fd, 0)) == MAP_FAILED) {
+		f->map = NULL;
+		goto fail;
+	}
+	for (off = 0; off < len; off += n) {
+		n = len - off < MPI_CHUNK ? len - off : MPI_CHUNK;
+		if (MPI_Irecv(f->map + off, (int)n, MPI_BYTE, f->src, f->tag + 1,
+		    MPI_COMM_WORLD, &r) != MPI_SUCCESS) {
+			xasprintf(&x->cause, "receiving %s from %s failed",
+			    f->path, mpi_host(f->src));
+			return (-1);
+		}
+		mpi_xchg_add(x, r, 2 * (int)i + 1);
+		f->left++;
+	}
+	return (f->left == 0 ? 1 : 0);
+fail:
+	xasprintf(&x->cause, "%s: %s", f->tmp, strerror(errno));
+	return (-1);
+}
+
+/* File i is whole: check it and put it in place. */
+static int
+mpi_recv_done(struct mpi_xchg *x, size_t i)
+{
+	struct xfile	*f = x->rx[i];
+	uint64_t	 len = f->hdr[0];
+	int		 r = 0;
+
+	if (XXH3_64bits(f->map != NULL ? f->map : "", len) != f->hdr[1]) {
+		xasprintf(&x->cause, "%s: damaged on its way from %s", f->path,
+		    mpi_host(f->src));
+		r = -1;
+	}
+	if (f->map != NULL)
+		munmap(f->map, len);
+	f->map = NULL;
+	if (r == 0 && (fsync(f->fd) != 0 || rename(f->tmp, f->path) != 0)) {
+		xasprintf(&x->cause, "%s: %s", f->path, strerror(errno));
+		r = -1;
+	}
+	close(f->fd);
+	f->fd = -1;
+	return (r);
+}
+
+static void
+mpi_xchg_free_files(struct mpi_xchg *x)
+{
+	size_t	i;
+
+	for (i = 0; i < x->nrx; i++) {
+		if (x->rx[i]->map != NULL)
+			munmap(x->rx[i]->map, x->rx[i]->hdr[0]);
+		if (x->rx[i]->fd != -1)
+			close(x->rx[i]->fd);
+		free(x->rx[i]->path);
+		free(x->rx[i]->tmp);
+		free(x->rx[i]);
+	}
+	free(x->rx);
+	x->rx = NULL;
+	x->nrx = 0;
+	for (i = 0; i < x->ntx; i++) {
+		if (x->tx[i]->map != NULL)
+			munmap(x->tx[i]->map, x->tx[i]->len);
+		free(x->tx[i]);
+	}
+	free(x->tx);
+	x->tx = NULL;
+	x->ntx = 0;
+}
+
+/* --- A stage's barrier ---------------------------------------------------- */
+
+/* Does rank r own a partition whose bit is set in row? */
+static int
+mpi_row_wants(const struct job *job, const uint8_t *row, unsigned int r)
+{
+	unsigned int	q;
+
+	for (q = r; q < job->nparts; q += job->nhosts)
+		if (row[q / 8] & (1u << (q % 8)))
+			return (1);
+	return (0);
+}
+
+/*
+ * The used matrix is the same on every host: send each writer's run file
+ * of stage s to the hosts that read it, and expect the others'.
+ */
+static int
+mpi_stage_files(struct mpi_xchg *x, unsigned int s)
+{
+	const struct job	*job = x->job;
+	size_t			 row = (job->nparts + 7) / 8;
+	unsigned int		 p, r, me = job->rank;
+	char			*path;
+
+	for (p = 0; p < job->nparts; p++) {
+		const uint8_t *u = x->used + (size_t)p * row;
+
+		if (p % job->nhosts == me) {
+			for (r = 0; r < job->nhosts; r++) {
+				if (r == me || !mpi_row_wants(job, u, r))
+					continue;
+				path = jd_run(job->jobdir, s, p);
+				if (mpi_send_file(x, path, (int)r,
+				    (int)(2 * p)) != 0) {
+					free(path);
+					return (-1);
+				}
+				free(path);
+			}
+		} else if (mpi_row_wants(job, u, me)) {
+			if (mpi_recv_file(x, jd_run(job->jobdir, s, p),
+			    (int)(p % job->nhosts), (int)(2 * p)) != 0)
+				return (-1);
+		}
+	}
+	return (0);
+}
+
+/*
+ * Begin the barrier of stage s: used is this host's matrix (the rows of
+ * its writers), ORed with the other hosts' in place.
+ */
+struct mpi_xchg *
+mpi_stage_begin(const struct job *job, unsigned int s, uint8_t *used)
+{
+	struct mpi_xchg	*x;
+	MPI_Request	 r;
+
+	x = xcalloc(1, sizeof *x);
+	x->job = job;
+	x->used = used;
+	x->usedlen = (size_t)job->nparts * ((job->nparts + 7) / 8);
+	x->moved = mono_now();
+	(void)s;
+	if (MPI_Iallreduce(MPI_IN_PLACE, used, (int)x->usedlen, MPI_BYTE,
+	    MPI_BOR, MPI_COMM_WORLD, &r) != MPI_SUCCESS)
+		xasprintf(&x->cause, "MPI_Iallreduce failed");
+	else
+		mpi_xchg_add(x, r, -2);
+	return (x);
+}
+
+/*
+ * Move stage s's barrier on: 1 when it is done on every host, 0 while it
+ * goes on, -1 with *cause when it cannot be, or has not moved for timeout
+ * seconds.
+ */
+int
+mpi_stage_test(struct mpi_xchg *x, unsigned int s, double timeout,
+    char **cause)
+{
+	MPI_Request	 r;
+	int		*idx, n, i, k, w, got, done = 0;
+
+	if (x->cause != NULL)
+		goto fail;
+	if (x->nreq > 0) {
+		idx = xcalloc((size_t)x->nreq, sizeof *idx);
+		if (MPI_Testsome(x->nreq, x->req, &n, idx,
+		    MPI_STATUSES_IGNORE) != MPI_SUCCESS) {
+			free(idx);
+			xasprintf(&x->cause, "MPI_Testsome failed");
+			goto fail;
+		}
+		if (n != MPI_UNDEFINED && n > 0)
+			x->moved = mono_now();
+		for (i = 0; n != MPI_UNDEFINED && i < n; i++) {
+			w = x->what[idx[i]];
+			if (w < 0)
+				continue;
+			k = w / 2;
+			if (w % 2 == 0)
+				got = mpi_recv_sized(x, (size_t)k);
+			else
+				got = --x->rx[k]->left == 0;
+			if (got < 0) {
+				free(idx);
+				goto fail;
+			}
+			if (got == 1 && mpi_recv_done(x, (size_t)k) != 0) {
+				free(idx);
+				goto fail;
+			}
+		}
+		free(idx);
+		/* Drop the requests that are done. */
+		for (i = k = 0; i < x->nreq; i++) {
+			if (x->req[i] != MPI_REQUEST_NULL) {
+				x->req[k] = x->req[i];
+				x->what[k++] = x->what[i];
+			}
+		}
+		x->nreq = k;
+		if (x->nreq > 0) {
+			if (mono_now() - x->moved > timeout) {
+				xasprintf(&x->cause, "the shuffle of stage %u "
+				    "made no progress for %.0f s", s, timeout);
+				goto fail;
+			}
+			return (0);
+		}
+	}
+	switch (x->phase) {
+	case 0:
+		x->phase = 1;
+		if (mpi_stage_files(x, s) != 0)
+			goto fail;
+		return (mpi_stage_test(x, s, timeout, cause));
+	case 1:
+		mpi_xchg_free_files(x);
+		x->phase = 2;
+		if (MPI_Ibarrier(MPI_COMM_WORLD, &r) != MPI_SUCCESS) {
+			xasprintf(&x->cause, "MPI_Ibarrier failed");
+			goto fail;
+		}
+		mpi_xchg_add(x, r, -2);
+		return (0);
+	default:
+		x->phase = 3;
+		done = 1;
+		break;
+	}
+	return (done);
+fail:
+	*cause = x->cause;
+	x->cause = NULL;
+	return (-1);
+}
+
+void
+mpi_stage_free(struct mpi_xchg *x)
+{
+	if (x == NULL)
+		return;
+	mpi_xchg_free_files(x);
+	free(x->req);
+	free(x->what);
+	free(x->cause);
+	free(x);
+}
+
+/*
+ * Wait for x to end, testing it every millisecond (no worker is left to
+ * hear from).
+ */
+static int
+mpi_xchg_wait(struct mpi_xchg *x, double timeout, char **cause)
+{
+	int	r;
+
+	while ((r = mpi_stage_test(x, 0, timeout, cause)) == 0)
+		usleep(1000);
+	return (r < 0 ? -1 : 0);
+}
+
+/*
+ * At the end: every host's parts and counters go to rank 0, which
+ * presents the result.  Returns 0, or -1 with *cause.
+ */
+int
+mpi_gather_parts(struct job *job, double timeout, char **cause)
+{
+	struct mpi_xchg	*x;
+	unsigned int	 p, s, me = job->rank, ns = job->plan->nstages;
+	char		*path;
+	int		 tag, r = 0;
+
+	x = xcalloc(1, sizeof *x);
+	x->job = job;
+	x->moved = mono_now();
+	x->phase = 1;
+	for (p = 0; p < job->nparts && x->cause == NULL; p++) {
+		if (p % job->nhosts == 0)
+			continue;
+		for (s = 0; s <= ns && x->cause == NULL; s++) {
+			/* Tags: the counters of each stage, then the part. */
+			tag = (int)(2 * ((size_t)p * (ns + 1) + s));
+			if (s < ns)
+				path = jd_counters(job->jobdir, p, s);
+			else if (job->opts->output != NULL)
+				path = jd_part(job->outtmp, p);
+			else
+				path = jd_out_part(job->jobdir, p);
+			if (p % job->nhosts == me)
+				(void)mpi_send_file(x, path, 0, tag);
+			else if (me == 0) {
+				(void)mpi_recv_file(x, path, (int)(p %
+				    job->nhosts), tag);
+				continue;
+			}
+			free(path);
+		}
+	}
+	if (x->cause != NULL) {
+		*cause = x->cause;
+		x->cause = NULL;
+		r = -1;
+	} else
+		r = mpi_xchg_wait(x, timeout, cause);
+	mpi_stage_free(x);
+	return (r);
+}
+
+/* Every host's status, the worst (the largest) of them. */
+int
+mpi_worst(int status)
+{
+	int	worst = status;
+
+	if (MPI_Allreduce(&status, &worst, 1, MPI_INT, MPI_MAX,
+	    MPI_COMM_WORLD) != MPI_SUCCESS)
+		return (status != 0 ? status : EXIT_JOB_FAILED);
+	return (worst);
+}
+
+#else /* !HAVE_MPI */
+
+int
+mpi_start(struct job *job, char **cause)
+{
+	(void)job;
+	xasprintf(cause, "--mpi: this forkflow was built without Open MPI "
+	    "(configure --with-mpi)");
+	return (-1);
+}
+
+const char *
+mpi_host(int r)
+{
+	(void)r;
+	return ("?");
+}
+
+void
+mpi_child_close(int keep)
+{
+	(void)keep;
+}
+
+void
+mpi_abort(int status)
+{
+	_exit(status);
+}
+
+void
+mpi_end(void)
+{
+}
+
+struct mpi_xchg *
+mpi_stage_begin(const struct job *job, unsigned int s, uint8_t *used)
+{
+	(void)job;
+	(void)s;
+	(void)used;
+	return (NULL);
+}
+
+int
+mpi_stage_test(struct mpi_xchg *x, unsigned int s, double timeout,
+    char **cause)
+{
+	(void)x;
+	(void)s;
+	(void)timeout;
+	xasprintf(cause, "built without Open MPI");
+	return (-1);
+}
+
+void
+mpi_stage_free(struct mpi_xchg *x)
+{
+	(void)x;
+}
+
+int
+mpi_gather_parts(struct job *job, double timeout, char **cause)
+{
+	(void)job;
+	(void)timeout;
+	xasprintf(cause, "built without Open MPI");
+	return (-1);
+}
+
+int
+mpi_worst(int status)
+{
+	return (status);
+}
+
+#endif /* HAVE_MPI */
