@@ -916,7 +916,9 @@ run_load(struct job *job)
 	job->memory = o->memory != 0 ? o->memory : p->memory != 0 ?
 	    p->memory : mem_default_budget();
 	xmalloc_use_huge(memcg_limit() == UINT64_MAX);
-	job->mem_share = job->memory / job->nparts;
+	/* On several hosts, the budget is each host's, for its workers. */
+	job->mem_share = job->memory / (job->nhosts > 1 ? (job->nparts -
+	    job->rank + job->nhosts - 1) / job->nhosts : job->nparts);
 	if (o->inject.set && (o->inject.part >= job->nparts ||
 	    (o->inject.point == INJECT_RECORD && o->inject.op >= p->nops)))
 		run_fail(EXIT_USAGE, "--inject-crash: no partition %u or "
@@ -972,7 +974,10 @@ run_prepare(struct job *job)
 	if (journal_note_run(job) != 0)
 		run_fail_errno(EXIT_JOB_FAILED, "%s/journal", job->jobdir);
 	job_stream_files(job);
-	job->resume_hint = run_resume_hint(o, job->jobdir);
+	/* A rank's command line is mpirun's or srun's to give. */
+	job->resume_hint = job->nhosts > 1 ? xstrdup("the job's command "
+	    "again (forkflow run --hosts, mpirun or srun)") :
+	    run_resume_hint(o, job->jobdir);
 	if (o->output == NULL)
 		return (0);
 	if (job->rank != 0) {
