@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@
 
 #define MPI_CHUNK	(4u << 20)	/* bytes of one message of a file */
 #define MPI_MAXFD	1024		/* the descriptors looked at */
+#define MPI_ABORT_GRACE	15		/* seconds mpirun has to abort */
 
 /* How many hosts --hosts or --hostfile names. */
 static unsigned int
@@ -72,6 +74,87 @@ mpi_count_hosts(const struct run_opts *o)
 	return (n);
 }
 
+static volatile sig_atomic_t mpi_launched;	/* mpirun's pid */
+
+/* Pass a stop signal on to mpirun, which stops the ranks. */
+static void
+mpi_forward(int sig)
+{
+	if (mpi_launched > 0)
+		(void)kill((pid_t)mpi_launched, sig);
+}
+
+/*
+ * Copy mpirun's standard error (fd) to ours until it exits; returns its
+ * wait status.  Once a rank has said that it aborts the job, mpirun has
+ * MPI_ABORT_GRACE seconds to be done: it waits for the daemon of a host
+ * that cannot be reached without end, so it is killed then.
+ */
+static int
+mpi_relay(pid_t pid, int fd)
+{
+	static const char	 mark[] = "is aborted on every host";
+	struct sigaction	 sa;
+	struct pollfd		 pfd;
+	char			 buf[8192 + sizeof mark];
+	size_t			 kept = 0;
+	ssize_t			 n;
+	double			 deadline = 0;
+	int			 ws, killed = 0, open = 1;
+
+	mpi_launched = pid;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = mpi_forward;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+	for (;;) {
+		if (waitpid(pid, &ws, open ? WNOHANG : 0) == pid)
+			break;
+		if (deadline > 0 && mono_now() > deadline + 5 * killed) {
+			warnx("%s has not ended %d s after a host aborted the "
+			    "job: killing it", MPIRUN, MPI_ABORT_GRACE +
+			    5 * killed);
+			(void)kill(pid, killed ? SIGKILL : SIGTERM);
+			killed++;
+		}
+		if (!open) {
+			usleep(100000);
+			continue;
+		}
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		if ((n = read(fd, buf + kept, sizeof buf - kept - 1)) <= 0) {
+			if (n == 0 || errno != EINTR)
+				open = 0;
+			continue;
+		}
+		(void)write_all(STDERR_FILENO, buf + kept, (size_t)n);
+		buf[kept + (size_t)n] = '\0';
+		if (deadline == 0 && strstr(buf, mark) != NULL)
+			deadline = mono_now() + MPI_ABORT_GRACE;
+		/* The end, for a mark cut in two. */
+		kept += (size_t)n;
+		if (kept > sizeof mark) {
+			memmove(buf, buf + kept - sizeof mark, sizeof mark);
+			kept = sizeof mark;
+		}
+	}
+	/* What it wrote last, without waiting for those it left. */
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (open && poll(&pfd, 1, 0) > 0 && (n = read(fd, buf,
+	    sizeof buf)) > 0)
+		(void)write_all(STDERR_FILENO, buf, (size_t)n);
+	mpi_launched = 0;
+	sa.sa_handler = SIG_DFL;
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+	return (ws);
+}
+
 /*
  * forkflow run --hosts/--hostfile: run the same command line with --mpi
  * through mpirun, one rank per host, and say how to resume when it fails.
@@ -80,12 +163,12 @@ mpi_count_hosts(const struct run_opts *o)
 int
 mpi_launch(const struct run_opts *o)
 {
-	char		**argv, *self, *n, *hint;
+	char		**argv, *self, *n, *hint, *ka;
 	const char	*mpirun;
 	unsigned int	 nhosts;
 	size_t		 i, k;
 	pid_t		 pid;
-	int		 ws, st;
+	int		 ws, st, errp[2];
 
 #ifndef HAVE_MPI
 	errx(EXIT_USAGE, "--hosts: this forkflow was built without Open MPI "
@@ -132,18 +215,25 @@ mpi_launch(const struct run_opts *o)
 	}
 	argv[k++] = "--mpi";
 	argv[k] = NULL;
+	/* A lost host is noticed by Open MPI's daemons too. */
+	xasprintf(&ka, "%.0f", o->shuffle_timeout);
+	(void)setenv("OMPI_MCA_oob_tcp_keepalive_time", ka, 0);
+	(void)setenv("OMPI_MCA_oob_tcp_keepalive_intvl", "2", 0);
+	(void)setenv("OMPI_MCA_oob_tcp_keepalive_probes", "3", 0);
+	free(ka);
 	fflush(stdout);
 	fflush(stderr);
-	if ((pid = fork()) == -1)
+	if (pipe2(errp, O_CLOEXEC) != 0 || (pid = fork()) == -1)
 		err(EXIT_JOB_FAILED, "fork");
 	if (pid == 0) {
+		(void)dup2(errp[1], STDERR_FILENO);
 		execvp(mpirun, argv);
 		warn("%s", mpirun);
 		_exit(127);
 	}
-	while (waitpid(pid, &ws, 0) == -1)
-		if (errno != EINTR)
-			err(EXIT_JOB_FAILED, "waitpid");
+	close(errp[1]);
+	ws = mpi_relay(pid, errp[0]);
+	close(errp[0]);
 	st = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 	if (st != 0) {
 		if (o->jobdir != NULL) {
