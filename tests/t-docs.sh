@@ -42,7 +42,8 @@
 # its forkflow status of a running job; forkflow.1's Control-C example (a
 # 200 M-line input, and a key typed in the middle) and its forkflow status
 # of a running job (the figures and states of a running job depend on
-# timing).  Those whose commands run Python (.py) are skipped without
+# timing); those of several hosts (--hosts, --hostfile, mpirun, srun),
+# which tests/t-mpi.sh runs on hosts of its own.  Those whose commands run Python (.py) are skipped without
 # python3.  The output shown by an example not run, and every other literal
 # block that shows what forkflow prints (one whose first line starts with
 # "forkflow: ", a status or journal line, a progress display, an event, or
@@ -67,6 +68,8 @@ not_run() {
 		echo "needs a big input" ;;
 	*"forkflow status /"*|*"run big.json"*)
 		echo "watches a job while it runs" ;;
+	*--hosts*|*--hostfile*|*--mpi*|"mpirun "*|"srun "*)
+		echo "needs several hosts (make check-mpi runs them)" ;;
 	esac
 }
 

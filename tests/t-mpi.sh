@@ -1,0 +1,297 @@
+#!/bin/sh
+# Several hosts on Open MPI (make check-mpi): three fake hosts made of
+# network namespaces on this machine (tests/mpi-hosts.sh), and the job's
+# ranks started on them by forkflow run --hosts or --hostfile:
+#
+# - random programs of the differential test (tests/refeval.py) on 1, 2
+#   and 3 hosts, with 3 and 4 partitions: the reference's bytes each time,
+#   or exit 1 with its division by zero;
+# - -o on 3 hosts: the same part files as on one host; forkflow run --mpi
+#   started by mpirun itself;
+# - a worker killed on a host (--inject-crash): restarted there, the same
+#   bytes;
+# - a rank killed: the job is aborted on every host and says how to
+#   resume; the rerun with the same --job-dir exits 0 with the same bytes;
+# - a host's link cut in the middle of a job: aborted within
+#   --shuffle-timeout, not hung;
+# - no process of the job is left here or on the hosts that can be
+#   reached.
+#
+# Skipped where forkflow has no Open MPI or the machine cannot make
+# namespaces (not root, no ip(8)); failed there instead with
+# FORKFLOW_REQUIRE_MPI set.  FORKFLOW_MPI_SEED repeats the random
+# programs, FORKFLOW_MPI_N (6) says how many.
+
+# shellcheck source=tests/lib.sh
+. "${SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
+
+cd "$T" || bail_out "cannot cd to $T"
+# skip_mpi REASON: skip the script, or fail it where CI asks for this lane
+# (FORKFLOW_REQUIRE_MPI).
+skip_mpi() {
+	[ -z "${FORKFLOW_REQUIRE_MPI:-}" ] || bail_out "cannot test: $*"
+	skip_all "$*"
+}
+if "$FORKFLOW" run x.json --mpi 2>&1 | grep -q 'without Open MPI'; then
+	skip_mpi "this forkflow was built without Open MPI"
+fi
+command -v mpirun >/dev/null 2>&1 || skip_mpi "no mpirun"
+command -v "$PYTHON3" >/dev/null 2>&1 || skip_mpi "no python3 ($PYTHON3)"
+
+H=$T/hosts
+# A prefix and a network of this run's, another may be up.
+FFH_PREFIX=ffm$$
+FFH_NET=10.23$(($$ % 10)).$(($$ / 10 % 250))
+export FFH_PREFIX FFH_NET
+st=0
+sh "$SRCDIR/tests/mpi-hosts.sh" up 3 "$H" 2>"$T/up.err" || st=$?
+if [ "$st" = 77 ]; then
+	skip_mpi "no namespace hosts: $(cat "$T/up.err")"
+elif [ "$st" != 0 ]; then
+	cat "$T/up.err" >&2
+	bail_out "tests/mpi-hosts.sh up failed ($st)"
+fi
+at_exit "sh '$SRCDIR/tests/mpi-hosts.sh' down '$H' >/dev/null 2>&1"
+# shellcheck disable=SC1091 # written by mpi-hosts.sh
+. "$H/env"
+IFS=, read -r h1 h2 h3 <"$H/hosts"
+
+n=${FORKFLOW_MPI_N:-6}
+plan $((n * 4 + 6))
+seed=${FORKFLOW_MPI_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+diag "seed $seed (FORKFLOW_MPI_SEED=$seed to repeat)"
+
+if command -v timeout >/dev/null 2>&1; then
+	tmo() {
+		timeout -k 5 "$@"
+	}
+else
+	tmo() {
+		shift
+		"$@"
+	}
+fi
+
+# --- Random programs on 1, 2 and 3 hosts ---------------------------------
+
+"$PYTHON3" "$SRCDIR/tests/refeval.py" gen "$seed" "$n" "$T/cases" \
+    >"$T/gen" 2>&1 || bail_out "refeval.py gen failed: $(cat "$T/gen")"
+i=0
+while [ "$i" -lt "$n" ]; do
+	i=$((i + 1))
+	c=$T/cases/$(printf %03d "$i")
+	want=$(cat "$c/expect.status")
+	p=$((3 + i % 2))
+	for where in "1 host" "2 hosts" "3 hosts"; do
+		case $where in
+		"1 host")	set -- ;;
+		"2 hosts")	set -- --hosts "$h1,$h2" ;;
+		*)		set -- --hostfile "$H/hostfile" ;;
+		esac
+		st=0
+		tmo 120 "$FORKFLOW" run "$c/prog.json" -p "$p" -q \
+		    --max-attempts 1 "$@" </dev/null >out 2>err || st=$?
+		what="case $i ($(cat "$c/desc")), -p $p, $where"
+		if [ "$want" -ne 0 ]; then
+			if [ "$st" = 1 ] && [ ! -s out ] &&
+			    grep -q 'division by zero at key' err; then
+				ok "$what: fails with a division by zero"
+			else
+				not_ok "$what: must fail with a division by zero"
+				diag "exit $st"
+				diag_file err
+			fi
+		elif [ "$st" = 0 ] && cmp -s "$c/expect.out" out; then
+			ok "$what: the reference's bytes"
+		else
+			not_ok "$what: the reference's bytes (exit $st)"
+			diag_file err
+			diag "to repeat: $PYTHON3 tests/refeval.py gen $seed $i DIR"
+		fi
+	done
+	# The output folder, on one host and on three.
+	if [ "$want" -eq 0 ]; then
+		rm -rf o1 o3
+		"$FORKFLOW" run "$c/prog.json" -p "$p" -q -o o1 </dev/null \
+		    >/dev/null 2>err1
+		st=0
+		tmo 120 "$FORKFLOW" run "$c/prog.json" -p "$p" -q -o o3 \
+		    --hostfile "$H/hostfile" </dev/null >/dev/null 2>err || st=$?
+		bad=
+		for f in o1/part-*; do
+			cmp -s "$f" "o3/${f#o1/}" || bad="$bad ${f#o1/}"
+		done
+		if [ "$st" = 0 ] && [ -z "$bad" ] && [ -f o3/_SUCCESS ] &&
+		    [ "$(ls o1 | wc -l)" = "$(ls o3 | wc -l)" ]; then
+			ok "case $i: -o on 3 hosts writes one host's part files"
+		else
+			not_ok "case $i: -o on 3 hosts writes one host's part files"
+			diag "exit $st; parts that differ:${bad:- none}"
+			diag_file err
+		fi
+	else
+		ok "case $i: -o not tried (the job fails)"
+	fi
+done
+lap "random programs"
+
+# forkflow run --mpi under mpirun, as forkflow(1) shows it, on the last
+# case that succeeds.
+c=$(grep -l '^0$' "$T"/cases/*/expect.status | tail -n 1)
+c=${c%/expect.status}
+st=0
+tmo 120 mpirun --hostfile "$H/hostfile" --map-by node -np 3 \
+    "$FORKFLOW" run "$c/prog.json" -p 4 -q --mpi </dev/null >out 2>err ||
+    st=$?
+if [ "$st" = 0 ] && cmp -s "$c/expect.out" out; then
+	ok "mpirun ... forkflow run --mpi: the reference's bytes"
+else
+	not_ok "mpirun ... forkflow run --mpi: the reference's bytes (exit $st)"
+	diag_file err
+fi
+
+# --- Crashes ---------------------------------------------------------------
+
+# A slow job (seconds): 3,000,000 pairs through a map of 300 remainders,
+# two reduces.
+awk 'BEGIN { for (i = 1; i <= 3000000; i++) print i % 100003 "," i * 7 % 10007 }' \
+    >slow.csv
+fill=$(_rec_filler 300)
+cat >slow.json <<EOF
+{"operations": [{"operator": "map", "expr": "v * 3"},
+ {"operator": "map", "expr": "$fill"},
+ {"operator": "changeKey", "expr": "k % 97"},
+ {"operator": "reduce", "function": "SUM"},
+ {"operator": "map", "expr": "$fill"},
+ {"operator": "changeKey", "expr": "v % 13"},
+ {"operator": "reduce", "function": "COUNT"}]}
+EOF
+"$FORKFLOW" run slow.json -i slow.csv -p 3 -q >want.slow 2>want.err ||
+    bail_out "the slow job fails on one host: $(cat want.err)"
+
+# A worker of partition 1 (on the second host) crashes at its 1000th
+# record: its host forks it again, the others never know.
+st=0
+tmo 120 "$FORKFLOW" run slow.json -i slow.csv -p 3 --hostfile "$H/hostfile" \
+    --inject-crash 1:1:1000 </dev/null >out 2>err || st=$?
+if [ "$st" = 0 ] && cmp -s want.slow out &&
+    grep -q 'worker 1 .*restarting' err; then
+	ok "a worker killed on a host: restarted there, the same bytes"
+else
+	not_ok "a worker killed on a host: restarted there, the same bytes"
+	diag "exit $st"
+	diag_file err
+fi
+
+# A rank killed: the rank of the second host, while the job runs.
+rm -rf jd
+"$FORKFLOW" run slow.json -i slow.csv -p 3 -q --job-dir jd \
+    --hostfile "$H/hostfile" </dev/null >out 2>err &
+lpid=$!
+rank=
+tries=0
+while [ -z "$rank" ] && [ "$tries" -lt 200 ]; do
+	for pid in $(ip netns pids "$h2" 2>/dev/null); do
+		if { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null |
+		    grep -q -- ' --mpi'; then
+			# The rank, not one of its workers: its parent is
+			# not a forkflow.
+			pp=$(awk '{ print $4 }' "/proc/$pid/stat" 2>/dev/null)
+			{ tr '\0' ' ' <"/proc/$pp/cmdline"; } 2>/dev/null |
+			    grep -q -- ' --mpi' || rank=$pid
+		fi
+	done
+	[ -n "$rank" ] || sleep 0.05
+	tries=$((tries + 1))
+done
+sleep 1
+[ -n "$rank" ] && kill -KILL "$rank"
+st=0
+wait "$lpid" || st=$?
+if [ -n "$rank" ] && [ "$st" = 1 ] &&
+    grep -q 'the job failed on its hosts' err &&
+    grep -q "to resume, run forkflow run .*--job-dir jd" err; then
+	ok "a rank killed: the job is aborted on every host, with how to resume"
+else
+	not_ok "a rank killed: the job is aborted on every host, with how to resume"
+	diag "rank ${rank:-not found}, exit $st"
+	diag_file err
+fi
+st=0
+tmo 120 "$FORKFLOW" run slow.json -i slow.csv -p 3 -q --job-dir jd \
+    --hostfile "$H/hostfile" </dev/null >out 2>err || st=$?
+if [ "$st" = 0 ] && cmp -s want.slow out; then
+	ok "its rerun with the same --job-dir: exit 0, the same bytes"
+else
+	not_ok "its rerun with the same --job-dir: exit 0, the same bytes"
+	diag "exit $st"
+	diag_file err
+fi
+lap "a worker and a rank killed"
+
+# A host's link cut while the job runs: no hang, an abort within the
+# shuffle's timeout (and mpirun's own teardown).
+start=$(date +%s)
+"$FORKFLOW" run slow.json -i slow.csv -p 3 -q --shuffle-timeout 5 \
+    --hostfile "$H/hostfile" </dev/null >out 2>err &
+lpid=$!
+sleep 1
+sh "$SRCDIR/tests/mpi-hosts.sh" cut "$H" "$h3" >/dev/null 2>&1
+st=0
+if command -v timeout >/dev/null 2>&1; then
+	# wait(1) has no timeout: watch the launcher from here.
+	tries=0
+	while kill -0 "$lpid" 2>/dev/null && [ "$tries" -lt 1200 ]; do
+		sleep 0.1
+		tries=$((tries + 1))
+	done
+	if kill -0 "$lpid" 2>/dev/null; then
+		kill -KILL "$lpid" 2>/dev/null
+		st=hung
+	fi
+fi
+[ "$st" = hung ] || wait "$lpid" || st=$?
+took=$(($(date +%s) - start))
+if [ "$st" != hung ] && [ "$st" != 0 ] && grep -q 'the job failed on its hosts' err
+then
+	ok "a host's link cut: the job is aborted, not hung ($took s)"
+else
+	not_ok "a host's link cut: the job is aborted, not hung ($took s)"
+	diag "exit $st"
+	diag_file err
+fi
+lap "a link cut"
+
+# What the aborts left on the hosts that can be reached, and here: nothing
+# once mpirun's teardown is done.  (The cut host's Open MPI daemon waits
+# for a network that does not come back; down kills it.)
+left() {
+	for _h in "$h1" "$h2"; do
+		ip netns pids "$_h" 2>/dev/null
+	done
+	_cut=" $(ip netns pids "$h3" 2>/dev/null | tr '\n' ' ') "
+	for _p in $(pgrep -f -- 'forkflow|mpirun|orted' 2>/dev/null); do
+		case $_cut in
+		*" $_p "*)	continue ;;
+		esac
+		case "$(readlink "/proc/$_p/cwd" 2>/dev/null)" in
+		"$T"*)	echo "$_p"; continue ;;
+		esac
+		{ tr '\0' ' ' <"/proc/$_p/cmdline"; } 2>/dev/null | grep -q -- "$T/" &&
+		    echo "$_p"
+	done
+}
+tries=0
+while [ -n "$(left)" ] && [ "$tries" -lt 100 ]; do
+	sleep 0.1
+	tries=$((tries + 1))
+done
+left=$(left)
+if [ -z "$left" ]; then
+	ok "no process of the job is left, but on the cut host"
+else
+	not_ok "no process of the job is left, but on the cut host"
+	for pid in $left; do
+		diag "$pid: $({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null)"
+	done
+fi
