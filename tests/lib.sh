@@ -247,6 +247,19 @@ bg_running() {
 	[ -f "$T/$1.pid" ] && [ ! -f "$T/$1.status" ]
 }
 
+# tmo SECONDS COMMAND...: COMMAND, killed after SECONDS (exit 124) where
+# timeout(1) exists, so that a command that hangs fails the test instead.
+if command -v timeout >/dev/null 2>&1; then
+	tmo() {
+		timeout -k 5 "$@"
+	}
+else
+	tmo() {
+		shift
+		"$@"
+	}
+fi
+
 # count_lines FILE PATTERN: how many lines of FILE match the basic regular
 # expression PATTERN (0 when FILE is missing).
 count_lines() {

@@ -61,17 +61,6 @@ plan $((n * 4 + 6))
 seed=${FORKFLOW_MPI_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 diag "seed $seed (FORKFLOW_MPI_SEED=$seed to repeat)"
 
-if command -v timeout >/dev/null 2>&1; then
-	tmo() {
-		timeout -k 5 "$@"
-	}
-else
-	tmo() {
-		shift
-		"$@"
-	}
-fi
-
 # --- Random programs on 1, 2 and 3 hosts ---------------------------------
 
 "$PYTHON3" "$SRCDIR/tests/refeval.py" gen "$seed" "$n" "$T/cases" \
@@ -238,17 +227,15 @@ lpid=$!
 sleep 1
 sh "$SRCDIR/tests/mpi-hosts.sh" cut "$H" "$h3" >/dev/null 2>&1
 st=0
-if command -v timeout >/dev/null 2>&1; then
-	# wait(1) has no timeout: watch the launcher from here.
-	tries=0
-	while kill -0 "$lpid" 2>/dev/null && [ "$tries" -lt 1200 ]; do
-		sleep 0.1
-		tries=$((tries + 1))
-	done
-	if kill -0 "$lpid" 2>/dev/null; then
-		kill -KILL "$lpid" 2>/dev/null
-		st=hung
-	fi
+# wait(1) has no timeout: watch the launcher for 120 s from here.
+tries=0
+while kill -0 "$lpid" 2>/dev/null && [ "$tries" -lt 1200 ]; do
+	sleep 0.1
+	tries=$((tries + 1))
+done
+if kill -0 "$lpid" 2>/dev/null; then
+	kill -KILL "$lpid" 2>/dev/null
+	st=hung
 fi
 [ "$st" = hung ] || wait "$lpid" || st=$?
 took=$(($(date +%s) - start))

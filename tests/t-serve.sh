@@ -46,18 +46,6 @@ rand_seed "$seed"
 S=$T/s.sock
 C=$T/c.sock
 
-# tmo SECONDS COMMAND...: COMMAND, killed after SECONDS (exit 124) where
-# timeout(1) exists, so that a service that hangs fails the test instead.
-if command -v timeout >/dev/null 2>&1; then
-	tmo() {
-		timeout -k 5 "$@"
-	}
-else
-	tmo() {
-		shift
-		"$@"
-	}
-fi
 
 # msleep MS: sleep MS milliseconds (whole seconds where sleep has no
 # fractions).
