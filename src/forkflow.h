@@ -1016,6 +1016,8 @@ int		 shuffle_open(struct shuffle_file *, const char *,
 const struct pair *shuffle_segment(struct shuffle_file *,
 		     unsigned int, unsigned int, size_t *);
 void		 shuffle_close(struct shuffle_file *);
+size_t		 shuffle_extents(const struct shuffle_file *, const uint8_t *,
+		    uint64_t **);
 
 int		 runfile_open(struct runfile *, const char *, unsigned int,
 		     uint64_t, unsigned int);

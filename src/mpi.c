@@ -376,21 +376,35 @@ mpi_end(void)
 
 /* --- Files between hosts ------------------------------------------------- */
 
-/* A file received: where it goes, and what came of it so far. */
+/*
+ * A file goes as its length, the number of its ranges and the XXH3 of
+ * their bytes; then the ranges, (offset, length) pairs; then their bytes,
+ * in groups of at most MPI_GROUP bytes, each one message of an hindexed
+ * datatype over the file mapped on both sides, so that nothing is copied.
+ * A run file sends only the ranges the receiver's partitions read (see
+ * shuffle_extents); the receiver writes them at their offsets in a file of
+ * the same length, whose other bytes are holes that no reader visits.
+ */
+#define MPI_GROUP	(64u << 20)	/* bytes of a message at most */
+#define MPI_PIECES	4096		/* ranges of a message at most */
+
+/* A file being received. */
 struct xfile {
 	char		*path;		/* its name, to be */
 	char		*tmp;		/* what is written */
-	uint64_t	 hdr[2];	/* size and XXH3, sent first */
+	uint64_t	 hdr[3];	/* length, ranges, sum */
+	uint64_t	*ext;
 	int		 src;
 	int		 tag;
 	int		 fd;
 	char		*map;
-	unsigned int	 left;		/* chunks not yet received */
+	unsigned int	 left;		/* groups not yet received */
 };
 
-/* A file sent. */
+/* A file being sent. */
 struct sfile {
-	uint64_t	 hdr[2];
+	uint64_t	 hdr[3];
+	uint64_t	*ext;
 	char		*map;
 	size_t		 len;
 };
@@ -401,9 +415,9 @@ struct mpi_xchg {
 	uint8_t		*used;
 	size_t		 usedlen;
 	MPI_Request	*req;
-	int		*what;		/* per request: -1 sent, -2 other; else
-					 * 2 * file (its size) or 2 * file + 1
-					 * (a chunk of it) */
+	int		*what;		/* per request: -1 sent, -2 other; or
+					 * 3 * file + 0 (its header), 1 (its
+					 * ranges) or 2 (a group of bytes) */
 	int		 nreq;
 	int		 areq;
 	struct xfile	**rx;		/* each in place: MPI writes its hdr */
@@ -429,13 +443,115 @@ mpi_xchg_add(struct mpi_xchg *x, MPI_Request r, int what)
 	x->nreq++;
 }
 
-/* Map path to send it, with its size and sum; -1 with x->cause. */
-static int
-mpi_send_map(struct mpi_xchg *x, const char *path, struct sfile *f)
+/* The XXH3 of the bytes of n ranges ext of map. */
+static uint64_t
+mpi_ext_sum(const char *map, const uint64_t *ext, uint64_t n)
 {
-	struct stat	st;
-	int		fd;
+	XXH3_state_t	*st;
+	uint64_t	 i, sum;
 
+	if ((st = XXH3_createState()) == NULL)
+		fatalx("out of memory");
+	XXH3_64bits_reset(st);
+	for (i = 0; i < n; i++)
+		XXH3_64bits_update(st, map + ext[2 * i], ext[2 * i + 1]);
+	sum = XXH3_64bits_digest(st);
+	XXH3_freeState(st);
+	return (sum);
+}
+
+/*
+ * Post the messages of ranges ext (n of them) of map, sent to or received
+ * from peer under tag: one hindexed datatype per group of at most MPI_GROUP
+ * bytes and MPI_PIECES ranges, a range cut at MPI_CHUNK.  Returns the
+ * number of groups, or -1.
+ */
+static int
+mpi_ext_post(struct mpi_xchg *x, char *map, const uint64_t *ext, uint64_t n,
+    int peer, int tag, int send, int what)
+{
+	MPI_Datatype	 type;
+	MPI_Request	 r;
+	MPI_Aint	*displ;
+	int		*lens, k = 0, groups = 0, rc;
+	uint64_t	 i, off, left, bytes = 0, piece;
+
+	lens = xcalloc(MPI_PIECES, sizeof *lens);
+	displ = xcalloc(MPI_PIECES, sizeof *displ);
+	for (i = 0; i <= n; i++) {
+		off = i < n ? ext[2 * i] : 0;
+		left = i < n ? ext[2 * i + 1] : 0;
+		do {
+			piece = left < MPI_CHUNK ? left : MPI_CHUNK;
+			if (k > 0 && (i == n || bytes + piece > MPI_GROUP ||
+			    k == MPI_PIECES)) {
+				/* The group so far, one message. */
+				if (MPI_Type_create_hindexed(k, lens, displ,
+				    MPI_BYTE, &type) != MPI_SUCCESS ||
+				    MPI_Type_commit(&type) != MPI_SUCCESS)
+					goto fail;
+				rc = send ? MPI_Isend(map, 1, type, peer, tag,
+				    MPI_COMM_WORLD, &r) : MPI_Irecv(map, 1,
+				    type, peer, tag, MPI_COMM_WORLD, &r);
+				/* Freed once the request is done. */
+				MPI_Type_free(&type);
+				if (rc != MPI_SUCCESS)
+					goto fail;
+				mpi_xchg_add(x, r, what);
+				groups++;
+				k = 0;
+				bytes = 0;
+			}
+			if (piece == 0)
+				break;
+			lens[k] = (int)piece;
+			displ[k] = (MPI_Aint)off;
+			k++;
+			bytes += piece;
+			off += piece;
+			left -= piece;
+		} while (left > 0);
+	}
+	free(lens);
+	free(displ);
+	return (groups);
+fail:
+	free(lens);
+	free(displ);
+	return (-1);
+}
+
+/*
+ * Send the file at path to rank dst under tags tag and tag + 1: the ranges
+ * of a run file of nbuckets buckets that the partitions set in keep read,
+ * or all of it (keep NULL).
+ */
+static int
+mpi_send_file(struct mpi_xchg *x, const char *path, int dst, int tag,
+    const uint8_t *keep, unsigned int nbuckets)
+{
+	struct shuffle_file	 sf;
+	struct sfile		*f;
+	struct stat		 st;
+	MPI_Request		 r;
+	char			*cause;
+	uint64_t		 n;
+	int			 fd;
+
+	f = xcalloc(1, sizeof *f);
+	x->tx = xreallocarray(x->tx, x->ntx + 1, sizeof *x->tx);
+	x->tx[x->ntx++] = f;
+	if (keep != NULL) {
+		if (shuffle_open(&sf, path, nbuckets, &cause) != 0) {
+			x->cause = cause;
+			return (-1);
+		}
+		n = shuffle_extents(&sf, keep, &f->ext);
+		shuffle_close(&sf);
+	} else {
+		f->ext = xcalloc(2, sizeof *f->ext);
+		n = 1;
+	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    fstat(fd, &st) != 0) {
 		xasprintf(&x->cause, "%s: %s", path, strerror(errno));
@@ -444,53 +560,40 @@ mpi_send_map(struct mpi_xchg *x, const char *path, struct sfile *f)
 		return (-1);
 	}
 	f->len = (size_t)st.st_size;
-	f->map = NULL;
+	if (keep == NULL)
+		f->ext[1] = f->len;
 	if (f->len > 0 && (f->map = mmap(NULL, f->len, PROT_READ, MAP_SHARED,
 	    fd, 0)) == MAP_FAILED) {
+		f->map = NULL;
 		xasprintf(&x->cause, "%s: %s", path, strerror(errno));
 		close(fd);
-		f->map = NULL;
 		return (-1);
 	}
 	close(fd);
+	if (f->len == 0)
+		n = 0;
 	f->hdr[0] = f->len;
-	f->hdr[1] = XXH3_64bits(f->map != NULL ? f->map : "", f->len);
-	return (0);
-}
-
-/* Send the file at path to rank dst under tag (its size, then chunks). */
-static int
-mpi_send_file(struct mpi_xchg *x, const char *path, int dst, int tag)
-{
-	struct sfile	*f;
-	MPI_Request	 r;
-	size_t		 off, n;
-
-	f = xcalloc(1, sizeof *f);
-	if (mpi_send_map(x, path, f) != 0) {
-		free(f);
-		return (-1);
-	}
-	x->tx = xreallocarray(x->tx, x->ntx + 1, sizeof *x->tx);
-	x->tx[x->ntx++] = f;
-	if (MPI_Isend(f->hdr, 2, MPI_UINT64_T, dst, tag, MPI_COMM_WORLD,
+	f->hdr[1] = n;
+	f->hdr[2] = mpi_ext_sum(f->map, f->ext, n);
+	if (MPI_Isend(f->hdr, 3, MPI_UINT64_T, dst, tag, MPI_COMM_WORLD,
 	    &r) != MPI_SUCCESS)
 		goto fail;
 	mpi_xchg_add(x, r, -1);
-	for (off = 0; off < f->len; off += n) {
-		n = f->len - off < MPI_CHUNK ? f->len - off : MPI_CHUNK;
-		if (MPI_Isend(f->map + off, (int)n, MPI_BYTE, dst, tag + 1,
-		    MPI_COMM_WORLD, &r) != MPI_SUCCESS)
-			goto fail;
-		mpi_xchg_add(x, r, -1);
-	}
+	if (n == 0)
+		return (0);
+	if (MPI_Isend(f->ext, (int)(2 * n), MPI_UINT64_T, dst, tag + 1,
+	    MPI_COMM_WORLD, &r) != MPI_SUCCESS)
+		goto fail;
+	mpi_xchg_add(x, r, -1);
+	if (mpi_ext_post(x, f->map, f->ext, n, dst, tag + 1, 1, -1) < 0)
+		goto fail;
 	return (0);
 fail:
 	xasprintf(&x->cause, "sending %s to %s failed", path, mpi_host(dst));
 	return (-1);
 }
 
-/* Expect a file from rank src under tag, to be written at path. */
+/* Expect a file from rank src under tags tag and tag + 1, for path. */
 static int
 mpi_recv_file(struct mpi_xchg *x, char *path, int src, int tag)
 {
@@ -505,49 +608,83 @@ mpi_recv_file(struct mpi_xchg *x, char *path, int src, int tag)
 	f->src = src;
 	f->tag = tag;
 	f->fd = -1;
-	if (MPI_Irecv(f->hdr, 2, MPI_UINT64_T, src, tag, MPI_COMM_WORLD,
+	if (MPI_Irecv(f->hdr, 3, MPI_UINT64_T, src, tag, MPI_COMM_WORLD,
 	    &r) != MPI_SUCCESS) {
 		xasprintf(&x->cause, "receiving %s from %s failed", path,
 		    mpi_host(src));
 		return (-1);
 	}
-	mpi_xchg_add(x, r, 2 * (int)x->nrx);
+	mpi_xchg_add(x, r, 3 * (int)x->nrx);
 	x->nrx++;
 	return (0);
 }
 
-/* File i's size came: make room for it and ask for its chunks. */
+/*
+ * A message of file i came (what: 0 its header, 1 its ranges, 2 a group
+ * of its bytes): ask for the next.  Returns 1 when the file is whole, 0
+ * while more is to come, -1 with x->cause.
+ */
 static int
-mpi_recv_sized(struct mpi_xchg *x, size_t i)
+mpi_recv_step(struct mpi_xchg *x, size_t i, int what)
 {
 	struct xfile	*f = x->rx[i];
 	MPI_Request	 r;
-	uint64_t	 off, n, len = f->hdr[0];
+	uint64_t	 len = f->hdr[0], n = f->hdr[1], k;
+	int		 groups;
 
-	(void)unlink(f->tmp);
-	if ((f->fd = open(f->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1 || ftruncate(f->fd, (off_t)len) != 0 ||
-	    (len > 0 && posix_fallocate(f->fd, 0, (off_t)len) != 0))
-		goto fail;
-	if (len > 0 && (f->map = mmap(NULL, len, PROT_READ | PROT_WRITE,
-	    MAP_SHARED, f->fd, 0)) == MAP_FAILED) {
-		f->map = NULL;
-		goto fail;
-	}
-	for (off = 0; off < len; off += n) {
-		n = len - off < MPI_CHUNK ? len - off : MPI_CHUNK;
-		if (MPI_Irecv(f->map + off, (int)n, MPI_BYTE, f->src, f->tag + 1,
-		    MPI_COMM_WORLD, &r) != MPI_SUCCESS) {
-			xasprintf(&x->cause, "receiving %s from %s failed",
+	switch (what) {
+	case 0:
+		(void)unlink(f->tmp);
+		if ((f->fd = open(f->tmp, O_RDWR | O_CREAT | O_TRUNC |
+		    O_CLOEXEC, 0600)) == -1 || ftruncate(f->fd,
+		    (off_t)len) != 0)
+			goto fail;
+		if (n == 0)
+			return (1);
+		if (len > ((uint64_t)1 << 48) || n > len) {
+			xasprintf(&x->cause, "%s: a malformed header from %s",
 			    f->path, mpi_host(f->src));
 			return (-1);
 		}
-		mpi_xchg_add(x, r, 2 * (int)i + 1);
-		f->left++;
+		f->ext = xcalloc((size_t)n, 2 * sizeof *f->ext);
+		if (MPI_Irecv(f->ext, (int)(2 * n), MPI_UINT64_T, f->src,
+		    f->tag + 1, MPI_COMM_WORLD, &r) != MPI_SUCCESS)
+			goto mpifail;
+		mpi_xchg_add(x, r, 3 * (int)i + 1);
+		return (0);
+	case 1:
+		/* Room on the disk now: a full one is an error, not SIGBUS. */
+		for (k = 0; k < n; k++) {
+			if (f->ext[2 * k] > len || f->ext[2 * k + 1] > len -
+			    f->ext[2 * k]) {
+				xasprintf(&x->cause, "%s: a range out of the "
+				    "file from %s", f->path, mpi_host(f->src));
+				return (-1);
+			}
+			if ((errno = posix_fallocate(f->fd,
+			    (off_t)f->ext[2 * k], (off_t)f->ext[2 * k + 1])) !=
+			    0)
+				goto fail;
+		}
+		if ((f->map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_SHARED, f->fd, 0)) == MAP_FAILED) {
+			f->map = NULL;
+			goto fail;
+		}
+		if ((groups = mpi_ext_post(x, f->map, f->ext, n, f->src,
+		    f->tag + 1, 0, 3 * (int)i + 2)) < 0)
+			goto mpifail;
+		f->left = (unsigned int)groups;
+		return (f->left == 0);
+	default:
+		return (--f->left == 0);
 	}
-	return (f->left == 0 ? 1 : 0);
 fail:
 	xasprintf(&x->cause, "%s: %s", f->tmp, strerror(errno));
+	return (-1);
+mpifail:
+	xasprintf(&x->cause, "receiving %s from %s failed", f->path,
+	    mpi_host(f->src));
 	return (-1);
 }
 
@@ -559,7 +696,8 @@ mpi_recv_done(struct mpi_xchg *x, size_t i)
 	uint64_t	 len = f->hdr[0];
 	int		 r = 0;
 
-	if (XXH3_64bits(f->map != NULL ? f->map : "", len) != f->hdr[1]) {
+	if (f->hdr[1] > 0 && mpi_ext_sum(f->map, f->ext, f->hdr[1]) !=
+	    f->hdr[2]) {
 		xasprintf(&x->cause, "%s: damaged on its way from %s", f->path,
 		    mpi_host(f->src));
 		r = -1;
@@ -588,6 +726,7 @@ mpi_xchg_free_files(struct mpi_xchg *x)
 			close(x->rx[i]->fd);
 		free(x->rx[i]->path);
 		free(x->rx[i]->tmp);
+		free(x->rx[i]->ext);
 		free(x->rx[i]);
 	}
 	free(x->rx);
@@ -596,6 +735,7 @@ mpi_xchg_free_files(struct mpi_xchg *x)
 	for (i = 0; i < x->ntx; i++) {
 		if (x->tx[i]->map != NULL)
 			munmap(x->tx[i]->map, x->tx[i]->len);
+		free(x->tx[i]->ext);
 		free(x->tx[i]);
 	}
 	free(x->tx);
@@ -627,8 +767,13 @@ mpi_stage_files(struct mpi_xchg *x, unsigned int s)
 	const struct job	*job = x->job;
 	size_t			 row = (job->nparts + 7) / 8;
 	unsigned int		 p, r, me = job->rank;
+	uint8_t			*keep;
 	char			*path;
 
+	/* Each host's partitions, the buckets it reads. */
+	keep = xcalloc(job->nhosts, row);
+	for (p = 0; p < job->nparts; p++)
+		keep[(p % job->nhosts) * row + p / 8] |= 1u << (p % 8);
 	for (p = 0; p < job->nparts; p++) {
 		const uint8_t *u = x->used + (size_t)p * row;
 
@@ -638,18 +783,23 @@ mpi_stage_files(struct mpi_xchg *x, unsigned int s)
 					continue;
 				path = jd_run(job->jobdir, s, p);
 				if (mpi_send_file(x, path, (int)r,
-				    (int)(2 * p)) != 0) {
+				    (int)(2 * p), keep + r * row,
+				    job->nparts) != 0) {
 					free(path);
+					free(keep);
 					return (-1);
 				}
 				free(path);
 			}
 		} else if (mpi_row_wants(job, u, me)) {
 			if (mpi_recv_file(x, jd_run(job->jobdir, s, p),
-			    (int)(p % job->nhosts), (int)(2 * p)) != 0)
+			    (int)(p % job->nhosts), (int)(2 * p)) != 0) {
+				free(keep);
 				return (-1);
+			}
 		}
 	}
+	free(keep);
 	return (0);
 }
 
@@ -705,11 +855,8 @@ mpi_stage_test(struct mpi_xchg *x, unsigned int s, double timeout,
 			w = x->what[idx[i]];
 			if (w < 0)
 				continue;
-			k = w / 2;
-			if (w % 2 == 0)
-				got = mpi_recv_sized(x, (size_t)k);
-			else
-				got = --x->rx[k]->left == 0;
+			k = w / 3;
+			got = mpi_recv_step(x, (size_t)k, w % 3);
 			if (got < 0) {
 				free(idx);
 				goto fail;
@@ -819,7 +966,7 @@ mpi_gather_parts(struct job *job, double timeout, char **cause)
 			else
 				path = jd_out_part(job->jobdir, p);
 			if (p % job->nhosts == me)
-				(void)mpi_send_file(x, path, 0, tag);
+				(void)mpi_send_file(x, path, 0, tag, NULL, 0);
 			else if (me == 0) {
 				(void)mpi_recv_file(x, path, (int)(p %
 				    job->nhosts), tag);

@@ -916,6 +916,62 @@ shuffle_for_merge(struct shuffle_file *sf)
 	(void)madvise(sf->map, sf->len, MADV_RANDOM);
 }
 
+/* Add the range [off, off + len) to the n pairs of *e (a allocated). */
+static void
+extent_add(uint64_t **e, size_t *n, size_t *a, uint64_t off, uint64_t len)
+{
+	uint64_t	*last;
+
+	if (len == 0)
+		return;
+	last = *n > 0 ? *e + 2 * (*n - 1) : NULL;
+	if (last != NULL && last[0] + last[1] == off) {
+		last[1] += len;
+		return;
+	}
+	if (*n == *a) {
+		*a = *a == 0 ? 64 : *a * 2;
+		*e = xreallocarray(*e, *a, 2 * sizeof **e);
+	}
+	(*e)[2 * *n] = off;
+	(*e)[2 * *n + 1] = len;
+	(*n)++;
+}
+
+/*
+ * The byte ranges of an opened file that a host whose partitions are set
+ * in the bitmap keep reads: the header, each run's header and table, and
+ * the kept buckets, adjacent ones joined, as (offset, length) pairs in
+ * *ext.  Returns the number of pairs.  Written at the same offsets into a
+ * file of the same length, they make one that this host's readers take
+ * for the whole: they check only their own buckets.
+ */
+size_t
+shuffle_extents(const struct shuffle_file *sf, const uint8_t *keep,
+    uint64_t **ext)
+{
+	uint64_t	 table, bytes;
+	size_t		 n = 0, a = 0, i;
+	unsigned int	 r, b;
+
+	*ext = NULL;
+	table = sizeof(struct run_hdr) + (uint64_t)sf->nparts *
+	    sizeof(struct run_ent);
+	extent_add(ext, &n, &a, 0, sizeof(struct runfile_hdr));
+	for (r = 0; r < sf->runs; r++) {
+		i = (size_t)r * sf->nparts;
+		extent_add(ext, &n, &a, sf->runoff[i] - table, table);
+		for (b = 0; b < sf->nparts; b++, i++) {
+			if (!(keep[b / 8] & (1u << (b % 8))))
+				continue;
+			bytes = sf->schema == 0 ? sf->runcount[i] *
+			    sizeof(struct pair) : sf->runcount[i];
+			extent_add(ext, &n, &a, sf->runoff[i], bytes);
+		}
+	}
+	return (n);
+}
+
 void
 shuffle_close(struct shuffle_file *sf)
 {
