@@ -54,6 +54,22 @@ events_close(void)
 	events_fd = -1;
 }
 
+/* Write event o (a json_t object), whole, as a line of the log. */
+void
+events_put(const void *o)
+{
+	char	*s;
+	size_t	 len;
+
+	if (events_fd != -1 && (s = json_dumps(o, JSON_COMPACT |
+	    JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))) != NULL) {
+		len = strlen(s);
+		s[len] = '\n';	/* over the NUL: written by length */
+		(void)write(events_fd, s, len + 1);
+		free(s);
+	}
+}
+
 /*
  * Append an event.  extra is a json_t object of the event's own fields,
  * or NULL; the reference is taken.  An event log that cannot be written
@@ -63,8 +79,6 @@ void
 event_emit(const char *name, const struct evwhere *at, void *extra)
 {
 	json_t	*o = json_object();
-	char	*s;
-	size_t	 len;
 	double	 t = mono_now();
 	int	 saved_errno = errno;
 
@@ -92,13 +106,7 @@ event_emit(const char *name, const struct evwhere *at, void *extra)
 		json_object_update(o, extra);
 		json_decref(extra);
 	}
-	if (events_fd != -1 && (s = json_dumps(o, JSON_COMPACT |
-	    JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))) != NULL) {
-		len = strlen(s);
-		s[len] = '\n';	/* over the NUL: written by length */
-		(void)write(events_fd, s, len + 1);
-		free(s);
-	}
+	events_put(o);
 	json_decref(o);
 	errno = saved_errno;
 }

@@ -1201,6 +1201,7 @@ void		 events_close(void);
 double		 mono_now(void);
 double		 wall_now(void);
 void		 event_emit(const char *, const struct evwhere *, void *);
+void		 events_put(const void *);
 void		*events_load(const char *, char **);
 
 /* jobpage.c */

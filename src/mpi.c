@@ -26,6 +26,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -258,6 +259,7 @@ mpi_launch(const struct run_opts *o)
 
 static int	 mpi_up;
 static char	*mpi_names;		/* each rank's host name */
+static double	*mpi_clock;		/* each rank's wall - monotonic time */
 static uint8_t	 mpi_fds[MPI_MAXFD / 8];	/* MPI's own descriptors */
 
 #define MPI_HOSTNAME	64
@@ -300,6 +302,7 @@ mpi_start(struct job *job, char **cause)
 {
 	uint8_t	before[MPI_MAXFD / 8];
 	char	name[MPI_HOSTNAME];
+	double	off;
 	int	provided, rank, size, i;
 
 	mpi_fds_open(before);
@@ -321,8 +324,12 @@ mpi_start(struct job *job, char **cause)
 	if (gethostname(name, sizeof name - 1) != 0)
 		name[0] = '?';
 	mpi_names = xcalloc((size_t)size, MPI_HOSTNAME);
+	mpi_clock = xcalloc((size_t)size, sizeof *mpi_clock);
+	off = wall_now() - mono_now();
 	if (MPI_Allgather(name, MPI_HOSTNAME, MPI_CHAR, mpi_names,
-	    MPI_HOSTNAME, MPI_CHAR, MPI_COMM_WORLD) != MPI_SUCCESS) {
+	    MPI_HOSTNAME, MPI_CHAR, MPI_COMM_WORLD) != MPI_SUCCESS ||
+	    MPI_Allgather(&off, 1, MPI_DOUBLE, mpi_clock, 1, MPI_DOUBLE,
+	    MPI_COMM_WORLD) != MPI_SUCCESS) {
 		xasprintf(cause, "MPI_Allgather failed");
 		return (-1);
 	}
@@ -372,6 +379,8 @@ mpi_end(void)
 	}
 	free(mpi_names);
 	mpi_names = NULL;
+	free(mpi_clock);
+	mpi_clock = NULL;
 }
 
 /* --- Files between hosts ------------------------------------------------- */
@@ -938,8 +947,55 @@ mpi_xchg_wait(struct mpi_xchg *x, double timeout, char **cause)
 }
 
 /*
+ * Rank 0: add the other hosts' events (their files events.rank-R) to the
+ * job's log, each with its host, at this host's time (their monotonic
+ * clocks are set against it through the wall clocks).  Their job_start
+ * and job_end are this one's.
+ */
+static void
+mpi_merge_events(const struct job *job)
+{
+	FILE		*f;
+	json_t		*o, *t;
+	const char	*ev;
+	char		*path, *line = NULL;
+	size_t		 size = 0;
+	unsigned int	 r;
+	double		 shift;
+
+	for (r = 1; r < job->nhosts; r++) {
+		xasprintf(&path, "%s/events.rank-%u", job->jobdir, r);
+		shift = mpi_clock[r] - mpi_clock[0];
+		if ((f = fopen(path, "r")) != NULL) {
+			while (getline(&line, &size, f) != -1) {
+				if ((o = json_loads(line, 0, NULL)) == NULL)
+					continue;
+				ev = json_string_value(json_object_get(o,
+				    "event"));
+				t = json_object_get(o, "t");
+				if (ev != NULL && strcmp(ev, "job_start") != 0 &&
+				    strcmp(ev, "job_end") != 0 &&
+				    json_is_number(t)) {
+					json_object_set_new(o, "t", json_real(
+					    json_number_value(t) + shift));
+					json_object_set_new(o, "host",
+					    json_string(mpi_host((int)r)));
+					events_put(o);
+				}
+				json_decref(o);
+			}
+			fclose(f);
+		}
+		(void)unlink(path);
+		free(path);
+	}
+	free(line);
+}
+
+/*
  * At the end: every host's parts and counters go to rank 0, which
- * presents the result.  Returns 0, or -1 with *cause.
+ * presents the result, and its events, which rank 0 adds to the job's.
+ * Returns 0, or -1 with *cause.
  */
 int
 mpi_gather_parts(struct job *job, double timeout, char **cause)
@@ -975,6 +1031,17 @@ mpi_gather_parts(struct job *job, double timeout, char **cause)
 			free(path);
 		}
 	}
+	/* And each host's events, for one log of the job on rank 0. */
+	tag = (int)(2 * ((size_t)job->nparts * (ns + 1)));
+	if (me != 0 && x->cause == NULL) {
+		path = jd_file(job->jobdir, JD_EVENTS);
+		(void)mpi_send_file(x, path, 0, tag + 2 * (int)me, NULL, 0);
+		free(path);
+	}
+	for (p = 1; me == 0 && p < job->nhosts && x->cause == NULL; p++) {
+		xasprintf(&path, "%s/events.rank-%u", job->jobdir, p);
+		(void)mpi_recv_file(x, path, (int)p, tag + 2 * (int)p);
+	}
 	if (x->cause != NULL) {
 		*cause = x->cause;
 		x->cause = NULL;
@@ -982,6 +1049,8 @@ mpi_gather_parts(struct job *job, double timeout, char **cause)
 	} else
 		r = mpi_xchg_wait(x, timeout, cause);
 	mpi_stage_free(x);
+	if (r == 0 && me == 0)
+		mpi_merge_events(job);
 	return (r);
 }
 

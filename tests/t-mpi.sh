@@ -7,7 +7,8 @@
 #   and 3 hosts, with 3 and 4 partitions: the reference's bytes each time,
 #   or exit 1 with its division by zero;
 # - -o on 3 hosts: the same part files as on one host; forkflow run --mpi
-#   started by mpirun itself;
+#   started by mpirun itself; rank 0's events and report hold every
+#   host's partitions;
 # - a worker killed on a host (--inject-crash): restarted there, the same
 #   bytes;
 # - a rank killed: the job is aborted on every host and says how to
@@ -57,7 +58,7 @@ at_exit "sh '$SRCDIR/tests/mpi-hosts.sh' down '$H' >/dev/null 2>&1"
 IFS=, read -r h1 h2 h3 <"$H/hosts"
 
 n=${FORKFLOW_MPI_N:-6}
-plan $((n * 4 + 6))
+plan $((n * 4 + 7))
 seed=${FORKFLOW_MPI_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 diag "seed $seed (FORKFLOW_MPI_SEED=$seed to repeat)"
 
@@ -123,6 +124,33 @@ while [ "$i" -lt "$n" ]; do
 	fi
 done
 lap "random programs"
+
+# One log for the job: rank 0's job directory has the events of every
+# host's partitions, the others' with their host, and the report draws
+# them all.
+c=$(grep -l '^0$' "$T"/cases/*/expect.status | head -n 1)
+c=${c%/expect.status}
+rm -rf jdl
+st=0
+tmo 120 "$FORKFLOW" run "$c/prog.json" -p 3 -q --job-dir jdl \
+    --hostfile "$H/hostfile" </dev/null >/dev/null 2>err || st=$?
+ev=jdl/rank-0/events.jsonl
+bad=
+for q in 0 1 2; do
+	grep -q "\"event\":\"stage_start\",\"partition\":$q," "$ev" ||
+	    bad="$bad $q"
+done
+if [ "$st" = 0 ] && [ -z "$bad" ] &&
+    grep -q "\"partition\":1,.*\"host\":\"$h2\"" "$ev" &&
+    grep -q "\"partition\":2,.*\"host\":\"$h3\"" "$ev" &&
+    "$FORKFLOW" report -o report.html jdl/rank-0 >/dev/null 2>&1 &&
+    grep -q 'partition 2' report.html; then
+	ok "rank 0's events and report: every host's partitions"
+else
+	not_ok "rank 0's events and report: every host's partitions"
+	diag "exit $st; partitions without a stage_start:${bad:- none}"
+	diag_file err
+fi
 
 # forkflow run --mpi under mpirun, as forkflow(1) shows it, on the last
 # case that succeeds.
