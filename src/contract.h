@@ -221,6 +221,7 @@ enum jp_worker_state {
 	JW_DONE,
 	JW_FAILED,
 	JW_STOPPED,		/* its supervisor went away */
+	JW_ELSEWHERE,		/* another host's supervisor runs it */
 };
 
 /* Stages a job page may have: a program of this many operators. */

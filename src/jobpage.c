@@ -23,7 +23,7 @@
 
 static const char *worker_states[] = {
 	"starting", "running", "waiting", "backoff", "done", "failed",
-	"stopped"
+	"stopped", "on another host"
 };
 
 static const char *job_states[] = {
@@ -105,7 +105,8 @@ jobpage_orphan(struct job_page *jp)
 	jp->exit_status = -1;
 	jp->ended = jp->updated;
 	for (i = 0; i < jp->nparts; i++) {
-		if (jp->w[i].state != JW_DONE && jp->w[i].state != JW_FAILED)
+		if (jp->w[i].state != JW_DONE && jp->w[i].state != JW_FAILED &&
+		    jp->w[i].state != JW_ELSEWHERE)
 			jp->w[i].state = JW_STOPPED;
 	}
 }
@@ -196,6 +197,10 @@ status_block(const struct job_page *jp, struct status_page * const *sp,
 	for (i = 0; i < jp->nparts; i++) {
 		fprintf(f, "  worker %u: %s", i,
 		    jobpage_worker_state(jp->w[i].state));
+		if (jp->w[i].state == JW_ELSEWHERE) {
+			fputc('\n', f);
+			continue;
+		}
 		if (jp->w[i].pid > 0 && (jp->w[i].state == JW_RUNNING ||
 		    jp->w[i].state == JW_WAITING))
 			fprintf(f, " pid %d", jp->w[i].pid);

@@ -246,7 +246,12 @@ supervisor_block_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	supervisor_page(sv);
 	s = status_block(sv->page, sv->pages, mono_now());
-	n = xasprintf(&line, "forkflow: %s", s);
+	/* On several hosts, each host's block says whose it is. */
+	if (sv->job->nhosts > 1)
+		n = xasprintf(&line, "forkflow: host %s (rank %u): %s",
+		    mpi_host((int)sv->job->rank), sv->job->rank, s);
+	else
+		n = xasprintf(&line, "forkflow: %s", s);
 	log_line(line, (size_t)n);
 	free(line);
 	free(s);

@@ -163,6 +163,10 @@ supervisor_page(struct supervisor *sv)
 	for (i = 0; i < sv->job->nparts; i++) {
 		w = &sv->w[i];
 		pw = &jp->w[i];
+		if (!job_owns(sv->job, i)) {
+			pw->state = JW_ELSEWHERE;
+			continue;
+		}
 		switch (w->life.state) {
 		case LS_NEW:
 		case LS_RUNNING:
