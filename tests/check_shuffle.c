@@ -553,6 +553,80 @@ END_TEST
 
 
 /*
+ * The ranges a host reads (shuffle_extents), written at their offsets into
+ * a file of the same length, make a file the reader opens: its kept
+ * buckets give the same records, the others fail their sums (they were not
+ * sent), and the ranges hold less than the file.
+ */
+START_TEST(test_shuffle_extents)
+{
+	struct shuffle_file	 sf, part;
+	struct runfile		 rf;
+	struct pair		 pr[64];
+	const struct pair	*a, *b;
+	uint64_t		 counts[5], *ext, sent = 0;
+	uint8_t			 keep = (1u << 1) | (1u << 3);
+	char			*path, *copy, *cause = NULL;
+	size_t			 n, na, nb, i, k;
+	unsigned int		 r, q;
+	int			 fd;
+
+	path = tmp_path("extents");
+	ck_assert_int_eq(runfile_open(&rf, path, 5, 0, 0), 0);
+	for (r = 0; r < 3; r++) {
+		for (k = 0, q = 0; q < 5; q++) {
+			counts[q] = (r + q) % 3 + 1;
+			for (i = 0; i < counts[q]; i++, k++) {
+				pr[k].k = (int64_t)(r * 100 + q * 10 + i);
+				pr[k].v = -(int64_t)k - 1;
+			}
+		}
+		ck_assert_int_eq(runfile_append(&rf, pr, counts), 0);
+	}
+	ck_assert_int_eq(runfile_seal(&rf, 0), 0);
+	ck_assert_int_eq(shuffle_open(&sf, path, 5, &cause), 0);
+	n = shuffle_extents(&sf, &keep, &ext);
+	ck_assert_uint_gt(n, 0);
+	copy = tmp_path("extents.part");
+	fd = open(copy, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(ftruncate(fd, (off_t)sf.len), 0);
+	for (i = 0; i < n; i++) {
+		ck_assert_uint_le(ext[2 * i] + ext[2 * i + 1], sf.len);
+		if (i > 0)
+			ck_assert_uint_gt(ext[2 * i], ext[2 * i - 2] +
+			    ext[2 * i - 1]);
+		ck_assert_int_eq(pwrite(fd, sf.map + ext[2 * i],
+		    (size_t)ext[2 * i + 1], (off_t)ext[2 * i]),
+		    (ssize_t)ext[2 * i + 1]);
+		sent += ext[2 * i + 1];
+	}
+	close(fd);
+	ck_assert_uint_lt(sent, sf.len);
+	ck_assert_int_eq(shuffle_open(&part, copy, 5, &cause), 0);
+	ck_assert_uint_eq(part.runs, 3);
+	for (r = 0; r < 3; r++) {
+		for (q = 0; q < 5; q++) {
+			if (!(keep & (1u << q))) {
+				ck_assert_int_eq(shuffle_check(&part, r, q), -1);
+				continue;
+			}
+			a = shuffle_segment(&sf, r, q, &na);
+			b = shuffle_segment(&part, r, q, &nb);
+			ck_assert_ptr_nonnull(b);
+			ck_assert_uint_eq(na, nb);
+			ck_assert_int_eq(memcmp(a, b, na * sizeof *a), 0);
+		}
+	}
+	shuffle_close(&part);
+	shuffle_close(&sf);
+	free(ext);
+	free(copy);
+	free(path);
+}
+END_TEST
+
+/*
  * A run written record by record (runfile_run_begin/put/end) is the same
  * bytes as the run appended whole, for integers and for strings, across
  * the writer's buffer; the reader takes it, sums and all.
@@ -721,6 +795,7 @@ shuffle_suite(void)
 	tcase_add_test(tc, test_shuffle_key_min);
 	tcase_add_test(tc, test_shuffle_corrupt);
 	tcase_add_test(tc, test_shuffle_open_len);
+	tcase_add_test(tc, test_shuffle_extents);
 	tcase_add_test(tc, test_runfile_stream);
 	tcase_add_test(tc, test_shuffle_fuzz);
 	suite_add_tcase(s, tc);
