@@ -87,8 +87,8 @@ const char cmd_run_synopsis[] =
 "      --hostfile FILE  so, on the hosts of mpirun's hostfile FILE\n" \
 "      --mpi            be one rank of a job that mpirun or srun started\n" \
 "      --shuffle-timeout SECONDS\n" \
-"                       abort when the hosts' exchange of a stage's files\n" \
-"                       makes no progress for SECONDS (60)\n" \
+"                       abort when another host is silent, or the exchange\n" \
+"                       of a stage's files stands still, for SECONDS (60)\n" \
 "  -v, --verbose        log stages and workers (twice: more)\n" \
 "  -q, --quiet          print no warnings, progress or counters\n"
 

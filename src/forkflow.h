@@ -760,6 +760,7 @@ int		 mpi_stage_test(struct mpi_xchg *, unsigned int, double, char **);
 void		 mpi_stage_free(struct mpi_xchg *);
 int		 mpi_gather_parts(struct job *, double, char **);
 int		 mpi_worst(int);
+int		 mpi_heartbeat(double, char **);
 
 /* Does this host run partition p (always, on one host)? */
 #define job_owns(job, p)	((job)->nhosts <= 1 || \

@@ -4,13 +4,14 @@
  * mpirun, and each rank (`forkflow run --mpi`) is the supervisor of the
  * partitions p with p % hosts == rank, with a job directory of its own.
  * At a stage's barrier the ranks OR their "used" matrices together, and
- * each sends the run files of its writers to the hosts whose partitions
- * read them (their size, then chunks of MPI_CHUNK bytes, with non-blocking
- * requests the supervisor tests from its loop); the receiver writes them
- * under the same names, so the next stage reads what one host would.  A
- * last barrier makes the stage committed on every host before any commits
- * it.  At the end the parts and the counters go to rank 0, which verifies
- * and prints the result as one host does.  Workers never call MPI.
+ * each sends the buckets of its writers' run files to the hosts whose
+ * partitions read them (non-blocking requests the supervisor tests from
+ * its loop); the receiver writes them at their places in files of the
+ * same names, so the next stage reads what one host would.  A last
+ * barrier makes the stage committed on every host before any commits it.
+ * At the end the parts, counters and events go to rank 0, which verifies
+ * and prints the result as one host does.  The supervisors hear each
+ * other's heartbeats all along.  Workers never call MPI.
  *
  * Built without Open MPI, --mpi and --hosts say so and nothing else here
  * is reached.
@@ -257,6 +258,8 @@ mpi_launch(const struct run_opts *o)
 
 #ifdef HAVE_MPI
 
+static int	 mpi_hb_start(int, char **);
+static void	 mpi_hb_end(void);
 static int	 mpi_up;
 static char	*mpi_names;		/* each rank's host name */
 static double	*mpi_clock;		/* each rank's wall - monotonic time */
@@ -333,7 +336,116 @@ mpi_start(struct job *job, char **cause)
 		xasprintf(cause, "MPI_Allgather failed");
 		return (-1);
 	}
+	return (mpi_hb_start(size, cause));
+}
+
+/* --- Heartbeats -------------------------------------------------------------- */
+
+/*
+ * Each supervisor sends every other one a heartbeat each second, on a
+ * communicator of their own, from its loop: a host that is lost, or cut
+ * off, is silent, and is named when it has been for the timeout, even
+ * while the others wait for it at a barrier for as long as its stage
+ * takes.
+ */
+static MPI_Comm		 mpi_hb = MPI_COMM_NULL;
+static MPI_Request	*mpi_hb_req;	/* a receive posted from each rank */
+static uint64_t		*mpi_hb_in;
+static double		*mpi_hb_heard;	/* when each rank was last heard */
+static uint64_t		 mpi_hb_seq;
+static int		 mpi_hb_n;
+
+static int
+mpi_hb_post(int r)
+{
+	return (MPI_Irecv(&mpi_hb_in[r], 1, MPI_UINT64_T, r, 0, mpi_hb,
+	    &mpi_hb_req[r]));
+}
+
+static int
+mpi_hb_start(int n, char **cause)
+{
+	int	r, me;
+
+	if (MPI_Comm_dup(MPI_COMM_WORLD, &mpi_hb) != MPI_SUCCESS) {
+		xasprintf(cause, "MPI_Comm_dup failed");
+		return (-1);
+	}
+	MPI_Comm_set_errhandler(mpi_hb, MPI_ERRORS_RETURN);
+	MPI_Comm_rank(mpi_hb, &me);
+	mpi_hb_n = n;
+	mpi_hb_req = xcalloc((size_t)n, sizeof *mpi_hb_req);
+	mpi_hb_in = xcalloc((size_t)n, sizeof *mpi_hb_in);
+	mpi_hb_heard = xcalloc((size_t)n, sizeof *mpi_hb_heard);
+	for (r = 0; r < n; r++) {
+		mpi_hb_req[r] = MPI_REQUEST_NULL;
+		mpi_hb_heard[r] = mono_now();
+		if (r != me && mpi_hb_post(r) != MPI_SUCCESS) {
+			xasprintf(cause, "MPI_Irecv failed");
+			return (-1);
+		}
+	}
 	return (0);
+}
+
+/*
+ * Hear the other hosts and send them a heartbeat.  Returns 0, or -1 with
+ * *cause naming a host silent for timeout seconds.
+ */
+int
+mpi_heartbeat(double timeout, char **cause)
+{
+	MPI_Request	 req;
+	double		 now = mono_now();
+	int		 r, me, done;
+
+	if (mpi_hb == MPI_COMM_NULL)
+		return (0);
+	MPI_Comm_rank(mpi_hb, &me);
+	mpi_hb_seq++;
+	for (r = 0; r < mpi_hb_n; r++) {
+		if (r == me)
+			continue;
+		/* All that came since the last time. */
+		while (MPI_Test(&mpi_hb_req[r], &done, MPI_STATUS_IGNORE) ==
+		    MPI_SUCCESS && done) {
+			mpi_hb_heard[r] = now;
+			if (mpi_hb_post(r) != MPI_SUCCESS)
+				break;
+		}
+		if (MPI_Isend(&mpi_hb_seq, 1, MPI_UINT64_T, r, 0, mpi_hb,
+		    &req) == MPI_SUCCESS)
+			MPI_Request_free(&req);
+		if (now - mpi_hb_heard[r] > timeout) {
+			xasprintf(cause, "host %s (rank %d) has not been heard "
+			    "from for %.0f s", mpi_host(r), r, now -
+			    mpi_hb_heard[r]);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+static void
+mpi_hb_end(void)
+{
+	int	r;
+
+	for (r = 0; r < mpi_hb_n; r++) {
+		if (mpi_hb_req[r] != MPI_REQUEST_NULL) {
+			MPI_Cancel(&mpi_hb_req[r]);
+			MPI_Wait(&mpi_hb_req[r], MPI_STATUS_IGNORE);
+		}
+	}
+	if (mpi_hb != MPI_COMM_NULL)
+		MPI_Comm_free(&mpi_hb);
+	free(mpi_hb_req);
+	free(mpi_hb_in);
+	free(mpi_hb_heard);
+	mpi_hb_req = NULL;
+	mpi_hb_in = NULL;
+	mpi_hb_heard = NULL;
+	mpi_hb_n = 0;
 }
 
 /*
@@ -374,6 +486,7 @@ void
 mpi_end(void)
 {
 	if (mpi_up) {
+		mpi_hb_end();
 		MPI_Finalize();
 		mpi_up = 0;
 	}
@@ -885,7 +998,9 @@ mpi_stage_test(struct mpi_xchg *x, unsigned int s, double timeout,
 		}
 		x->nreq = k;
 		if (x->nreq > 0) {
-			if (mono_now() - x->moved > timeout) {
+			/* Waiting for the other hosts at a barrier is not a
+			 * stall: their heartbeats say they live. */
+			if (x->phase == 1 && mono_now() - x->moved > timeout) {
 				xasprintf(&x->cause, "the shuffle of stage %u "
 				    "made no progress for %.0f s", s, timeout);
 				goto fail;
@@ -1140,6 +1255,14 @@ int
 mpi_worst(int status)
 {
 	return (status);
+}
+
+int
+mpi_heartbeat(double timeout, char **cause)
+{
+	(void)timeout;
+	(void)cause;
+	return (0);
 }
 
 #endif /* HAVE_MPI */

@@ -90,6 +90,7 @@ struct supervisor {
 	struct mpi_xchg		*xchg;		/* the hosts' barrier, going on */
 	ev_timer		 xchgw;		/* which this tests */
 	int			 shuffled;	/* it is done for this stage */
+	ev_timer		 hbw;		/* the hosts' heartbeats */
 	ev_io			 errio;
 	struct buf		 errbuf;
 };

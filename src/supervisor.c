@@ -928,6 +928,33 @@ supervisor_kill_all(struct supervisor *sv)
 	}
 }
 
+/* A host is lost or cut off: end the job on every host. */
+static __dead void
+supervisor_hosts_abort(struct supervisor *sv, char *cause)
+{
+	log_warnx("host %s: stage %u: %s; the job is aborted on every host "
+	    "(its job directory %s is kept)", mpi_host((int)sv->job->rank),
+	    sv->stage, cause, sv->job->jobdir);
+	event_emit("hosts_aborted", &(struct evwhere){ -1, (int)sv->stage, -1,
+	    0, 0 }, json_pack("{s:s}", "cause", cause));
+	free(cause);
+	supervisor_kill_all(sv);
+	mpi_abort(EXIT_JOB_FAILED);
+}
+
+/* Every second, on several hosts: hear the others, and be heard. */
+static void
+supervisor_hb_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct supervisor	*sv = t->data;
+	char			*cause;
+
+	(void)loop;
+	(void)revents;
+	if (mpi_heartbeat(sv->job->opts->shuffle_timeout, &cause) != 0)
+		supervisor_hosts_abort(sv, cause);
+}
+
 /*
  * Test the hosts' barrier of the stage (mpi.c) every millisecond while it
  * goes on; when it is done, the stage is committed here too.  A barrier
@@ -949,18 +976,8 @@ supervisor_xchg_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	ev_timer_stop(loop, t);
 	mpi_stage_free(sv->xchg);
 	sv->xchg = NULL;
-	if (r < 0) {
-		log_warnx("host %s: stage %u: %s; the job is aborted on every "
-		    "host (its job directory %s is kept)",
-		    mpi_host((int)sv->job->rank), sv->stage, cause,
-		    sv->job->jobdir);
-		event_emit("hosts_aborted", &(struct evwhere){ -1,
-		    (int)sv->stage, -1, 0, 0 }, json_pack("{s:s}", "cause",
-		    cause));
-		free(cause);
-		supervisor_kill_all(sv);
-		mpi_abort(EXIT_JOB_FAILED);
-	}
+	if (r < 0)
+		supervisor_hosts_abort(sv, cause);
 	sv->shuffled = 1;
 	supervisor_barrier(sv);
 }
@@ -1332,6 +1349,10 @@ supervisor_run(struct job *job)
 		job->keep = 1;
 		supervisor_fail(&sv, EXIT_JOB_FAILED, msg);
 	} else if (sv.stage < job->plan->nstages) {
+		ev_timer_init(&sv.hbw, supervisor_hb_cb, 0, 1);
+		sv.hbw.data = &sv;
+		if (job->nhosts > 1)
+			ev_timer_start(sv.loop, &sv.hbw);
 		for (i = 0; i < job->nparts; i++)
 			if (job_owns(job, i))
 				life_event(&sv.w[i].life, LE_START);
@@ -1341,6 +1362,7 @@ supervisor_run(struct job *job)
 		sv.finishing = 1;
 	ev_timer_stop(sv.loop, &sv.heartbeat);
 	ev_timer_stop(sv.loop, &sv.chaos);
+	ev_timer_stop(sv.loop, &sv.hbw);
 	supervisor_unwatch(&sv);
 	job->run.interrupted = sv.interrupted > 0;
 	status = supervisor_result(&sv);

@@ -10,7 +10,8 @@
 #   started by mpirun itself; rank 0's events and report hold every
 #   host's partitions;
 # - a worker killed on a host (--inject-crash): restarted there, the same
-#   bytes;
+#   bytes; a host late at a barrier (a worker's backoffs) waited for past
+#   --shuffle-timeout;
 # - a rank killed: the job is aborted on every host and says how to
 #   resume; the rerun with the same --job-dir exits 0 with the same bytes;
 # - a host's link cut in the middle of a job: aborted within
@@ -58,7 +59,7 @@ at_exit "sh '$SRCDIR/tests/mpi-hosts.sh' down '$H' >/dev/null 2>&1"
 IFS=, read -r h1 h2 h3 <"$H/hosts"
 
 n=${FORKFLOW_MPI_N:-6}
-plan $((n * 4 + 7))
+plan $((n * 4 + 8))
 seed=${FORKFLOW_MPI_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 diag "seed $seed (FORKFLOW_MPI_SEED=$seed to repeat)"
 
@@ -196,6 +197,24 @@ if [ "$st" = 0 ] && cmp -s want.slow out &&
 	ok "a worker killed on a host: restarted there, the same bytes"
 else
 	not_ok "a worker killed on a host: restarted there, the same bytes"
+	diag "exit $st"
+	diag_file err
+fi
+
+# A host late at a barrier is waited for, however late, while it is heard
+# from: partition 1 crashes 4 times, backing off 0, 1, 2 and 4 s, with a
+# --shuffle-timeout of 2 s.
+head -n 30000 slow.csv >late.csv
+"$FORKFLOW" run slow.json -i late.csv -p 3 -q >want.late 2>/dev/null
+st=0
+tmo 120 "$FORKFLOW" run slow.json -i late.csv -p 3 --inject-crash 1:0:0:4 \
+    --max-attempts 8 --shuffle-timeout 2 --hostfile "$H/hostfile" \
+    </dev/null >out 2>err || st=$?
+if [ "$st" = 0 ] && cmp -s want.late out &&
+    [ "$(count_lines err 'restarting')" = 4 ]; then
+	ok "a host late at a barrier is waited for, past --shuffle-timeout"
+else
+	not_ok "a host late at a barrier is waited for, past --shuffle-timeout"
 	diag "exit $st"
 	diag_file err
 fi
