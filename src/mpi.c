@@ -47,6 +47,7 @@
 #define MPI_CHUNK	(4u << 20)	/* bytes of one message of a file */
 #define MPI_MAXFD	1024		/* the descriptors looked at */
 #define MPI_ABORT_GRACE	15		/* seconds mpirun has to abort */
+#define MPI_MARK_MAX	64		/* bytes of the longest mark */
 
 /* How many hosts --hosts or --hostfile names. */
 static unsigned int
@@ -88,18 +89,23 @@ mpi_forward(int sig)
 
 /*
  * Copy mpirun's standard error (fd) to ours until it exits; returns its
- * wait status.  Once a rank has said that it aborts the job, mpirun has
- * MPI_ABORT_GRACE seconds to be done: it waits for the daemon of a host
- * that cannot be reached without end, so it is killed then.
+ * wait status.  Once a rank has said that it aborts the job, or mpirun
+ * that a rank or a daemon is lost, mpirun has MPI_ABORT_GRACE seconds to
+ * be done: it waits for the daemon of a host that cannot be reached
+ * without end, so it is killed then.
  */
 static int
 mpi_relay(pid_t pid, int fd)
 {
-	static const char	 mark[] = "is aborted on every host";
+	/* Ours, and mpirun's own when a rank or a daemon is lost. */
+	static const char	*marks[] = { "is aborted on every host",
+				    "MPI_ABORT was invoked",
+				    "has lost communication with a remote daemon",
+				    "exited on signal" };
 	struct sigaction	 sa;
 	struct pollfd		 pfd;
-	char			 buf[8192 + sizeof mark];
-	size_t			 kept = 0;
+	char			 buf[8192 + MPI_MARK_MAX];
+	size_t			 kept = 0, i;
 	ssize_t			 n;
 	double			 deadline = 0;
 	int			 ws, killed = 0, open = 1;
@@ -135,13 +141,15 @@ mpi_relay(pid_t pid, int fd)
 		}
 		(void)write_all(STDERR_FILENO, buf + kept, (size_t)n);
 		buf[kept + (size_t)n] = '\0';
-		if (deadline == 0 && strstr(buf, mark) != NULL)
-			deadline = mono_now() + MPI_ABORT_GRACE;
+		for (i = 0; deadline == 0 && i < sizeof marks /
+		    sizeof marks[0]; i++)
+			if (strstr(buf, marks[i]) != NULL)
+				deadline = mono_now() + MPI_ABORT_GRACE;
 		/* The end, for a mark cut in two. */
 		kept += (size_t)n;
-		if (kept > sizeof mark) {
-			memmove(buf, buf + kept - sizeof mark, sizeof mark);
-			kept = sizeof mark;
+		if (kept > MPI_MARK_MAX) {
+			memmove(buf, buf + kept - MPI_MARK_MAX, MPI_MARK_MAX);
+			kept = MPI_MARK_MAX;
 		}
 	}
 	/* What it wrote last, without waiting for those it left. */
@@ -202,7 +210,8 @@ mpi_launch(const struct run_opts *o)
 	argv[k++] = "--bind-to";
 	argv[k++] = "none";
 	argv[k++] = self;
-	argv[k++] = "run";
+	argv[k++] = o->streaming == 2 ? "mapreduce" : o->streaming ?
+	    "streaming" : "run";
 	for (i = 1; i < (size_t)o->argc; i++) {
 		const char *a = o->argv[i];
 
@@ -474,6 +483,10 @@ void
 mpi_abort(int status)
 {
 	if (mpi_up) {
+		/* What this process said reaches mpirun through its host's
+		 * daemon, which stops it once MPI_Abort is called: a second
+		 * for that, since it is how the launcher knows. */
+		sleep(1);
 		/* MPI_Abort may wait for a host that cannot be reached. */
 		alarm(10);
 		MPI_Abort(MPI_COMM_WORLD, status);

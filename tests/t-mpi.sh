@@ -7,8 +7,9 @@
 #   and 3 hosts, with 3 and 4 partitions: the reference's bytes each time,
 #   or exit 1 with its division by zero;
 # - -o on 3 hosts: the same part files as on one host; forkflow run --mpi
-#   started by mpirun itself; rank 0's events and report hold every
-#   host's partitions;
+#   started by mpirun itself; forkflow streaming with a mapper and a
+#   reducer of shell; rank 0's events and report hold every host's
+#   partitions;
 # - a worker killed on a host (--inject-crash): restarted there, the same
 #   bytes; a host late at a barrier (a worker's backoffs) waited for past
 #   --shuffle-timeout;
@@ -59,7 +60,7 @@ at_exit "sh '$SRCDIR/tests/mpi-hosts.sh' down '$H' >/dev/null 2>&1"
 IFS=, read -r h1 h2 h3 <"$H/hosts"
 
 n=${FORKFLOW_MPI_N:-6}
-plan $((n * 4 + 8))
+plan $((n * 4 + 9))
 seed=${FORKFLOW_MPI_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 diag "seed $seed (FORKFLOW_MPI_SEED=$seed to repeat)"
 
@@ -125,6 +126,27 @@ while [ "$i" -lt "$n" ]; do
 	fi
 done
 lap "random programs"
+
+# Hadoop Streaming as written, its -output folder, on 2 hosts.
+ex=$SRCDIR/examples
+rm -rf so1 so2
+"$FORKFLOW" streaming -input "$ex/text" -output so1 -numReduceTasks 3 \
+    -mapper "$ex/streaming/mapper.sh" -reducer "$ex/streaming/reducer.sh" \
+    </dev/null >/dev/null 2>err1
+st=0
+tmo 120 "$FORKFLOW" streaming -input "$ex/text" -output so2 \
+    -numReduceTasks 3 -mapper "$ex/streaming/mapper.sh" \
+    -reducer "$ex/streaming/reducer.sh" --hosts "$h1,$h2" </dev/null \
+    >/dev/null 2>err || st=$?
+if [ "$st" = 0 ] && [ -f so1/part-00002 ] && cmp -s so1/part-00000 so2/part-00000 &&
+    cmp -s so1/part-00001 so2/part-00001 && cmp -s so1/part-00002 so2/part-00002
+then
+	ok "forkflow streaming on 2 hosts: one host's parts"
+else
+	not_ok "forkflow streaming on 2 hosts: one host's parts (exit $st)"
+	diag_file err1
+	diag_file err
+fi
 
 # One log for the job: rank 0's job directory has the events of every
 # host's partitions, the others' with their host, and the report draws
@@ -267,11 +289,14 @@ lap "a worker and a rank killed"
 
 # A host's link cut while the job runs: no hang, an abort within the
 # shuffle's timeout (and mpirun's own teardown).
+# The cut falls once the job runs its first stage: a cut during MPI_Init
+# is mpirun's to notice.
+rm -rf jdc
 start=$(date +%s)
 "$FORKFLOW" run slow.json -i slow.csv -p 3 -q --shuffle-timeout 5 \
-    --hostfile "$H/hostfile" </dev/null >out 2>err &
+    --job-dir jdc --hostfile "$H/hostfile" </dev/null >out 2>err &
 lpid=$!
-sleep 1
+wait_for 60 grep -q '"stage_start"' jdc/rank-0/events.jsonl 2>/dev/null
 sh "$SRCDIR/tests/mpi-hosts.sh" cut "$H" "$h3" >/dev/null 2>&1
 st=0
 # wait(1) has no timeout: watch the launcher for 120 s from here.
