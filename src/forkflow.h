@@ -760,7 +760,8 @@ int		 mpi_stage_test(struct mpi_xchg *, unsigned int, double, char **);
 void		 mpi_stage_free(struct mpi_xchg *);
 int		 mpi_gather_parts(struct job *, double, char **);
 int		 mpi_worst(int);
-int		 mpi_heartbeat(double, char **);
+int		 mpi_heartbeat(const void *, size_t, size_t, void (*)(int,
+		    const void *, size_t, void *), void *, double, char **);
 
 /* Does this host run partition p (always, on one host)? */
 #define job_owns(job, p)	((job)->nhosts <= 1 || \

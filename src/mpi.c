@@ -351,80 +351,97 @@ mpi_start(struct job *job, char **cause)
 /* --- Heartbeats -------------------------------------------------------------- */
 
 /*
- * Each supervisor sends every other one a heartbeat each second, on a
- * communicator of their own, from its loop: a host that is lost, or cut
- * off, is silent, and is named when it has been for the timeout, even
- * while the others wait for it at a barrier for as long as its stage
- * takes.
+ * Each supervisor sends every other one a heartbeat twice a second, on a
+ * communicator of their own, from its loop: what its workers are doing
+ * (the caller's bytes, at most max of them), which the others show as
+ * their own.  A host that is lost, or cut off, is silent, and is named
+ * when it has been for the timeout, even while the others wait for it at
+ * a barrier for as long as its stage takes.
  */
 static MPI_Comm		 mpi_hb = MPI_COMM_NULL;
 static MPI_Request	*mpi_hb_req;	/* a receive posted from each rank */
-static uint64_t		*mpi_hb_in;
+static MPI_Request	*mpi_hb_sreq;	/* and the last send to it */
+static char		*mpi_hb_in;	/* max bytes a rank, in, then out */
 static double		*mpi_hb_heard;	/* when each rank was last heard */
-static uint64_t		 mpi_hb_seq;
+static size_t		 mpi_hb_max;
 static int		 mpi_hb_n;
-
-static int
-mpi_hb_post(int r)
-{
-	return (MPI_Irecv(&mpi_hb_in[r], 1, MPI_UINT64_T, r, 0, mpi_hb,
-	    &mpi_hb_req[r]));
-}
 
 static int
 mpi_hb_start(int n, char **cause)
 {
-	int	r, me;
-
 	if (MPI_Comm_dup(MPI_COMM_WORLD, &mpi_hb) != MPI_SUCCESS) {
 		xasprintf(cause, "MPI_Comm_dup failed");
 		return (-1);
 	}
 	MPI_Comm_set_errhandler(mpi_hb, MPI_ERRORS_RETURN);
-	MPI_Comm_rank(mpi_hb, &me);
 	mpi_hb_n = n;
-	mpi_hb_req = xcalloc((size_t)n, sizeof *mpi_hb_req);
-	mpi_hb_in = xcalloc((size_t)n, sizeof *mpi_hb_in);
-	mpi_hb_heard = xcalloc((size_t)n, sizeof *mpi_hb_heard);
-	for (r = 0; r < n; r++) {
-		mpi_hb_req[r] = MPI_REQUEST_NULL;
-		mpi_hb_heard[r] = mono_now();
-		if (r != me && mpi_hb_post(r) != MPI_SUCCESS) {
-			xasprintf(cause, "MPI_Irecv failed");
-			return (-1);
-		}
-	}
 	return (0);
 }
 
+static int
+mpi_hb_post(int r)
+{
+	return (MPI_Irecv(mpi_hb_in + (size_t)r * mpi_hb_max, (int)mpi_hb_max,
+	    MPI_BYTE, r, 0, mpi_hb, &mpi_hb_req[r]));
+}
+
 /*
- * Hear the other hosts and send them a heartbeat.  Returns 0, or -1 with
- * *cause naming a host silent for timeout seconds.
+ * Hear the other hosts, giving heard() what each said, and send them
+ * mine (len bytes, at most max, the same max on every host).  Returns 0,
+ * or -1 with *cause naming a host silent for timeout seconds.
  */
 int
-mpi_heartbeat(double timeout, char **cause)
+mpi_heartbeat(const void *mine, size_t len, size_t max,
+    void (*heard)(int, const void *, size_t, void *), void *arg,
+    double timeout, char **cause)
 {
-	MPI_Request	 req;
+	MPI_Status	 st;
 	double		 now = mono_now();
-	int		 r, me, done;
+	char		*out;
+	int		 r, me, done, got;
 
-	if (mpi_hb == MPI_COMM_NULL)
+	if (mpi_hb == MPI_COMM_NULL || len > max)
 		return (0);
 	MPI_Comm_rank(mpi_hb, &me);
-	mpi_hb_seq++;
+	if (mpi_hb_req == NULL) {
+		mpi_hb_max = max;
+		mpi_hb_req = xcalloc((size_t)mpi_hb_n, sizeof *mpi_hb_req);
+		mpi_hb_sreq = xcalloc((size_t)mpi_hb_n, sizeof *mpi_hb_sreq);
+		mpi_hb_in = xcalloc((size_t)mpi_hb_n * 2, max);
+		mpi_hb_heard = xcalloc((size_t)mpi_hb_n, sizeof *mpi_hb_heard);
+		for (r = 0; r < mpi_hb_n; r++) {
+			mpi_hb_req[r] = mpi_hb_sreq[r] = MPI_REQUEST_NULL;
+			mpi_hb_heard[r] = now;
+			if (r != me)
+				(void)mpi_hb_post(r);
+		}
+	}
 	for (r = 0; r < mpi_hb_n; r++) {
 		if (r == me)
 			continue;
 		/* All that came since the last time. */
-		while (MPI_Test(&mpi_hb_req[r], &done, MPI_STATUS_IGNORE) ==
-		    MPI_SUCCESS && done) {
+		while (mpi_hb_req[r] != MPI_REQUEST_NULL &&
+		    MPI_Test(&mpi_hb_req[r], &done, &st) == MPI_SUCCESS &&
+		    done) {
 			mpi_hb_heard[r] = now;
+			if (MPI_Get_count(&st, MPI_BYTE, &got) == MPI_SUCCESS &&
+			    heard != NULL)
+				heard(r, mpi_hb_in + (size_t)r * max,
+				    (size_t)got, arg);
 			if (mpi_hb_post(r) != MPI_SUCCESS)
 				break;
 		}
-		if (MPI_Isend(&mpi_hb_seq, 1, MPI_UINT64_T, r, 0, mpi_hb,
-		    &req) == MPI_SUCCESS)
-			MPI_Request_free(&req);
+		/* A rank still taking the last one gets no other yet. */
+		done = 1;
+		if (mpi_hb_sreq[r] != MPI_REQUEST_NULL)
+			(void)MPI_Test(&mpi_hb_sreq[r], &done,
+			    MPI_STATUS_IGNORE);
+		if (done) {
+			out = mpi_hb_in + ((size_t)mpi_hb_n + (size_t)r) * max;
+			memcpy(out, mine, len);
+			(void)MPI_Isend(out, (int)len, MPI_BYTE, r, 0, mpi_hb,
+			    &mpi_hb_sreq[r]);
+		}
 		if (now - mpi_hb_heard[r] > timeout) {
 			xasprintf(cause, "host %s (rank %d) has not been heard "
 			    "from for %.0f s", mpi_host(r), r, now -
@@ -440,18 +457,23 @@ mpi_hb_end(void)
 {
 	int	r;
 
-	for (r = 0; r < mpi_hb_n; r++) {
+	for (r = 0; mpi_hb_req != NULL && r < mpi_hb_n; r++) {
 		if (mpi_hb_req[r] != MPI_REQUEST_NULL) {
 			MPI_Cancel(&mpi_hb_req[r]);
 			MPI_Wait(&mpi_hb_req[r], MPI_STATUS_IGNORE);
+		}
+		if (mpi_hb_sreq[r] != MPI_REQUEST_NULL) {
+			MPI_Cancel(&mpi_hb_sreq[r]);
+			MPI_Wait(&mpi_hb_sreq[r], MPI_STATUS_IGNORE);
 		}
 	}
 	if (mpi_hb != MPI_COMM_NULL)
 		MPI_Comm_free(&mpi_hb);
 	free(mpi_hb_req);
+	free(mpi_hb_sreq);
 	free(mpi_hb_in);
 	free(mpi_hb_heard);
-	mpi_hb_req = NULL;
+	mpi_hb_req = mpi_hb_sreq = NULL;
 	mpi_hb_in = NULL;
 	mpi_hb_heard = NULL;
 	mpi_hb_n = 0;
@@ -1271,8 +1293,15 @@ mpi_worst(int status)
 }
 
 int
-mpi_heartbeat(double timeout, char **cause)
+mpi_heartbeat(const void *mine, size_t len, size_t max,
+    void (*heard)(int, const void *, size_t, void *), void *arg,
+    double timeout, char **cause)
 {
+	(void)mine;
+	(void)len;
+	(void)max;
+	(void)heard;
+	(void)arg;
 	(void)timeout;
 	(void)cause;
 	return (0);

@@ -91,6 +91,7 @@ struct supervisor {
 	ev_timer		 xchgw;		/* which this tests */
 	int			 shuffled;	/* it is done for this stage */
 	ev_timer		 hbw;		/* the hosts' heartbeats */
+	void			*lanes;		/* what ours say */
 	ev_io			 errio;
 	struct buf		 errbuf;
 };
@@ -104,5 +105,8 @@ void	supervisor_chaos_arm(struct supervisor *);
 void	supervisor_chaos_cb(struct ev_loop *, ev_timer *, int);
 void	supervisor_watch(struct supervisor *);
 void	supervisor_unwatch(struct supervisor *);
+size_t	supervisor_lanes_max(const struct job *);
+size_t	supervisor_lanes(struct supervisor *, void *);
+void	supervisor_heard(int, const void *, size_t, void *);
 
 #endif /* SUPERVISOR_INT_H */

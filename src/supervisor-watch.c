@@ -236,6 +236,111 @@ supervisor_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		display_draw(sv->display, sv->page, sv->pages, mono_now());
 }
 
+/*
+ * What a host tells the others of each worker it runs, in its heartbeats
+ * (mpi_heartbeat), for their job pages and status pages.  The hosts are
+ * of one architecture.
+ */
+struct hb_lane {
+	uint32_t	 part;
+	uint32_t	 state;
+	uint32_t	 attempts;
+	uint32_t	 restarts;
+	uint32_t	 stages_done;
+	int32_t		 pid;
+	uint32_t	 stage;
+	uint32_t	 op;
+	uint64_t	 heartbeat;
+	uint64_t	 records_in;
+	uint64_t	 records_out;
+	uint64_t	 bytes_in;
+	uint64_t	 bytes_total;
+	uint64_t	 checkpoints;
+};
+
+/* The most bytes of lanes a host sends: as many as it has partitions. */
+size_t
+supervisor_lanes_max(const struct job *job)
+{
+	return ((job->nparts + job->nhosts - 1) / job->nhosts *
+	    sizeof(struct hb_lane));
+}
+
+/* This host's lanes, into buf (supervisor_lanes_max bytes); their size. */
+size_t
+supervisor_lanes(struct supervisor *sv, void *buf)
+{
+	struct hb_lane		*l = buf;
+	struct jp_worker	*pw;
+	struct status_page	*sp;
+	unsigned int		 i;
+	size_t			 n = 0;
+
+	supervisor_page(sv);
+	for (i = 0; i < sv->job->nparts; i++) {
+		if (!job_owns(sv->job, i))
+			continue;
+		pw = &sv->page->w[i];
+		sp = sv->pages[i];
+		memset(&l[n], 0, sizeof l[n]);
+		l[n].part = i;
+		l[n].state = pw->state;
+		l[n].attempts = pw->attempts;
+		l[n].restarts = pw->restarts;
+		l[n].stages_done = pw->stages_done;
+		l[n].pid = pw->pid;
+		l[n].stage = sp->stage;
+		l[n].op = sp->op;
+		l[n].heartbeat = sp->heartbeat;
+		l[n].records_in = sp->records_in;
+		l[n].records_out = sp->records_out;
+		l[n].bytes_in = sp->bytes_in;
+		l[n].bytes_total = sp->bytes_total;
+		l[n].checkpoints = sp->checkpoints;
+		n++;
+	}
+	return (n * sizeof *l);
+}
+
+/*
+ * Another host's lanes (rank's, len bytes): its workers as this job page
+ * and these status pages show them, a second behind at most.
+ */
+void
+supervisor_heard(int rank, const void *buf, size_t len, void *arg)
+{
+	struct supervisor	*sv = arg;
+	const struct hb_lane	*l = buf;
+	struct jp_worker	*pw;
+	struct status_page	*sp;
+	size_t			 n;
+	uint32_t		 i;
+
+	for (n = 0; n < len / sizeof *l; n++) {
+		i = l[n].part;
+		if (i >= sv->job->nparts || i % sv->job->nhosts !=
+		    (unsigned int)rank || l[n].state > JW_ELSEWHERE)
+			continue;
+		pw = &sv->page->w[i];
+		sp = sv->pages[i];
+		if (l[n].heartbeat != sp->heartbeat)
+			pw->last_progress = mono_now();
+		pw->state = l[n].state;
+		pw->attempts = l[n].attempts;
+		pw->restarts = l[n].restarts;
+		pw->stages_done = l[n].stages_done;
+		pw->pid = l[n].pid;
+		sp->stage = l[n].stage;
+		sp->op = l[n].op;
+		sp->heartbeat = l[n].heartbeat;
+		sp->records_in = l[n].records_in;
+		sp->records_out = l[n].records_out;
+		sp->bytes_in = l[n].bytes_in;
+		sp->bytes_total = l[n].bytes_total;
+		sp->checkpoints = l[n].checkpoints;
+	}
+}
+
 /* Without a terminal: a status block every --status-interval seconds. */
 static void
 supervisor_block_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -245,11 +350,13 @@ supervisor_block_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	int			 n;
 
 	supervisor_page(sv);
+	/* On several hosts, rank 0's block is every host's. */
+	if (sv->job->nhosts > 1 && sv->job->rank != 0)
+		return;
 	s = status_block(sv->page, sv->pages, mono_now());
-	/* On several hosts, each host's block says whose it is. */
 	if (sv->job->nhosts > 1)
-		n = xasprintf(&line, "forkflow: host %s (rank %u): %s",
-		    mpi_host((int)sv->job->rank), sv->job->rank, s);
+		n = xasprintf(&line, "forkflow: on %u hosts: %s",
+		    sv->job->nhosts, s);
 	else
 		n = xasprintf(&line, "forkflow: %s", s);
 	log_line(line, (size_t)n);
@@ -308,8 +415,12 @@ supervisor_watch(struct supervisor *sv)
 	sv->page->started = job->run.started;
 	sv->page->stage_started = mono_now();
 	sv->pages = xcalloc(job->nparts, sizeof *sv->pages);
-	for (i = 0; i < job->nparts; i++)
+	for (i = 0; i < job->nparts; i++) {
 		sv->pages[i] = sv->w[i].status;
+		/* Until its host's first heartbeat says more. */
+		if (!job_owns(job, i))
+			sv->page->w[i].state = JW_ELSEWHERE;
+	}
 	sv->errpipe[0] = sv->errpipe[1] = -1;
 	if (job->display) {
 		sv->display = display_start(job->nparts, STDERR_FILENO);

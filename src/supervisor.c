@@ -163,10 +163,9 @@ supervisor_page(struct supervisor *sv)
 	for (i = 0; i < sv->job->nparts; i++) {
 		w = &sv->w[i];
 		pw = &jp->w[i];
-		if (!job_owns(sv->job, i)) {
-			pw->state = JW_ELSEWHERE;
+		/* Another host's heartbeats set it (supervisor_heard). */
+		if (!job_owns(sv->job, i))
 			continue;
-		}
 		switch (w->life.state) {
 		case LS_NEW:
 		case LS_RUNNING:
@@ -942,16 +941,21 @@ supervisor_hosts_abort(struct supervisor *sv, char *cause)
 	mpi_abort(EXIT_JOB_FAILED);
 }
 
-/* Every second, on several hosts: hear the others, and be heard. */
+/* Twice a second, on several hosts: hear the others, and be heard. */
 static void
 supervisor_hb_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct supervisor	*sv = t->data;
 	char			*cause;
+	size_t			 len;
 
 	(void)loop;
 	(void)revents;
-	if (mpi_heartbeat(sv->job->opts->shuffle_timeout, &cause) != 0)
+	if (sv->lanes == NULL)
+		sv->lanes = xmalloc(supervisor_lanes_max(sv->job));
+	len = supervisor_lanes(sv, sv->lanes);
+	if (mpi_heartbeat(sv->lanes, len, supervisor_lanes_max(sv->job),
+	    supervisor_heard, sv, sv->job->opts->shuffle_timeout, &cause) != 0)
 		supervisor_hosts_abort(sv, cause);
 }
 
@@ -1315,6 +1319,7 @@ supervisor_free(struct supervisor *sv)
 	free(sv->fail_msg);
 	free(sv->used);
 	free(sv->sources);
+	free(sv->lanes);
 	ev_signal_stop(sv->loop, &sv->sigint);
 	ev_signal_stop(sv->loop, &sv->sigterm);
 	ev_signal_stop(sv->loop, &sv->sighup);
@@ -1349,7 +1354,7 @@ supervisor_run(struct job *job)
 		job->keep = 1;
 		supervisor_fail(&sv, EXIT_JOB_FAILED, msg);
 	} else if (sv.stage < job->plan->nstages) {
-		ev_timer_init(&sv.hbw, supervisor_hb_cb, 0, 1);
+		ev_timer_init(&sv.hbw, supervisor_hb_cb, 0, 0.5);
 		sv.hbw.data = &sv;
 		if (job->nhosts > 1)
 			ev_timer_start(sv.loop, &sv.hbw);

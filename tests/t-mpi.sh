@@ -11,7 +11,8 @@
 #   reducer of shell; rank 0's events and report hold every host's
 #   partitions;
 # - a worker killed on a host (--inject-crash): restarted there, the same
-#   bytes; a host late at a barrier (a worker's backoffs) waited for past
+#   bytes, and rank 0's status blocks show the other hosts' workers at
+#   work; a host late at a barrier (a worker's backoffs) waited for past
 #   --shuffle-timeout;
 # - a rank killed: the job is aborted on every host and says how to
 #   resume; the rerun with the same --job-dir exits 0 with the same bytes;
@@ -60,7 +61,7 @@ at_exit "sh '$SRCDIR/tests/mpi-hosts.sh' down '$H' >/dev/null 2>&1"
 IFS=, read -r h1 h2 h3 <"$H/hosts"
 
 n=${FORKFLOW_MPI_N:-6}
-plan $((n * 4 + 9))
+plan $((n * 4 + 10))
 seed=${FORKFLOW_MPI_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 diag "seed $seed (FORKFLOW_MPI_SEED=$seed to repeat)"
 
@@ -220,6 +221,17 @@ if [ "$st" = 0 ] && cmp -s want.slow out &&
 else
 	not_ok "a worker killed on a host: restarted there, the same bytes"
 	diag "exit $st"
+	diag_file err
+fi
+# Status blocks, rank 0's alone, show the third host's worker at work.
+cat slow.csv slow.csv >slow2.csv
+tmo 120 "$FORKFLOW" run slow.json -i slow2.csv -p 3 --hostfile "$H/hostfile" \
+    --status-interval 1 </dev/null >/dev/null 2>err
+if grep -q '^forkflow: on 3 hosts: job ' err &&
+    grep -Eq '^  worker 2: running pid [0-9]+ stage 0 operator [0-9]+, [1-9][0-9]* records in' err; then
+	ok "rank 0's status blocks show every host's workers"
+else
+	not_ok "rank 0's status blocks show every host's workers"
 	diag_file err
 fi
 
