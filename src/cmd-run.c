@@ -1045,6 +1045,12 @@ run_prepare_hosts(struct job *job)
 	done = run_prepare(job);
 	if (job->nhosts <= 1)
 		return (done);
+	/* Hosts that read different bytes would lose or double records. */
+	if (!mpi_same(job->total) || !mpi_same(job->nfiles))
+		run_fail(EXIT_USAGE, "host %s: the hosts do not read the same "
+		    "input (%zu files, %llu bytes here)",
+		    mpi_host((int)job->rank), job->nfiles,
+		    (unsigned long long)job->total);
 	if (mpi_worst(done) == 1)
 		return (1);
 	first = (unsigned int)-mpi_worst(-(int)job->run.first_stage);

@@ -760,6 +760,7 @@ int		 mpi_stage_test(struct mpi_xchg *, unsigned int, double, char **);
 void		 mpi_stage_free(struct mpi_xchg *);
 int		 mpi_gather_parts(struct job *, double, char **);
 int		 mpi_worst(int);
+int		 mpi_same(uint64_t);
 int		 mpi_heartbeat(const void *, size_t, size_t, void (*)(int,
 		    const void *, size_t, void *), void *, double, char **);
 

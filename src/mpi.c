@@ -101,7 +101,7 @@ mpi_relay(pid_t pid, int fd)
 	static const char	*marks[] = { "is aborted on every host",
 				    "MPI_ABORT was invoked",
 				    "has lost communication with a remote daemon",
-				    "exited on signal" };
+				    "mpirun noticed that process rank" };
 	struct sigaction	 sa;
 	struct pollfd		 pfd;
 	char			 buf[8192 + MPI_MARK_MAX];
@@ -116,8 +116,12 @@ mpi_relay(pid_t pid, int fd)
 	sigemptyset(&sa.sa_mask);
 	(void)sigaction(SIGTERM, &sa, NULL);
 	(void)sigaction(SIGHUP, &sa, NULL);
+	/* Control-C reaches mpirun from the terminal: it stops the ranks,
+	 * and this says how the job ended. */
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGINT, &sa, NULL);
 	for (;;) {
-		if (waitpid(pid, &ws, open ? WNOHANG : 0) == pid)
+		if (waitpid(pid, &ws, WNOHANG) == pid)
 			break;
 		if (deadline > 0 && mono_now() > deadline + 5 * killed) {
 			warnx("%s has not ended %d s after a host aborted the "
@@ -162,6 +166,7 @@ mpi_relay(pid_t pid, int fd)
 	sa.sa_handler = SIG_DFL;
 	(void)sigaction(SIGTERM, &sa, NULL);
 	(void)sigaction(SIGHUP, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
 	return (ws);
 }
 
@@ -268,6 +273,8 @@ mpi_launch(const struct run_opts *o)
 #ifdef HAVE_MPI
 
 static int	 mpi_hb_start(int, char **);
+struct mpi_xchg;
+static int	 mpi_gather_files(struct mpi_xchg *);
 static void	 mpi_hb_end(void);
 static int	 mpi_up;
 static char	*mpi_names;		/* each rank's host name */
@@ -455,23 +462,26 @@ mpi_heartbeat(const void *mine, size_t len, size_t max,
 static void
 mpi_hb_end(void)
 {
-	int	r;
+	int	r, sending = 0;
 
 	for (r = 0; mpi_hb_req != NULL && r < mpi_hb_n; r++) {
 		if (mpi_hb_req[r] != MPI_REQUEST_NULL) {
 			MPI_Cancel(&mpi_hb_req[r]);
 			MPI_Wait(&mpi_hb_req[r], MPI_STATUS_IGNORE);
 		}
+		/* A send cannot be cancelled: it goes on, unwatched, and
+		 * its buffer with it. */
 		if (mpi_hb_sreq[r] != MPI_REQUEST_NULL) {
-			MPI_Cancel(&mpi_hb_sreq[r]);
-			MPI_Wait(&mpi_hb_sreq[r], MPI_STATUS_IGNORE);
+			MPI_Request_free(&mpi_hb_sreq[r]);
+			sending = 1;
 		}
 	}
 	if (mpi_hb != MPI_COMM_NULL)
 		MPI_Comm_free(&mpi_hb);
 	free(mpi_hb_req);
 	free(mpi_hb_sreq);
-	free(mpi_hb_in);
+	if (!sending)
+		free(mpi_hb_in);
 	free(mpi_hb_heard);
 	mpi_hb_req = mpi_hb_sreq = NULL;
 	mpi_hb_in = NULL;
@@ -582,6 +592,7 @@ struct mpi_xchg {
 	struct sfile	**tx;
 	size_t		 ntx;
 	double		 moved;		/* when a request last completed */
+	int		 gather;	/* the parts to rank 0, not a stage */
 	char		*cause;
 };
 
@@ -791,13 +802,16 @@ mpi_recv_step(struct mpi_xchg *x, size_t i, int what)
 
 	switch (what) {
 	case 0:
-		(void)unlink(f->tmp);
-		if ((f->fd = open(f->tmp, O_RDWR | O_CREAT | O_TRUNC |
-		    O_CLOEXEC, 0600)) == -1 || ftruncate(f->fd,
-		    (off_t)len) != 0)
-			goto fail;
-		if (n == 0)
+		/* Its file is opened once its ranges are known, and closed
+		 * once mapped: thousands of files may be on their way. */
+		if (n == 0) {
+			(void)unlink(f->tmp);
+			if ((f->fd = open(f->tmp, O_RDWR | O_CREAT | O_TRUNC |
+			    O_CLOEXEC, 0600)) == -1 || ftruncate(f->fd,
+			    (off_t)len) != 0)
+				goto fail;
 			return (1);
+		}
 		if (len > ((uint64_t)1 << 48) || n > len) {
 			xasprintf(&x->cause, "%s: a malformed header from %s",
 			    f->path, mpi_host(f->src));
@@ -810,6 +824,10 @@ mpi_recv_step(struct mpi_xchg *x, size_t i, int what)
 		mpi_xchg_add(x, r, 3 * (int)i + 1);
 		return (0);
 	case 1:
+		(void)unlink(f->tmp);
+		if ((f->fd = open(f->tmp, O_RDWR | O_CREAT | O_TRUNC |
+		    O_CLOEXEC, 0600)) == -1 || ftruncate(f->fd, (off_t)len) != 0)
+			goto fail;
 		/* Room on the disk now: a full one is an error, not SIGBUS. */
 		for (k = 0; k < n; k++) {
 			if (f->ext[2 * k] > len || f->ext[2 * k + 1] > len -
@@ -828,6 +846,8 @@ mpi_recv_step(struct mpi_xchg *x, size_t i, int what)
 			f->map = NULL;
 			goto fail;
 		}
+		close(f->fd);
+		f->fd = -1;
 		if ((groups = mpi_ext_post(x, f->map, f->ext, n, f->src,
 		    f->tag + 1, 0, 3 * (int)i + 2)) < 0)
 			goto mpifail;
@@ -859,14 +879,17 @@ mpi_recv_done(struct mpi_xchg *x, size_t i)
 		    mpi_host(f->src));
 		r = -1;
 	}
-	if (f->map != NULL)
-		munmap(f->map, len);
-	f->map = NULL;
-	if (r == 0 && (fsync(f->fd) != 0 || rename(f->tmp, f->path) != 0)) {
+	if (r == 0 && ((f->map != NULL && msync(f->map, len, MS_SYNC) != 0) ||
+	    (f->fd != -1 && fsync(f->fd) != 0) || rename(f->tmp,
+	    f->path) != 0)) {
 		xasprintf(&x->cause, "%s: %s", f->path, strerror(errno));
 		r = -1;
 	}
-	close(f->fd);
+	if (f->map != NULL)
+		munmap(f->map, len);
+	f->map = NULL;
+	if (f->fd != -1)
+		close(f->fd);
 	f->fd = -1;
 	return (r);
 }
@@ -902,6 +925,21 @@ mpi_xchg_free_files(struct mpi_xchg *x)
 
 /* --- A stage's barrier ---------------------------------------------------- */
 
+/* Do tags up to top fit this MPI's?  If not, say so in x->cause. */
+static int
+mpi_tags_fit(struct mpi_xchg *x, uint64_t top)
+{
+	int	*ub, flag = 0;
+
+	if (MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &ub, &flag) !=
+	    MPI_SUCCESS || !flag || top <= (uint64_t)*ub)
+		return (1);
+	xasprintf(&x->cause, "%u partitions and %zu stages need tags up to "
+	    "%llu, past this MPI's %d", x->job->nparts,
+	    x->job->plan->nstages, (unsigned long long)top, *ub);
+	return (0);
+}
+
 /* Does rank r own a partition whose bit is set in row? */
 static int
 mpi_row_wants(const struct job *job, const uint8_t *row, unsigned int r)
@@ -927,6 +965,8 @@ mpi_stage_files(struct mpi_xchg *x, unsigned int s)
 	uint8_t			*keep;
 	char			*path;
 
+	if (!mpi_tags_fit(x, 2 * (uint64_t)job->nparts + 1))
+		return (-1);
 	/* Each host's partitions, the buckets it reads. */
 	keep = xcalloc(job->nhosts, row);
 	for (p = 0; p < job->nparts; p++)
@@ -1046,7 +1086,8 @@ mpi_stage_test(struct mpi_xchg *x, unsigned int s, double timeout,
 	switch (x->phase) {
 	case 0:
 		x->phase = 1;
-		if (mpi_stage_files(x, s) != 0)
+		if ((x->gather ? mpi_gather_files(x) :
+		    mpi_stage_files(x, s)) != 0)
 			goto fail;
 		return (mpi_stage_test(x, s, timeout, cause));
 	case 1:
@@ -1097,10 +1138,10 @@ mpi_xchg_wait(struct mpi_xchg *x, double timeout, char **cause)
 }
 
 /*
- * Rank 0: add the other hosts' events (their files events.rank-R) to the
- * job's log, each with its host, at this host's time (their monotonic
- * clocks are set against it through the wall clocks).  Their job_start
- * and job_end are this one's.
+ * Rank 0: add the other hosts' events of their partitions (their files
+ * events.rank-R) to the job's log, each with its host, at this host's
+ * time (their monotonic clocks are set against it through the wall
+ * clocks).  The events of the job and its stages are this host's.
  */
 static void
 mpi_merge_events(const struct job *job)
@@ -1123,9 +1164,9 @@ mpi_merge_events(const struct job *job)
 				ev = json_string_value(json_object_get(o,
 				    "event"));
 				t = json_object_get(o, "t");
-				if (ev != NULL && strcmp(ev, "job_start") != 0 &&
-				    strcmp(ev, "job_end") != 0 &&
-				    json_is_number(t)) {
+				/* A partition's: the job's are rank 0's. */
+				if (ev != NULL && json_object_get(o,
+				    "partition") != NULL && json_is_number(t)) {
 					json_object_set_new(o, "t", json_real(
 					    json_number_value(t) + shift));
 					json_object_set_new(o, "host",
@@ -1142,23 +1183,18 @@ mpi_merge_events(const struct job *job)
 	free(line);
 }
 
-/*
- * At the end: every host's parts and counters go to rank 0, which
- * presents the result, and its events, which rank 0 adds to the job's.
- * Returns 0, or -1 with *cause.
- */
-int
-mpi_gather_parts(struct job *job, double timeout, char **cause)
+/* The files of the gather: every host's parts, counters and events. */
+static int
+mpi_gather_files(struct mpi_xchg *x)
 {
-	struct mpi_xchg	*x;
-	unsigned int	 p, s, me = job->rank, ns = job->plan->nstages;
-	char		*path;
-	int		 tag, r = 0;
+	const struct job	*job = x->job;
+	unsigned int		 p, s, me = job->rank, ns = job->plan->nstages;
+	char			*path;
+	int			 tag;
 
-	x = xcalloc(1, sizeof *x);
-	x->job = job;
-	x->moved = mono_now();
-	x->phase = 1;
+	if (!mpi_tags_fit(x, 2 * ((uint64_t)job->nparts * (ns + 1) +
+	    job->nhosts) + 1))
+		return (-1);
 	for (p = 0; p < job->nparts && x->cause == NULL; p++) {
 		if (p % job->nhosts == 0)
 			continue;
@@ -1192,16 +1228,50 @@ mpi_gather_parts(struct job *job, double timeout, char **cause)
 		xasprintf(&path, "%s/events.rank-%u", job->jobdir, p);
 		(void)mpi_recv_file(x, path, (int)p, tag + 2 * (int)p);
 	}
-	if (x->cause != NULL) {
-		*cause = x->cause;
-		x->cause = NULL;
-		r = -1;
-	} else
-		r = mpi_xchg_wait(x, timeout, cause);
+	return (x->cause != NULL ? -1 : 0);
+}
+
+/*
+ * At the end: every host's parts and counters go to rank 0, which
+ * presents the result, and its events, which rank 0 adds to the job's.
+ * A barrier first: the hosts verify their parts, each at its own pace.
+ * Returns 0, or -1 with *cause (then the job is aborted: what MPI may
+ * still be using is left as it is).
+ */
+int
+mpi_gather_parts(struct job *job, double timeout, char **cause)
+{
+	struct mpi_xchg	*x;
+	MPI_Request	 r;
+
+	x = xcalloc(1, sizeof *x);
+	x->job = job;
+	x->gather = 1;
+	x->moved = mono_now();
+	if (MPI_Ibarrier(MPI_COMM_WORLD, &r) != MPI_SUCCESS) {
+		xasprintf(cause, "MPI_Ibarrier failed");
+		return (-1);
+	}
+	mpi_xchg_add(x, r, -2);
+	if (mpi_xchg_wait(x, timeout, cause) != 0)
+		return (-1);
 	mpi_stage_free(x);
-	if (r == 0 && me == 0)
+	if (job->rank == 0)
 		mpi_merge_events(job);
-	return (r);
+	return (0);
+}
+
+/* Has every host the same v? */
+int
+mpi_same(uint64_t v)
+{
+	uint64_t	lo = v, hi = v;
+
+	if (MPI_Allreduce(&v, &lo, 1, MPI_UINT64_T, MPI_MIN,
+	    MPI_COMM_WORLD) != MPI_SUCCESS || MPI_Allreduce(&v, &hi, 1,
+	    MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS)
+		return (0);
+	return (lo == hi);
 }
 
 /* Every host's status, the worst (the largest) of them. */
@@ -1290,6 +1360,13 @@ int
 mpi_worst(int status)
 {
 	return (status);
+}
+
+int
+mpi_same(uint64_t v)
+{
+	(void)v;
+	return (1);
 }
 
 int

@@ -190,7 +190,9 @@ sv_run_alive(const struct sjob *j)
 		}
 	}
 	jd = sv_path(j->id, "jd");
-	yes = strstr(cmd, jd) != NULL || strncmp(cmd + word, "serve", 6) == 0;
+	/* Its second word "serve", options after it or not. */
+	yes = strstr(cmd, jd) != NULL || strcmp(cmd + word, "serve") == 0 ||
+	    strncmp(cmd + word, "serve ", 6) == 0;
 	free(jd);
 	free(cmd);
 	return (yes);
@@ -718,8 +720,10 @@ again:
 		if (j->state != SJ_RUNNING || ev_is_active(&j->pidw) ||
 		    ev_is_active(&j->timer))
 			continue;
-		/* sv_ended gives them back; it may free j, or others. */
-		sv.used += j->cores;
+		/* sv_ended gives back the cores of a run it forgets; it may
+		 * free j, or others. */
+		if (j->pid > 0)
+			sv.used += j->cores;
 		sv_ended(j, 0, 0);
 		goto again;
 	}

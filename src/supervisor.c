@@ -978,10 +978,11 @@ supervisor_xchg_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	if (r == 0)
 		return;
 	ev_timer_stop(loop, t);
-	mpi_stage_free(sv->xchg);
-	sv->xchg = NULL;
+	/* Before the exchange's buffers go: MPI may still use them. */
 	if (r < 0)
 		supervisor_hosts_abort(sv, cause);
+	mpi_stage_free(sv->xchg);
+	sv->xchg = NULL;
 	sv->shuffled = 1;
 	supervisor_barrier(sv);
 }
