@@ -568,12 +568,16 @@ struct xfile {
 	unsigned int	 left;		/* groups not yet received */
 };
 
-/* A file being sent. */
+/* A file being sent, mapped once whatever the ranks it goes to. */
+struct smap {
+	struct shuffle_file	 sf;	/* a run file, or only map and len */
+	int			 run;
+};
+
+/* What goes to one rank of a file being sent. */
 struct sfile {
 	uint64_t	 hdr[3];
 	uint64_t	*ext;
-	char		*map;
-	size_t		 len;
 };
 
 struct mpi_xchg {
@@ -591,6 +595,8 @@ struct mpi_xchg {
 	size_t		 nrx;
 	struct sfile	**tx;
 	size_t		 ntx;
+	struct smap	**maps;
+	size_t		 nmaps;
 	double		 moved;		/* when a request last completed */
 	int		 gather;	/* the parts to rank 0, not a stage */
 	char		*cause;
@@ -690,59 +696,69 @@ fail:
 }
 
 /*
- * Send the file at path to rank dst under tags tag and tag + 1: the ranges
- * of a run file of nbuckets buckets that the partitions set in keep read,
- * or all of it (keep NULL).
+ * Map the file at path for sending: a run file of nbuckets buckets,
+ * checked (run), or any file.  Unmapped with the exchange.  Returns it,
+ * or NULL with x->cause.
  */
-static int
-mpi_send_file(struct mpi_xchg *x, const char *path, int dst, int tag,
-    const uint8_t *keep, unsigned int nbuckets)
+static struct smap *
+mpi_send_map(struct mpi_xchg *x, const char *path, int run,
+    unsigned int nbuckets)
 {
-	struct shuffle_file	 sf;
-	struct sfile		*f;
-	struct stat		 st;
-	MPI_Request		 r;
-	char			*cause;
-	uint64_t		 n;
-	int			 fd;
+	struct smap	*m;
+	struct stat	 st;
+	int		 fd;
 
-	f = xcalloc(1, sizeof *f);
-	x->tx = xreallocarray(x->tx, x->ntx + 1, sizeof *x->tx);
-	x->tx[x->ntx++] = f;
-	if (keep != NULL) {
-		if (shuffle_open(&sf, path, nbuckets, &cause) != 0) {
-			x->cause = cause;
-			return (-1);
-		}
-		n = shuffle_extents(&sf, keep, &f->ext);
-		shuffle_close(&sf);
-	} else {
-		f->ext = xcalloc(2, sizeof *f->ext);
-		n = 1;
-	}
+	m = xcalloc(1, sizeof *m);
+	x->maps = xreallocarray(x->maps, x->nmaps + 1, sizeof *x->maps);
+	x->maps[x->nmaps++] = m;
+	m->run = run;
+	if (run)
+		return (shuffle_open(&m->sf, path, nbuckets, &x->cause) == 0 ?
+		    m : NULL);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    fstat(fd, &st) != 0) {
 		xasprintf(&x->cause, "%s: %s", path, strerror(errno));
 		if (fd != -1)
 			close(fd);
-		return (-1);
+		return (NULL);
 	}
-	f->len = (size_t)st.st_size;
-	if (keep == NULL)
-		f->ext[1] = f->len;
-	if (f->len > 0 && (f->map = mmap(NULL, f->len, PROT_READ, MAP_SHARED,
-	    fd, 0)) == MAP_FAILED) {
-		f->map = NULL;
+	m->sf.len = (size_t)st.st_size;
+	if (m->sf.len > 0 && (m->sf.map = mmap(NULL, m->sf.len, PROT_READ,
+	    MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		m->sf.map = NULL;
 		xasprintf(&x->cause, "%s: %s", path, strerror(errno));
 		close(fd);
-		return (-1);
+		return (NULL);
 	}
 	close(fd);
-	if (f->len == 0)
-		n = 0;
-	f->hdr[0] = f->len;
+	return (m);
+}
+
+/*
+ * Send file m to rank dst under tags tag and tag + 1: the ranges of a run
+ * file that the partitions set in keep read, or all of it (keep NULL).
+ */
+static int
+mpi_send_file(struct mpi_xchg *x, const struct smap *m, const char *path,
+    int dst, int tag, const uint8_t *keep)
+{
+	struct sfile	*f;
+	MPI_Request	 r;
+	uint64_t	 n;
+
+	f = xcalloc(1, sizeof *f);
+	x->tx = xreallocarray(x->tx, x->ntx + 1, sizeof *x->tx);
+	x->tx[x->ntx++] = f;
+	if (keep != NULL)
+		n = shuffle_extents(&m->sf, keep, &f->ext);
+	else {
+		f->ext = xcalloc(2, sizeof *f->ext);
+		f->ext[1] = m->sf.len;
+		n = m->sf.len > 0;
+	}
+	f->hdr[0] = m->sf.len;
 	f->hdr[1] = n;
-	f->hdr[2] = mpi_ext_sum(f->map, f->ext, n);
+	f->hdr[2] = mpi_ext_sum(m->sf.map, f->ext, n);
 	if (MPI_Isend(f->hdr, 3, MPI_UINT64_T, dst, tag, MPI_COMM_WORLD,
 	    &r) != MPI_SUCCESS)
 		goto fail;
@@ -753,12 +769,23 @@ mpi_send_file(struct mpi_xchg *x, const char *path, int dst, int tag,
 	    MPI_COMM_WORLD, &r) != MPI_SUCCESS)
 		goto fail;
 	mpi_xchg_add(x, r, -1);
-	if (mpi_ext_post(x, f->map, f->ext, n, dst, tag + 1, 1, -1) < 0)
+	if (mpi_ext_post(x, m->sf.map, f->ext, n, dst, tag + 1, 1, -1) < 0)
 		goto fail;
 	return (0);
 fail:
 	xasprintf(&x->cause, "sending %s to %s failed", path, mpi_host(dst));
 	return (-1);
+}
+
+/* Send the whole file at path to rank dst under tags tag and tag + 1. */
+static int
+mpi_send_whole(struct mpi_xchg *x, const char *path, int dst, int tag)
+{
+	struct smap	*m;
+
+	if ((m = mpi_send_map(x, path, 0, 0)) == NULL)
+		return (-1);
+	return (mpi_send_file(x, m, path, dst, tag, NULL));
 }
 
 /* Expect a file from rank src under tags tag and tag + 1, for path. */
@@ -913,14 +940,22 @@ mpi_xchg_free_files(struct mpi_xchg *x)
 	x->rx = NULL;
 	x->nrx = 0;
 	for (i = 0; i < x->ntx; i++) {
-		if (x->tx[i]->map != NULL)
-			munmap(x->tx[i]->map, x->tx[i]->len);
 		free(x->tx[i]->ext);
 		free(x->tx[i]);
 	}
 	free(x->tx);
 	x->tx = NULL;
 	x->ntx = 0;
+	for (i = 0; i < x->nmaps; i++) {
+		if (x->maps[i]->run)
+			shuffle_close(&x->maps[i]->sf);
+		else if (x->maps[i]->sf.map != NULL)
+			munmap(x->maps[i]->sf.map, x->maps[i]->sf.len);
+		free(x->maps[i]);
+	}
+	free(x->maps);
+	x->maps = NULL;
+	x->nmaps = 0;
 }
 
 /* --- A stage's barrier ---------------------------------------------------- */
@@ -962,6 +997,7 @@ mpi_stage_files(struct mpi_xchg *x, unsigned int s)
 	const struct job	*job = x->job;
 	size_t			 row = (job->nparts + 7) / 8;
 	unsigned int		 p, r, me = job->rank;
+	struct smap		*m;
 	uint8_t			*keep;
 	char			*path;
 
@@ -975,19 +1011,22 @@ mpi_stage_files(struct mpi_xchg *x, unsigned int s)
 		const uint8_t *u = x->used + (size_t)p * row;
 
 		if (p % job->nhosts == me) {
+			/* Mapped once, for every rank that reads it. */
+			path = jd_run(job->jobdir, s, p);
+			m = NULL;
 			for (r = 0; r < job->nhosts; r++) {
 				if (r == me || !mpi_row_wants(job, u, r))
 					continue;
-				path = jd_run(job->jobdir, s, p);
-				if (mpi_send_file(x, path, (int)r,
-				    (int)(2 * p), keep + r * row,
-				    job->nparts) != 0) {
+				if ((m == NULL && (m = mpi_send_map(x, path, 1,
+				    job->nparts)) == NULL) || mpi_send_file(x,
+				    m, path, (int)r, (int)(2 * p), keep +
+				    r * row) != 0) {
 					free(path);
 					free(keep);
 					return (-1);
 				}
-				free(path);
 			}
+			free(path);
 		} else if (mpi_row_wants(job, u, me)) {
 			if (mpi_recv_file(x, jd_run(job->jobdir, s, p),
 			    (int)(p % job->nhosts), (int)(2 * p)) != 0) {
@@ -1208,7 +1247,7 @@ mpi_gather_files(struct mpi_xchg *x)
 			else
 				path = jd_out_part(job->jobdir, p);
 			if (p % job->nhosts == me)
-				(void)mpi_send_file(x, path, 0, tag, NULL, 0);
+				(void)mpi_send_whole(x, path, 0, tag);
 			else if (me == 0) {
 				(void)mpi_recv_file(x, path, (int)(p %
 				    job->nhosts), tag);
@@ -1221,7 +1260,7 @@ mpi_gather_files(struct mpi_xchg *x)
 	tag = (int)(2 * ((size_t)job->nparts * (ns + 1)));
 	if (me != 0 && x->cause == NULL) {
 		path = jd_file(job->jobdir, JD_EVENTS);
-		(void)mpi_send_file(x, path, 0, tag + 2 * (int)me, NULL, 0);
+		(void)mpi_send_whole(x, path, 0, tag + 2 * (int)me);
 		free(path);
 	}
 	for (p = 1; me == 0 && p < job->nhosts && x->cause == NULL; p++) {
