@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -152,6 +153,42 @@ run_check_signal(void)
 }
 
 /*
+ * Wait until fd has data, an end or an error to read, or a stop signal
+ * comes.  The signals are blocked from the test of run_signal until ppoll
+ * lets them in, atomically: one that comes just before the wait is not
+ * lost, leaving the wait to block for ever (a FIFO no one opens).
+ */
+static void
+run_wait_input(int fd, const char *name)
+{
+	struct pollfd	pfd;
+	sigset_t	stop, old, during;
+	int		r;
+
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop, &old);
+	during = old;
+	sigdelset(&during, SIGINT);
+	sigdelset(&during, SIGTERM);
+	sigdelset(&during, SIGHUP);
+	do {
+		if (run_signal != 0) {
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			run_check_signal();
+		}
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+	} while ((r = ppoll(&pfd, 1, NULL, &during)) == -1 && errno == EINTR);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (r == -1)
+		run_fail_errno(EXIT_USAGE, "%s", name);
+}
+
+/*
  * Copy an input that cannot be mapped (standard input, a pipe, a device,
  * a file of /proc that says it is empty) into the job directory, so that
  * workers can map it.  Its fingerprint is a hash of its contents.
@@ -172,11 +209,10 @@ spool_input(struct job *job, int in, const char *name, size_t i,
 	h = XXH3_createState();
 	XXH3_64bits_reset(h);
 	for (;;) {
+		run_wait_input(in, name);
 		n = read(in, buf, sizeof buf);
-		if (n == -1 && errno == EINTR) {
-			run_check_signal();
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		}
 		if (n == -1)
 			run_fail_errno(EXIT_USAGE, "%s", name);
 		if (n == 0)
@@ -222,12 +258,11 @@ job_input(struct job *job, size_t i, int keep, uint64_t *hash)
 			/*
 			 * A pipe, as from -i <(command), a device, or a file
 			 * that says it is empty but may not be (/proc): read
-			 * it to its end.  Opening a FIFO waits for a writer;
-			 * a signal cuts that short.
+			 * it to its end.  A FIFO is opened without waiting
+			 * for a writer: spool_input() waits for its data,
+			 * and a signal cuts that short.
 			 */
-			while ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 &&
-			    errno == EINTR)
-				run_check_signal();
+			fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 			if (fd == -1)
 				run_fail_errno(EXIT_USAGE, "%s", path);
 			f->path = spool_input(job, fd, path, i, hash);
@@ -884,6 +919,8 @@ run_load(struct job *job)
 
 	if ((p = program_load_as(o->program, o->program_name, o->program_dir,
 	    o->changekey, &cause)) == NULL) {
+		/* A program read from a FIFO: a signal cut its read. */
+		run_check_signal();
 		/* FILE:LINE:COLUMN: first, as compilers print them. */
 		fprintf(stderr, "%s\n", cause);
 		free(cause);

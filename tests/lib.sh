@@ -168,7 +168,9 @@ jobdirs() {
 	done
 }
 
-# check_no_jobdirs DESC: ok if no job directory is left in $TMPDIR.
+# check_no_jobdirs DESC: ok if no job directory is left in $TMPDIR.  What
+# is left is named, then removed, so that the next check of the script
+# does not fail for it too.
 check_no_jobdirs() {
 	_left=$(jobdirs)
 	if [ -z "$_left" ]; then
@@ -177,6 +179,7 @@ check_no_jobdirs() {
 		not_ok "$1"
 		jobdirs | while read -r _jd; do
 			diag "left behind: $_jd"
+			rm -rf "$_jd"
 		done
 		return 1
 	fi
