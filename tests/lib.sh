@@ -368,6 +368,23 @@ _rec_filler() {
 		print e }'
 }
 
+# slow_job: slow.csv and slow.json in the current folder, a job of a few
+# seconds: 3,000,000 pairs through a map of 300 remainders, two reduces.
+slow_job() {
+	awk 'BEGIN { for (i = 1; i <= 3000000; i++)
+		print i % 100003 "," i * 7 % 10007 }' >slow.csv
+	_fill=$(_rec_filler 300)
+	cat >slow.json <<EOF
+{"operations": [{"operator": "map", "expr": "v * 3"},
+ {"operator": "map", "expr": "$_fill"},
+ {"operator": "changeKey", "expr": "k % 97"},
+ {"operator": "reduce", "function": "SUM"},
+ {"operator": "map", "expr": "$_fill"},
+ {"operator": "changeKey", "expr": "v % 13"},
+ {"operator": "reduce", "function": "COUNT"}]}
+EOF
+}
+
 # rec_ref FILE: the result of rec_prog's program on the pairs in FILE,
 # computed by awk, sorted.  Sums stay far below 2^53, and awk's % truncates
 # toward zero as C's does.

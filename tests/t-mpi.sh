@@ -193,20 +193,8 @@ fi
 
 # --- Crashes ---------------------------------------------------------------
 
-# A slow job (seconds): 3,000,000 pairs through a map of 300 remainders,
-# two reduces.
-awk 'BEGIN { for (i = 1; i <= 3000000; i++) print i % 100003 "," i * 7 % 10007 }' \
-    >slow.csv
-fill=$(_rec_filler 300)
-cat >slow.json <<EOF
-{"operations": [{"operator": "map", "expr": "v * 3"},
- {"operator": "map", "expr": "$fill"},
- {"operator": "changeKey", "expr": "k % 97"},
- {"operator": "reduce", "function": "SUM"},
- {"operator": "map", "expr": "$fill"},
- {"operator": "changeKey", "expr": "v % 13"},
- {"operator": "reduce", "function": "COUNT"}]}
-EOF
+# A slow job (seconds).
+slow_job
 "$FORKFLOW" run slow.json -i slow.csv -p 3 -q >want.slow 2>want.err ||
     bail_out "the slow job fails on one host: $(cat want.err)"
 
