@@ -47,7 +47,6 @@
 #define MPI_CHUNK	(4u << 20)	/* bytes of one message of a file */
 #define MPI_MAXFD	1024		/* the descriptors looked at */
 #define MPI_ABORT_GRACE	15		/* seconds mpirun has to abort */
-#define MPI_MARK_MAX	64		/* bytes of the longest mark */
 
 /* How many hosts --hosts or --hostfile names. */
 static unsigned int
@@ -87,29 +86,93 @@ mpi_forward(int sig)
 		(void)kill((pid_t)mpi_launched, sig);
 }
 
+/* What mpi_relay() learns from mpirun's standard error, a line at a time. */
+struct relay {
+	char	line[512];	/* the line so far (its start, if longer) */
+	size_t	len;
+	double	deadline;	/* when mpirun must be done, or 0 */
+	char	lost[256];	/* which host was lost, as mpirun said */
+};
+
 /*
- * Copy mpirun's standard error (fd) to ours until it exits; returns its
- * wait status.  Once a rank has said that it aborts the job, or mpirun
- * that a rank or a daemon is lost, mpirun has MPI_ABORT_GRACE seconds to
- * be done: it waits for the daemon of a host that cannot be reached
- * without end, so it is killed then.
+ * A whole line: does it say that the job is aborted (ours, or mpirun's own
+ * when a rank or a daemon is lost), and which host was lost (mpirun's
+ * words, or a rank's that stopped hearing another)?
  */
-static int
-mpi_relay(pid_t pid, int fd)
+static void
+mpi_relay_line(struct relay *r, const char *s)
 {
-	/* Ours, and mpirun's own when a rank or a daemon is lost. */
 	static const char	*marks[] = { "is aborted on every host",
 				    "MPI_ABORT was invoked",
 				    "has lost communication with a remote daemon",
 				    "mpirun noticed that process rank" };
+	const char		*p;
+	char			 host[128];
+	size_t			 i;
+	int			 rank, sig;
+
+	for (i = 0; r->deadline == 0 && i < sizeof marks / sizeof marks[0];
+	    i++)
+		if (strstr(s, marks[i]) != NULL)
+			r->deadline = mono_now() + MPI_ABORT_GRACE;
+	if (r->lost[0] != '\0')
+		return;
+	if ((p = strstr(s, "process rank ")) != NULL && sscanf(p,
+	    "process rank %d with PID %*d on node %127s exited on signal %d",
+	    &rank, host, &sig) == 3)
+		(void)snprintf(r->lost, sizeof r->lost, "rank %d on host %s "
+		    "was killed by signal %d (%s)", rank, host, sig,
+		    strsignal(sig));
+	else if ((p = strstr(s, ": host ")) != NULL && sscanf(p,
+	    ": host %127s (rank %d) has not been heard from", host,
+	    &rank) == 2)
+		(void)snprintf(r->lost, sizeof r->lost, "host %s (rank %d) "
+		    "was not heard from", host, rank);
+	else if ((p = strstr(s, "Remote daemon:")) != NULL &&
+	    (p = strstr(p, " on node ")) != NULL &&
+	    sscanf(p, " on node %127s", host) == 1)
+		(void)snprintf(r->lost, sizeof r->lost, "Open MPI lost its "
+		    "daemon on host %s (the host or its network is down)",
+		    host);
+}
+
+/* Bytes that mpirun wrote: their lines, whole. */
+static void
+mpi_relay_scan(struct relay *r, const char *buf, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (buf[i] != '\n') {
+			if (r->len + 1 < sizeof r->line)
+				r->line[r->len++] = buf[i];
+			continue;
+		}
+		r->line[r->len] = '\0';
+		mpi_relay_line(r, r->line);
+		r->len = 0;
+	}
+}
+
+/*
+ * Copy mpirun's standard error (fd) to ours until it exits; returns its
+ * wait status, and in lost what it said of a host that was lost (or "").
+ * Once a rank has said that it aborts the job, or mpirun that a rank or a
+ * daemon is lost, mpirun has MPI_ABORT_GRACE seconds to be done: it waits
+ * for the daemon of a host that cannot be reached without end, so it is
+ * killed then.
+ */
+static int
+mpi_relay(pid_t pid, int fd, char *lost, size_t lostsz)
+{
+	struct relay		 r;
 	struct sigaction	 sa;
 	struct pollfd		 pfd;
-	char			 buf[8192 + MPI_MARK_MAX];
-	size_t			 kept = 0, i;
+	char			 buf[8192];
 	ssize_t			 n;
-	double			 deadline = 0;
 	int			 ws, killed = 0, open = 1;
 
+	memset(&r, 0, sizeof r);
 	mpi_launched = pid;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = mpi_forward;
@@ -123,7 +186,7 @@ mpi_relay(pid_t pid, int fd)
 	for (;;) {
 		if (waitpid(pid, &ws, WNOHANG) == pid)
 			break;
-		if (deadline > 0 && mono_now() > deadline + 5 * killed) {
+		if (r.deadline > 0 && mono_now() > r.deadline + 5 * killed) {
 			warnx("%s has not ended %d s after a host aborted the "
 			    "job: killing it", MPIRUN, MPI_ABORT_GRACE +
 			    5 * killed);
@@ -138,30 +201,23 @@ mpi_relay(pid_t pid, int fd)
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, 100) <= 0)
 			continue;
-		if ((n = read(fd, buf + kept, sizeof buf - kept - 1)) <= 0) {
+		if ((n = read(fd, buf, sizeof buf)) <= 0) {
 			if (n == 0 || errno != EINTR)
 				open = 0;
 			continue;
 		}
-		(void)write_all(STDERR_FILENO, buf + kept, (size_t)n);
-		buf[kept + (size_t)n] = '\0';
-		for (i = 0; deadline == 0 && i < sizeof marks /
-		    sizeof marks[0]; i++)
-			if (strstr(buf, marks[i]) != NULL)
-				deadline = mono_now() + MPI_ABORT_GRACE;
-		/* The end, for a mark cut in two. */
-		kept += (size_t)n;
-		if (kept > MPI_MARK_MAX) {
-			memmove(buf, buf + kept - MPI_MARK_MAX, MPI_MARK_MAX);
-			kept = MPI_MARK_MAX;
-		}
+		(void)write_all(STDERR_FILENO, buf, (size_t)n);
+		mpi_relay_scan(&r, buf, (size_t)n);
 	}
 	/* What it wrote last, without waiting for those it left. */
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	while (open && poll(&pfd, 1, 0) > 0 && (n = read(fd, buf,
-	    sizeof buf)) > 0)
+	    sizeof buf)) > 0) {
 		(void)write_all(STDERR_FILENO, buf, (size_t)n);
+		mpi_relay_scan(&r, buf, (size_t)n);
+	}
+	(void)snprintf(lost, lostsz, "%s", r.lost);
 	mpi_launched = 0;
 	sa.sa_handler = SIG_DFL;
 	(void)sigaction(SIGTERM, &sa, NULL);
@@ -178,7 +234,7 @@ mpi_relay(pid_t pid, int fd)
 int
 mpi_launch(const struct run_opts *o)
 {
-	char		**argv, *self, *n, *hint, *ka;
+	char		**argv, *self, *n, *hint, *ka, *why, lost[256];
 	const char	*mpirun;
 	unsigned int	 nhosts;
 	size_t		 i, k;
@@ -248,19 +304,25 @@ mpi_launch(const struct run_opts *o)
 		_exit(127);
 	}
 	close(errp[1]);
-	ws = mpi_relay(pid, errp[0]);
+	ws = mpi_relay(pid, errp[0], lost, sizeof lost);
 	close(errp[0]);
 	st = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 	if (st != 0) {
+		/* The host that was lost, where mpirun named it. */
+		if (*lost != '\0')
+			xasprintf(&why, ": %s; %s: exit %d", lost, mpirun, st);
+		else
+			xasprintf(&why, " (%s: exit %d)", mpirun, st);
 		if (o->jobdir != NULL) {
 			hint = run_resume_hint(o, o->jobdir);
-			warnx("the job failed on its hosts (%s: exit %d); its "
-			    "job directories are kept in %s on each host; to "
-			    "resume, run %s", mpirun, st, o->jobdir, hint);
+			warnx("the job failed on its hosts%s; its job "
+			    "directories are kept in %s on each host; to "
+			    "resume, run %s", why, o->jobdir, hint);
 			free(hint);
 		} else
-			warnx("the job failed on its hosts (%s: exit %d); "
-			    "with --job-dir it could be resumed", mpirun, st);
+			warnx("the job failed on its hosts%s; with --job-dir "
+			    "it could be resumed", why);
+		free(why);
 		if (st != EXIT_USAGE)
 			st = EXIT_JOB_FAILED;
 	}

@@ -267,11 +267,11 @@ sleep 1
 st=0
 wait "$lpid" || st=$?
 if [ -n "$rank" ] && [ "$st" = 1 ] &&
-    grep -q 'the job failed on its hosts' err &&
+    grep -q "the job failed on its hosts: rank 1 on host $h2 was killed by signal 9" err &&
     grep -q "to resume, run forkflow run .*--job-dir jd" err; then
-	ok "a rank killed: the job is aborted on every host, with how to resume"
+	ok "a rank killed: the job is aborted on every host, naming the host, with how to resume"
 else
-	not_ok "a rank killed: the job is aborted on every host, with how to resume"
+	not_ok "a rank killed: the job is aborted on every host, naming the host, with how to resume"
 	diag "rank ${rank:-not found}, exit $st"
 	diag_file err
 fi
@@ -311,11 +311,12 @@ if kill -0 "$lpid" 2>/dev/null; then
 fi
 [ "$st" = hung ] || wait "$lpid" || st=$?
 took=$(($(date +%s) - start))
-if [ "$st" != hung ] && [ "$st" != 0 ] && grep -q 'the job failed on its hosts' err
+if [ "$st" != hung ] && [ "$st" != 0 ] &&
+    grep -q "the job failed on its hosts: .*host $h3" err
 then
-	ok "a host's link cut: the job is aborted, not hung ($took s)"
+	ok "a host's link cut: the job is aborted naming the host, not hung ($took s)"
 else
-	not_ok "a host's link cut: the job is aborted, not hung ($took s)"
+	not_ok "a host's link cut: the job is aborted naming the host, not hung ($took s)"
 	diag "exit $st"
 	diag_file err
 fi
