@@ -755,7 +755,7 @@ const char	*mpi_host(int);
 void		 mpi_child_close(int);
 __dead void	 mpi_abort(int);
 void		 mpi_end(void);
-struct mpi_xchg	*mpi_stage_begin(const struct job *, unsigned int, uint8_t *);
+struct mpi_xchg	*mpi_stage_begin(const struct job *, uint8_t *);
 int		 mpi_stage_test(struct mpi_xchg *, unsigned int, double, char **);
 void		 mpi_stage_free(struct mpi_xchg *);
 int		 mpi_gather_parts(struct job *, double, char **);

@@ -1102,11 +1102,11 @@ mpi_stage_files(struct mpi_xchg *x, unsigned int s)
 }
 
 /*
- * Begin the barrier of stage s: used is this host's matrix (the rows of
- * its writers), ORed with the other hosts' in place.
+ * Begin the barrier of the stage that ended: used is this host's matrix
+ * (the rows of its writers), ORed with the other hosts' in place.
  */
 struct mpi_xchg *
-mpi_stage_begin(const struct job *job, unsigned int s, uint8_t *used)
+mpi_stage_begin(const struct job *job, uint8_t *used)
 {
 	struct mpi_xchg	*x;
 	MPI_Request	 r;
@@ -1116,7 +1116,6 @@ mpi_stage_begin(const struct job *job, unsigned int s, uint8_t *used)
 	x->used = used;
 	x->usedlen = (size_t)job->nparts * ((job->nparts + 7) / 8);
 	x->moved = mono_now();
-	(void)s;
 	if (MPI_Iallreduce(MPI_IN_PLACE, used, (int)x->usedlen, MPI_BYTE,
 	    MPI_BOR, MPI_COMM_WORLD, &r) != MPI_SUCCESS)
 		xasprintf(&x->cause, "MPI_Iallreduce failed");
@@ -1423,10 +1422,9 @@ mpi_end(void)
 }
 
 struct mpi_xchg *
-mpi_stage_begin(const struct job *job, unsigned int s, uint8_t *used)
+mpi_stage_begin(const struct job *job, uint8_t *used)
 {
 	(void)job;
-	(void)s;
 	(void)used;
 	return (NULL);
 }

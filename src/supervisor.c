@@ -1007,7 +1007,7 @@ supervisor_barrier(struct supervisor *sv)
 			return;
 	}
 	if (job->nhosts > 1 && !sv->shuffled) {
-		sv->xchg = mpi_stage_begin(job, sv->stage, sv->used);
+		sv->xchg = mpi_stage_begin(job, sv->used);
 		ev_timer_init(&sv->xchgw, supervisor_xchg_cb, 0, 0.001);
 		sv->xchgw.data = sv;
 		ev_timer_start(sv->loop, &sv->xchgw);
