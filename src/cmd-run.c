@@ -153,39 +153,103 @@ run_check_signal(void)
 }
 
 /*
- * Wait until fd has data, an end or an error to read, or a stop signal
- * comes.  The signals are blocked from the test of run_signal until ppoll
- * lets them in, atomically: one that comes just before the wait is not
- * lost, leaving the wait to block for ever (a FIFO no one opens).
+ * Read at most size bytes of fd into buf, once it has data, an end or an
+ * error to read; a stop signal ends the run instead.  The signals are
+ * blocked from the test of run_signal until ppoll lets them in,
+ * atomically: one that comes just before the wait is not lost, leaving the
+ * wait to block for ever (a FIFO no one opens).  Returns the bytes read, 0
+ * at the end; an error ends the run, naming name.
  */
-static void
-run_wait_input(int fd, const char *name)
+static size_t
+run_read_some(int fd, const char *name, char *buf, size_t size)
 {
 	struct pollfd	pfd;
 	sigset_t	stop, old, during;
+	ssize_t		n;
 	int		r;
 
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGHUP);
-	sigprocmask(SIG_BLOCK, &stop, &old);
-	during = old;
-	sigdelset(&during, SIGINT);
-	sigdelset(&during, SIGTERM);
-	sigdelset(&during, SIGHUP);
+	for (;;) {
+		(void)pthread_sigmask(SIG_BLOCK, &stop, &old);
+		during = old;
+		sigdelset(&during, SIGINT);
+		sigdelset(&during, SIGTERM);
+		sigdelset(&during, SIGHUP);
+		do {
+			if (run_signal != 0) {
+				(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+				run_check_signal();
+			}
+			pfd.fd = fd;
+			pfd.events = POLLIN;
+			pfd.revents = 0;
+		} while ((r = ppoll(&pfd, 1, NULL, &during)) == -1 &&
+		    errno == EINTR);
+		(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (r == -1)
+			run_fail_errno(EXIT_USAGE, "%s", name);
+		if ((n = read(fd, buf, size)) >= 0)
+			return ((size_t)n);
+		if (errno != EINTR && errno != EAGAIN)
+			run_fail_errno(EXIT_USAGE, "%s", name);
+	}
+}
+
+/*
+ * Open path to be read to its end.  A FIFO is opened without waiting for
+ * a writer (run_read_some() waits for its data, where a signal cuts the
+ * wait short), then made blocking again.  Returns -1 with errno.
+ */
+static int
+run_open_stream(const char *path)
+{
+	struct stat	st;
+	int		fd, fifo;
+
+	fifo = stat(path, &st) == 0 && S_ISFIFO(st.st_mode);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | (fifo ? O_NONBLOCK :
+	    0))) == -1)
+		return (-1);
+	if (fifo && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) ==
+	    -1) {
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/*
+ * The text of a program that is a FIFO (a shell's <(...)), read here,
+ * where a stop signal cuts the wait for its writer short; NULL for any
+ * other file, which program_load_as() reads.
+ */
+static char *
+run_program_fifo(const char *path, size_t *lenp)
+{
+	struct stat	 st;
+	char		*buf = NULL;
+	size_t		 len = 0, cap = 0, n;
+	int		 fd;
+
+	if (stat(path, &st) != 0 || !S_ISFIFO(st.st_mode))
+		return (NULL);
+	if ((fd = run_open_stream(path)) == -1)
+		run_fail_errno(EXIT_USAGE, "%s", path);
 	do {
-		if (run_signal != 0) {
-			sigprocmask(SIG_SETMASK, &old, NULL);
-			run_check_signal();
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			buf = xreallocarray(buf, cap, 1);
 		}
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-	} while ((r = ppoll(&pfd, 1, NULL, &during)) == -1 && errno == EINTR);
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (r == -1)
-		run_fail_errno(EXIT_USAGE, "%s", name);
+		n = run_read_some(fd, path, buf + len, cap - len - 1);
+		len += n;
+	} while (n > 0);
+	close(fd);
+	buf[len] = '\0';
+	*lenp = len;
+	return (buf);
 }
 
 /*
@@ -199,7 +263,7 @@ spool_input(struct job *job, int in, const char *name, size_t i,
 {
 	XXH3_state_t	*h;
 	char		 buf[65536], *path;
-	ssize_t		 n;
+	size_t		 n;
 	int		 fd;
 
 	path = jd_input_copy(job->jobdir, i);
@@ -208,17 +272,9 @@ spool_input(struct job *job, int in, const char *name, size_t i,
 		run_fail_errno(EXIT_JOB_FAILED, "%s", path);
 	h = XXH3_createState();
 	XXH3_64bits_reset(h);
-	for (;;) {
-		run_wait_input(in, name);
-		n = read(in, buf, sizeof buf);
-		if (n == -1 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n == -1)
-			run_fail_errno(EXIT_USAGE, "%s", name);
-		if (n == 0)
-			break;
-		XXH3_64bits_update(h, buf, (size_t)n);
-		if (write_all(fd, buf, (size_t)n) != 0)
+	while ((n = run_read_some(in, name, buf, sizeof buf)) > 0) {
+		XXH3_64bits_update(h, buf, n);
+		if (write_all(fd, buf, n) != 0)
 			run_fail_errno(EXIT_JOB_FAILED, "%s", path);
 	}
 	if ((job->opts->durable && fsync(fd) != 0) || close(fd) != 0)
@@ -258,12 +314,9 @@ job_input(struct job *job, size_t i, int keep, uint64_t *hash)
 			/*
 			 * A pipe, as from -i <(command), a device, or a file
 			 * that says it is empty but may not be (/proc): read
-			 * it to its end.  A FIFO is opened without waiting
-			 * for a writer: spool_input() waits for its data,
-			 * and a signal cuts that short.
+			 * it to its end.
 			 */
-			fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-			if (fd == -1)
+			if ((fd = run_open_stream(path)) == -1)
 				run_fail_errno(EXIT_USAGE, "%s", path);
 			f->path = spool_input(job, fd, path, i, hash);
 			f->spooled = 1;
@@ -914,13 +967,16 @@ run_load(struct job *job)
 	const struct run_opts	*o = job->opts;
 	struct program		*p;
 	struct stat		 st;
-	char			*cause, *dir, *out;
+	char			*cause, *dir, *out, *text;
 	size_t			 len;
 
-	if ((p = program_load_as(o->program, o->program_name, o->program_dir,
-	    o->changekey, &cause)) == NULL) {
-		/* A program read from a FIFO: a signal cut its read. */
-		run_check_signal();
+	if ((text = run_program_fifo(o->program, &len)) != NULL)
+		p = program_load_buf_as(o->program, o->program_name,
+		    o->program_dir, o->changekey, text, len, &cause);
+	else
+		p = program_load_as(o->program, o->program_name,
+		    o->program_dir, o->changekey, &cause);
+	if (p == NULL) {
 		/* FILE:LINE:COLUMN: first, as compilers print them. */
 		fprintf(stderr, "%s\n", cause);
 		free(cause);

@@ -755,6 +755,7 @@ const char	*mpi_host(int);
 void		 mpi_child_close(int);
 __dead void	 mpi_abort(int);
 void		 mpi_end(void);
+int		 mpi_lost_in(const char *, char *, size_t);
 struct mpi_xchg	*mpi_stage_begin(const struct job *, uint8_t *);
 int		 mpi_stage_test(struct mpi_xchg *, unsigned int, double, char **);
 void		 mpi_stage_free(struct mpi_xchg *);
@@ -827,6 +828,8 @@ struct program	*program_load(const char *, char **);
 struct program	*program_load_opts(const char *, int, char **);
 struct program	*program_load_as(const char *, const char *, const char *, int,
 		    char **);
+struct program	*program_load_buf_as(const char *, const char *, const char *,
+		    int, char *, size_t, char **);
 void		 program_error(char **, const struct program *,
 		     const struct srcpos *, const char *, ...)
 		     printflike(4, 5);

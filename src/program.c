@@ -376,11 +376,29 @@ struct program *
 program_load_as(const char *path, const char *name, const char *dir,
     int changekey_on, char **cause)
 {
+	char	*text;
+	size_t	 len;
+
+	if ((text = read_file(path, &len)) == NULL) {
+		xasprintf(cause, "%s: %s", path, strerror(errno));
+		return (NULL);
+	}
+	return (program_load_buf_as(path, name, dir, changekey_on, text, len,
+	    cause));
+}
+
+/*
+ * The same, for the text of the program at path, already read (len bytes
+ * and a NUL), which the program takes.
+ */
+struct program *
+program_load_buf_as(const char *path, const char *name, const char *dir,
+    int changekey_on, char *text, size_t len, char **cause)
+{
 	struct program	*p;
 	struct srcpos	 where;
 	const char	*slash, *nul;
-	char		*text;
-	size_t		 len, i;
+	size_t		 i;
 
 	p = xcalloc(1, sizeof *p);
 	p->task_timeout_ms = -1;
@@ -395,11 +413,6 @@ program_load_as(const char *path, const char *name, const char *dir,
 	p->changekey_forced = changekey_on;
 	if (changekey_on != -1)
 		p->changekey_on_key = changekey_on;
-	if ((text = read_file(path, &len)) == NULL) {
-		xasprintf(cause, "%s: %s", path, strerror(errno));
-		program_free(p);
-		return (NULL);
-	}
 	p->text = text;
 	/* No valid program holds a NUL byte; the scanner of positions and
 	 * jansson would not agree on where the text ends. */
