@@ -88,16 +88,56 @@ mpi_forward(int sig)
 
 /* What mpi_relay() learns from mpirun's standard error, a line at a time. */
 struct relay {
-	char	line[512];	/* the line so far (its start, if longer) */
+	char	line[2048];	/* the line so far (its start, if longer) */
 	size_t	len;
 	double	deadline;	/* when mpirun must be done, or 0 */
 	char	lost[256];	/* which host was lost, as mpirun said */
 };
 
 /*
+ * Does a line of mpirun's standard error name a host that was lost:
+ * mpirun's words for a rank killed or a daemon lost, or a rank's for a
+ * host it stopped hearing?  Returns 1 with what was lost in lost (size
+ * bytes), else 0.
+ */
+int
+mpi_lost_in(const char *s, char *lost, size_t size)
+{
+	const char	*p;
+	char		 host[128];
+	int		 rank, sig, end;
+
+	if ((p = strstr(s, "process rank ")) != NULL && sscanf(p,
+	    "process rank %d with PID %*d on node %127s exited on signal %d",
+	    &rank, host, &sig) == 3) {
+		(void)snprintf(lost, size, "rank %d on host %s was killed by "
+		    "signal %d (%s)", rank, host, sig, strsignal(sig));
+		return (1);
+	}
+	/* "forkflow: host A: stage S: host B (rank R) has not been heard
+	 * from for T s": B, not A. */
+	for (p = s; (p = strstr(p, "host ")) != NULL; p += 5) {
+		end = 0;
+		if (sscanf(p, "host %127s (rank %d) has not been heard from%n",
+		    host, &rank, &end) == 2 && end > 0) {
+			(void)snprintf(lost, size, "host %s (rank %d) was not "
+			    "heard from", host, rank);
+			return (1);
+		}
+	}
+	if ((p = strstr(s, "Remote daemon:")) != NULL &&
+	    (p = strstr(p, " on node ")) != NULL &&
+	    sscanf(p, " on node %127s", host) == 1) {
+		(void)snprintf(lost, size, "Open MPI lost its daemon on host "
+		    "%s (the host or its network is down)", host);
+		return (1);
+	}
+	return (0);
+}
+
+/*
  * A whole line: does it say that the job is aborted (ours, or mpirun's own
- * when a rank or a daemon is lost), and which host was lost (mpirun's
- * words, or a rank's that stopped hearing another)?
+ * when a rank or a daemon is lost), and which host was lost?
  */
 static void
 mpi_relay_line(struct relay *r, const char *s)
@@ -106,34 +146,14 @@ mpi_relay_line(struct relay *r, const char *s)
 				    "MPI_ABORT was invoked",
 				    "has lost communication with a remote daemon",
 				    "mpirun noticed that process rank" };
-	const char		*p;
-	char			 host[128];
 	size_t			 i;
-	int			 rank, sig;
 
 	for (i = 0; r->deadline == 0 && i < sizeof marks / sizeof marks[0];
 	    i++)
 		if (strstr(s, marks[i]) != NULL)
 			r->deadline = mono_now() + MPI_ABORT_GRACE;
-	if (r->lost[0] != '\0')
-		return;
-	if ((p = strstr(s, "process rank ")) != NULL && sscanf(p,
-	    "process rank %d with PID %*d on node %127s exited on signal %d",
-	    &rank, host, &sig) == 3)
-		(void)snprintf(r->lost, sizeof r->lost, "rank %d on host %s "
-		    "was killed by signal %d (%s)", rank, host, sig,
-		    strsignal(sig));
-	else if ((p = strstr(s, ": host ")) != NULL && sscanf(p,
-	    ": host %127s (rank %d) has not been heard from", host,
-	    &rank) == 2)
-		(void)snprintf(r->lost, sizeof r->lost, "host %s (rank %d) "
-		    "was not heard from", host, rank);
-	else if ((p = strstr(s, "Remote daemon:")) != NULL &&
-	    (p = strstr(p, " on node ")) != NULL &&
-	    sscanf(p, " on node %127s", host) == 1)
-		(void)snprintf(r->lost, sizeof r->lost, "Open MPI lost its "
-		    "daemon on host %s (the host or its network is down)",
-		    host);
+	if (r->lost[0] == '\0')
+		(void)mpi_lost_in(s, r->lost, sizeof r->lost);
 }
 
 /* Bytes that mpirun wrote: their lines, whole. */
@@ -216,6 +236,11 @@ mpi_relay(pid_t pid, int fd, char *lost, size_t lostsz)
 	    sizeof buf)) > 0) {
 		(void)write_all(STDERR_FILENO, buf, (size_t)n);
 		mpi_relay_scan(&r, buf, (size_t)n);
+	}
+	if (r.len > 0) {
+		/* A last line with no newline. */
+		r.line[r.len] = '\0';
+		mpi_relay_line(&r, r.line);
 	}
 	(void)snprintf(lost, lostsz, "%s", r.lost);
 	mpi_launched = 0;

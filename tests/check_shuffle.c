@@ -627,6 +627,48 @@ START_TEST(test_shuffle_extents)
 END_TEST
 
 /*
+ * Which host was lost, from the lines that mpirun and the ranks write when
+ * a host is lost (as Open MPI 4.1 and forkflow word them); other lines
+ * name none.
+ */
+START_TEST(test_mpi_lost_in)
+{
+	static const struct {
+		const char	*line, *want;
+	} t[] = {
+		{ "mpirun noticed that process rank 1 with PID 703 on node "
+		  "node2 exited on signal 9 (Killed).",
+		  "rank 1 on host node2 was killed by signal 9" },
+		{ "forkflow: host node1: stage 2: host node3 (rank 2) has not "
+		  "been heard from for 5 s; the job is aborted on every host",
+		  "host node3 (rank 2) was not heard from" },
+		{ "  Remote daemon: [[58232,0],3] on node node4",
+		  "Open MPI lost its daemon on host node4" },
+		{ "forkflow: host node1: the job failed; it is aborted on "
+		  "every host (the job directory /j/rank-0 is kept)", NULL },
+		{ "forkflow: host node1 (rank 0) has been heard", NULL },
+		{ "mpirun noticed that process rank 0 with PID 9 on node n1 "
+		  "exited with status 1", NULL },
+		{ "", NULL },
+	};
+	char	lost[256];
+	size_t	i;
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		lost[0] = '\0';
+		if (t[i].want == NULL) {
+			ck_assert_msg(mpi_lost_in(t[i].line, lost,
+			    sizeof lost) == 0, "line %zu: %s", i, lost);
+			continue;
+		}
+		ck_assert_int_eq(mpi_lost_in(t[i].line, lost, sizeof lost), 1);
+		ck_assert_msg(strncmp(lost, t[i].want, strlen(t[i].want)) ==
+		    0, "line %zu: got \"%s\"", i, lost);
+	}
+}
+END_TEST
+
+/*
  * A run written record by record (runfile_run_begin/put/end) is the same
  * bytes as the run appended whole, for integers and for strings, across
  * the writer's buffer; the reader takes it, sums and all.
@@ -796,6 +838,7 @@ shuffle_suite(void)
 	tcase_add_test(tc, test_shuffle_corrupt);
 	tcase_add_test(tc, test_shuffle_open_len);
 	tcase_add_test(tc, test_shuffle_extents);
+	tcase_add_test(tc, test_mpi_lost_in);
 	tcase_add_test(tc, test_runfile_stream);
 	tcase_add_test(tc, test_shuffle_fuzz);
 	suite_add_tcase(s, tc);

@@ -26,7 +26,7 @@ if "$FORKFLOW" run x.json --mpi 2>&1 | grep -q 'without Open MPI'; then
 	skip_slurm "this forkflow was built without Open MPI"
 fi
 PATH=$PATH:/usr/sbin:/sbin
-for c in munged slurmctld slurmd srun sbatch scontrol squeue; do
+for c in munged slurmctld slurmd srun sbatch scontrol scancel sinfo pgrep; do
 	command -v "$c" >/dev/null 2>&1 || skip_slurm "no $c (Slurm, munge)"
 done
 [ "$(id -u)" = 0 ] || skip_slurm "slurmd needs root"
@@ -40,9 +40,11 @@ mkdir -p "$S/state" "$S/spool" "$S/munge" "$S/log"
 chmod 700 "$S/munge"
 dd if=/dev/urandom of="$S/munge/key" bs=1024 count=1 2>/dev/null
 chmod 400 "$S/munge/key"
-# Ports of this run's: another run may have its cluster up.
-port=$((20000 + $$ % 20000))
-cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
+# Ports of this run's (another run may have its cluster up), below the
+# ephemeral ones; the processors slurmd finds (a cpuset may have fewer
+# than the machine).
+port=$((10000 + $$ % 20000 / 2 * 2))
+cpus=$(slurmd -C 2>/dev/null | sed -n 's/.* CPUs=\([0-9]*\).*/\1/p')
 cat >"$S/slurm.conf" <<EOF
 ClusterName=ff$$
 SlurmctldHost=localhost
@@ -65,7 +67,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
 MpiDefault=none
-NodeName=localhost CPUs=$cpus State=UNKNOWN
+NodeName=localhost CPUs=${cpus:-1} State=UNKNOWN
 PartitionName=ff Nodes=localhost Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
 EOF
 SLURM_CONF=$S/slurm.conf
@@ -84,7 +86,12 @@ live_pid() {
 	_p=$(cat "$1" 2>/dev/null) && [ -n "$_p" ] && kill -0 "$_p" 2>/dev/null &&
 	    echo "$_p"
 }
+# stop_cluster: cancel what the test left queued or running, stop the
+# daemons, and kill any process still at work in $T (the ranks and their
+# workers outlive a slurmd that is killed).
 stop_cluster() {
+	tmo 10 scancel --user=root --full >/dev/null 2>&1
+	wait_for 10 none_left
 	for _f in "$S/slurmd.pid" "$S/slurmctld.pid" "$S/munge/pid"; do
 		_p=$(live_pid "$_f") && kill -TERM "$_p"
 	done
@@ -92,7 +99,18 @@ stop_cluster() {
 	for _f in "$S/slurmd.pid" "$S/slurmctld.pid" "$S/munge/pid"; do
 		_p=$(live_pid "$_f") && kill -KILL "$_p"
 	done
+	_p=$(left)
+	# shellcheck disable=SC2086 # a list of pids
+	[ -z "$_p" ] || kill -KILL $_p 2>/dev/null
 	return 0
+}
+# left: the processes that run this test's program; none_left: there are
+# none.
+left() {
+	pgrep -f -- "$T/slow.json" 2>/dev/null
+}
+none_left() {
+	[ -z "$(left)" ]
 }
 at_exit stop_cluster
 
@@ -105,7 +123,7 @@ slurmctld -f "$SLURM_CONF" -i 2>"$T/slurmctld.err" ||
 slurmd -f "$SLURM_CONF" 2>"$T/slurmd.err" ||
     skip_slurm "slurmd does not start: $(cat "$T/slurmd.err")"
 node_idle() {
-	sinfo -h -o %t 2>/dev/null | grep -q idle
+	tmo 10 sinfo -h -o %t 2>/dev/null | grep -qx idle
 }
 if ! wait_for 30 node_idle; then
 	diag_file "$S/log/slurmctld.log"
@@ -133,8 +151,8 @@ same_parts() {
 }
 
 st=0
-tmo 120 srun --mpi=pmix -n 2 "$FORKFLOW" run slow.json -i slow.csv -p 4 \
-    -q --mpi </dev/null >out 2>err || st=$?
+tmo 120 srun --mpi=pmix -O -n 2 "$FORKFLOW" run slow.json -i slow.csv \
+    -p 4 -q --mpi </dev/null >out 2>err || st=$?
 if [ "$st" = 0 ] && cmp -s want.out out; then
 	ok "srun -n 2 forkflow run --mpi: one host's bytes"
 else
@@ -143,8 +161,8 @@ else
 fi
 rm -rf o2
 st=0
-tmo 120 srun --mpi=pmix -n 2 "$FORKFLOW" run slow.json -i slow.csv -p 4 \
-    -q --mpi -o o2 </dev/null >out 2>err || st=$?
+tmo 120 srun --mpi=pmix -O -n 2 "$FORKFLOW" run slow.json -i slow.csv \
+    -p 4 -q --mpi -o o2 </dev/null >out 2>err || st=$?
 if [ "$st" = 0 ] && same_parts o2; then
 	ok "srun ... -o: one host's part files"
 else
@@ -154,14 +172,21 @@ fi
 
 # --- sbatch --requeue ------------------------------------------------------
 
-# The batch script of forkflow(1), with a rank killed a second into its
-# first run (SLURM_RESTART_COUNT is set in the runs after it): the rank,
-# not one of its workers, is the forkflow whose parent is slurmstepd.
+# The batch script of forkflow(1), with a rank killed in its first run
+# (SLURM_RESTART_COUNT is set in the runs after it) once both ranks have
+# started the job: the rank, not one of its workers, is the forkflow whose
+# parent is slurmstepd.
 cat >job.sh <<EOF
 #!/bin/sh
-#SBATCH --requeue --ntasks=2 --output=$T/job.out --open-mode=append
+#SBATCH --requeue --nodes=1 --ntasks-per-node=2
+#SBATCH --output=$T/job.out --open-mode=append
 if [ -z "\${SLURM_RESTART_COUNT:-}" ]; then
-	(sleep 1
+	(i=0
+	while [ \$i -lt 600 ] && [ "\$(cat $T/sjd/rank-*/events.jsonl 2>/dev/null |
+	    grep -c '"job_start"')" != 2 ]; do
+		sleep 0.05
+		i=\$((i + 1))
+	done
 	for p in \$(pgrep -f -- '$T/slow.json'); do
 		pp=\$(awk '{ print \$4 }' /proc/\$p/stat)
 		if [ "\$(cat /proc/\$pp/comm)" = slurmstepd ]; then
@@ -172,22 +197,19 @@ if [ -z "\${SLURM_RESTART_COUNT:-}" ]; then
 	done) &
 fi
 srun --mpi=pmix --kill-on-bad-exit=1 \\
-    $FORKFLOW run --mpi $T/slow.json -i $T/slow.csv -p 4 -q \\
-    --job-dir $T/sjd -o $T/so ||
-    scontrol requeue "\$SLURM_JOB_ID"
+    $FORKFLOW run $T/slow.json -i $T/slow.csv -p 4 -q --mpi \\
+    --job-dir $T/sjd -o $T/so
+st=\$?
+# 1: the job failed, to be resumed; 2: it would fail again.
+if [ \$st -ne 0 ] && [ \$st -ne 2 ] && [ "\${SLURM_RESTART_COUNT:-0}" -lt 3 ]; then
+	scontrol requeue "\$SLURM_JOB_ID"
+fi
+exit \$st
 EOF
 rm -rf sjd so
-job=$(sbatch --parsable job.sh 2>err) || {
+job=$(tmo 10 sbatch -O --parsable job.sh 2>err) || {
 	diag_file err
 	bail_out "sbatch failed"
-}
-# left: the processes that run this test's program; none_left: there are
-# none.
-left() {
-	pgrep -f -- "$T/slow.json" 2>/dev/null
-}
-none_left() {
-	[ -z "$(left)" ]
 }
 # no_step: none of the job's step daemons is left (a new run's step would
 # take the name of one of them).
@@ -196,7 +218,7 @@ no_step() {
 }
 # job_state: the job's state and restarts, as scontrol shows them.
 job_state() {
-	scontrol show job "$job" 2>/dev/null |
+	tmo 10 scontrol show job "$job" 2>/dev/null |
 	    sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p; s/.*Restarts=\([0-9]*\).*/\1/p' |
 	    tr '\n' ' '
 }
@@ -208,22 +230,27 @@ requeued() {
 }
 # A requeued job waits a while (two minutes) before it may start again:
 # the test lets it start once the first run's processes are gone.
-if wait_for 60 requeued; then
-	wait_for 40 no_step
-	scontrol update jobid="$job" starttime=now 2>/dev/null
+if wait_for 60 requeued && grep -q 'test: killing rank' job.out; then
 	ok "sbatch --requeue: a rank killed, the job is requeued"
 else
 	not_ok "sbatch --requeue: a rank killed, the job is requeued"
 	diag "state: $(job_state)"
 	diag_file job.out
 fi
+if ! wait_for 40 no_step; then
+	diag "the first run's processes are still there:"
+	for pid in $(left) $(pgrep -f "slurmstepd: \[$job\."); do
+		diag "$pid: $({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null)"
+	done
+fi
+tmo 10 scontrol update jobid="$job" starttime=now 2>/dev/null
 done_ok() {
 	case $(job_state) in
 	"COMPLETED "*|"FAILED "*|"CANCELLED "*|"TIMEOUT "*)	return 0 ;;
 	esac
 	return 1
 }
-wait_for 120 done_ok || scancel "$job" 2>/dev/null
+wait_for 120 done_ok || tmo 10 scancel "$job" 2>/dev/null
 resumed=$(cat sjd/rank-*/events.jsonl 2>/dev/null |
     grep -c '"event":"job_start".*"resumed":true')
 if [ "$(job_state)" = "COMPLETED 1 " ] && same_parts so &&
