@@ -216,12 +216,12 @@ journal_read(struct job *job, const char *path, off_t *whole, char **cause)
 		return (-1);
 	}
 	while ((n = getline(&line, &cap, f)) != -1) {
-		if ((nl = memchr(line, '\n', (size_t)n)) == NULL ||
-		    strlen(line) != (size_t)n)
+		if ((nl = memchr(line, '\n', (size_t)n)) == NULL)
 			break;		/* a line cut short by a crash */
 		len = (size_t)n;
 		*nl = '\0';
-		bad = journal_check(line) != 0;
+		/* A NUL before the newline is damage too. */
+		bad = strlen(line) + 1 != len || journal_check(line) != 0;
 		/* A damaged first line that still names this job, or
 		 * checkpoints of this job, say the directory is ours. */
 		if (bad && first && !journal_ckpts_ours(job) &&

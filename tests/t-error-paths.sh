@@ -9,7 +9,7 @@
 # shellcheck source=tests/lib.sh
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
-plan 29
+plan 32
 
 cd "$T" || bail_out "cannot cd to $T"
 printf '1,10\n2,20\n1,5\n' >in.csv
@@ -161,5 +161,19 @@ run_prog run sum.json -i in.csv --job-dir jd -q
 check_status "a cut journal: the next run takes the job directory" 0
 check "a cut journal: one header" \
     test "$(grep -c '^job ' jd/journal)" = 1
+
+# A NUL byte in the middle of a journal's line, which ends with its
+# newline, is damage, not a line that a crash cut short: the run says so
+# and notes it in the events, then does again what the line recorded.
+run_prog run sum.json -i in.csv --job-dir jdn -q
+head1=$(head -n 1 jdn/journal | wc -c)
+printf '\000' | dd of=jdn/journal bs=1 seek=$((head1 + 5)) conv=notrunc \
+    2>/dev/null
+run_prog run sum.json -i in.csv --job-dir jdn -q
+check_status "a NUL in the journal: the job runs" 0
+check_err "a NUL in the journal: says it is damaged" \
+    'journal: line 2 damaged (at offset'
+check "a NUL in the journal: a damaged event" \
+    grep -q '"event":"damaged".*"file":"journal"' jdn/events.jsonl
 
 check_no_jobdirs "no job directory left in TMPDIR"
