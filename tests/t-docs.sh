@@ -81,6 +81,7 @@ formats() {
 ^(\^C)?forkflow: interrupted by signal [0-9]+; to resume, run .* --job-dir .*$
 ^forkflow: interrupted by signal [0-9]+ before the job started$
 ^forkflow: the job directory [^ ]+ is kept$
+^forkflow: the job failed on its hosts(: .+; [^ ]+: exit [0-9]+| \([^ ]+: exit [0-9]+\)); (its job directories are kept in [^ ]+ on each host; to resume, run forkflow .+|with --job-dir it could be resumed)$
 ^forkflow: chaos: killing worker [0-9]+ \(pid [0-9]+\)$
 ^forkflow: worker [0-9]+ \(pid [0-9]+\) (killed by signal [0-9]+|exited with status [0-9]+|killed by the kernel for want of memory \(the OOM killer(, in the job's memory cgroup)?\)); restarting from checkpoint \(stage [0-9]+, operator [0-9]+\): attempt [0-9]+, failures in a row [0-9]+ of [0-9]+$
 ^forkflow: partition [0-9]+ failed in stage [0-9]+, operator [0-9]+ \(.+\): worker [^;]+; gave up after [0-9]+ failures? in a row \(attempt [0-9]+\); record being processed: .+$
