@@ -230,6 +230,7 @@ input_close(struct input *in)
  * 0.14 s of munmap(2) alone.  Returns 0, or -1 with the error set.
  */
 #define INPUT_READ_MAX	(1 << 20)
+#define INPUT_READ_MIN	(64 * 1024)	/* the first buffer of reads */
 #define FILE_GROUP_BUF	(256 * 1024)	/* reads of input_group_start() */
 
 static int
@@ -250,8 +251,13 @@ input_read_small(struct input *in, int fd)
 		return (0);
 	}
 	if (in->rbufcap < in->maplen) {
+		/* Grown by doubling, from 64 KiB: an input of small files
+		 * (or a job of one) does not take a megabyte for each. */
 		free(in->rbuf);
-		in->rbufcap = INPUT_READ_MAX;
+		if (in->rbufcap < INPUT_READ_MIN)
+			in->rbufcap = INPUT_READ_MIN;
+		while (in->rbufcap < in->maplen)
+			in->rbufcap *= 2;
 		in->rbuf = xmalloc(in->rbufcap);
 	}
 	while (off < in->maplen) {
