@@ -368,6 +368,20 @@ _rec_filler() {
 		print e }'
 }
 
+# skip_mpi REASON: skip the script, or fail it where CI asks for the lane
+# of several hosts (FORKFLOW_REQUIRE_MPI).
+skip_mpi() {
+	[ -z "${FORKFLOW_REQUIRE_MPI:-}" ] || bail_out "cannot test: $*"
+	skip_all "$*"
+}
+
+# need_mpi: skip_mpi unless this forkflow was built with Open MPI.
+need_mpi() {
+	if "$FORKFLOW" run x.json --mpi 2>&1 | grep -q 'without Open MPI'; then
+		skip_mpi "this forkflow was built without Open MPI"
+	fi
+}
+
 # slow_job: slow.csv and slow.json in the current folder, a job of a few
 # seconds: 3,000,000 pairs through a map of 300 remainders, two reduces.
 slow_job() {

@@ -30,15 +30,7 @@
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
 cd "$T" || bail_out "cannot cd to $T"
-# skip_mpi REASON: skip the script, or fail it where CI asks for this lane
-# (FORKFLOW_REQUIRE_MPI).
-skip_mpi() {
-	[ -z "${FORKFLOW_REQUIRE_MPI:-}" ] || bail_out "cannot test: $*"
-	skip_all "$*"
-}
-if "$FORKFLOW" run x.json --mpi 2>&1 | grep -q 'without Open MPI'; then
-	skip_mpi "this forkflow was built without Open MPI"
-fi
+need_mpi
 command -v mpirun >/dev/null 2>&1 || skip_mpi "no mpirun"
 command -v "$PYTHON3" >/dev/null 2>&1 || skip_mpi "no python3 ($PYTHON3)"
 

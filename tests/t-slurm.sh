@@ -18,18 +18,12 @@
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
 cd "$T" || bail_out "cannot cd to $T"
-skip_slurm() {
-	[ -z "${FORKFLOW_REQUIRE_MPI:-}" ] || bail_out "cannot test: $*"
-	skip_all "$*"
-}
-if "$FORKFLOW" run x.json --mpi 2>&1 | grep -q 'without Open MPI'; then
-	skip_slurm "this forkflow was built without Open MPI"
-fi
+need_mpi
 PATH=$PATH:/usr/sbin:/sbin
 for c in munged slurmctld slurmd srun sbatch scontrol scancel sinfo pgrep; do
-	command -v "$c" >/dev/null 2>&1 || skip_slurm "no $c (Slurm, munge)"
+	command -v "$c" >/dev/null 2>&1 || skip_mpi "no $c (Slurm, munge)"
 done
-[ "$(id -u)" = 0 ] || skip_slurm "slurmd needs root"
+[ "$(id -u)" = 0 ] || skip_mpi "slurmd needs root"
 
 plan 5
 
@@ -117,20 +111,20 @@ at_exit stop_cluster
 munged --key-file="$S/munge/key" --socket="$S/munge/sock" \
     --pid-file="$S/munge/pid" --seed-file="$S/munge/seed" \
     --log-file="$S/log/munged.log" --force 2>"$T/munged.err" ||
-    skip_slurm "munged does not start: $(cat "$T/munged.err")"
+    skip_mpi "munged does not start: $(cat "$T/munged.err")"
 slurmctld -f "$SLURM_CONF" -i 2>"$T/slurmctld.err" ||
-    skip_slurm "slurmctld does not start: $(cat "$T/slurmctld.err")"
+    skip_mpi "slurmctld does not start: $(cat "$T/slurmctld.err")"
 slurmd -f "$SLURM_CONF" 2>"$T/slurmd.err" ||
-    skip_slurm "slurmd does not start: $(cat "$T/slurmd.err")"
+    skip_mpi "slurmd does not start: $(cat "$T/slurmd.err")"
 node_idle() {
 	tmo 10 sinfo -h -o %t 2>/dev/null | grep -qx idle
 }
 if ! wait_for 30 node_idle; then
 	diag_file "$S/log/slurmctld.log"
 	diag_file "$S/log/slurmd.log"
-	skip_slurm "the Slurm node does not come up"
+	skip_mpi "the Slurm node does not come up"
 fi
-srun --mpi=list 2>&1 | grep -q pmix || skip_slurm "Slurm has no PMIx"
+srun --mpi=list 2>&1 | grep -q pmix || skip_mpi "Slurm has no PMIx"
 
 # --- srun ------------------------------------------------------------------
 
