@@ -242,6 +242,9 @@ def damaged_events(jd):
     return found
 
 
+RUN_LIMIT = 180     # seconds a run may take, however slow the build
+
+
 def run(c, kill_worker_after=None):
     p = subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if kill_worker_after is not None:
@@ -252,7 +255,17 @@ def run(c, kill_worker_after=None):
                 os.kill(rng.choice(kids), signal.SIGKILL)
             except OSError:
                 pass
-    out, err = p.communicate()
+    try:
+        out, err = p.communicate(timeout=RUN_LIMIT)
+    except subprocess.TimeoutExpired:
+        # A run that hangs is a failure to report, not a test that never
+        # ends: say where it was.
+        stack = " ".join(str(k) for k in [p.pid] + children(p.pid))
+        p.kill()
+        out, err = p.communicate()
+        err += ("\ndamage.py: killed after %d s; processes then: %s"
+                % (RUN_LIMIT, stack)).encode()
+        return 124, out, err
     return p.returncode, out, err
 
 
@@ -300,7 +313,14 @@ def main():
         kids = children(p.pid)
         p.send_signal(signal.SIGKILL if rng.random() < 0.6 else
                       signal.SIGINT)
-        first_done = p.wait() == 0
+        try:
+            first_done = p.wait(timeout=RUN_LIMIT) == 0
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            failed.append("trial %d: %s job: still running %d s after "
+                          "it was interrupted" % (i, job, RUN_LIMIT))
+            first_done = False
         wait_gone(kids)
         files = candidates(jd, out)
         if not files:
