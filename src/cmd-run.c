@@ -199,17 +199,16 @@ run_read_some(int fd, const char *name, char *buf, size_t size)
 }
 
 /*
- * Open path to be read to its end.  A FIFO is opened without waiting for
- * a writer (run_read_some() waits for its data, where a signal cuts the
- * wait short), then made blocking again.  Returns -1 with errno.
+ * Open path to be read to its end.  A FIFO (its caller stat'ed it) is
+ * opened without waiting for a writer (run_read_some() waits for its data,
+ * where a signal cuts the wait short), then made blocking again.  Returns
+ * -1 with errno.
  */
 static int
-run_open_stream(const char *path)
+run_open_stream(const char *path, int fifo)
 {
-	struct stat	st;
-	int		fd, fifo;
+	int	fd;
 
-	fifo = stat(path, &st) == 0 && S_ISFIFO(st.st_mode);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | (fifo ? O_NONBLOCK :
 	    0))) == -1)
 		return (-1);
@@ -236,7 +235,7 @@ run_program_fifo(const char *path, size_t *lenp)
 
 	if (stat(path, &st) != 0 || !S_ISFIFO(st.st_mode))
 		return (NULL);
-	if ((fd = run_open_stream(path)) == -1)
+	if ((fd = run_open_stream(path, 1)) == -1)
 		run_fail_errno(EXIT_USAGE, "%s", path);
 	do {
 		if (cap - len < 4096) {
@@ -316,7 +315,8 @@ job_input(struct job *job, size_t i, int keep, uint64_t *hash)
 			 * that says it is empty but may not be (/proc): read
 			 * it to its end.
 			 */
-			if ((fd = run_open_stream(path)) == -1)
+			if ((fd = run_open_stream(path,
+			    S_ISFIFO(st.st_mode))) == -1)
 				run_fail_errno(EXIT_USAGE, "%s", path);
 			f->path = spool_input(job, fd, path, i, hash);
 			f->spooled = 1;
