@@ -347,7 +347,7 @@ run_opts_set(struct run_opts *o, int ch, const char *arg)
 		/* In the order of enum progress_mode. */
 		o->progress = cmd_parse_choice(arg, "--progress wants auto, "
 		    "always or never", (const char *const[]){ "auto",
-		    "always", "never", NULL });
+		    "always", "never", "relay", NULL });
 		break;
 	case OPT_STATUS_INTERVAL:
 		o->status_interval = strcmp(arg, "0") == 0 ? 0 :

@@ -1276,6 +1276,9 @@ run_job(struct run_opts *o)
 
 	if (o->hosts != NULL || o->hostfile != NULL)
 		return (mpi_launch(o));
+	if (o->progress == PROGRESS_RELAY && !o->mpi)
+		errx(EXIT_USAGE, "--progress relay is for the ranks of "
+		    "forkflow run --hosts (--mpi)");
 	memset(&job, 0, sizeof job);
 	job.opts = o;
 	job.run.started = mono_now();
@@ -1292,8 +1295,12 @@ run_job(struct run_opts *o)
 	if (o->log_file != NULL && log_open_file(o->log_file) != 0)
 		run_fail_errno(EXIT_USAGE, "%s", o->log_file);
 	job.display = o->progress == PROGRESS_ALWAYS ||
-	    (o->progress == PROGRESS_AUTO && !o->quiet &&
-	    isatty(STDERR_FILENO));
+	    o->progress == PROGRESS_RELAY || (o->progress == PROGRESS_AUTO &&
+	    !o->quiet && isatty(STDERR_FILENO));
+	/* On several hosts rank 0 alone draws: it hears every host's
+	 * workers, and one screen holds one display. */
+	if (job.nhosts > 1 && job.rank != 0)
+		job.display = 0;
 	job.status_interval = o->progress == PROGRESS_NEVER || o->quiet ? 0 :
 	    o->status_interval;
 

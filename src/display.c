@@ -8,6 +8,13 @@
  * is up (log lines, the workers' standard error) go through
  * display_print(), which puts them above it.  Standard output is never
  * touched: the result is written after the display is cleared.
+ *
+ * On several hosts, rank 0 draws for forkflow run --hosts (--progress
+ * relay): each frame is written as one line, a frame record, on its
+ * standard error, which mpirun carries to the launcher with the other
+ * ranks' lines.  The launcher puts the frames on its terminal with
+ * display_frame() and every other line above them, so no two hosts ever
+ * draw on one screen.
  */
 
 #include <sys/ioctl.h>
@@ -33,17 +40,31 @@ struct display {
 	double		*prev_t;
 	double		*rate;		/* records per second, smoothed */
 	char		*shown;		/* has a line in the frame */
+	int		 relay;		/* frames as records, not drawn */
+	int		 frozen;	/* cleared for good: frames ignored */
 };
 
-/* Start a display on fd for nparts workers; color unless NO_COLOR. */
+/*
+ * A frame record: FRAME_MARK, the frame's lines and bytes, a space, and
+ * its bytes with each newline written as FRAME_NL, then a newline.
+ */
+#define FRAME_MARK	"\036forkflow-frame "
+#define FRAME_NL	'\037'
+
+
+/*
+ * Start a display on fd for nparts workers; color unless NO_COLOR.  With
+ * relay, its frames are written as frame records for forkflow run --hosts.
+ */
 struct display *
-display_start(unsigned int nparts, int fd)
+display_start(unsigned int nparts, int fd, int relay)
 {
 	struct display	*d;
 	const char	*nc = getenv("NO_COLOR"), *term = getenv("TERM");
 
 	d = xcalloc(1, sizeof *d);
 	d->fd = fd;
+	d->relay = relay;
 	d->color = (nc == NULL || *nc == '\0') &&
 	    (term == NULL || strcmp(term, "dumb") != 0);
 	d->prev_rec = xcalloc(nparts, sizeof *d->prev_rec);
@@ -53,12 +74,17 @@ display_start(unsigned int nparts, int fd)
 	return (d);
 }
 
-/* The terminal's width and height, or 80 by 24. */
+/*
+ * The terminal's width and height; else COLUMNS and LINES, which forkflow
+ * run --hosts sets to its terminal's for the rank that draws; else 80 by
+ * 24.
+ */
 static void
 display_size(const struct display *d, unsigned int *width,
     unsigned int *rows)
 {
-	struct winsize	ws;
+	struct winsize	 ws;
+	const char	*c = getenv("COLUMNS"), *l = getenv("LINES");
 
 	*width = 80;
 	*rows = 24;
@@ -66,6 +92,10 @@ display_size(const struct display *d, unsigned int *width,
 	    ws.ws_row >= 4) {
 		*width = ws.ws_col;
 		*rows = ws.ws_row;
+	} else if (c != NULL && l != NULL && atoi(c) >= 20 && atoi(l) >= 4 &&
+	    atoi(c) <= 4096 && atoi(l) <= 4096) {
+		*width = (unsigned int)atoi(c);
+		*rows = (unsigned int)atoi(l);
 	}
 }
 
@@ -154,10 +184,22 @@ display_show(struct display *d, const char *line, size_t len)
 {
 	FILE	*f;
 	char	*s;
-	size_t	 n;
+	size_t	 n, i;
 
 	if ((f = open_memstream(&s, &n)) == NULL)
 		return;
+	if (d->relay) {
+		/* The frame as a record: the launcher draws it. */
+		fprintf(f, "%s%u %zu ", FRAME_MARK, d->framelen > 0 ?
+		    d->lines : 0, d->framelen);
+		for (i = 0; i < d->framelen; i++)
+			fputc(d->frame[i] == '\n' ? FRAME_NL : d->frame[i], f);
+		fputc('\n', f);
+		if (fclose(f) == 0)
+			display_flush(d, s, n);
+		free(s);
+		return;
+	}
 	frame_erase(d, f);
 	if (len > 0) {
 		fwrite(line, 1, len, f);
@@ -175,7 +217,8 @@ display_show(struct display *d, const char *line, size_t len)
 void
 display_print(struct display *d, const char *line, size_t len)
 {
-	if (d->lines == 0) {
+	/* A rank's line goes as it is: the launcher puts it above. */
+	if (d->lines == 0 || d->relay) {
 		display_flush(d, (char *)line, len);
 		return;
 	}
@@ -325,8 +368,62 @@ display_draw(struct display *d, const struct job_page *jp,
 	free(d->frame);
 	d->frame = s;
 	d->framelen = len;
+	if (d->relay)
+		d->lines = lines;
 	display_show(d, NULL, 0);
 	d->lines = lines;
+}
+
+/*
+ * Is line (len bytes, without its newline) a frame record?  If so, show
+ * its frame in place of the one on the screen and return 1; else 0.
+ */
+int
+display_frame(struct display *d, const char *line, size_t len)
+{
+	unsigned long	 lines, n;
+	unsigned int	 nl = 0;
+	size_t		 i, mark = sizeof FRAME_MARK - 1;
+	char		*s, *p, *end;
+
+	if (len < mark || memcmp(line, FRAME_MARK, mark) != 0)
+		return (0);
+	s = xmalloc(len + 1);
+	memcpy(s, line, len);
+	s[len] = '\0';
+	/* "LINES BYTES " and the bytes, spaces one each: a frame starts
+	 * with a carriage return. */
+	p = s + mark;
+	lines = strtoul(p, &end, 10);
+	if (end == p || *end != ' ' || lines > 65536)
+		goto not;
+	p = end + 1;
+	n = strtoul(p, &end, 10);
+	if (end == p || *end != ' ' || n != len - (size_t)(end + 1 - s))
+		goto not;
+	memmove(s, end + 1, n);
+	for (i = 0; i < n; i++) {
+		if (s[i] == FRAME_NL) {
+			s[i] = '\n';
+			nl++;
+		}
+	}
+	/* A frame of other lines than it says, or none: not one to draw. */
+	if (nl != lines || (n > 0 && s[n - 1] != '\n'))
+		goto not;
+	if (d->frozen) {
+		free(s);
+		return (1);
+	}
+	free(d->frame);
+	d->frame = s;
+	d->framelen = n;
+	display_show(d, NULL, 0);
+	d->lines = (unsigned int)lines;
+	return (1);
+not:
+	free(s);
+	return (0);
 }
 
 /* Take the display off the screen: show an empty frame. */
@@ -338,6 +435,16 @@ display_clear(struct display *d)
 	d->framelen = 0;
 	display_show(d, NULL, 0);
 	d->lines = 0;
+}
+
+/* Take the display off the screen for good: frames come too late. */
+void
+display_freeze(struct display *d)
+{
+	if (d == NULL || d->frozen)
+		return;
+	display_clear(d);
+	d->frozen = 1;
 }
 
 void

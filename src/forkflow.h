@@ -688,6 +688,7 @@ enum progress_mode {
 	PROGRESS_AUTO,		/* when standard error is a terminal */
 	PROGRESS_ALWAYS,
 	PROGRESS_NEVER,
+	PROGRESS_RELAY,		/* rank 0's frames for forkflow run --hosts */
 };
 
 /* What a run of a job finds and does, as it goes. */
@@ -1225,11 +1226,13 @@ void		*status_json(const struct job_page *, struct status_page *
 
 /* display.c: the live progress display */
 struct display;
-struct display	*display_start(unsigned int, int);
+struct display	*display_start(unsigned int, int, int);
 void		 display_draw(struct display *, const struct job_page *,
 		     struct status_page * const *, double);
 void		 display_print(struct display *, const char *, size_t);
+int		 display_frame(struct display *, const char *, size_t);
 void		 display_clear(struct display *);
+void		 display_freeze(struct display *);
 void		 display_stop(struct display *);
 
 /* stats.c: the counters of a run */

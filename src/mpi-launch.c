@@ -4,10 +4,13 @@
  * run through mpirun, one rank per host (mpi.c is what each rank does).
  * mpirun's standard error is relayed, read for the host that was lost,
  * and mpirun is killed when it does not end after a host aborted the job.
+ * With a display, rank 0 writes its frames there as records (--progress
+ * relay) and they are drawn here, the other lines above them.
  * This needs no Open MPI library: built without it, --hosts says so.
  */
 
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 
 #include <err.h>
@@ -62,12 +65,19 @@ mpi_forward(int sig)
 		(void)kill((pid_t)mpi_launched, sig);
 }
 
+#define RELAY_LINE_MAX	(1u << 20)	/* a longer line goes as it is */
+
 /* What mpi_relay() learns from mpirun's standard error, a line at a time. */
 struct relay {
-	char	line[2048];	/* the line so far (its start, if longer) */
-	size_t	len;
-	double	deadline;	/* when mpirun must be done, or 0 */
-	char	lost[256];	/* which host was lost, as mpirun said */
+	char		 line[2048];	/* the line so far (its start, if
+					 * longer) */
+	size_t		 len;
+	double		 deadline;	/* when mpirun must be done, or 0 */
+	char		 lost[256];	/* which host was lost, as mpirun said */
+	struct display	*display;	/* rank 0's frames drawn here, or NULL */
+	char		*held;		/* with a display: the line so far */
+	size_t		 nheld;
+	size_t		 aheld;
 };
 
 /*
@@ -132,12 +142,49 @@ mpi_relay_line(struct relay *r, const char *s)
 		(void)mpi_lost_in(s, r->lost, sizeof r->lost);
 }
 
-/* Bytes that mpirun wrote: their lines, whole. */
+/*
+ * With a display, bytes of mpirun's standard error are shown a line at a
+ * time: rank 0's frame records drawn, other lines put above the frame.
+ * With all, what is held is shown too, whole or not.
+ */
+static void
+mpi_relay_show(struct relay *r, const char *buf, size_t n, int all)
+{
+	char	*nl;
+	size_t	 len, off = 0;
+
+	if (r->nheld + n > r->aheld) {
+		r->aheld = r->nheld + n > 2 * r->aheld ? r->nheld + n :
+		    2 * r->aheld;
+		r->held = xreallocarray(r->held, r->aheld, 1);
+	}
+	if (n > 0)
+		memcpy(r->held + r->nheld, buf, n);
+	r->nheld += n;
+	while ((nl = memchr(r->held + off, '\n', r->nheld - off)) != NULL) {
+		len = (size_t)(nl - (r->held + off));
+		if (!display_frame(r->display, r->held + off, len))
+			display_print(r->display, r->held + off, len + 1);
+		off += len + 1;
+	}
+	if (r->nheld - off > 0 && (all || r->nheld - off > RELAY_LINE_MAX)) {
+		display_print(r->display, r->held + off, r->nheld - off);
+		off = r->nheld;
+	}
+	memmove(r->held, r->held + off, r->nheld - off);
+	r->nheld -= off;
+}
+
+/* Bytes that mpirun wrote: shown, and their lines, whole, read. */
 static void
 mpi_relay_scan(struct relay *r, const char *buf, size_t n)
 {
 	size_t	i;
 
+	if (r->display != NULL)
+		mpi_relay_show(r, buf, n, 0);
+	else
+		(void)write_all(STDERR_FILENO, buf, n);
 	for (i = 0; i < n; i++) {
 		if (buf[i] != '\n') {
 			if (r->len + 1 < sizeof r->line)
@@ -151,24 +198,28 @@ mpi_relay_scan(struct relay *r, const char *buf, size_t n)
 }
 
 /*
- * Copy mpirun's standard error (fd) to ours until it exits; returns its
- * wait status, and in lost what it said of a host that was lost (or "").
- * Once a rank has said that it aborts the job, or mpirun that a rank or a
- * daemon is lost, mpirun has MPI_ABORT_GRACE seconds to be done: it waits
- * for the daemon of a host that cannot be reached without end, so it is
- * killed then.
+ * Copy mpirun's standard error (fds[0]) to ours until it exits, and its
+ * standard output (fds[1], or -1 when it writes to ours itself); returns
+ * its wait status, and in lost what it said of a host that was lost (or
+ * "").  Once a rank has said that it aborts the job, or mpirun that a
+ * rank or a daemon is lost, mpirun has MPI_ABORT_GRACE seconds to be
+ * done: it waits for the daemon of a host that cannot be reached without
+ * end, so it is killed then.
  */
 static int
-mpi_relay(pid_t pid, int fd, char *lost, size_t lostsz)
+mpi_relay(pid_t pid, const int *fds, struct display *display, char *lost,
+    size_t lostsz)
 {
 	struct relay		 r;
 	struct sigaction	 sa;
-	struct pollfd		 pfd;
+	struct pollfd		 pfd[2];
 	char			 buf[8192];
 	ssize_t			 n;
-	int			 ws, killed = 0, open = 1;
+	int			 ws, killed = 0, i;
+	nfds_t			 nfd = fds[1] != -1 ? 2 : 1;
 
 	memset(&r, 0, sizeof r);
+	r.display = display;
 	mpi_launched = pid;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = mpi_forward;
@@ -179,45 +230,67 @@ mpi_relay(pid_t pid, int fd, char *lost, size_t lostsz)
 	 * and this says how the job ended. */
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGINT, &sa, NULL);
+	for (i = 0; i < (int)nfd; i++) {
+		pfd[i].fd = fds[i];
+		pfd[i].events = POLLIN;
+	}
 	for (;;) {
 		if (waitpid(pid, &ws, WNOHANG) == pid)
 			break;
 		if (r.deadline > 0 && mono_now() > r.deadline + 5 * killed) {
+			if (display != NULL)
+				display_clear(display);
 			warnx("%s has not ended %d s after a host aborted the "
 			    "job: killing it", MPIRUN, MPI_ABORT_GRACE +
 			    5 * killed);
 			(void)kill(pid, killed ? SIGKILL : SIGTERM);
 			killed++;
 		}
-		if (!open) {
+		if (pfd[0].fd == -1 && (nfd == 1 || pfd[1].fd == -1)) {
 			usleep(100000);
 			continue;
 		}
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, 100) <= 0)
+		if (poll(pfd, nfd, 100) <= 0)
 			continue;
-		if ((n = read(fd, buf, sizeof buf)) <= 0) {
-			if (n == 0 || errno != EINTR)
-				open = 0;
-			continue;
+		for (i = 0; i < (int)nfd; i++) {
+			if (pfd[i].fd == -1 || pfd[i].revents == 0)
+				continue;
+			if ((n = read(pfd[i].fd, buf, sizeof buf)) <= 0) {
+				if (n == 0 || errno != EINTR)
+					pfd[i].fd = -1;
+				continue;
+			}
+			if (i == 0) {
+				mpi_relay_scan(&r, buf, (size_t)n);
+				continue;
+			}
+			/* The result: the display is done with. */
+			display_freeze(display);
+			(void)write_all(STDOUT_FILENO, buf, (size_t)n);
 		}
-		(void)write_all(STDERR_FILENO, buf, (size_t)n);
-		mpi_relay_scan(&r, buf, (size_t)n);
 	}
 	/* What it wrote last, without waiting for those it left. */
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	while (open && poll(&pfd, 1, 0) > 0 && (n = read(fd, buf,
-	    sizeof buf)) > 0) {
-		(void)write_all(STDERR_FILENO, buf, (size_t)n);
-		mpi_relay_scan(&r, buf, (size_t)n);
+	for (i = (int)nfd - 1; i >= 0; i--) {
+		while (pfd[i].fd != -1 && poll(&pfd[i], 1, 0) > 0 &&
+		    (n = read(pfd[i].fd, buf, sizeof buf)) > 0) {
+			if (i == 0)
+				mpi_relay_scan(&r, buf, (size_t)n);
+			else {
+				display_freeze(display);
+				(void)write_all(STDOUT_FILENO, buf, (size_t)n);
+			}
+		}
 	}
 	if (r.len > 0) {
 		/* A last line with no newline. */
 		r.line[r.len] = '\0';
 		mpi_relay_line(&r, r.line);
 	}
+	if (display != NULL) {
+		mpi_relay_show(&r, NULL, 0, 1);
+		display_clear(display);
+	}
+	free(r.held);
 	(void)snprintf(lost, lostsz, "%s", r.lost);
 	mpi_launched = 0;
 	sa.sa_handler = SIG_DFL;
@@ -228,6 +301,32 @@ mpi_relay(pid_t pid, int fd, char *lost, size_t lostsz)
 }
 
 /*
+ * Will the launcher draw the display?  Then rank 0 is told to send its
+ * frames (--progress relay), drawn at this terminal's size.
+ */
+static int
+mpi_display(const struct run_opts *o)
+{
+	struct winsize	ws;
+	char		n[16];
+
+	if (o->progress != PROGRESS_ALWAYS && (o->progress != PROGRESS_AUTO ||
+	    o->quiet || !isatty(STDERR_FILENO)))
+		return (0);
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 &&
+	    ws.ws_row > 0) {
+		(void)snprintf(n, sizeof n, "%u", ws.ws_col);
+		(void)setenv("COLUMNS", n, 1);
+		(void)snprintf(n, sizeof n, "%u", ws.ws_row);
+		(void)setenv("LINES", n, 1);
+	} else {
+		(void)setenv("COLUMNS", "80", 0);
+		(void)setenv("LINES", "24", 0);
+	}
+	return (1);
+}
+
+/*
  * forkflow run --hosts/--hostfile: run the same command line with --mpi
  * through mpirun, one rank per host, and say how to resume when it fails.
  * Returns the job's exit status.
@@ -235,12 +334,15 @@ mpi_relay(pid_t pid, int fd, char *lost, size_t lostsz)
 int
 mpi_launch(const struct run_opts *o)
 {
+	static const char *const envs[] = { "COLUMNS", "LINES", "TERM",
+			    "NO_COLOR" };
+	struct display	*display = NULL;
 	char		**argv, *self, *n, *hint, *ka, *why, lost[256];
 	const char	*mpirun;
 	unsigned int	 nhosts;
 	size_t		 i, k;
 	pid_t		 pid;
-	int		 ws, st, errp[2];
+	int		 ws, st, draw, errp[2], outp[2] = { -1, -1 }, fds[2];
 
 #ifndef HAVE_MPI
 	errx(EXIT_USAGE, "--hosts: this forkflow was built without Open MPI "
@@ -250,6 +352,9 @@ mpi_launch(const struct run_opts *o)
 		errx(EXIT_USAGE, "--hosts or --hostfile, not both");
 	if (o->mpi)
 		errx(EXIT_USAGE, "--mpi is what --hosts starts: not both");
+	if (o->progress == PROGRESS_RELAY)
+		errx(EXIT_USAGE, "--progress relay is what --hosts gives its "
+		    "ranks: not both");
 	for (i = 0; i < o->ninputs; i++)
 		if (strcmp(o->inputs[i], "-") == 0)
 			errx(EXIT_USAGE, "--hosts: the input must be files "
@@ -259,7 +364,8 @@ mpi_launch(const struct run_opts *o)
 		err(EXIT_JOB_FAILED, "/proc/self/exe");
 	if ((mpirun = getenv("FORKFLOW_MPIRUN")) == NULL || *mpirun == '\0')
 		mpirun = MPIRUN;
-	argv = xcalloc((size_t)o->argc + 16, sizeof *argv);
+	draw = mpi_display(o);
+	argv = xcalloc((size_t)o->argc + 32, sizeof *argv);
 	k = 0;
 	argv[k++] = (char *)mpirun;
 	argv[k++] = o->hosts != NULL ? "--host" : "--hostfile";
@@ -271,6 +377,15 @@ mpi_launch(const struct run_opts *o)
 	argv[k++] = "node";
 	argv[k++] = "--bind-to";
 	argv[k++] = "none";
+	if (draw) {
+		/* What rank 0 draws with, wherever it runs. */
+		for (i = 0; i < sizeof envs / sizeof envs[0]; i++) {
+			if (getenv(envs[i]) != NULL) {
+				argv[k++] = "-x";
+				argv[k++] = (char *)envs[i];
+			}
+		}
+	}
 	argv[k++] = self;
 	argv[k++] = o->streaming == 2 ? "mapreduce" : o->streaming ?
 	    "streaming" : "run";
@@ -286,6 +401,10 @@ mpi_launch(const struct run_opts *o)
 			continue;
 		argv[k++] = o->argv[i];
 	}
+	if (draw) {
+		argv[k++] = "--progress";
+		argv[k++] = "relay";
+	}
 	argv[k++] = "--mpi";
 	argv[k] = NULL;
 	/* A lost host is noticed by Open MPI's daemons too. */
@@ -296,17 +415,31 @@ mpi_launch(const struct run_opts *o)
 	free(ka);
 	fflush(stdout);
 	fflush(stderr);
-	if (pipe2(errp, O_CLOEXEC) != 0 || (pid = fork()) == -1)
+	/* The result on the display's terminal waits for it to be cleared:
+	 * mpirun's standard output comes through here too. */
+	if (pipe2(errp, O_CLOEXEC) != 0 || (draw && isatty(STDOUT_FILENO) &&
+	    pipe2(outp, O_CLOEXEC) != 0) || (pid = fork()) == -1)
 		err(EXIT_JOB_FAILED, "fork");
 	if (pid == 0) {
 		(void)dup2(errp[1], STDERR_FILENO);
+		if (outp[1] != -1)
+			(void)dup2(outp[1], STDOUT_FILENO);
 		execvp(mpirun, argv);
 		warn("%s", mpirun);
 		_exit(127);
 	}
 	close(errp[1]);
-	ws = mpi_relay(pid, errp[0], lost, sizeof lost);
+	if (outp[1] != -1)
+		close(outp[1]);
+	if (draw)
+		display = display_start(1, STDERR_FILENO, 0);
+	fds[0] = errp[0];
+	fds[1] = outp[0];
+	ws = mpi_relay(pid, fds, display, lost, sizeof lost);
+	display_stop(display);
 	close(errp[0]);
+	if (outp[0] != -1)
+		close(outp[0]);
 	st = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 	if (st != 0) {
 		/* The host that was lost, where mpirun named it. */

@@ -423,7 +423,8 @@ supervisor_watch(struct supervisor *sv)
 	}
 	sv->errpipe[0] = sv->errpipe[1] = -1;
 	if (job->display) {
-		sv->display = display_start(job->nparts, STDERR_FILENO);
+		sv->display = display_start(job->nparts, STDERR_FILENO,
+		    job->opts->progress == PROGRESS_RELAY);
 		if (pipe(sv->errpipe) == 0) {
 			(void)fcntl(sv->errpipe[0], F_SETFL, O_NONBLOCK);
 			(void)fcntl(sv->errpipe[0], F_SETFD, FD_CLOEXEC);

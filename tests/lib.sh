@@ -382,6 +382,26 @@ need_mpi() {
 	fi
 }
 
+# in_tmux COMMAND [ROWS]: run the shell command in a new terminal of 140
+# columns and 30 rows (or ROWS), of a tmux server of its own; it writes
+# its exit status to $T/done when it ends.  screen: what that terminal
+# shows, into $T/screen (not what scrolled off it: tmux also scrolls there
+# what a clear of the whole screen takes off it).
+ntmux=0
+in_tmux() {
+	rm -f "$T/done"
+	ntmux=$((ntmux + 1))
+	TMUX_SOCK="$T/tmux$ntmux.sock"
+	at_exit "tmux -S '$TMUX_SOCK' kill-server 2>/dev/null"
+	tmux -S "$TMUX_SOCK" new-session -d -x 140 -y "${2:-30}" \
+	    "$1; echo \$? >'$T/done'; sleep 600" ||
+	    bail_out "tmux cannot start"
+}
+
+screen() {
+	tmux -S "$TMUX_SOCK" capture-pane -p >"$T/screen"
+}
+
 # slow_job: slow.csv and slow.json in the current folder, a job of a few
 # seconds: 3,000,000 pairs through a map of 300 remainders, two reduces.
 slow_job() {

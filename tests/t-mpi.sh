@@ -12,7 +12,9 @@
 #   partitions;
 # - a worker killed on a host (--inject-crash): restarted there, the same
 #   bytes, and rank 0's status blocks show the other hosts' workers at
-#   work; a host late at a barrier (a worker's backoffs) waited for past
+#   work; the live display, drawn by rank 0 alone and put on the
+#   launcher's terminal (tmux), every host's workers in each frame, the
+#   result shown after it; a host late at a barrier (a worker's backoffs) waited for past
 #   --shuffle-timeout;
 # - a rank killed: the job is aborted on every host and says how to
 #   resume; the rerun with the same --job-dir exits 0 with the same bytes;
@@ -53,7 +55,7 @@ at_exit "sh '$SRCDIR/tests/mpi-hosts.sh' down '$H' >/dev/null 2>&1"
 IFS=, read -r h1 h2 h3 <"$H/hosts"
 
 n=${FORKFLOW_MPI_N:-6}
-plan $((n * 4 + 10))
+plan $((n * 4 + 15))
 seed=${FORKFLOW_MPI_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 diag "seed $seed (FORKFLOW_MPI_SEED=$seed to repeat)"
 
@@ -213,6 +215,88 @@ if grep -q '^forkflow: on 3 hosts: job ' err &&
 else
 	not_ok "rank 0's status blocks show every host's workers"
 	diag_file err
+fi
+
+# The live display, with --progress always to a file: rank 0's frames
+# alone, each erased before the next is drawn, each with a line for every
+# host's worker; no frame record is left in it.
+"$FORKFLOW" run slow.json -i slow2.csv -p 3 -q >want.slow2 2>/dev/null
+st=0
+tmo 120 "$FORKFLOW" run slow.json -i slow2.csv -p 3 --hostfile "$H/hostfile" \
+    --progress always </dev/null >out 2>err || st=$?
+"$PYTHON3" - err >frames.err 2>&1 <<'PY' || st=frames
+import re, sys
+b = open(sys.argv[1], 'rb').read()
+if b'forkflow-frame' in b:
+    sys.exit('a frame record is left')
+frames = 0
+for p in re.split(rb'\r\x1b\[\d+A\x1b\[J', b):
+    bars = len(re.findall(rb'\x1b\[K(?:\x1b\[32m)?\[[#-]+\]', p))
+    if bars > 1:
+        sys.exit('two frames with no erase between them')
+    if bars == 0:
+        continue
+    frames += 1
+    for w in (b'p0 ', b'p1 ', b'p2 '):
+        if len(re.findall(rb'\x1b\[K' + w, p)) != 1:
+            sys.exit('a frame without one line for ' + w.decode())
+if frames < 2:
+    sys.exit('%d frames' % frames)
+PY
+if [ "$st" = 0 ] && cmp -s want.slow2 out; then
+	ok "--progress always on 3 hosts: one display, every host's workers"
+else
+	not_ok "--progress always on 3 hosts: one display, every host's workers"
+	diag "exit $st: $(cat frames.err)"
+	diag_file err
+fi
+
+# On the launcher's terminal, with the result written there too: frames
+# at the terminal's width, a crash on another host printed above them,
+# the screen clean at the end and the result whole on it.
+if command -v tmux >/dev/null 2>&1; then
+	in_tmux "'$FORKFLOW' run '$T/slow.json' -i '$T/slow2.csv' -p 3 \
+	    --hostfile '$H/hostfile' --inject-crash 1:0:200000" 60
+	# The bar and a line, to its last column, for each host's worker.
+	frame_all() {
+		screen
+		grep -q '^\[[#-]*\] *[0-9]*%  stage [0-2] of 3 ' "$T/screen" &&
+		    [ "$(grep -c '^p[0-2]   stage [0-2] of 3 .* attempt [12]$' \
+		    "$T/screen")" = 3 ]
+	}
+	if wait_for 60 frame_all; then
+		ok "the launcher's terminal shows the bar and every host's worker"
+	else
+		not_ok "the launcher's terminal shows the bar and every host's worker"
+		diag_file "$T/screen"
+	fi
+	wait_for 60 test -f "$T/done"
+	screen
+	tmux -S "$TMUX_SOCK" kill-server 2>/dev/null
+	check "the job on the terminal succeeds" test "$(cat "$T/done")" = 0
+	check "a crash on the second host is printed above the display" \
+	    grep -q 'worker 1 (pid [0-9]*) killed by signal 9; restarting' \
+	    "$T/screen"
+	miss=0
+	while IFS= read -r l; do
+		grep -qxF -- "$l" "$T/screen" || miss=$((miss + 1))
+	done <want.slow2
+	if [ "$miss" = 0 ] &&
+	    [ "$(grep -c -e '^p[0-2]   stage' -e '^\[[#-]*\]' \
+	    -e 'forkflow-frame' "$T/screen")" = 0 ]; then
+		ok "the display is gone at the end, the result whole after it"
+	else
+		not_ok "the display is gone at the end, the result whole after it"
+		diag "$miss lines of the result missing"
+		diag_file "$T/screen"
+	fi
+else
+	for d in "the launcher's terminal shows the bar and every host's worker" \
+	    "the job on the terminal succeeds" \
+	    "a crash on the second host is printed above the display" \
+	    "the display is gone at the end, the result whole after it"; do
+		skip "$d" "no tmux"
+	done
 fi
 
 # A host late at a barrier is waited for, however late, while it is heard

@@ -24,24 +24,6 @@ slow_prog 40000 2000
 run_prog run "$T/slow.json" -p 2 --progress never
 cp "$T/out" "$T/want"
 
-# in_tmux COMMAND: run the shell command in a new 140x30 terminal, of a
-# tmux server of its own; it writes its exit status to $T/done when it
-# ends.
-ntmux=0
-in_tmux() {
-	rm -f "$T/done"
-	ntmux=$((ntmux + 1))
-	TMUX_SOCK="$T/tmux$ntmux.sock"
-	at_exit "tmux -S '$TMUX_SOCK' kill-server 2>/dev/null"
-	tmux -S "$TMUX_SOCK" new-session -d -x 140 -y 30 \
-	    "$1; echo \$? >'$T/done'; sleep 600" ||
-	    bail_out "tmux cannot start"
-}
-
-screen() {
-	tmux -S "$TMUX_SOCK" capture-pane -p >"$T/screen"
-}
-
 # frame_shown: the screen holds the total bar.
 frame_shown() {
 	screen
