@@ -21,7 +21,7 @@
 
 struct buf;
 
-#define PROTO_VERSION	5
+#define PROTO_VERSION	6
 #define MSG_MAXSIZE	(64 * 1024)	/* payload bytes */
 
 enum msg_type {
@@ -87,11 +87,14 @@ struct msg_error {
 #define DAMAGE_REDONE	1	/* its writer's stage is done again */
 #define DAMAGE_RESTART	2	/* this worker does its stage again */
 #define DAMAGE_REREAD	3	/* a snapshot dropped: the input read again */
+#define DAMAGE_RESEND	4	/* asked again of the host that sent it */
 
 struct msg_damaged {
 	uint32_t	action;		/* DAMAGE_* */
-	uint32_t	pad;
+	uint32_t	stage;		/* DAMAGE_RESEND: whose output it is */
 	uint64_t	off;		/* where the check failed */
+	uint32_t	part;
+	uint32_t	pad;
 }; /* followed by the file's name in the job directory */
 
 /* A message taken from a buffer; data points into the buffer. */

@@ -50,7 +50,10 @@
 static int	 mpi_hb_start(int, char **);
 struct mpi_xchg;
 static int	 mpi_gather_files(struct mpi_xchg *);
+static int	 mpi_xchg_progress(struct mpi_xchg *);
 static void	 mpi_hb_end(void);
+static void	 mpi_asks_end(void);
+static MPI_Comm	 mpi_asks = MPI_COMM_NULL;
 static int	 mpi_up;
 static char	*mpi_names;		/* each rank's host name */
 static double	*mpi_clock;		/* each rank's wall - monotonic time */
@@ -127,6 +130,11 @@ mpi_start(struct job *job, char **cause)
 		xasprintf(cause, "MPI_Allgather failed");
 		return (-1);
 	}
+	if (MPI_Comm_dup(MPI_COMM_WORLD, &mpi_asks) != MPI_SUCCESS) {
+		xasprintf(cause, "MPI_Comm_dup failed");
+		return (-1);
+	}
+	MPI_Comm_set_errhandler(mpi_asks, MPI_ERRORS_RETURN);
 	return (mpi_hb_start(size, cause));
 }
 
@@ -307,6 +315,7 @@ mpi_end(void)
 {
 	if (mpi_up) {
 		mpi_hb_end();
+		mpi_asks_end();
 		MPI_Finalize();
 		mpi_up = 0;
 	}
@@ -357,6 +366,9 @@ struct sfile {
 
 struct mpi_xchg {
 	const struct job *job;
+	MPI_Comm	 comm;		/* the world's, or the asks' */
+	uint32_t	 ask[4];	/* an ask: stage, part, id; 0 */
+	uint64_t	 none[3];	/* the header of a file not sent */
 	int		 phase;		/* 0 used, 1 files, 2 barrier, 3 done */
 	uint8_t		*used;
 	size_t		 usedlen;
@@ -440,8 +452,8 @@ mpi_ext_post(struct mpi_xchg *x, char *map, const uint64_t *ext, uint64_t n,
 				    MPI_Type_commit(&type) != MPI_SUCCESS)
 					goto fail;
 				rc = send ? MPI_Isend(map, 1, type, peer, tag,
-				    MPI_COMM_WORLD, &r) : MPI_Irecv(map, 1,
-				    type, peer, tag, MPI_COMM_WORLD, &r);
+				    x->comm, &r) : MPI_Irecv(map, 1, type,
+				    peer, tag, x->comm, &r);
 				/* Freed once the request is done. */
 				MPI_Type_free(&type);
 				if (rc != MPI_SUCCESS)
@@ -534,14 +546,14 @@ mpi_send_file(struct mpi_xchg *x, const struct smap *m, const char *path,
 	f->hdr[0] = m->sf.len;
 	f->hdr[1] = n;
 	f->hdr[2] = mpi_ext_sum(m->sf.map, f->ext, n);
-	if (MPI_Isend(f->hdr, 3, MPI_UINT64_T, dst, tag, MPI_COMM_WORLD,
-	    &r) != MPI_SUCCESS)
+	if (MPI_Isend(f->hdr, 3, MPI_UINT64_T, dst, tag, x->comm, &r) !=
+	    MPI_SUCCESS)
 		goto fail;
 	mpi_xchg_add(x, r, -1);
 	if (n == 0)
 		return (0);
 	if (MPI_Isend(f->ext, (int)(2 * n), MPI_UINT64_T, dst, tag + 1,
-	    MPI_COMM_WORLD, &r) != MPI_SUCCESS)
+	    x->comm, &r) != MPI_SUCCESS)
 		goto fail;
 	mpi_xchg_add(x, r, -1);
 	if (mpi_ext_post(x, m->sf.map, f->ext, n, dst, tag + 1, 1, -1) < 0)
@@ -578,8 +590,8 @@ mpi_recv_file(struct mpi_xchg *x, char *path, int src, int tag)
 	f->src = src;
 	f->tag = tag;
 	f->fd = -1;
-	if (MPI_Irecv(f->hdr, 3, MPI_UINT64_T, src, tag, MPI_COMM_WORLD,
-	    &r) != MPI_SUCCESS) {
+	if (MPI_Irecv(f->hdr, 3, MPI_UINT64_T, src, tag, x->comm, &r) !=
+	    MPI_SUCCESS) {
 		xasprintf(&x->cause, "receiving %s from %s failed", path,
 		    mpi_host(src));
 		return (-1);
@@ -614,6 +626,11 @@ mpi_recv_step(struct mpi_xchg *x, size_t i, int what)
 				goto fail;
 			return (1);
 		}
+		if (len == UINT64_MAX) {
+			xasprintf(&x->cause, "%s: host %s could not send it "
+			    "again", f->path, mpi_host(f->src));
+			return (-1);
+		}
 		if (len > ((uint64_t)1 << 48) || n > len) {
 			xasprintf(&x->cause, "%s: a malformed header from %s",
 			    f->path, mpi_host(f->src));
@@ -621,7 +638,7 @@ mpi_recv_step(struct mpi_xchg *x, size_t i, int what)
 		}
 		f->ext = xcalloc((size_t)n, 2 * sizeof *f->ext);
 		if (MPI_Irecv(f->ext, (int)(2 * n), MPI_UINT64_T, f->src,
-		    f->tag + 1, MPI_COMM_WORLD, &r) != MPI_SUCCESS)
+		    f->tag + 1, x->comm, &r) != MPI_SUCCESS)
 			goto mpifail;
 		mpi_xchg_add(x, r, 3 * (int)i + 1);
 		return (0);
@@ -826,6 +843,7 @@ mpi_stage_begin(const struct job *job, uint8_t *used)
 
 	x = xcalloc(1, sizeof *x);
 	x->job = job;
+	x->comm = MPI_COMM_WORLD;
 	x->used = used;
 	x->usedlen = (size_t)job->nparts * ((job->nparts + 7) / 8);
 	x->moved = mono_now();
@@ -838,6 +856,45 @@ mpi_stage_begin(const struct job *job, uint8_t *used)
 }
 
 /*
+ * Test x's requests; files whose last message came are checked and put
+ * in place.  Returns 0, or -1 with x->cause.
+ */
+static int
+mpi_xchg_progress(struct mpi_xchg *x)
+{
+	int	*idx, n, i, k, w, got, r = 0;
+
+	idx = xcalloc((size_t)x->nreq, sizeof *idx);
+	if (MPI_Testsome(x->nreq, x->req, &n, idx, MPI_STATUSES_IGNORE) !=
+	    MPI_SUCCESS) {
+		free(idx);
+		xasprintf(&x->cause, "MPI_Testsome failed");
+		return (-1);
+	}
+	if (n != MPI_UNDEFINED && n > 0)
+		x->moved = mono_now();
+	for (i = 0; n != MPI_UNDEFINED && i < n && r == 0; i++) {
+		w = x->what[idx[i]];
+		if (w < 0)
+			continue;
+		k = w / 3;
+		if ((got = mpi_recv_step(x, (size_t)k, w % 3)) < 0 ||
+		    (got == 1 && mpi_recv_done(x, (size_t)k) != 0))
+			r = -1;
+	}
+	free(idx);
+	/* Drop the requests that are done. */
+	for (i = k = 0; i < x->nreq; i++) {
+		if (x->req[i] != MPI_REQUEST_NULL) {
+			x->req[k] = x->req[i];
+			x->what[k++] = x->what[i];
+		}
+	}
+	x->nreq = k;
+	return (r);
+}
+
+/*
  * Move stage s's barrier on: 1 when it is done on every host, 0 while it
  * goes on, -1 with *cause when it cannot be, or has not moved for timeout
  * seconds.
@@ -847,44 +904,13 @@ mpi_stage_test(struct mpi_xchg *x, unsigned int s, double timeout,
     char **cause)
 {
 	MPI_Request	 r;
-	int		*idx, n, i, k, w, got, done = 0;
+	int		 done = 0;
 
 	if (x->cause != NULL)
 		goto fail;
 	if (x->nreq > 0) {
-		idx = xcalloc((size_t)x->nreq, sizeof *idx);
-		if (MPI_Testsome(x->nreq, x->req, &n, idx,
-		    MPI_STATUSES_IGNORE) != MPI_SUCCESS) {
-			free(idx);
-			xasprintf(&x->cause, "MPI_Testsome failed");
+		if (mpi_xchg_progress(x) < 0)
 			goto fail;
-		}
-		if (n != MPI_UNDEFINED && n > 0)
-			x->moved = mono_now();
-		for (i = 0; n != MPI_UNDEFINED && i < n; i++) {
-			w = x->what[idx[i]];
-			if (w < 0)
-				continue;
-			k = w / 3;
-			got = mpi_recv_step(x, (size_t)k, w % 3);
-			if (got < 0) {
-				free(idx);
-				goto fail;
-			}
-			if (got == 1 && mpi_recv_done(x, (size_t)k) != 0) {
-				free(idx);
-				goto fail;
-			}
-		}
-		free(idx);
-		/* Drop the requests that are done. */
-		for (i = k = 0; i < x->nreq; i++) {
-			if (x->req[i] != MPI_REQUEST_NULL) {
-				x->req[k] = x->req[i];
-				x->what[k++] = x->what[i];
-			}
-		}
-		x->nreq = k;
 		if (x->nreq > 0) {
 			/* Waiting for the other hosts at a barrier is not a
 			 * stall: their heartbeats say they live. */
@@ -1059,6 +1085,7 @@ mpi_gather_parts(struct job *job, double timeout, char **cause)
 
 	x = xcalloc(1, sizeof *x);
 	x->job = job;
+	x->comm = MPI_COMM_WORLD;
 	x->gather = 1;
 	x->moved = mono_now();
 	if (MPI_Ibarrier(MPI_COMM_WORLD, &r) != MPI_SUCCESS) {
@@ -1097,6 +1124,194 @@ mpi_worst(int status)
 	    MPI_COMM_WORLD) != MPI_SUCCESS)
 		return (status != 0 ? status : EXIT_JOB_FAILED);
 	return (worst);
+}
+
+/* --- Files asked again ---------------------------------------------------- */
+
+/*
+ * A worker that finds damaged a file another host sent it, which this host
+ * cannot produce again, has its supervisor ask for it again (mpi_ask), in
+ * the middle of a stage: the sender, whose own output it is and which
+ * keeps it while the stage after reads it, sends this host's buckets of it
+ * again, and the file is put in place of the damaged one as at a barrier.
+ * Asks go on a communicator of their own, tag 0: stage, partition and the
+ * asker's id for it, whose file comes under tags 1 + 2 id and 2 + 2 id.
+ * Every supervisor hears the asks from its heartbeats (mpi_asks_poll).
+ */
+static MPI_Request	  mpi_asks_req = MPI_REQUEST_NULL;
+static uint32_t		  mpi_asks_in[4];
+static uint32_t		  mpi_asks_id;
+static struct mpi_xchg	**mpi_asks_x;	/* asked, and being sent */
+static size_t		  mpi_asks_n;
+
+static struct mpi_xchg *
+mpi_asks_new(const struct job *job)
+{
+	struct mpi_xchg	*x;
+
+	x = xcalloc(1, sizeof *x);
+	x->job = job;
+	x->comm = mpi_asks;
+	x->phase = 1;
+	x->moved = mono_now();
+	mpi_asks_x = xreallocarray(mpi_asks_x, mpi_asks_n + 1,
+	    sizeof *mpi_asks_x);
+	mpi_asks_x[mpi_asks_n++] = x;
+	return (x);
+}
+
+/*
+ * Ask the host of partition src for its output of stage t again: this
+ * host's buckets of it, in place of the file here.  An ask of the same file
+ * under way does for this one.  Returns 0, or -1 with *cause.
+ */
+int
+mpi_ask(const struct job *job, unsigned int t, unsigned int src,
+    char **cause)
+{
+	struct mpi_xchg	*x;
+	MPI_Request	 r;
+	size_t		 i;
+	int		 owner = (int)(src % job->nhosts);
+
+	for (i = 0; i < mpi_asks_n; i++) {
+		x = mpi_asks_x[i];
+		if (x->ask[3] == 1 && x->ask[0] == t && x->ask[1] == src)
+			return (0);
+	}
+	x = mpi_asks_new(job);
+	x->ask[0] = t;
+	x->ask[1] = src;
+	x->ask[2] = ++mpi_asks_id;
+	if (!mpi_tags_fit(x, 2 + 2 * (uint64_t)x->ask[2]) ||
+	    MPI_Isend(x->ask, 3, MPI_UINT32_T, owner, 0, mpi_asks, &r) !=
+	    MPI_SUCCESS) {
+		if (x->cause == NULL)
+			xasprintf(&x->cause, "asking %s for a file failed",
+			    mpi_host(owner));
+		*cause = x->cause;
+		x->cause = NULL;
+		return (-1);
+	}
+	x->ask[3] = 1;		/* the asker's side, when matched */
+	mpi_xchg_add(x, r, -1);
+	if (mpi_recv_file(x, jd_run(job->jobdir, t, src), owner,
+	    (int)(1 + 2 * x->ask[2])) != 0) {
+		*cause = x->cause;
+		x->cause = NULL;
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Host from asked for the output of stage a[0] of partition a[1], this
+ * host's: send its buckets of it, or a header that says it cannot be.
+ */
+static void
+mpi_asks_serve(const struct job *job, int from, const uint32_t *a)
+{
+	struct mpi_xchg	*x;
+	struct smap	*m = NULL;
+	MPI_Request	 r;
+	size_t		 row = (job->nparts + 7) / 8;
+	unsigned int	 p;
+	uint8_t		*keep;
+	char		*path;
+	int		 tag = (int)(1 + 2 * (uint64_t)a[2]);
+
+	if (from == (int)job->rank || a[1] >= job->nparts || !job_owns(job,
+	    a[1]) || a[0] + 1 >= job->plan->nstages || a[2] == 0 ||
+	    a[2] > INT_MAX / 2 - 1) {
+		log_warnx("an ask from host %s for a file that is not this "
+		    "host's to send: ignored", mpi_host(from));
+		return;
+	}
+	x = mpi_asks_new(job);
+	path = jd_run(job->jobdir, a[0], a[1]);
+	keep = xcalloc(1, row);
+	for (p = (unsigned int)from; p < job->nparts; p += job->nhosts)
+		keep[p / 8] |= 1u << (p % 8);
+	log_warnx("%s: asked for again by host %s; sending it", path,
+	    mpi_host(from));
+	if ((m = mpi_send_map(x, path, 1, job->nparts)) == NULL ||
+	    mpi_send_file(x, m, path, from, tag, keep) != 0) {
+		log_warnx("%s", x->cause != NULL ? x->cause : path);
+		free(x->cause);
+		x->cause = NULL;
+		x->none[0] = UINT64_MAX;
+		if (MPI_Isend(x->none, 3, MPI_UINT64_T, from, tag, mpi_asks,
+		    &r) == MPI_SUCCESS)
+			mpi_xchg_add(x, r, -1);
+	}
+	free(keep);
+	free(path);
+}
+
+/*
+ * Serve the other hosts' asks, and move those under way on.  Returns how
+ * many are under way, or -1 with *cause when one failed or moved nothing
+ * for timeout seconds.
+ */
+int
+mpi_asks_poll(const struct job *job, double timeout, char **cause)
+{
+	MPI_Status	 st;
+	struct mpi_xchg	*x;
+	size_t		 i, k;
+	int		 done;
+
+	if (mpi_asks == MPI_COMM_NULL)
+		return (0);
+	for (;;) {
+		if (mpi_asks_req == MPI_REQUEST_NULL && MPI_Irecv(mpi_asks_in,
+		    3, MPI_UINT32_T, MPI_ANY_SOURCE, 0, mpi_asks,
+		    &mpi_asks_req) != MPI_SUCCESS)
+			break;
+		if (MPI_Test(&mpi_asks_req, &done, &st) != MPI_SUCCESS ||
+		    !done)
+			break;
+		mpi_asks_serve(job, st.MPI_SOURCE, mpi_asks_in);
+	}
+	for (i = k = 0; i < mpi_asks_n; i++) {
+		x = mpi_asks_x[i];
+		if (x->nreq > 0 && mpi_xchg_progress(x) != 0) {
+			*cause = x->cause;
+			x->cause = NULL;
+			return (-1);
+		}
+		if (x->nreq > 0 && mono_now() - x->moved > timeout) {
+			xasprintf(cause, "a file asked for again has moved "
+			    "nothing for %.0f s", timeout);
+			return (-1);
+		}
+		if (x->nreq == 0)
+			mpi_stage_free(x);
+		else
+			mpi_asks_x[k++] = x;
+	}
+	mpi_asks_n = k;
+	return ((int)k);
+}
+
+static void
+mpi_asks_end(void)
+{
+	size_t	i;
+
+	if (mpi_asks_req != MPI_REQUEST_NULL) {
+		MPI_Cancel(&mpi_asks_req);
+		MPI_Wait(&mpi_asks_req, MPI_STATUS_IGNORE);
+	}
+	/* What is under way is left to MPI, as the barrier's is. */
+	for (i = 0; i < mpi_asks_n; i++)
+		if (mpi_asks_x[i]->nreq == 0)
+			mpi_stage_free(mpi_asks_x[i]);
+	free(mpi_asks_x);
+	mpi_asks_x = NULL;
+	mpi_asks_n = 0;
+	if (mpi_asks != MPI_COMM_NULL)
+		MPI_Comm_free(&mpi_asks);
 }
 
 #else /* !HAVE_MPI */
@@ -1179,6 +1394,26 @@ mpi_same(uint64_t v)
 {
 	(void)v;
 	return (1);
+}
+
+int
+mpi_ask(const struct job *job, unsigned int t, unsigned int src,
+    char **cause)
+{
+	(void)job;
+	(void)t;
+	(void)src;
+	xasprintf(cause, "built without Open MPI");
+	return (-1);
+}
+
+int
+mpi_asks_poll(const struct job *job, double timeout, char **cause)
+{
+	(void)job;
+	(void)timeout;
+	(void)cause;
+	return (0);
 }
 
 int

@@ -91,6 +91,7 @@ struct supervisor {
 	ev_timer		 xchgw;		/* which this tests */
 	int			 shuffled;	/* it is done for this stage */
 	ev_timer		 hbw;		/* the hosts' heartbeats */
+	ev_timer		 askw;		/* files asked for again */
 	void			*lanes;		/* what ours say */
 	ev_io			 errio;
 	struct buf		 errbuf;

@@ -49,8 +49,10 @@ static void	supervisor_write_cb(struct ev_loop *, ev_io *, int);
 static void	supervisor_send(struct worker *, uint32_t, const void *,
 		    size_t);
 static void	supervisor_start_stage(struct worker *, unsigned int);
-static void	supervisor_damaged(struct worker *, const char *, uint64_t,
-		    uint32_t);
+static void	supervisor_asks_cb(struct ev_loop *, ev_timer *, int);
+static __dead void supervisor_hosts_abort(struct supervisor *, char *);
+static void	supervisor_damaged(struct worker *, const char *,
+		    const struct msg_damaged *);
 static int	supervisor_dispatch(struct worker *, struct msg *);
 static void	supervisor_shrink(struct worker *);
 static void	supervisor_check_oom(struct worker *, int);
@@ -459,22 +461,33 @@ supervisor_start_stage(struct worker *w, unsigned int stage)
  * for it: that is no crash of a record's.
  */
 static void
-supervisor_damaged(struct worker *w, const char *file, uint64_t off,
-    uint32_t action)
+supervisor_damaged(struct worker *w, const char *file,
+    const struct msg_damaged *d)
 {
 	static const char *const what[] = {
 		NULL,
 		"its writer's stage is done again",
 		"the stage is done again",
 		"the checkpoint's snapshot is dropped; the input is read again",
+		"it is asked for again of the host that sent it",
 	};
+	struct supervisor	*sv = w->sv;
+	char			*cause;
+
 	log_warnx("%s: damaged at offset %llu, found by worker %u: %s", file,
-	    (unsigned long long)off, w->part, what[action]);
+	    (unsigned long long)d->off, w->part, what[d->action]);
 	worker_event(w, "damaged", json_pack("{s:o, s:I, s:s}", "file",
-	    json_text(file, strlen(file)), "offset", (json_int_t)off, "action",
-	    what[action]));
-	if (action == DAMAGE_RESTART)
+	    json_text(file, strlen(file)), "offset", (json_int_t)d->off,
+	    "action", what[d->action]));
+	if (d->action == DAMAGE_RESTART)
 		w->restage = 1;
+	if (d->action != DAMAGE_RESEND)
+		return;
+	/* Another host's output: asked for, the worker waits for it. */
+	if (mpi_ask(sv->job, d->stage, d->part, &cause) != 0)
+		supervisor_hosts_abort(sv, cause);
+	if (!ev_is_active(&sv->askw))
+		ev_timer_start(sv->loop, &sv->askw);
 }
 
 /* Handle one message from a worker; -1 if it is malformed. */
@@ -530,11 +543,14 @@ supervisor_dispatch(struct worker *w, struct msg *m)
 		break;
 	case MSG_DAMAGED:
 		if (proto_get(m, &dmg, sizeof dmg) != 0 || dmg.action <
-		    DAMAGE_REDONE || dmg.action > DAMAGE_REREAD ||
-		    m->len - m->rpos == 0)
+		    DAMAGE_REDONE || dmg.action > DAMAGE_RESEND ||
+		    m->len - m->rpos == 0 || (dmg.action == DAMAGE_RESEND &&
+		    (sv->job->nhosts <= 1 || dmg.part >= sv->job->nparts ||
+		    job_owns(sv->job, dmg.part) || dmg.stage + 1 !=
+		    sv->stage)))
 			return (-1);
 		file = xstrndup(m->data + m->rpos, m->len - m->rpos);
-		supervisor_damaged(w, file, dmg.off, dmg.action);
+		supervisor_damaged(w, file, &dmg);
 		free(file);
 		break;
 	case MSG_NOTE:
@@ -941,7 +957,10 @@ supervisor_hosts_abort(struct supervisor *sv, char *cause)
 	mpi_abort(EXIT_JOB_FAILED);
 }
 
-/* Twice a second, on several hosts: hear the others, and be heard. */
+/*
+ * Twice a second, on several hosts: hear the others, and be heard, and
+ * their asks for files again.
+ */
 static void
 supervisor_hb_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -949,7 +968,6 @@ supervisor_hb_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	char			*cause;
 	size_t			 len;
 
-	(void)loop;
 	(void)revents;
 	if (sv->lanes == NULL)
 		sv->lanes = xmalloc(supervisor_lanes_max(sv->job));
@@ -957,6 +975,26 @@ supervisor_hb_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	if (mpi_heartbeat(sv->lanes, len, supervisor_lanes_max(sv->job),
 	    supervisor_heard, sv, sv->job->opts->shuffle_timeout, &cause) != 0)
 		supervisor_hosts_abort(sv, cause);
+	if (!ev_is_active(&sv->askw))
+		supervisor_asks_cb(loop, &sv->askw, 0);
+}
+
+/* Every millisecond while files asked for again are on their way. */
+static void
+supervisor_asks_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct supervisor	*sv = t->data;
+	char			*cause;
+	int			 n;
+
+	(void)revents;
+	if ((n = mpi_asks_poll(sv->job, sv->job->opts->shuffle_timeout,
+	    &cause)) < 0)
+		supervisor_hosts_abort(sv, cause);
+	if (n == 0)
+		ev_timer_stop(loop, t);
+	else if (!ev_is_active(t))
+		ev_timer_start(loop, t);
 }
 
 /*
@@ -1357,6 +1395,8 @@ supervisor_run(struct job *job)
 	} else if (sv.stage < job->plan->nstages) {
 		ev_timer_init(&sv.hbw, supervisor_hb_cb, 0, 0.5);
 		sv.hbw.data = &sv;
+		ev_timer_init(&sv.askw, supervisor_asks_cb, 0, 0.001);
+		sv.askw.data = &sv;
 		if (job->nhosts > 1)
 			ev_timer_start(sv.loop, &sv.hbw);
 		for (i = 0; i < job->nparts; i++)
@@ -1369,6 +1409,7 @@ supervisor_run(struct job *job)
 	ev_timer_stop(sv.loop, &sv.heartbeat);
 	ev_timer_stop(sv.loop, &sv.chaos);
 	ev_timer_stop(sv.loop, &sv.hbw);
+	ev_timer_stop(sv.loop, &sv.askw);
 	supervisor_unwatch(&sv);
 	job->run.interrupted = sv.interrupted > 0;
 	status = supervisor_result(&sv);

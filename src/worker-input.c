@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -46,19 +47,14 @@ static void	worker_count_words(struct wctx *, int);
 static void	worker_words_run(struct wctx *, struct batch *, int);
 
 /*
- * Produce the output of stage t of partition src again, in a child
- * process, and wait for it: its file was found damaged at off.  Readers
- * that find the same damage take turns on a lock, and the first one's
- * work serves the others.  Returns 0, or -1 if the child failed.
+ * Take the lock of the output of stage t of partition src, which the
+ * readers that find it damaged take turns on; its descriptor.
  */
 static int
-worker_redo(struct wctx *w, unsigned int t, unsigned int src,
-    const char *file, uint64_t off, int (*fixed)(struct wctx *,
-    unsigned int, unsigned int))
+worker_redo_lock(struct wctx *w, unsigned int t, unsigned int src)
 {
 	char	*path;
-	pid_t	 pid, r;
-	int	 fd, status;
+	int	 fd;
 
 	path = jd_redo_lock(w->job->jobdir, t, src);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -71,6 +67,24 @@ worker_redo(struct wctx *w, unsigned int t, unsigned int src,
 		progress();
 		usleep(10000);
 	}
+	return (fd);
+}
+
+/*
+ * Produce the output of stage t of partition src again, in a child
+ * process, and wait for it: its file was found damaged at off.  Readers
+ * that find the same damage take turns on a lock, and the first one's
+ * work serves the others.  Returns 0, or -1 if the child failed.
+ */
+static int
+worker_redo(struct wctx *w, unsigned int t, unsigned int src,
+    const char *file, uint64_t off, int (*fixed)(struct wctx *,
+    unsigned int, unsigned int))
+{
+	pid_t	 pid, r;
+	int	 fd, status;
+
+	fd = worker_redo_lock(w, t, src);
 	if (fixed(w, t, src)) {
 		close(fd);
 		return (0);
@@ -152,10 +166,66 @@ worker_redo_fixed(struct wctx *w, unsigned int t, unsigned int src)
 	return (1);
 }
 
+/* Is this worker's bucket of the output of stage t of partition src whole
+ * again? */
+static int
+worker_bucket_fixed(struct wctx *w, unsigned int t, unsigned int src)
+{
+	struct shuffle_file	 sf;
+	char			*file;
+	uint64_t		 off;
+
+	if (worker_open_checked(w, t, src, &sf, (int)w->part, &file,
+	    &off) != 0) {
+		free(file);
+		return (0);
+	}
+	shuffle_close(&sf);
+	return (1);
+}
+
+/*
+ * The output of stage t of partition src came from the host of src, and
+ * what this host has of the stage before is not enough to produce it
+ * again: have the supervisor ask for it again, and wait until a new file
+ * is in its place.  Readers that find the same damage take turns on the
+ * lock of worker_redo(), and the first one's ask serves the others.  The
+ * supervisor aborts the job if the file cannot come.
+ */
+static void
+worker_ask(struct wctx *w, unsigned int t, unsigned int src,
+    const char *file, uint64_t off)
+{
+	struct stat	 st;
+	char		*path;
+	ino_t		 ino;
+	int		 fd;
+
+	fd = worker_redo_lock(w, t, src);
+	if (worker_bucket_fixed(w, t, src)) {
+		close(fd);
+		return;
+	}
+	path = jd_run(w->job->jobdir, t, src);
+	ino = stat(path, &st) == 0 ? st.st_ino : 0;
+	worker_damaged_in(w, file, off, DAMAGE_RESEND, t, src);
+	log_info("%s: damaged at offset %llu; asked for again", file,
+	    (unsigned long long)off);
+	/* Waiting is progress: the supervisor times the transfer. */
+	while (stat(path, &st) != 0 || st.st_ino == ino) {
+		progress();
+		usleep(10000);
+	}
+	free(path);
+	close(fd);
+}
+
 /*
  * Open this worker's input from partition src of the stage before, as
  * worker_open_checked(); a damaged file is produced again by its writer's
- * stage, and a file that stays damaged fails the job.
+ * stage, after two asks for it of the host that sent it, if another did
+ * (a worker's, not the child that produces an output again, which cannot
+ * ask), and a file that stays damaged fails the job.
  */
 void
 worker_open_source(struct wctx *w, unsigned int src, struct shuffle_file *sf)
@@ -171,8 +241,13 @@ worker_open_source(struct wctx *w, unsigned int src, struct shuffle_file *sf)
 			return;
 		if (tries == 3)
 			break;
-		(void)worker_redo(w, w->s - 1, src, file, off,
-		    worker_redo_fixed);
+		/* Another host's output is cheaper to ask for than to
+		 * produce here, which may take its stages before too. */
+		if (!job_owns(w->job, src) && tries < 2 && !w->redo)
+			worker_ask(w, w->s - 1, src, file, off);
+		else
+			(void)worker_redo(w, w->s - 1, src, file, off,
+			    worker_redo_fixed);
 		free(file);
 	}
 	xasprintf(&msg, "%s: damaged at offset %llu, and producing it again "

@@ -192,6 +192,14 @@ void
 worker_damaged(struct wctx *w, const char *file, uint64_t off,
     uint32_t action)
 {
+	worker_damaged_in(w, file, off, action, 0, 0);
+}
+
+/* The same, of the output of stage t of partition part (DAMAGE_RESEND). */
+void
+worker_damaged_in(struct wctx *w, const char *file, uint64_t off,
+    uint32_t action, unsigned int t, unsigned int part)
+{
 	struct msg_damaged	d;
 
 	if (w->redo)
@@ -199,6 +207,8 @@ worker_damaged(struct wctx *w, const char *file, uint64_t off,
 	memset(&d, 0, sizeof d);
 	d.action = action;
 	d.off = off;
+	d.stage = t;
+	d.part = part;
 	if (worker_say(w, MSG_DAMAGED, &d, sizeof d, file) != 0)
 		log_warnx("%s: damaged at offset %llu", file,
 		    (unsigned long long)off);

@@ -89,7 +89,8 @@ formats() {
 ^forkflow: worker [0-9]+: skipping record [0-9]+ of stage [0-9]+ \(key .+, value .+\)$
 ^forkflow: worker [0-9]+: resuming stage [0-9]+ from checkpoint [0-9]+ \(phase [12], at [0-9]+\)$
 ^forkflow: worker [0-9]+: checkpoint of stage [0-9]+ unusable; starting the stage again$
-^forkflow: [^ ]+: damaged at offset [0-9]+, found by worker [0-9]+: (its writer's stage is done again|the stage is done again|the checkpoint's snapshot is dropped; the input is read again)$
+^forkflow: [^ ]+: damaged at offset [0-9]+, found by worker [0-9]+: (its writer's stage is done again|the stage is done again|the checkpoint's snapshot is dropped; the input is read again|it is asked for again of the host that sent it)$
+^forkflow: [^ ]+: asked for again by host [^ ]+; sending it$
 ^forkflow: worker [0-9]+ \(pid [0-9]+\) made no progress for [0-9]+\.[0-9] s; killing it$
 ^forkflow: worker [0-9]+ \(pid [0-9]+\): its command read, wrote and reported nothing for [0-9]+\.[0-9] s \(the task timeout\); killing it$
 ^forkflow: job directory [^ ]+ holds another job: its program, partitions or input differ from this one's; use another --job-dir, or remove it$

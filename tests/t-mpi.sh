@@ -18,6 +18,7 @@
 #   --shuffle-timeout;
 # - a rank killed: the job is aborted on every host and says how to
 #   resume; the rerun with the same --job-dir exits 0 with the same bytes;
+# - a file received from another host damaged on disk: sent again by it;
 # - a host's link cut in the middle of a job: aborted within
 #   --shuffle-timeout, not hung;
 # - no process of the job is left here or on the hosts that can be
@@ -55,7 +56,7 @@ at_exit "sh '$SRCDIR/tests/mpi-hosts.sh' down '$H' >/dev/null 2>&1"
 IFS=, read -r h1 h2 h3 <"$H/hosts"
 
 n=${FORKFLOW_MPI_N:-6}
-plan $((n * 4 + 15))
+plan $((n * 4 + 16))
 seed=${FORKFLOW_MPI_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 diag "seed $seed (FORKFLOW_MPI_SEED=$seed to repeat)"
 
@@ -360,6 +361,39 @@ else
 	not_ok "its rerun with the same --job-dir: exit 0, the same bytes"
 	diag "exit $st"
 	diag_file err
+fi
+
+# A file received from another host, damaged on disk after its stage was
+# committed: the worker that reads it has it sent again by the host whose
+# output it is, instead of producing it and the stages before it here.
+# Partition 1, alone on the second host, fails as it commits the last
+# stage; then a byte of its bucket in what the first host sent it flips
+# (its last byte that is not a hole: the other buckets are holes there).
+rm -rf jdd
+st=0
+tmo 120 "$FORKFLOW" run slow.json -i slow.csv -p 3 -q --job-dir jdd \
+    --hosts "$h1,$h2" --inject-crash 1:commit:2 --max-attempts 1 \
+    </dev/null >/dev/null 2>err || st=$?
+"$PYTHON3" - jdd/rank-1/s1/w0.data jdd/rank-1/s1/w2.data <<'PY' || st="no file to damage"
+import sys
+for path in sys.argv[1:]:
+    b = bytearray(open(path, 'rb').read())
+    i = max(i for i in range(len(b)) if b[i] != 0)
+    b[i] ^= 0x10
+    open(path, 'wb').write(b)
+PY
+st2=0
+tmo 120 "$FORKFLOW" run slow.json -i slow.csv -p 3 --job-dir jdd \
+    --hosts "$h1,$h2" </dev/null >out 2>err2 || st2=$?
+if [ "$st" = 1 ] && [ "$st2" = 0 ] && cmp -s want.slow out &&
+    grep -q '^forkflow: s1/w[02].data: damaged at offset [0-9]*, found by worker 1: it is asked for again of the host that sent it$' err2 &&
+    grep -q "^forkflow: jdd/rank-0/s1/w[02].data: asked for again by host $h2; sending it$" err2 &&
+    ! grep -q 'done again' err2; then
+	ok "a damaged file from another host is sent again by it, the same bytes"
+else
+	not_ok "a damaged file from another host is sent again by it, the same bytes"
+	diag "exit $st, then $st2"
+	diag_file err2
 fi
 lap "a worker and a rank killed"
 
