@@ -41,6 +41,7 @@ struct display {
 	double		*rate;		/* records per second, smoothed */
 	char		*shown;		/* has a line in the frame */
 	int		 relay;		/* frames as records, not drawn */
+	int		 midline;	/* relay: a line printed, not ended */
 	int		 frozen;	/* cleared for good: frames ignored */
 };
 
@@ -189,7 +190,11 @@ display_show(struct display *d, const char *line, size_t len)
 	if ((f = open_memstream(&s, &n)) == NULL)
 		return;
 	if (d->relay) {
-		/* The frame as a record: the launcher draws it. */
+		/* The frame as a record, at the start of a line: the launcher
+		 * draws it. */
+		if (d->midline)
+			fputc('\n', f);
+		d->midline = 0;
 		fprintf(f, "%s%u %zu ", FRAME_MARK, d->framelen > 0 ?
 		    d->lines : 0, d->framelen);
 		for (i = 0; i < d->framelen; i++)
@@ -220,6 +225,8 @@ display_print(struct display *d, const char *line, size_t len)
 	/* A rank's line goes as it is: the launcher puts it above. */
 	if (d->lines == 0 || d->relay) {
 		display_flush(d, (char *)line, len);
+		if (len > 0)
+			d->midline = line[len - 1] != '\n';
 		return;
 	}
 	display_show(d, line, len);
@@ -374,20 +381,71 @@ display_draw(struct display *d, const struct job_page *jp,
 	d->lines = lines;
 }
 
+/* Print len bytes of a line above the display, and its newline. */
+static void
+display_line(struct display *d, const char *line, size_t len)
+{
+	char	*s;
+
+	s = xmalloc(len + 1);
+	memcpy(s, line, len);
+	s[len] = '\n';
+	display_print(d, s, len + 1);
+	free(s);
+}
+
 /*
- * Is line (len bytes, without its newline) a frame record?  If so, show
- * its frame in place of the one on the screen and return 1; else 0.
+ * Cut each line of frame s (*n bytes) to width - 1 columns, keeping its
+ * escape sequences: the terminal may be narrower than the one it was
+ * drawn for.
+ */
+static void
+frame_cut(char *s, size_t *n, unsigned int width)
+{
+	size_t		i, o = 0;
+	unsigned int	col = 0;
+
+	for (i = 0; i < *n; i++) {
+		if (s[i] == '\033' && i + 1 < *n && s[i + 1] == '[') {
+			/* CSI: parameters, then a final byte. */
+			s[o++] = s[i++];
+			s[o++] = s[i++];
+			while (i < *n && (s[i] < 0x40 || s[i] > 0x7e))
+				s[o++] = s[i++];
+			if (i < *n)
+				s[o++] = s[i];
+			continue;
+		}
+		if (s[i] == '\n' || s[i] == '\r')
+			col = 0;
+		else if (col++ >= width - 1)
+			continue;
+		s[o++] = s[i];
+	}
+	*n = o;
+}
+
+/*
+ * Does line (len bytes, without its newline) hold a frame record?  If so,
+ * print what comes before it, show its frame in place of the one on the
+ * screen (or print it as it is, if it is not whole), and return 1; else 0.
  */
 int
 display_frame(struct display *d, const char *line, size_t len)
 {
 	unsigned long	 lines, n;
-	unsigned int	 nl = 0;
+	unsigned int	 nl = 0, width, rows;
 	size_t		 i, mark = sizeof FRAME_MARK - 1;
 	char		*s, *p, *end;
+	const char	*at;
 
-	if (len < mark || memcmp(line, FRAME_MARK, mark) != 0)
+	if ((at = memmem(line, len, FRAME_MARK, mark)) == NULL)
 		return (0);
+	/* Another line's start, cut short: above the frame. */
+	if (at > line)
+		display_line(d, line, (size_t)(at - line));
+	len -= (size_t)(at - line);
+	line = at;
 	s = xmalloc(len + 1);
 	memcpy(s, line, len);
 	s[len] = '\0';
@@ -415,6 +473,8 @@ display_frame(struct display *d, const char *line, size_t len)
 		free(s);
 		return (1);
 	}
+	display_size(d, &width, &rows);
+	frame_cut(s, &n, width);
 	free(d->frame);
 	d->frame = s;
 	d->framelen = n;
@@ -422,8 +482,10 @@ display_frame(struct display *d, const char *line, size_t len)
 	d->lines = (unsigned int)lines;
 	return (1);
 not:
+	/* Not whole (another host's bytes in it?): nothing is lost. */
 	free(s);
-	return (0);
+	display_line(d, line, len);
+	return (1);
 }
 
 /* Take the display off the screen: show an empty frame. */

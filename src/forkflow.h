@@ -761,9 +761,8 @@ struct mpi_xchg	*mpi_stage_begin(const struct job *, uint8_t *);
 int		 mpi_stage_test(struct mpi_xchg *, unsigned int, double, char **);
 void		 mpi_stage_free(struct mpi_xchg *);
 int		 mpi_gather_parts(struct job *, double, char **);
-int		 mpi_ask(const struct job *, unsigned int, unsigned int,
-		    char **);
-int		 mpi_asks_poll(const struct job *, double, char **);
+void		 mpi_ask(const struct job *, unsigned int, unsigned int);
+int		 mpi_asks_poll(const struct job *, double);
 int		 mpi_worst(int);
 int		 mpi_same(uint64_t);
 int		 mpi_heartbeat(const void *, size_t, size_t, void (*)(int,

@@ -153,6 +153,8 @@ mpi_relay_show(struct relay *r, const char *buf, size_t n, int all)
 	char	*nl;
 	size_t	 len, off = 0;
 
+	if (n == 0 && r->nheld == 0)
+		return;
 	if (r->nheld + n > r->aheld) {
 		r->aheld = r->nheld + n > 2 * r->aheld ? r->nheld + n :
 		    2 * r->aheld;

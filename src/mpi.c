@@ -616,16 +616,6 @@ mpi_recv_step(struct mpi_xchg *x, size_t i, int what)
 
 	switch (what) {
 	case 0:
-		/* Its file is opened once its ranges are known, and closed
-		 * once mapped: thousands of files may be on their way. */
-		if (n == 0) {
-			(void)unlink(f->tmp);
-			if ((f->fd = open(f->tmp, O_RDWR | O_CREAT | O_TRUNC |
-			    O_CLOEXEC, 0600)) == -1 || ftruncate(f->fd,
-			    (off_t)len) != 0)
-				goto fail;
-			return (1);
-		}
 		if (len == UINT64_MAX) {
 			xasprintf(&x->cause, "%s: host %s could not send it "
 			    "again", f->path, mpi_host(f->src));
@@ -635,6 +625,16 @@ mpi_recv_step(struct mpi_xchg *x, size_t i, int what)
 			xasprintf(&x->cause, "%s: a malformed header from %s",
 			    f->path, mpi_host(f->src));
 			return (-1);
+		}
+		/* Its file is opened once its ranges are known, and closed
+		 * once mapped: thousands of files may be on their way. */
+		if (n == 0) {
+			(void)unlink(f->tmp);
+			if ((f->fd = open(f->tmp, O_RDWR | O_CREAT | O_TRUNC |
+			    O_CLOEXEC, 0600)) == -1 || ftruncate(f->fd,
+			    (off_t)len) != 0)
+				goto fail;
+			return (1);
 		}
 		f->ext = xcalloc((size_t)n, 2 * sizeof *f->ext);
 		if (MPI_Irecv(f->ext, (int)(2 * n), MPI_UINT64_T, f->src,
@@ -1129,20 +1129,49 @@ mpi_worst(int status)
 /* --- Files asked again ---------------------------------------------------- */
 
 /*
- * A worker that finds damaged a file another host sent it, which this host
- * cannot produce again, has its supervisor ask for it again (mpi_ask), in
- * the middle of a stage: the sender, whose own output it is and which
- * keeps it while the stage after reads it, sends this host's buckets of it
- * again, and the file is put in place of the damaged one as at a barrier.
- * Asks go on a communicator of their own, tag 0: stage, partition and the
- * asker's id for it, whose file comes under tags 1 + 2 id and 2 + 2 id.
- * Every supervisor hears the asks from its heartbeats (mpi_asks_poll).
+ * A worker that finds damaged a file another host sent it has its
+ * supervisor ask for it again (mpi_ask), in the middle of a stage: the
+ * sender, whose own output it is and which keeps it while the stage after
+ * reads it, sends this host's buckets of it again, and the file is put in
+ * place of the damaged one as at a barrier.  Asks go on a communicator of
+ * their own, tag 0: stage, partition and the asker's id for it, whose file
+ * comes under tags 1 + 2 id and 2 + 2 id.  Every supervisor hears the asks
+ * from its heartbeats (mpi_asks_poll).  An ask that fails is given up, not
+ * the job: its file's mark PATH.noask sends the worker to produce it here.
  */
 static MPI_Request	  mpi_asks_req = MPI_REQUEST_NULL;
 static uint32_t		  mpi_asks_in[4];
 static uint32_t		  mpi_asks_id;
 static struct mpi_xchg	**mpi_asks_x;	/* asked, and being sent */
 static size_t		  mpi_asks_n;
+static struct mpi_xchg	**mpi_asks_dead;	/* failed, left to MPI */
+static size_t		  mpi_asks_ndead;
+
+/*
+ * Give up x, an ask or a send that failed for cause (freed): say so, and
+ * mark an ask's file.  What MPI may still use of it is kept to the end.
+ */
+static void
+mpi_asks_fail(struct mpi_xchg *x, char *cause)
+{
+	char	*mark;
+	int	 fd;
+
+	if (x->ask[3] == 1 && x->nrx == 1) {
+		/* The causes name the file. */
+		log_warnx("%s; it is produced here", cause);
+		xasprintf(&mark, "%s.noask", x->rx[0]->path);
+		if ((fd = open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) !=
+		    -1)
+			close(fd);
+		free(mark);
+	} else
+		log_warnx("sending a file asked for again failed: %s", cause);
+	free(cause);
+	mpi_asks_dead = xreallocarray(mpi_asks_dead, mpi_asks_ndead + 1,
+	    sizeof *mpi_asks_dead);
+	mpi_asks_dead[mpi_asks_ndead++] = x;
+}
 
 static struct mpi_xchg *
 mpi_asks_new(const struct job *job)
@@ -1163,11 +1192,10 @@ mpi_asks_new(const struct job *job)
 /*
  * Ask the host of partition src for its output of stage t again: this
  * host's buckets of it, in place of the file here.  An ask of the same file
- * under way does for this one.  Returns 0, or -1 with *cause.
+ * under way does for this one.  One that cannot be made is given up.
  */
-int
-mpi_ask(const struct job *job, unsigned int t, unsigned int src,
-    char **cause)
+void
+mpi_ask(const struct job *job, unsigned int t, unsigned int src)
 {
 	struct mpi_xchg	*x;
 	MPI_Request	 r;
@@ -1177,31 +1205,26 @@ mpi_ask(const struct job *job, unsigned int t, unsigned int src,
 	for (i = 0; i < mpi_asks_n; i++) {
 		x = mpi_asks_x[i];
 		if (x->ask[3] == 1 && x->ask[0] == t && x->ask[1] == src)
-			return (0);
+			return;
 	}
 	x = mpi_asks_new(job);
 	x->ask[0] = t;
 	x->ask[1] = src;
 	x->ask[2] = ++mpi_asks_id;
-	if (!mpi_tags_fit(x, 2 + 2 * (uint64_t)x->ask[2]) ||
+	x->ask[3] = 1;		/* the asker's side, when matched */
+	if (mpi_recv_file(x, jd_run(job->jobdir, t, src), owner,
+	    (int)(1 + 2 * x->ask[2])) != 0 ||
+	    !mpi_tags_fit(x, 2 + 2 * (uint64_t)x->ask[2]) ||
 	    MPI_Isend(x->ask, 3, MPI_UINT32_T, owner, 0, mpi_asks, &r) !=
 	    MPI_SUCCESS) {
 		if (x->cause == NULL)
-			xasprintf(&x->cause, "asking %s for a file failed",
-			    mpi_host(owner));
-		*cause = x->cause;
+			xasprintf(&x->cause, "MPI_Isend failed");
+		mpi_asks_n--;
+		mpi_asks_fail(x, x->cause);
 		x->cause = NULL;
-		return (-1);
+		return;
 	}
-	x->ask[3] = 1;		/* the asker's side, when matched */
 	mpi_xchg_add(x, r, -1);
-	if (mpi_recv_file(x, jd_run(job->jobdir, t, src), owner,
-	    (int)(1 + 2 * x->ask[2])) != 0) {
-		*cause = x->cause;
-		x->cause = NULL;
-		return (-1);
-	}
-	return (0);
 }
 
 /*
@@ -1220,45 +1243,58 @@ mpi_asks_serve(const struct job *job, int from, const uint32_t *a)
 	char		*path;
 	int		 tag = (int)(1 + 2 * (uint64_t)a[2]);
 
-	if (from == (int)job->rank || a[1] >= job->nparts || !job_owns(job,
-	    a[1]) || a[0] + 1 >= job->plan->nstages || a[2] == 0 ||
-	    a[2] > INT_MAX / 2 - 1) {
-		log_warnx("an ask from host %s for a file that is not this "
-		    "host's to send: ignored", mpi_host(from));
+	if (a[2] == 0 || a[2] > INT_MAX / 2 - 1) {
+		log_warnx("an ask from host %s with no place for its answer: "
+		    "ignored", mpi_host(from));
 		return;
 	}
 	x = mpi_asks_new(job);
+	if (from == (int)job->rank || a[1] >= job->nparts || !job_owns(job,
+	    a[1]) || (uint64_t)a[0] + 1 >= job->plan->nstages) {
+		log_warnx("an ask from host %s for a file that is not this "
+		    "host's to send", mpi_host(from));
+		goto none;
+	}
 	path = jd_run(job->jobdir, a[0], a[1]);
 	keep = xcalloc(1, row);
 	for (p = (unsigned int)from; p < job->nparts; p += job->nhosts)
 		keep[p / 8] |= 1u << (p % 8);
-	log_warnx("%s: asked for again by host %s; sending it", path,
-	    mpi_host(from));
-	if ((m = mpi_send_map(x, path, 1, job->nparts)) == NULL ||
-	    mpi_send_file(x, m, path, from, tag, keep) != 0) {
-		log_warnx("%s", x->cause != NULL ? x->cause : path);
-		free(x->cause);
-		x->cause = NULL;
-		x->none[0] = UINT64_MAX;
-		if (MPI_Isend(x->none, 3, MPI_UINT64_T, from, tag, mpi_asks,
-		    &r) == MPI_SUCCESS)
-			mpi_xchg_add(x, r, -1);
+	/* Its header first: sent, this host can send the rest. */
+	if ((m = mpi_send_map(x, path, 1, job->nparts)) != NULL &&
+	    mpi_send_file(x, m, path, from, tag, keep) == 0) {
+		log_warnx("%s: asked for again by host %s; sending it", path,
+		    mpi_host(from));
+		free(keep);
+		free(path);
+		return;
 	}
+	log_warnx("%s: asked for again by host %s, and cannot be sent: %s",
+	    path, mpi_host(from), x->cause != NULL ? x->cause : "?");
+	free(x->cause);
+	x->cause = NULL;
 	free(keep);
 	free(path);
+	if (x->nreq > 0)
+		return;		/* its header went: the rest never will */
+none:
+	x->none[0] = UINT64_MAX;
+	if (MPI_Isend(x->none, 3, MPI_UINT64_T, from, tag, mpi_asks, &r) ==
+	    MPI_SUCCESS)
+		mpi_xchg_add(x, r, -1);
 }
 
 /*
- * Serve the other hosts' asks, and move those under way on.  Returns how
- * many are under way, or -1 with *cause when one failed or moved nothing
- * for timeout seconds.
+ * Serve the other hosts' asks, and move those under way on; one that fails
+ * or moves nothing for timeout seconds is given up.  Returns how many are
+ * under way.
  */
 int
-mpi_asks_poll(const struct job *job, double timeout, char **cause)
+mpi_asks_poll(const struct job *job, double timeout)
 {
 	MPI_Status	 st;
 	struct mpi_xchg	*x;
 	size_t		 i, k;
+	char		*cause;
 	int		 done;
 
 	if (mpi_asks == MPI_COMM_NULL)
@@ -1276,16 +1312,14 @@ mpi_asks_poll(const struct job *job, double timeout, char **cause)
 	for (i = k = 0; i < mpi_asks_n; i++) {
 		x = mpi_asks_x[i];
 		if (x->nreq > 0 && mpi_xchg_progress(x) != 0) {
-			*cause = x->cause;
+			mpi_asks_fail(x, x->cause);
 			x->cause = NULL;
-			return (-1);
-		}
-		if (x->nreq > 0 && mono_now() - x->moved > timeout) {
-			xasprintf(cause, "a file asked for again has moved "
-			    "nothing for %.0f s", timeout);
-			return (-1);
-		}
-		if (x->nreq == 0)
+		} else if (x->nreq > 0 && mono_now() - x->moved > timeout) {
+			xasprintf(&cause, "%s: asked for again, it moved "
+			    "nothing for %.0f s", x->nrx == 1 ? x->rx[0]->path :
+			    "a file", timeout);
+			mpi_asks_fail(x, cause);
+		} else if (x->nreq == 0)
 			mpi_stage_free(x);
 		else
 			mpi_asks_x[k++] = x;
@@ -1307,9 +1341,13 @@ mpi_asks_end(void)
 	for (i = 0; i < mpi_asks_n; i++)
 		if (mpi_asks_x[i]->nreq == 0)
 			mpi_stage_free(mpi_asks_x[i]);
+	for (i = 0; i < mpi_asks_ndead; i++)
+		if (mpi_asks_dead[i]->nreq == 0)
+			mpi_stage_free(mpi_asks_dead[i]);
 	free(mpi_asks_x);
-	mpi_asks_x = NULL;
-	mpi_asks_n = 0;
+	free(mpi_asks_dead);
+	mpi_asks_x = mpi_asks_dead = NULL;
+	mpi_asks_n = mpi_asks_ndead = 0;
 	if (mpi_asks != MPI_COMM_NULL)
 		MPI_Comm_free(&mpi_asks);
 }
@@ -1396,23 +1434,19 @@ mpi_same(uint64_t v)
 	return (1);
 }
 
-int
-mpi_ask(const struct job *job, unsigned int t, unsigned int src,
-    char **cause)
+void
+mpi_ask(const struct job *job, unsigned int t, unsigned int src)
 {
 	(void)job;
 	(void)t;
 	(void)src;
-	xasprintf(cause, "built without Open MPI");
-	return (-1);
 }
 
 int
-mpi_asks_poll(const struct job *job, double timeout, char **cause)
+mpi_asks_poll(const struct job *job, double timeout)
 {
 	(void)job;
 	(void)timeout;
-	(void)cause;
 	return (0);
 }
 

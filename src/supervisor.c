@@ -50,7 +50,6 @@ static void	supervisor_send(struct worker *, uint32_t, const void *,
 		    size_t);
 static void	supervisor_start_stage(struct worker *, unsigned int);
 static void	supervisor_asks_cb(struct ev_loop *, ev_timer *, int);
-static __dead void supervisor_hosts_abort(struct supervisor *, char *);
 static void	supervisor_damaged(struct worker *, const char *,
 		    const struct msg_damaged *);
 static int	supervisor_dispatch(struct worker *, struct msg *);
@@ -472,7 +471,6 @@ supervisor_damaged(struct worker *w, const char *file,
 		"it is asked for again of the host that sent it",
 	};
 	struct supervisor	*sv = w->sv;
-	char			*cause;
 
 	log_warnx("%s: damaged at offset %llu, found by worker %u: %s", file,
 	    (unsigned long long)d->off, w->part, what[d->action]);
@@ -484,8 +482,7 @@ supervisor_damaged(struct worker *w, const char *file,
 	if (d->action != DAMAGE_RESEND)
 		return;
 	/* Another host's output: asked for, the worker waits for it. */
-	if (mpi_ask(sv->job, d->stage, d->part, &cause) != 0)
-		supervisor_hosts_abort(sv, cause);
+	mpi_ask(sv->job, d->stage, d->part);
 	if (!ev_is_active(&sv->askw))
 		ev_timer_start(sv->loop, &sv->askw);
 }
@@ -984,13 +981,10 @@ static void
 supervisor_asks_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct supervisor	*sv = t->data;
-	char			*cause;
 	int			 n;
 
 	(void)revents;
-	if ((n = mpi_asks_poll(sv->job, sv->job->opts->shuffle_timeout,
-	    &cause)) < 0)
-		supervisor_hosts_abort(sv, cause);
+	n = mpi_asks_poll(sv->job, sv->job->opts->shuffle_timeout);
 	if (n == 0)
 		ev_timer_stop(loop, t);
 	else if (!ev_is_active(t))

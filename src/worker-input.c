@@ -185,39 +185,51 @@ worker_bucket_fixed(struct wctx *w, unsigned int t, unsigned int src)
 }
 
 /*
- * The output of stage t of partition src came from the host of src, and
- * what this host has of the stage before is not enough to produce it
- * again: have the supervisor ask for it again, and wait until a new file
- * is in its place.  Readers that find the same damage take turns on the
- * lock of worker_redo(), and the first one's ask serves the others.  The
- * supervisor aborts the job if the file cannot come.
+ * The output of stage t of partition src came from the host of src, which
+ * sends it cheaper than this host produces it (that may take the stages
+ * before it too): have the supervisor ask for it again, and wait until a
+ * new file is in its place.  Readers that find the same damage take turns
+ * on the lock of worker_redo(), and the first one's ask serves the others.
+ * Returns 0, or -1 when the ask was given up (the supervisor marks the
+ * file PATH.noask) or --shuffle-timeout and a minute went by.
  */
-static void
+static int
 worker_ask(struct wctx *w, unsigned int t, unsigned int src,
     const char *file, uint64_t off)
 {
 	struct stat	 st;
-	char		*path;
+	char		*path, *mark;
+	double		 end;
 	ino_t		 ino;
-	int		 fd;
+	int		 fd, r = 0;
 
 	fd = worker_redo_lock(w, t, src);
 	if (worker_bucket_fixed(w, t, src)) {
 		close(fd);
-		return;
+		return (0);
 	}
 	path = jd_run(w->job->jobdir, t, src);
+	xasprintf(&mark, "%s.noask", path);
+	(void)unlink(mark);
 	ino = stat(path, &st) == 0 ? st.st_ino : 0;
-	worker_damaged_in(w, file, off, DAMAGE_RESEND, t, src);
-	log_info("%s: damaged at offset %llu; asked for again", file,
-	    (unsigned long long)off);
+	if (worker_damaged_in(w, file, off, DAMAGE_RESEND, t, src) != 0)
+		r = -1;
+	else
+		log_info("%s: damaged at offset %llu; asked for again", file,
+		    (unsigned long long)off);
 	/* Waiting is progress: the supervisor times the transfer. */
-	while (stat(path, &st) != 0 || st.st_ino == ino) {
+	end = mono_now() + w->job->opts->shuffle_timeout + 60;
+	while (r == 0 && (stat(path, &st) != 0 || st.st_ino == ino)) {
+		if (access(mark, F_OK) == 0 || mono_now() > end)
+			r = -1;
 		progress();
 		usleep(10000);
 	}
+	(void)unlink(mark);
+	free(mark);
 	free(path);
 	close(fd);
+	return (r);
 }
 
 /*
@@ -232,22 +244,26 @@ worker_open_source(struct wctx *w, unsigned int src, struct shuffle_file *sf)
 {
 	char		*file, *msg;
 	uint64_t	 off;
-	int		 tries;
+	int		 asks, redos = 0;
 
-	/* A child that crashed (or was killed) is forked again. */
-	for (tries = 0; tries < 4; tries++) {
+	asks = !job_owns(w->job, src) && !w->redo ? 2 : 0;
+	for (;;) {
 		if (worker_open_checked(w, w->s - 1, src, sf, (int)w->part,
 		    &file, &off) == 0)
 			return;
-		if (tries == 3)
+		if (asks > 0) {
+			asks--;
+			if (worker_ask(w, w->s - 1, src, file, off) == 0) {
+				free(file);
+				continue;
+			}
+			asks = 0;
+		}
+		/* A child that crashed (or was killed) is forked again. */
+		if (redos++ == 3)
 			break;
-		/* Another host's output is cheaper to ask for than to
-		 * produce here, which may take its stages before too. */
-		if (!job_owns(w->job, src) && tries < 2 && !w->redo)
-			worker_ask(w, w->s - 1, src, file, off);
-		else
-			(void)worker_redo(w, w->s - 1, src, file, off,
-			    worker_redo_fixed);
+		(void)worker_redo(w, w->s - 1, src, file, off,
+		    worker_redo_fixed);
 		free(file);
 	}
 	xasprintf(&msg, "%s: damaged at offset %llu, and producing it again "

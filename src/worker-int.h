@@ -113,7 +113,7 @@ __dead void	worker_input_fail(struct wctx *, const struct input *);
 __dead void	worker_stream_fail(struct wctx *, const struct ops_error *);
 __dead void	worker_op_fail(struct wctx *, const struct ops_error *);
 void	worker_damaged(struct wctx *, const char *, uint64_t, uint32_t);
-void	worker_damaged_in(struct wctx *, const char *, uint64_t, uint32_t,
+int	worker_damaged_in(struct wctx *, const char *, uint64_t, uint32_t,
 	    unsigned int, unsigned int);
 __dead void	worker_restart_stage(struct wctx *, const char *, uint64_t);
 int64_t	worker_peak_kib(void);

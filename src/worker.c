@@ -192,26 +192,32 @@ void
 worker_damaged(struct wctx *w, const char *file, uint64_t off,
     uint32_t action)
 {
-	worker_damaged_in(w, file, off, action, 0, 0);
+	(void)worker_damaged_in(w, file, off, action, 0, 0);
 }
 
-/* The same, of the output of stage t of partition part (DAMAGE_RESEND). */
-void
+/*
+ * The same, of the output of stage t of partition part (DAMAGE_RESEND).
+ * Returns 0 when the supervisor was told.
+ */
+int
 worker_damaged_in(struct wctx *w, const char *file, uint64_t off,
     uint32_t action, unsigned int t, unsigned int part)
 {
 	struct msg_damaged	d;
 
 	if (w->redo)
-		return;
+		return (-1);
 	memset(&d, 0, sizeof d);
 	d.action = action;
 	d.off = off;
 	d.stage = t;
 	d.part = part;
-	if (worker_say(w, MSG_DAMAGED, &d, sizeof d, file) != 0)
+	if (worker_say(w, MSG_DAMAGED, &d, sizeof d, file) != 0) {
 		log_warnx("%s: damaged at offset %llu", file,
 		    (unsigned long long)off);
+		return (-1);
+	}
+	return (0);
 }
 
 /*

@@ -9,6 +9,8 @@
 
 #include <sys/socket.h>
 
+#include <fcntl.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -389,6 +391,91 @@ START_TEST(test_proto_buf_compaction)
 }
 END_TEST
 
+/*
+ * Frame records (display.c), as forkflow run --hosts reads them from
+ * mpirun: what it writes on its terminal for each, read back from a file.
+ */
+static char *
+frame_feed(const char *const *lines, size_t n, int freeze)
+{
+	struct display	*d;
+	char		 dir[256], *path, *out;
+	size_t		 i, len;
+	int		 fd;
+
+	ck_tmpdir(dir, sizeof dir, "frame");
+	path = ck_path(dir, "tty");
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ne(fd, -1);
+	d = display_start(1, fd, 0);
+	for (i = 0; i < n; i++) {
+		if (freeze && i == n - 1)
+			display_freeze(d);
+		if (!display_frame(d, lines[i], strlen(lines[i])))
+			display_print(d, "-\n", 2);
+	}
+	display_stop(d);
+	close(fd);
+	out = ck_slurp(path, &len);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+	return (out);
+}
+
+START_TEST(test_frame_records)
+{
+	const char *const in[] = {
+		"a line of a rank",
+		"\036forkflow-frame 2 15 \r\033[Kp0\037\r\033[Kbar\037",
+		"cut sh\036forkflow-frame 1 7 \r\033[Kp1\037",
+		"\036forkflow-frame 1 99 \r\033[Kp2\037",
+		"\036forkflow-frame 0 0 ",
+	};
+	char	*out;
+
+	(void)setenv("COLUMNS", "80", 1);
+	(void)setenv("LINES", "24", 1);
+	out = frame_feed(in, 5, 0);
+	ck_assert_str_eq(out,
+	    /* No record: the caller's. */
+	    "-\n"
+	    /* The first frame. */
+	    "\r\033[Kp0\n\r\033[Kbar\n"
+	    /* A line's start above the next frame, in its place. */
+	    "\r\033[2A\033[Jcut sh\n\r\033[Kp0\n\r\033[Kbar\n"
+	    "\r\033[2A\033[J\r\033[Kp1\n"
+	    /* A record that is not whole: above, as it is. */
+	    "\r\033[1A\033[J\036forkflow-frame 1 99 \r\033[Kp2\037\n"
+	    "\r\033[Kp1\n"
+	    /* The empty frame takes the display off. */
+	    "\r\033[1A\033[J");
+	free(out);
+}
+END_TEST
+
+START_TEST(test_frame_cut_frozen)
+{
+	const char *const in[] = {
+		"\036forkflow-frame 1 34 \r\033[K\033[32m[####----------]\033[0m 10%\037",
+		"\036forkflow-frame 1 7 \r\033[Kp9\037",
+	};
+	char	*out;
+
+	/* Narrower than rank 0 drew it: 19 columns each, colors kept. */
+	(void)setenv("COLUMNS", "20", 1);
+	(void)setenv("LINES", "10", 1);
+	out = frame_feed(in, 2, 1);
+	ck_assert_str_eq(out,
+	    "\r\033[K\033[32m[####----------]\033[0m 10\n"
+	    /* Frozen: taken off, the next frame not drawn. */
+	    "\r\033[1A\033[J");
+	free(out);
+	(void)unsetenv("COLUMNS");
+	(void)unsetenv("LINES");
+}
+END_TEST
+
 Suite *
 proto_suite(void)
 {
@@ -408,6 +495,11 @@ proto_suite(void)
 	tc = tcase_create("socket");
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, test_proto_socketpair);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("frame records");
+	tcase_add_test(tc, test_frame_records);
+	tcase_add_test(tc, test_frame_cut_frozen);
 	suite_add_tcase(s, tc);
 	return (s);
 }

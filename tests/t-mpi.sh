@@ -18,7 +18,8 @@
 #   --shuffle-timeout;
 # - a rank killed: the job is aborted on every host and says how to
 #   resume; the rerun with the same --job-dir exits 0 with the same bytes;
-# - a file received from another host damaged on disk: sent again by it;
+# - a file received from another host damaged on disk: sent again by it,
+#   or produced here when it cannot be;
 # - a host's link cut in the middle of a job: aborted within
 #   --shuffle-timeout, not hung;
 # - no process of the job is left here or on the hosts that can be
@@ -56,7 +57,7 @@ at_exit "sh '$SRCDIR/tests/mpi-hosts.sh' down '$H' >/dev/null 2>&1"
 IFS=, read -r h1 h2 h3 <"$H/hosts"
 
 n=${FORKFLOW_MPI_N:-6}
-plan $((n * 4 + 16))
+plan $((n * 4 + 17))
 seed=${FORKFLOW_MPI_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 diag "seed $seed (FORKFLOW_MPI_SEED=$seed to repeat)"
 
@@ -374,7 +375,7 @@ st=0
 tmo 120 "$FORKFLOW" run slow.json -i slow.csv -p 3 -q --job-dir jdd \
     --hosts "$h1,$h2" --inject-crash 1:commit:2 --max-attempts 1 \
     </dev/null >/dev/null 2>err || st=$?
-"$PYTHON3" - jdd/rank-1/s1/w0.data jdd/rank-1/s1/w2.data <<'PY' || st="no file to damage"
+cat >"$T/flip.py" <<'PY'
 import sys
 for path in sys.argv[1:]:
     b = bytearray(open(path, 'rb').read())
@@ -382,6 +383,8 @@ for path in sys.argv[1:]:
     b[i] ^= 0x10
     open(path, 'wb').write(b)
 PY
+"$PYTHON3" "$T/flip.py" jdd/rank-1/s1/w0.data jdd/rank-1/s1/w2.data ||
+    st="no file to damage"
 st2=0
 tmo 120 "$FORKFLOW" run slow.json -i slow.csv -p 3 --job-dir jdd \
     --hosts "$h1,$h2" </dev/null >out 2>err2 || st2=$?
@@ -392,6 +395,28 @@ if [ "$st" = 1 ] && [ "$st2" = 0 ] && cmp -s want.slow out &&
 	ok "a damaged file from another host is sent again by it, the same bytes"
 else
 	not_ok "a damaged file from another host is sent again by it, the same bytes"
+	diag "exit $st, then $st2"
+	diag_file err2
+fi
+
+# The same, with the sender's own file gone: it says it cannot send it,
+# and the worker produces it on its own host, as on one machine.
+rm -rf jdd
+st=0
+tmo 120 "$FORKFLOW" run slow.json -i slow.csv -p 3 -q --job-dir jdd \
+    --hosts "$h1,$h2" --inject-crash 1:commit:2 --max-attempts 1 \
+    </dev/null >/dev/null 2>err || st=$?
+"$PYTHON3" "$T/flip.py" jdd/rank-1/s1/w0.data || st="no file to damage"
+rm -f jdd/rank-0/s1/w0.data
+st2=0
+tmo 120 "$FORKFLOW" run slow.json -i slow.csv -p 3 --job-dir jdd \
+    --hosts "$h1,$h2" </dev/null >out 2>err2 || st2=$?
+if [ "$st" = 1 ] && [ "$st2" = 0 ] && cmp -s want.slow out &&
+    grep -q "^forkflow: jdd/rank-1/s1/w0.data: host $h1 could not send it again; it is produced here$" err2 &&
+    grep -q "^forkflow: s1/w0.data: damaged at offset [0-9]*, found by worker 1: its writer's stage is done again$" err2; then
+	ok "a damaged file its host cannot send again is produced here, the same bytes"
+else
+	not_ok "a damaged file its host cannot send again is produced here, the same bytes"
 	diag "exit $st, then $st2"
 	diag_file err2
 fi
