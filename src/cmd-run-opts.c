@@ -76,7 +76,8 @@ const char cmd_run_synopsis[] =
 "                       program's \"changeKeyOn\" (default: value)\n" \
 "      --progress auto|always|never\n" \
 "                       draw live progress on standard error (auto: when it\n" \
-"                       is a terminal); never also stops status blocks\n" \
+"                       is a terminal); never also stops status blocks;\n" \
+"                       relay is what --hosts gives its ranks\n" \
 "      --status-interval SECONDS\n" \
 "                       without a terminal, print a status block that often\n" \
 "                       (10; 0: never)\n" \
