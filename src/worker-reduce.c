@@ -98,15 +98,19 @@ worker_spill_open(struct wctx *w, enum vtype kt, enum vtype vt,
 {
 	char		*path, *file;
 	uint64_t	 fanin = w->budget >> 20;
+	int		 gone;
 
 	fanin = fanin < 2 ? 2 : fanin > 64 ? 64 : fanin;
 	path = jd_spill(w->job->jobdir, w->s, w->part);
 	if (spill_open(&w->spill, path, kt, vt, fn, (unsigned int)fanin,
 	    resume ? w->cs.spill_len : 0, resume ? w->cs.spill_runs : 0) != 0) {
-		if (!resume || errno != EINVAL)
+		/* Gone is damaged too: the checkpoint was an older one
+		 * (the newer damaged), from before the spill's last merge. */
+		gone = errno == ENOENT;
+		if (!resume || (errno != EINVAL && !gone))
 			worker_io_fail(w, path);
 		xasprintf(&file, "%s.tmp", jd_spill(NULL, w->s, w->part));
-		worker_restart_stage(w, file, runfile_bad);
+		worker_restart_stage(w, file, gone ? 0 : runfile_bad);
 	}
 	free(path);
 	w->spill.tick = worker_merge_tick;

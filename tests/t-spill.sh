@@ -12,7 +12,7 @@
 # shellcheck source=tests/lib.sh
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
-plan 30
+plan 31
 
 cd "$T" || bail_out "cannot cd to $T"
 refeval=$SRCDIR/tests/refeval.py
@@ -151,6 +151,27 @@ for c in sum:spill:2:0 wc:spill:3:1 sum:merge:3000:1; do
 	    test "$status" = 0 -a "$(cmp -s "$prog.want" crash.out && echo y)" = y \
 	    -a "$(count_lines "$T/err" "worker 1 .* killed by signal 9; restarting from checkpoint (stage $stage,")" = 1
 done
+
+# A checkpoint that names a spill file that is gone (an older checkpoint,
+# the newer damaged, from before the spill's last merge; here the file
+# removed): the worker does its stage again, the same bytes.
+rm -rf jdg
+status=0
+"$FORKFLOW" run sum.json -i kv.csv -p 2 --memory 1M -q --job-dir jdg \
+    --inject-crash 1:merge:3000 --max-attempts 1 >/dev/null 2>"$T/err" ||
+    status=$?
+rm -f jdg/s1/w1.spill.tmp
+status2=0
+"$FORKFLOW" run sum.json -i kv.csv -p 2 --memory 1M --job-dir jdg \
+    >gone.out 2>"$T/err" || status2=$?
+if [ "$status" = 1 ] && [ "$status2" = 0 ] && cmp -s sum.want gone.out &&
+    grep -q '^forkflow: s1/w1.spill.tmp: damaged at offset 0, found by worker 1: the stage is done again$' "$T/err"; then
+	ok "a spill its checkpoint names gone: the stage done again, the same bytes"
+else
+	not_ok "a spill its checkpoint names gone: the stage done again, the same bytes"
+	diag "exit $status, then $status2"
+	diag_file "$T/err"
+fi
 
 # A full disk while spilling: a clear error, exit 1, no crash.
 mkdir full
