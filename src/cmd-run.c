@@ -1267,6 +1267,17 @@ run_execute(struct job *job)
 	return (status);
 }
 
+/*
+ * Does --progress (always, or auto on a terminal without -q) draw the
+ * display on this process's standard error?
+ */
+int
+run_draws(const struct run_opts *o)
+{
+	return (o->progress == PROGRESS_ALWAYS || (o->progress ==
+	    PROGRESS_AUTO && !o->quiet && isatty(STDERR_FILENO)));
+}
+
 /* Run a job as the options say: `forkflow run`, or streaming's. */
 int
 run_job(struct run_opts *o)
@@ -1294,9 +1305,7 @@ run_job(struct run_opts *o)
 	log_init(o->verbose, "forkflow");
 	if (o->log_file != NULL && log_open_file(o->log_file) != 0)
 		run_fail_errno(EXIT_USAGE, "%s", o->log_file);
-	job.display = o->progress == PROGRESS_ALWAYS ||
-	    o->progress == PROGRESS_RELAY || (o->progress == PROGRESS_AUTO &&
-	    !o->quiet && isatty(STDERR_FILENO));
+	job.display = o->progress == PROGRESS_RELAY || run_draws(o);
 	/* On several hosts rank 0 alone draws: it hears every host's
 	 * workers, and one screen holds one display. */
 	if (job.nhosts > 1 && job.rank != 0)

@@ -751,6 +751,7 @@ struct job {
 struct mpi_xchg;
 int		 mpi_launch(const struct run_opts *);
 char		*run_resume_hint(const struct run_opts *, const char *);
+int		 run_draws(const struct run_opts *);
 int		 mpi_start(struct job *, char **);
 const char	*mpi_host(int);
 void		 mpi_child_close(int);

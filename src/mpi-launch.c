@@ -200,6 +200,21 @@ mpi_relay_scan(struct relay *r, const char *buf, size_t n)
 }
 
 /*
+ * n bytes that mpirun wrote on its standard error (fd 0) or output (1):
+ * the first relayed, the second the result, which takes the display down.
+ */
+static void
+mpi_relay_take(struct relay *r, int fd, const char *buf, size_t n)
+{
+	if (fd == 0) {
+		mpi_relay_scan(r, buf, n);
+		return;
+	}
+	display_freeze(r->display);
+	(void)write_all(STDOUT_FILENO, buf, n);
+}
+
+/*
  * Copy mpirun's standard error (fds[0]) to ours until it exits, and its
  * standard output (fds[1], or -1 when it writes to ours itself); returns
  * its wait status, and in lost what it said of a host that was lost (or
@@ -262,26 +277,14 @@ mpi_relay(pid_t pid, const int *fds, struct display *display, char *lost,
 					pfd[i].fd = -1;
 				continue;
 			}
-			if (i == 0) {
-				mpi_relay_scan(&r, buf, (size_t)n);
-				continue;
-			}
-			/* The result: the display is done with. */
-			display_freeze(display);
-			(void)write_all(STDOUT_FILENO, buf, (size_t)n);
+			mpi_relay_take(&r, i, buf, (size_t)n);
 		}
 	}
 	/* What it wrote last, without waiting for those it left. */
 	for (i = (int)nfd - 1; i >= 0; i--) {
 		while (pfd[i].fd != -1 && poll(&pfd[i], 1, 0) > 0 &&
-		    (n = read(pfd[i].fd, buf, sizeof buf)) > 0) {
-			if (i == 0)
-				mpi_relay_scan(&r, buf, (size_t)n);
-			else {
-				display_freeze(display);
-				(void)write_all(STDOUT_FILENO, buf, (size_t)n);
-			}
-		}
+		    (n = read(pfd[i].fd, buf, sizeof buf)) > 0)
+			mpi_relay_take(&r, i, buf, (size_t)n);
 	}
 	if (r.len > 0) {
 		/* A last line with no newline. */
@@ -312,8 +315,7 @@ mpi_display(const struct run_opts *o)
 	struct winsize	ws;
 	char		n[16];
 
-	if (o->progress != PROGRESS_ALWAYS && (o->progress != PROGRESS_AUTO ||
-	    o->quiet || !isatty(STDERR_FILENO)))
+	if (!run_draws(o))
 		return (0);
 	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 &&
 	    ws.ws_row > 0) {
