@@ -24,11 +24,12 @@
 #include <unistd.h>
 
 #include "forkflow.h"
+#include "launch-int.h"
 
 #define MPI_ABORT_GRACE	15		/* seconds mpirun has to abort */
 
 /* How many hosts --hosts or --hostfile names. */
-static unsigned int
+unsigned int
 mpi_count_hosts(const struct run_opts *o)
 {
 	FILE		*f;
@@ -66,19 +67,6 @@ mpi_forward(int sig)
 }
 
 #define RELAY_LINE_MAX	(1u << 20)	/* a longer line goes as it is */
-
-/* What mpi_relay() learns from mpirun's standard error, a line at a time. */
-struct relay {
-	char		 line[2048];	/* the line so far (its start, if
-					 * longer) */
-	size_t		 len;
-	double		 deadline;	/* when mpirun must be done, or 0 */
-	char		 lost[256];	/* which host was lost, as mpirun said */
-	struct display	*display;	/* rank 0's frames drawn here, or NULL */
-	char		*held;		/* with a display: the line so far */
-	size_t		 nheld;
-	size_t		 aheld;
-};
 
 /*
  * Does a line of mpirun's standard error name a host that was lost:
@@ -125,7 +113,7 @@ mpi_lost_in(const char *s, char *lost, size_t size)
  * A whole line: does it say that the job is aborted (ours, or mpirun's own
  * when a rank or a daemon is lost), and which host was lost?
  */
-static void
+void
 mpi_relay_line(struct relay *r, const char *s)
 {
 	static const char	*marks[] = { "is aborted on every host",
@@ -186,7 +174,7 @@ mpi_relay_scan(struct relay *r, const char *buf, size_t n)
 	if (r->display != NULL)
 		mpi_relay_show(r, buf, n, 0);
 	else
-		(void)write_all(STDERR_FILENO, buf, n);
+		(void)write_all(r->err, buf, n);
 	for (i = 0; i < n; i++) {
 		if (buf[i] != '\n') {
 			if (r->len + 1 < sizeof r->line)
@@ -203,15 +191,34 @@ mpi_relay_scan(struct relay *r, const char *buf, size_t n)
  * n bytes that mpirun wrote on its standard error (fd 0) or output (1):
  * the first relayed, the second the result, which takes the display down.
  */
-static void
+int
 mpi_relay_take(struct relay *r, int fd, const char *buf, size_t n)
 {
 	if (fd == 0) {
 		mpi_relay_scan(r, buf, n);
-		return;
+		return (0);
 	}
 	display_freeze(r->display);
-	(void)write_all(STDOUT_FILENO, buf, n);
+	return (write_all(r->out, buf, n));
+}
+
+/* mpirun is done: what it said last, read, and the display cleared. */
+void
+mpi_relay_end(struct relay *r)
+{
+	if (r->len > 0) {
+		/* A last line with no newline. */
+		r->line[r->len] = '\0';
+		mpi_relay_line(r, r->line);
+		r->len = 0;
+	}
+	if (r->display != NULL) {
+		mpi_relay_show(r, NULL, 0, 1);
+		display_clear(r->display);
+	}
+	free(r->held);
+	r->held = NULL;
+	r->nheld = r->aheld = 0;
 }
 
 /*
@@ -237,6 +244,8 @@ mpi_relay(pid_t pid, const int *fds, struct display *display, char *lost,
 
 	memset(&r, 0, sizeof r);
 	r.display = display;
+	r.out = STDOUT_FILENO;
+	r.err = STDERR_FILENO;
 	mpi_launched = pid;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = mpi_forward;
@@ -277,25 +286,16 @@ mpi_relay(pid_t pid, const int *fds, struct display *display, char *lost,
 					pfd[i].fd = -1;
 				continue;
 			}
-			mpi_relay_take(&r, i, buf, (size_t)n);
+			(void)mpi_relay_take(&r, i, buf, (size_t)n);
 		}
 	}
 	/* What it wrote last, without waiting for those it left. */
 	for (i = (int)nfd - 1; i >= 0; i--) {
 		while (pfd[i].fd != -1 && poll(&pfd[i], 1, 0) > 0 &&
 		    (n = read(pfd[i].fd, buf, sizeof buf)) > 0)
-			mpi_relay_take(&r, i, buf, (size_t)n);
+			(void)mpi_relay_take(&r, i, buf, (size_t)n);
 	}
-	if (r.len > 0) {
-		/* A last line with no newline. */
-		r.line[r.len] = '\0';
-		mpi_relay_line(&r, r.line);
-	}
-	if (display != NULL) {
-		mpi_relay_show(&r, NULL, 0, 1);
-		display_clear(display);
-	}
-	free(r.held);
+	mpi_relay_end(&r);
 	(void)snprintf(lost, lostsz, "%s", r.lost);
 	mpi_launched = 0;
 	sa.sa_handler = SIG_DFL;
@@ -309,7 +309,7 @@ mpi_relay(pid_t pid, const int *fds, struct display *display, char *lost,
  * Will the launcher draw the display?  Then rank 0 is told to send its
  * frames (--progress relay), drawn at this terminal's size.
  */
-static int
+int
 mpi_display(const struct run_opts *o)
 {
 	struct winsize	ws;
@@ -330,6 +330,84 @@ mpi_display(const struct run_opts *o)
 	return (1);
 }
 
+/* A lost host is noticed by Open MPI's daemons too, after timeout s. */
+void
+mpi_keepalive(double timeout)
+{
+	char	*ka;
+
+	xasprintf(&ka, "%.0f", timeout);
+	(void)setenv("OMPI_MCA_oob_tcp_keepalive_time", ka, 0);
+	(void)setenv("OMPI_MCA_oob_tcp_keepalive_intvl", "2", 0);
+	(void)setenv("OMPI_MCA_oob_tcp_keepalive_probes", "3", 0);
+	free(ka);
+}
+
+/*
+ * What each rank runs, after forkflow itself: the subcommand and o's
+ * arguments but those that choose hosts or a pool, with --progress relay
+ * when draw, and --mpi.  Returns a NULL-ended array to free; its strings
+ * are o's, or static.
+ */
+char **
+mpi_rank_args(const struct run_opts *o, int draw)
+{
+	static const char *const skip[] = { "--hosts", "--hostfile",
+			    "--pool" };
+	char	**args;
+	size_t	  i, j, k = 0, len;
+
+	args = xcalloc((size_t)o->argc + 4, sizeof *args);
+	args[k++] = o->streaming == 2 ? "mapreduce" : o->streaming ?
+	    "streaming" : "run";
+	for (i = 1; i < (size_t)o->argc; i++) {
+		for (j = 0; j < sizeof skip / sizeof skip[0]; j++) {
+			len = strlen(skip[j]);
+			if (strncmp(o->argv[i], skip[j], len) == 0 &&
+			    (o->argv[i][len] == '\0' || o->argv[i][len] == '='))
+				break;
+		}
+		if (j == sizeof skip / sizeof skip[0])
+			args[k++] = o->argv[i];
+		else if (o->argv[i][strlen(skip[j])] == '\0')
+			i++;		/* and its value */
+	}
+	if (draw) {
+		args[k++] = "--progress";
+		args[k++] = "relay";
+	}
+	args[k++] = "--mpi";
+	args[k] = NULL;
+	return (args);
+}
+
+/*
+ * Say on fd that the job failed on its hosts, where mpirun (exit status
+ * st) said which host was lost (lost, or ""), and how to resume it (hint,
+ * or NULL without a job directory).  Returns the job's exit status.
+ */
+int
+mpi_failed(int fd, int st, const char *lost, const char *mpirun,
+    const char *jobdir, const char *hint)
+{
+	char	*why;
+
+	/* The host that was lost, where mpirun named it. */
+	if (*lost != '\0')
+		xasprintf(&why, ": %s; %s: exit %d", lost, mpirun, st);
+	else
+		xasprintf(&why, " (%s: exit %d)", mpirun, st);
+	if (jobdir != NULL && hint != NULL)
+		dprintf(fd, "forkflow: the job failed on its hosts%s; its job "
+		    "directories are kept in %s on each host; to resume, run "
+		    "%s\n", why, jobdir, hint);
+	else
+		dprintf(fd, "forkflow: the job failed on its hosts%s; with "
+		    "--job-dir it could be resumed\n", why);
+	free(why);
+	return (st == EXIT_USAGE ? st : EXIT_JOB_FAILED);
+}
+
 /*
  * forkflow run --hosts/--hostfile: run the same command line with --mpi
  * through mpirun, one rank per host, and say how to resume when it fails.
@@ -341,7 +419,7 @@ mpi_launch(const struct run_opts *o)
 	static const char *const envs[] = { "COLUMNS", "LINES", "TERM",
 			    "NO_COLOR" };
 	struct display	*display = NULL;
-	char		**argv, *self, *n, *hint, *ka, *why, lost[256];
+	char		**argv, **args, *self, *n, *hint, lost[256];
 	const char	*mpirun;
 	unsigned int	 nhosts;
 	size_t		 i, k;
@@ -391,32 +469,11 @@ mpi_launch(const struct run_opts *o)
 		}
 	}
 	argv[k++] = self;
-	argv[k++] = o->streaming == 2 ? "mapreduce" : o->streaming ?
-	    "streaming" : "run";
-	for (i = 1; i < (size_t)o->argc; i++) {
-		const char *a = o->argv[i];
-
-		if (strcmp(a, "--hosts") == 0 || strcmp(a, "--hostfile") == 0) {
-			i++;
-			continue;
-		}
-		if (strncmp(a, "--hosts=", 8) == 0 ||
-		    strncmp(a, "--hostfile=", 11) == 0)
-			continue;
-		argv[k++] = o->argv[i];
-	}
-	if (draw) {
-		argv[k++] = "--progress";
-		argv[k++] = "relay";
-	}
-	argv[k++] = "--mpi";
+	args = mpi_rank_args(o, draw);
+	for (i = 0; args[i] != NULL; i++)
+		argv[k++] = args[i];
 	argv[k] = NULL;
-	/* A lost host is noticed by Open MPI's daemons too. */
-	xasprintf(&ka, "%.0f", o->shuffle_timeout);
-	(void)setenv("OMPI_MCA_oob_tcp_keepalive_time", ka, 0);
-	(void)setenv("OMPI_MCA_oob_tcp_keepalive_intvl", "2", 0);
-	(void)setenv("OMPI_MCA_oob_tcp_keepalive_probes", "3", 0);
-	free(ka);
+	mpi_keepalive(o->shuffle_timeout);
 	fflush(stdout);
 	fflush(stderr);
 	/* The result on the display's terminal waits for it to be cleared:
@@ -446,26 +503,14 @@ mpi_launch(const struct run_opts *o)
 		close(outp[0]);
 	st = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 	if (st != 0) {
-		/* The host that was lost, where mpirun named it. */
-		if (*lost != '\0')
-			xasprintf(&why, ": %s; %s: exit %d", lost, mpirun, st);
-		else
-			xasprintf(&why, " (%s: exit %d)", mpirun, st);
-		if (o->jobdir != NULL) {
-			hint = run_resume_hint(o, o->jobdir);
-			warnx("the job failed on its hosts%s; its job "
-			    "directories are kept in %s on each host; to "
-			    "resume, run %s", why, o->jobdir, hint);
-			free(hint);
-		} else
-			warnx("the job failed on its hosts%s; with --job-dir "
-			    "it could be resumed", why);
-		free(why);
-		if (st != EXIT_USAGE)
-			st = EXIT_JOB_FAILED;
+		hint = o->jobdir != NULL ? run_resume_hint(o, o->jobdir) : NULL;
+		st = mpi_failed(STDERR_FILENO, st, lost, mpirun, o->jobdir,
+		    hint);
+		free(hint);
 	}
 	free(n);
 	free(self);
+	free(args);
 	free(argv);
 	return (st);
 }

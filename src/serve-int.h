@@ -91,6 +91,7 @@ extern struct serve sv;
 
 /* serve.c */
 void		 serve_sockaddr(const char *, struct sockaddr_un *);
+int		 serve_listen_at(const char *, mode_t, const char *);
 void		 sv_wake(int64_t);
 
 /* serve-job.c */

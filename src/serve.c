@@ -806,11 +806,41 @@ sv_mkdirs(const char *path, mode_t mode)
 	return (mkdir(path, mode) != 0 && errno != EEXIST ? -1 : 0);
 }
 
+/*
+ * Listen on a new socket at path with mode (not blocking, closed on exec):
+ * one left by a dead what is removed, a live one's is a usage error.
+ * Returns its descriptor; other errors exit.
+ */
+int
+serve_listen_at(const char *path, mode_t mode, const char *what)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	serve_sockaddr(path, &sun);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		err(EXIT_JOB_FAILED, "socket");
+	/* A socket nobody answers on is a dead one's. */
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0)
+		errx(EXIT_USAGE, "%s: another %s listens there", path, what);
+	close(fd);
+	(void)unlink(path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1)
+		err(EXIT_JOB_FAILED, "socket");
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0)
+		err(EXIT_JOB_FAILED, "%s", path);
+	if (chmod(path, mode) != 0)
+		err(EXIT_JOB_FAILED, "%s", path);
+	if (listen(fd, 128) != 0)
+		err(EXIT_JOB_FAILED, "listen");
+	return (fd);
+}
+
 /* Listen on the socket at path (mode 0600, or 0660 for group gid). */
 static void
 sv_listen(const char *path, gid_t gid, int group)
 {
-	struct sockaddr_un	 sun;
 	const char		*e;
 	int			 fd;
 
@@ -827,24 +857,9 @@ sv_listen(const char *path, gid_t gid, int group)
 		unsetenv("LISTEN_FDNAMES");
 		return;
 	}
-	serve_sockaddr(path, &sun);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		err(EXIT_JOB_FAILED, "socket");
-	/* A socket nobody answers on is a dead service's. */
-	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0)
-		errx(EXIT_USAGE, "%s: another service listens there", path);
-	close(fd);
-	(void)unlink(path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, 0)) == -1)
-		err(EXIT_JOB_FAILED, "socket");
-	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0)
+	fd = serve_listen_at(path, group ? 0660 : 0600, "service");
+	if (group && chown(path, (uid_t)-1, gid) != 0)
 		err(EXIT_JOB_FAILED, "%s", path);
-	if (chmod(path, group ? 0660 : 0600) != 0 || (group && chown(path,
-	    (uid_t)-1, gid) != 0))
-		err(EXIT_JOB_FAILED, "%s", path);
-	if (listen(fd, 128) != 0)
-		err(EXIT_JOB_FAILED, "listen");
 	sv.lfd = fd;
 }
 

@@ -382,6 +382,79 @@ need_mpi() {
 	fi
 }
 
+# mpi_hosts PREFIX NET: three fake hosts of network namespaces
+# (tests/mpi-hosts.sh) in $T/hosts, named PREFIX1 to 3 on the network NET
+# (their own: another run may be up), taken down at exit; mpirun's
+# settings for them exported, their names in h1, h2 and h3, the folder in
+# H.  skip_mpi where they cannot be made, or forkflow has no Open MPI, or
+# there is no mpirun or Python.
+mpi_hosts() {
+	need_mpi
+	command -v mpirun >/dev/null 2>&1 || skip_mpi "no mpirun"
+	command -v "$PYTHON3" >/dev/null 2>&1 ||
+	    skip_mpi "no python3 ($PYTHON3)"
+	H=$T/hosts
+	FFH_PREFIX=$1
+	FFH_NET=$2
+	export FFH_PREFIX FFH_NET
+	_st=0
+	sh "$SRCDIR/tests/mpi-hosts.sh" up 3 "$H" 2>"$T/up.err" || _st=$?
+	if [ "$_st" = 77 ]; then
+		skip_mpi "no namespace hosts: $(cat "$T/up.err")"
+	elif [ "$_st" != 0 ]; then
+		cat "$T/up.err" >&2
+		bail_out "tests/mpi-hosts.sh up failed ($_st)"
+	fi
+	at_exit "sh '$SRCDIR/tests/mpi-hosts.sh' down '$H' >/dev/null 2>&1"
+	# shellcheck disable=SC1091 # written by mpi-hosts.sh
+	. "$H/env"
+	# shellcheck disable=SC2034 # for the test
+	IFS=, read -r h1 h2 h3 <"$H/hosts"
+}
+
+# check_case WHAT C: ok if the last run of the differential test's case
+# folder C (its exit status in st, its output and error in out and err)
+# did what tests/refeval.py says: the reference's bytes, or exit 1 with
+# its division by zero.  A failure says how to repeat the case ($seed, $i).
+# shellcheck disable=SC2154 # the test's st, seed and i
+check_case() {
+	if [ "$(cat "$2/expect.status")" -ne 0 ]; then
+		if [ "$st" = 1 ] && [ ! -s out ] &&
+		    grep -q 'division by zero at key' err; then
+			ok "$1: fails with a division by zero"
+		else
+			not_ok "$1: must fail with a division by zero"
+			diag "exit $st"
+			diag_file err
+		fi
+	elif [ "$st" = 0 ] && cmp -s "$2/expect.out" out; then
+		ok "$1: the reference's bytes"
+	else
+		not_ok "$1: the reference's bytes (exit $st)"
+		diag_file err
+		diag "to repeat: $PYTHON3 tests/refeval.py gen $seed $i DIR"
+	fi
+}
+
+# check_parts WHAT WANT GOT: ok if the last run (its exit status in st,
+# its error in err) wrote in the folder GOT the part files of WANT, and
+# _SUCCESS.
+# shellcheck disable=SC2154 # the test's st
+check_parts() {
+	_bad=
+	for _f in "$2"/part-*; do
+		cmp -s "$_f" "$3/${_f#"$2"/}" || _bad="$_bad ${_f#"$2"/}"
+	done
+	if [ "$st" = 0 ] && [ -z "$_bad" ] && [ -f "$3/_SUCCESS" ] &&
+	    [ "$(find "$2" | wc -l)" = "$(find "$3" | wc -l)" ]; then
+		ok "$1"
+	else
+		not_ok "$1"
+		diag "exit $st; parts that differ:${_bad:- none}"
+		diag_file err
+	fi
+}
+
 # in_tmux COMMAND [ROWS]: run the shell command in a new terminal of 140
 # columns and 30 rows (or ROWS), of a tmux server of its own; it writes
 # its exit status to $T/done when it ends.  screen: what that terminal

@@ -34,27 +34,8 @@
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
 
 cd "$T" || bail_out "cannot cd to $T"
-need_mpi
-command -v mpirun >/dev/null 2>&1 || skip_mpi "no mpirun"
-command -v "$PYTHON3" >/dev/null 2>&1 || skip_mpi "no python3 ($PYTHON3)"
 
-H=$T/hosts
-# A prefix and a network of this run's, another may be up.
-FFH_PREFIX=ffm$$
-FFH_NET=10.23$(($$ % 10)).$(($$ / 10 % 250))
-export FFH_PREFIX FFH_NET
-st=0
-sh "$SRCDIR/tests/mpi-hosts.sh" up 3 "$H" 2>"$T/up.err" || st=$?
-if [ "$st" = 77 ]; then
-	skip_mpi "no namespace hosts: $(cat "$T/up.err")"
-elif [ "$st" != 0 ]; then
-	cat "$T/up.err" >&2
-	bail_out "tests/mpi-hosts.sh up failed ($st)"
-fi
-at_exit "sh '$SRCDIR/tests/mpi-hosts.sh' down '$H' >/dev/null 2>&1"
-# shellcheck disable=SC1091 # written by mpi-hosts.sh
-. "$H/env"
-IFS=, read -r h1 h2 h3 <"$H/hosts"
+mpi_hosts ffm$$ "10.23$(($$ % 10)).$(($$ / 10 % 250))"
 
 n=${FORKFLOW_MPI_N:-6}
 plan $((n * 4 + 17))
@@ -80,23 +61,7 @@ while [ "$i" -lt "$n" ]; do
 		st=0
 		tmo 120 "$FORKFLOW" run "$c/prog.json" -p "$p" -q \
 		    --max-attempts 1 "$@" </dev/null >out 2>err || st=$?
-		what="case $i ($(cat "$c/desc")), -p $p, $where"
-		if [ "$want" -ne 0 ]; then
-			if [ "$st" = 1 ] && [ ! -s out ] &&
-			    grep -q 'division by zero at key' err; then
-				ok "$what: fails with a division by zero"
-			else
-				not_ok "$what: must fail with a division by zero"
-				diag "exit $st"
-				diag_file err
-			fi
-		elif [ "$st" = 0 ] && cmp -s "$c/expect.out" out; then
-			ok "$what: the reference's bytes"
-		else
-			not_ok "$what: the reference's bytes (exit $st)"
-			diag_file err
-			diag "to repeat: $PYTHON3 tests/refeval.py gen $seed $i DIR"
-		fi
+		check_case "case $i ($(cat "$c/desc")), -p $p, $where" "$c"
 	done
 	# The output folder, on one host and on three.
 	if [ "$want" -eq 0 ]; then
@@ -106,18 +71,8 @@ while [ "$i" -lt "$n" ]; do
 		st=0
 		tmo 120 "$FORKFLOW" run "$c/prog.json" -p "$p" -q -o o3 \
 		    --hostfile "$H/hostfile" </dev/null >/dev/null 2>err || st=$?
-		bad=
-		for f in o1/part-*; do
-			cmp -s "$f" "o3/${f#o1/}" || bad="$bad ${f#o1/}"
-		done
-		if [ "$st" = 0 ] && [ -z "$bad" ] && [ -f o3/_SUCCESS ] &&
-		    [ "$(ls o1 | wc -l)" = "$(ls o3 | wc -l)" ]; then
-			ok "case $i: -o on 3 hosts writes one host's part files"
-		else
-			not_ok "case $i: -o on 3 hosts writes one host's part files"
-			diag "exit $st; parts that differ:${bad:- none}"
-			diag_file err
-		fi
+		check_parts "case $i: -o on 3 hosts writes one host's part files" \
+		    o1 o3
 	else
 		ok "case $i: -o not tried (the job fails)"
 	fi
