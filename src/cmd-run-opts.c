@@ -27,7 +27,8 @@ const char cmd_run_synopsis[] =
 "                    [--memory size]\n"
 "                    [--progress auto|always|never] [--status-interval s]\n"
 "                    [--log-file file] [--trace file]\n"
-"                    [--hosts host,... | --hostfile file | --mpi]\n"
+"                    [--hosts host,... | --hostfile file | --pool socket |\n"
+"                    --mpi]\n"
 "                    [--shuffle-timeout seconds]";
 
 #define RUN_OPTIONS_HELP \
@@ -86,6 +87,8 @@ const char cmd_run_synopsis[] =
 "      --hosts H1,H2... run on these hosts, one supervisor each, through\n" \
 "                       Open MPI's mpirun\n" \
 "      --hostfile FILE  so, on the hosts of mpirun's hostfile FILE\n" \
+"      --pool SOCKET    run on the hosts of the forkflow pool at SOCKET, whose\n" \
+"                       ranks are already up\n" \
 "      --mpi            be one rank of a job that mpirun or srun started\n" \
 "      --shuffle-timeout SECONDS\n" \
 "                       abort when another host is silent, or the exchange\n" \
@@ -128,6 +131,7 @@ enum {
 	OPT_HOSTS,
 	OPT_HOSTFILE,
 	OPT_MPI,
+	OPT_POOL,
 	OPT_SHUFFLE_TIMEOUT,
 	OPT_PROGRAM_DIR,
 	OPT_PROGRAM_NAME,
@@ -160,6 +164,7 @@ static const struct option run_longopts[] = {
 	{ "hosts",		required_argument,	NULL, OPT_HOSTS },
 	{ "hostfile",		required_argument,	NULL, OPT_HOSTFILE },
 	{ "mpi",		no_argument,		NULL, OPT_MPI },
+	{ "pool",		required_argument,	NULL, OPT_POOL },
 	{ "shuffle-timeout",	required_argument,	NULL, OPT_SHUFFLE_TIMEOUT },
 	/* forkflow serve's: a copy of the program, where it was. */
 	{ "program-dir",	required_argument,	NULL, OPT_PROGRAM_DIR },
@@ -201,6 +206,7 @@ run_opts_free(struct run_opts *o)
 	free(o->trace);
 	free(o->hosts);
 	free(o->hostfile);
+	free(o->pool);
 	free(o->program_dir);
 	free(o->program_name);
 	free(o->gen);
@@ -372,6 +378,10 @@ run_opts_set(struct run_opts *o, int ch, const char *arg)
 		break;
 	case OPT_MPI:
 		o->mpi = 1;
+		break;
+	case OPT_POOL:
+		free(o->pool);
+		o->pool = xstrdup(arg);
 		break;
 	case OPT_SHUFFLE_TIMEOUT:
 		o->shuffle_timeout = cmd_parse_seconds(arg,

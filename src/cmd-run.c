@@ -45,6 +45,12 @@ static struct job	*run_job_now;
 /* A signal that asks the run to stop, caught before the supervisor runs. */
 static volatile sig_atomic_t run_signal;
 
+/* The bytes of results written on standard output (run_stdout_take()). */
+static uint64_t		 run_stdout;
+
+/* The command that resumes a pool's job (run_pool_job()), or NULL. */
+static const char	*run_pool_hint;
+
 static void	run_free(struct job *);
 static __dead void run_exit(int);
 static __dead void run_fail(int, const char *, ...) printflike(2, 3);
@@ -765,6 +771,7 @@ job_output(struct job *job)
 	os.sep = job->prog->out_sep;
 	r = output_merge_spec(paths, job->nparts, STDOUT_FILENO, &os, &bytes);
 	job->run.bytes_written = bytes;
+	run_stdout += bytes;
 	if (r != 0 && errno == EPIPE) {
 		/* The reader stopped (| head): the job itself is done. */
 		job->run.stdout_closed = 1;
@@ -1067,10 +1074,11 @@ run_prepare(struct job *job)
 	if (journal_note_run(job) != 0)
 		run_fail_errno(EXIT_JOB_FAILED, "%s/journal", job->jobdir);
 	job_stream_files(job);
-	/* A rank's command line is mpirun's or srun's to give. */
-	job->resume_hint = job->nhosts > 1 ? xstrdup("the job's command "
-	    "again (forkflow run --hosts, mpirun or srun)") :
-	    run_resume_hint(o, job->jobdir);
+	/* A rank's command line is mpirun's or srun's to give, or that of
+	 * forkflow run --pool, which a pool's rank is told. */
+	job->resume_hint = job->nhosts > 1 ? xstrdup(run_pool_hint != NULL ?
+	    run_pool_hint : "the job's command again (forkflow run --hosts or "
+	    "--pool, mpirun or srun)") : run_resume_hint(o, job->jobdir);
 	if (o->output == NULL)
 		return (0);
 	if (job->rank != 0) {
@@ -1278,6 +1286,29 @@ run_draws(const struct run_opts *o)
 	    PROGRESS_AUTO && !o->quiet && isatty(STDERR_FILENO)));
 }
 
+/*
+ * The bytes of results this process wrote on its standard output since
+ * the last call: a pool's rank 0 says how many its job wrote.
+ */
+uint64_t
+run_stdout_take(void)
+{
+	uint64_t	n = run_stdout;
+
+	run_stdout = 0;
+	return (n);
+}
+
+/*
+ * The next jobs of this pool's rank are resumed by hint (forkflow run
+ * --pool's command line, a string of the caller's), or NULL: not known.
+ */
+void
+run_pool_job(const char *hint)
+{
+	run_pool_hint = hint;
+}
+
 /* Run a job as the options say: `forkflow run`, or streaming's. */
 int
 run_job(struct run_opts *o)
@@ -1285,8 +1316,12 @@ run_job(struct run_opts *o)
 	struct job	job;
 	int		status;
 
+	if (o->pool != NULL)
+		return (pool_submit(o));
 	if (o->hosts != NULL || o->hostfile != NULL)
 		return (mpi_launch(o));
+	/* A pool's rank runs one job after the other. */
+	run_signal = 0;
 	if (o->progress == PROGRESS_RELAY && !o->mpi)
 		errx(EXIT_USAGE, "--progress relay is for the ranks of "
 		    "forkflow run --hosts (--mpi)");

@@ -32,6 +32,7 @@ static const struct {
 	{ "cancel",	cmd_cancel,	cmd_cancel_synopsis },
 	{ "wait",	cmd_wait,	cmd_wait_synopsis },
 	{ "watch",	cmd_watch,	cmd_watch_synopsis },
+	{ "pool",	cmd_pool,	cmd_pool_synopsis },
 	{ "builtin",	cmd_builtin,	cmd_builtin_synopsis },
 };
 

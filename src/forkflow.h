@@ -664,6 +664,7 @@ struct run_opts {
 	char		*hosts;		/* --hosts, or NULL */
 	char		*hostfile;	/* --hostfile, or NULL */
 	int		 mpi;		/* --mpi: a rank of mpirun's */
+	char		*pool;		/* --pool: its socket, or NULL */
 	double		 shuffle_timeout;	/* seconds, between hosts */
 
 	/* What `forkflow streaming` adds. */
@@ -750,13 +751,22 @@ struct job {
 /* mpi.c: several hosts */
 struct mpi_xchg;
 int		 mpi_launch(const struct run_opts *);
+
+/* pool.c */
+int		 pool_submit(const struct run_opts *);
+int		 pool_rank(void);
 char		*run_resume_hint(const struct run_opts *, const char *);
 int		 run_draws(const struct run_opts *);
+uint64_t	 run_stdout_take(void);
+void		 run_pool_job(const char *);
 int		 mpi_start(struct job *, char **);
 const char	*mpi_host(int);
 void		 mpi_child_close(int);
 __dead void	 mpi_abort(int);
 void		 mpi_end(void);
+int		 mpi_pool_init(int *, int *, char **);
+int		 mpi_pool_bcast(char **, size_t *);
+void		 mpi_pool_end(void);
 int		 mpi_lost_in(const char *, char *, size_t);
 struct mpi_xchg	*mpi_stage_begin(const struct job *, uint8_t *);
 int		 mpi_stage_test(struct mpi_xchg *, unsigned int, double, char **);
@@ -1274,12 +1284,14 @@ int		 run_job(struct run_opts *);
 
 /* serve.c, cmd-submit.c: forkflow serve and its clients */
 extern const char cmd_serve_synopsis[];
+extern const char cmd_pool_synopsis[];
 extern const char cmd_submit_synopsis[];
 extern const char cmd_jobs_synopsis[];
 extern const char cmd_cancel_synopsis[];
 extern const char cmd_wait_synopsis[];
 extern const char cmd_watch_synopsis[];
 int		 cmd_serve(int, char **);
+int		 cmd_pool(int, char **);
 int		 cmd_submit(int, char **);
 int		 cmd_jobs(int, char **);
 int		 cmd_cancel(int, char **);

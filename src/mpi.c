@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -54,7 +55,9 @@ static int	 mpi_xchg_progress(struct mpi_xchg *);
 static void	 mpi_hb_end(void);
 static void	 mpi_asks_end(void);
 static MPI_Comm	 mpi_asks = MPI_COMM_NULL;
+static MPI_Comm	 mpi_world = MPI_COMM_NULL;	/* this job's own */
 static int	 mpi_up;
+static int	 mpi_pool;		/* MPI outlives the job (mpi_pool_init) */
 static char	*mpi_names;		/* each rank's host name */
 static double	*mpi_clock;		/* each rank's wall - monotonic time */
 static uint8_t	 mpi_fds[MPI_MAXFD / 8];	/* MPI's own descriptors */
@@ -94,13 +97,12 @@ mpi_fds_open(uint8_t *set)
  * Start MPI and set job's rank and hosts.  Returns 0, or -1 with *cause
  * set.
  */
-int
-mpi_start(struct job *job, char **cause)
+/* Start MPI: returns 0, or -1 with *cause set. */
+static int
+mpi_init(char **cause)
 {
 	uint8_t	before[MPI_MAXFD / 8];
-	char	name[MPI_HOSTNAME];
-	double	off;
-	int	provided, rank, size, i;
+	int	provided, i;
 
 	mpi_fds_open(before);
 	if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) !=
@@ -110,13 +112,94 @@ mpi_start(struct job *job, char **cause)
 	}
 	mpi_up = 1;
 	MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-	MPI_Comm_size(MPI_COMM_WORLD, &size);
-	job->rank = (unsigned int)rank;
-	job->nhosts = (unsigned int)size;
 	mpi_fds_open(mpi_fds);
 	for (i = 0; i < MPI_MAXFD / 8; i++)
 		mpi_fds[i] &= (uint8_t)~before[i];
+	return (0);
+}
+
+/*
+ * Start MPI for a pool's rank (forkflow pool), whose jobs come one after
+ * the other: mpi_start() and mpi_end() then leave MPI up.  Returns 0 with
+ * this rank and the number of ranks, or -1 with *cause set.
+ */
+int
+mpi_pool_init(int *rank, int *size, char **cause)
+{
+	if (mpi_init(cause) != 0)
+		return (-1);
+	mpi_pool = 1;
+	MPI_Comm_rank(MPI_COMM_WORLD, rank);
+	MPI_Comm_size(MPI_COMM_WORLD, size);
+	return (0);
+}
+
+/*
+ * Rank 0's request, len bytes at *req (NULL at the end), given to every
+ * rank: the others get a copy to free.  Returns 0, or -1 if MPI failed.
+ */
+int
+mpi_pool_bcast(char **req, size_t *len)
+{
+	unsigned long long	n = *req != NULL ? *len + 1 : 0;
+	struct timespec		ts = { 0, 0 };
+	MPI_Request		r;
+	int			rank, done = 0;
+
+	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+	/* A blocking wait would spin on a core between jobs: the ranks
+	 * look every 10 ms at most. */
+	if (MPI_Ibcast(&n, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD,
+	    &r) != MPI_SUCCESS)
+		return (-1);
+	while (MPI_Test(&r, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS &&
+	    !done) {
+		ts.tv_nsec = ts.tv_nsec == 0 ? 100000 : ts.tv_nsec >= 5000000 ?
+		    10000000 : 2 * ts.tv_nsec;
+		(void)nanosleep(&ts, NULL);
+	}
+	if (!done || n > INT_MAX)
+		return (-1);
+	if (rank != 0)
+		*req = n > 0 ? xmalloc((size_t)n) : NULL;
+	*len = n > 0 ? (size_t)n - 1 : 0;
+	if (n > 0 && MPI_Bcast(*req, (int)n, MPI_CHAR, 0, MPI_COMM_WORLD) !=
+	    MPI_SUCCESS)
+		return (-1);
+	return (0);
+}
+
+/* The end of a pool's rank: its last job is done. */
+void
+mpi_pool_end(void)
+{
+	mpi_pool = 0;
+	mpi_end();
+}
+
+/*
+ * Start MPI, or a pool's next job on it, and set job's rank and hosts.
+ * Each job talks on communicators of its own.  Returns 0, or -1 with
+ * *cause set.
+ */
+int
+mpi_start(struct job *job, char **cause)
+{
+	char	name[MPI_HOSTNAME];
+	double	off;
+	int	rank, size;
+
+	if (!mpi_pool && mpi_init(cause) != 0)
+		return (-1);
+	if (MPI_Comm_dup(MPI_COMM_WORLD, &mpi_world) != MPI_SUCCESS) {
+		xasprintf(cause, "MPI_Comm_dup failed");
+		return (-1);
+	}
+	MPI_Comm_set_errhandler(mpi_world, MPI_ERRORS_RETURN);
+	MPI_Comm_rank(mpi_world, &rank);
+	MPI_Comm_size(mpi_world, &size);
+	job->rank = (unsigned int)rank;
+	job->nhosts = (unsigned int)size;
 	memset(name, 0, sizeof name);
 	if (gethostname(name, sizeof name - 1) != 0)
 		name[0] = '?';
@@ -124,13 +207,13 @@ mpi_start(struct job *job, char **cause)
 	mpi_clock = xcalloc((size_t)size, sizeof *mpi_clock);
 	off = wall_now() - mono_now();
 	if (MPI_Allgather(name, MPI_HOSTNAME, MPI_CHAR, mpi_names,
-	    MPI_HOSTNAME, MPI_CHAR, MPI_COMM_WORLD) != MPI_SUCCESS ||
+	    MPI_HOSTNAME, MPI_CHAR, mpi_world) != MPI_SUCCESS ||
 	    MPI_Allgather(&off, 1, MPI_DOUBLE, mpi_clock, 1, MPI_DOUBLE,
-	    MPI_COMM_WORLD) != MPI_SUCCESS) {
+	    mpi_world) != MPI_SUCCESS) {
 		xasprintf(cause, "MPI_Allgather failed");
 		return (-1);
 	}
-	if (MPI_Comm_dup(MPI_COMM_WORLD, &mpi_asks) != MPI_SUCCESS) {
+	if (MPI_Comm_dup(mpi_world, &mpi_asks) != MPI_SUCCESS) {
 		xasprintf(cause, "MPI_Comm_dup failed");
 		return (-1);
 	}
@@ -159,7 +242,7 @@ static int		 mpi_hb_n;
 static int
 mpi_hb_start(int n, char **cause)
 {
-	if (MPI_Comm_dup(MPI_COMM_WORLD, &mpi_hb) != MPI_SUCCESS) {
+	if (MPI_Comm_dup(mpi_world, &mpi_hb) != MPI_SUCCESS) {
 		xasprintf(cause, "MPI_Comm_dup failed");
 		return (-1);
 	}
@@ -309,15 +392,19 @@ mpi_abort(int status)
 	_exit(status);
 }
 
-/* The end of MPI, once every rank is done. */
+/* The end of a job's MPI once every rank is done, and of MPI but in a pool. */
 void
 mpi_end(void)
 {
 	if (mpi_up) {
 		mpi_hb_end();
 		mpi_asks_end();
-		MPI_Finalize();
-		mpi_up = 0;
+		if (mpi_world != MPI_COMM_NULL)
+			MPI_Comm_free(&mpi_world);
+		if (!mpi_pool) {
+			MPI_Finalize();
+			mpi_up = 0;
+		}
 	}
 	free(mpi_names);
 	mpi_names = NULL;
@@ -843,12 +930,12 @@ mpi_stage_begin(const struct job *job, uint8_t *used)
 
 	x = xcalloc(1, sizeof *x);
 	x->job = job;
-	x->comm = MPI_COMM_WORLD;
+	x->comm = mpi_world;
 	x->used = used;
 	x->usedlen = (size_t)job->nparts * ((job->nparts + 7) / 8);
 	x->moved = mono_now();
 	if (MPI_Iallreduce(MPI_IN_PLACE, used, (int)x->usedlen, MPI_BYTE,
-	    MPI_BOR, MPI_COMM_WORLD, &r) != MPI_SUCCESS)
+	    MPI_BOR, mpi_world, &r) != MPI_SUCCESS)
 		xasprintf(&x->cause, "MPI_Iallreduce failed");
 	else
 		mpi_xchg_add(x, r, -2);
@@ -932,7 +1019,7 @@ mpi_stage_test(struct mpi_xchg *x, unsigned int s, double timeout,
 	case 1:
 		mpi_xchg_free_files(x);
 		x->phase = 2;
-		if (MPI_Ibarrier(MPI_COMM_WORLD, &r) != MPI_SUCCESS) {
+		if (MPI_Ibarrier(mpi_world, &r) != MPI_SUCCESS) {
 			xasprintf(&x->cause, "MPI_Ibarrier failed");
 			goto fail;
 		}
@@ -1085,10 +1172,10 @@ mpi_gather_parts(struct job *job, double timeout, char **cause)
 
 	x = xcalloc(1, sizeof *x);
 	x->job = job;
-	x->comm = MPI_COMM_WORLD;
+	x->comm = mpi_world;
 	x->gather = 1;
 	x->moved = mono_now();
-	if (MPI_Ibarrier(MPI_COMM_WORLD, &r) != MPI_SUCCESS) {
+	if (MPI_Ibarrier(mpi_world, &r) != MPI_SUCCESS) {
 		xasprintf(cause, "MPI_Ibarrier failed");
 		return (-1);
 	}
@@ -1108,8 +1195,8 @@ mpi_same(uint64_t v)
 	uint64_t	lo = v, hi = v;
 
 	if (MPI_Allreduce(&v, &lo, 1, MPI_UINT64_T, MPI_MIN,
-	    MPI_COMM_WORLD) != MPI_SUCCESS || MPI_Allreduce(&v, &hi, 1,
-	    MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS)
+	    mpi_world) != MPI_SUCCESS || MPI_Allreduce(&v, &hi, 1,
+	    MPI_UINT64_T, MPI_MAX, mpi_world) != MPI_SUCCESS)
 		return (0);
 	return (lo == hi);
 }
@@ -1121,7 +1208,7 @@ mpi_worst(int status)
 	int	worst = status;
 
 	if (MPI_Allreduce(&status, &worst, 1, MPI_INT, MPI_MAX,
-	    MPI_COMM_WORLD) != MPI_SUCCESS)
+	    mpi_world) != MPI_SUCCESS)
 		return (status != 0 ? status : EXIT_JOB_FAILED);
 	return (worst);
 }
@@ -1384,6 +1471,29 @@ mpi_abort(int status)
 
 void
 mpi_end(void)
+{
+}
+
+int
+mpi_pool_init(int *rank, int *size, char **cause)
+{
+	*rank = 0;
+	*size = 1;
+	xasprintf(cause, "this forkflow was built without Open MPI "
+	    "(configure --with-mpi)");
+	return (-1);
+}
+
+int
+mpi_pool_bcast(char **req, size_t *len)
+{
+	(void)req;
+	(void)len;
+	return (-1);
+}
+
+void
+mpi_pool_end(void)
 {
 }
 

@@ -79,7 +79,7 @@ try_o() {
 	try "$_d (-o)" "$@" -o out
 }
 
-plan 97
+plan 103
 
 G=$FX/good.json
 
@@ -229,6 +229,18 @@ try "report: unknown option" 2 'unrecognized option' report --bogus "$FX"
 try "report: no such folder" 2 'nope' report nope
 try "report: a folder that holds no job" 2 'events.jsonl' report "$FX"
 try "report: -o without its value" 2 'requires an argument' report "$FX" -o
+
+# --- pool, and run --pool ---
+try "pool: no arguments" 2 '^usage: forkflow pool' pool
+try "pool: no hosts" 2 '--hosts or --hostfile, one of them' pool p.sock
+try "pool: --hosts and --hostfile" 2 '--hosts or --hostfile, one of them' \
+    pool p.sock --hosts a --hostfile f
+try "run --pool: with --hosts" 2 "its hosts are the pool's" \
+    run "$G" --pool p.sock --hosts a
+try "run --pool: standard input as input" 2 'not standard input' \
+    run "$G" -i - --pool p.sock
+try "run --pool: no pool at the socket" 1 'p.sock: no forkflow pool there' \
+    run "$G" --pool p.sock
 
 # --- the command itself ---
 try "no command" 2 '^usage: forkflow run'

@@ -42,8 +42,9 @@
 # its forkflow status of a running job; forkflow.1's Control-C example (a
 # 200 M-line input, and a key typed in the middle) and its forkflow status
 # of a running job (the figures and states of a running job depend on
-# timing); those of several hosts (--hosts, --hostfile, mpirun, srun),
-# which tests/t-mpi.sh runs on hosts of its own.  Those whose commands run Python (.py) are skipped without
+# timing); those of several hosts (--hosts, --hostfile, --pool, pool,
+# mpirun, srun), which tests/t-mpi.sh and t-pool.sh run on hosts of their
+# own.  Those whose commands run Python (.py) are skipped without
 # python3.  The output shown by an example not run, and every other literal
 # block that shows what forkflow prints (one whose first line starts with
 # "forkflow: ", a status or journal line, a progress display, an event, or
@@ -68,7 +69,7 @@ not_run() {
 		echo "needs a big input" ;;
 	*"forkflow status /"*|*"run big.json"*)
 		echo "watches a job while it runs" ;;
-	*--hosts*|*--hostfile*|*--mpi*|"mpirun "*|"srun "*)
+	*--hosts*|*--hostfile*|*--mpi*|*--pool*|"mpirun "*|"srun "*)
 		echo "needs several hosts (make check-mpi runs them)" ;;
 	esac
 }
@@ -81,6 +82,7 @@ formats() {
 ^(\^C)?forkflow: interrupted by signal [0-9]+; to resume, run .* --job-dir .*$
 ^forkflow: interrupted by signal [0-9]+ before the job started$
 ^forkflow: the job directory [^ ]+ is kept$
+^forkflow pool: ready on [^ ]+, [0-9]+ hosts$
 ^forkflow: the job failed on its hosts(: .+; [^ ]+: exit [0-9]+| \([^ ]+: exit [0-9]+\)); (its job directories are kept in [^ ]+ on each host; to resume, run forkflow .+|with --job-dir it could be resumed)$
 ^forkflow: chaos: killing worker [0-9]+ \(pid [0-9]+\)$
 ^forkflow: worker [0-9]+ \(pid [0-9]+\) (killed by signal [0-9]+|exited with status [0-9]+|killed by the kernel for want of memory \(the OOM killer(, in the job's memory cgroup)?\)); restarting from checkpoint \(stage [0-9]+, operator [0-9]+\): attempt [0-9]+, failures in a row [0-9]+ of [0-9]+$

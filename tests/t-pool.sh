@@ -1,0 +1,279 @@
+#!/bin/sh
+# forkflow pool (make check-mpi): ranks kept up on three fake hosts of
+# network namespaces (tests/mpi-hosts.sh), and jobs run on them one after
+# the other with forkflow run --pool:
+#
+# - random programs of the differential test (tests/refeval.py): the
+#   reference's bytes, or exit 1 with its division by zero, and then the
+#   next job runs; -o writes one host's part files; forkflow streaming;
+# - a bad program: exit 2 and its file, line and column, as on one host;
+# - a worker killed on a host: the same bytes;
+# - forkflow run --pool interrupted: exit 1, how to resume, and the rerun
+#   gives the same bytes; a rank killed: the host named, and the ranks
+#   started again for the next job;
+# - the ranks keep no descriptor of a job, and do not spin between jobs;
+# - another user cannot connect; usage errors; a socket with no pool;
+# - SIGTERM stops the pool: its socket removed, no process left.
+#
+# Skipped as t-mpi.sh is.
+
+# shellcheck source=tests/lib.sh
+. "${SRCDIR:-$(dirname "$0")/..}/tests/lib.sh"
+
+cd "$T" || bail_out "cannot cd to $T"
+
+mpi_hosts ffp$$ "10.24$(($$ % 10)).$(($$ / 10 % 250))"
+
+n=${FORKFLOW_MPI_N:-4}
+plan $((n + 18))
+seed=${FORKFLOW_MPI_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+diag "seed $seed (FORKFLOW_MPI_SEED=$seed to repeat)"
+
+S=$T/pool.sock
+"$FORKFLOW" pool "$S" --hostfile "$H/hostfile" </dev/null >pool.out \
+    2>pool.err &
+pool=$!
+at_exit "kill $pool 2>/dev/null"
+ready() {
+	grep -q 'ready on' pool.err
+}
+if wait_for 60 ready; then
+	ok "the pool's ranks are up on 3 hosts"
+else
+	not_ok "the pool's ranks are up on 3 hosts"
+	diag_file pool.err
+	bail_out "no pool"
+fi
+
+# ranks [HOST...]: the pids of the ranks on the hosts (all three).
+ranks() {
+	[ $# -gt 0 ] || set -- "$h1" "$h2" "$h3"
+	for _h in "$@"; do
+		for _p in $(ip netns pids "$_h" 2>/dev/null); do
+			tr '\0' ' ' <"/proc/$_p/cmdline" 2>/dev/null |
+			    grep -q 'pool --rank' && echo "$_p"
+		done
+	done
+}
+# What descriptors the ranks hold.
+fds() {
+	for _p in $(ranks); do
+		find "/proc/$_p/fd" -mindepth 1 2>/dev/null | wc -l
+	done | tr '\n' ' '
+}
+# A job through the pool: out and err here.
+pooled() {
+	st=0
+	tmo 120 "$FORKFLOW" run "$@" -q --pool "$S" </dev/null >out 2>err ||
+	    st=$?
+}
+
+# --- Random programs ------------------------------------------------------
+
+"$PYTHON3" "$SRCDIR/tests/refeval.py" gen "$seed" "$n" "$T/cases" \
+    >"$T/gen" 2>&1 || bail_out "refeval.py gen failed: $(cat "$T/gen")"
+i=0
+while [ "$i" -lt "$n" ]; do
+	i=$((i + 1))
+	c=$T/cases/$(printf %03d "$i")
+	p=$((3 + i % 2))
+	pooled "$c/prog.json" -p "$p" --max-attempts 1
+	check_case "case $i ($(cat "$c/desc")), -p $p, through the pool" "$c"
+	[ "$i" = 1 ] && fds1=$(fds)
+done
+
+# -o, and a job of another command.
+i=0
+while [ "$i" -lt "$n" ]; do
+	i=$((i + 1))
+	c=$T/cases/$(printf %03d "$i")
+	[ "$(cat "$c/expect.status")" = 0 ] && break
+done
+rm -rf o1 o3
+"$FORKFLOW" run "$c/prog.json" -p 4 -q -o o1 </dev/null >/dev/null 2>&1
+pooled "$c/prog.json" -p 4 -o o3
+check_parts "-o through the pool writes one host's part files" o1 o3
+ex=$SRCDIR/examples
+"$FORKFLOW" streaming -input "$ex/text" -output so1 -numReduceTasks 3 \
+    -mapper "$ex/streaming/mapper.sh" -reducer "$ex/streaming/reducer.sh" \
+    </dev/null >/dev/null 2>&1
+st=0
+tmo 120 "$FORKFLOW" streaming -input "$ex/text" -output so2 \
+    -numReduceTasks 3 -mapper "$ex/streaming/mapper.sh" \
+    -reducer "$ex/streaming/reducer.sh" --pool "$S" </dev/null \
+    >/dev/null 2>err || st=$?
+if [ "$st" = 0 ] && cat so1/part-* >s1 && cat so2/part-* >s2 &&
+    cmp -s s1 s2 && [ -s s1 ]; then
+	ok "forkflow streaming through the pool: one host's parts"
+else
+	not_ok "forkflow streaming through the pool: one host's parts (exit $st)"
+	diag_file err
+fi
+
+# --- Errors ---------------------------------------------------------------
+
+printf '1,2\n3,4\n' >small.csv
+printf '{"operations": [\n {"operator": "map", "expr": "v +"}]}\n' >bad.json
+"$FORKFLOW" run bad.json -i small.csv -p 3 </dev/null >/dev/null 2>err1
+pooled bad.json -i small.csv -p 3
+if [ "$st" = 2 ] && [ ! -s out ] && grep -q '^bad.json:2:' err &&
+    grep -F -q -x "$(head -1 err1)" err; then
+	ok "a bad program through the pool: exit 2, its line and column"
+else
+	not_ok "a bad program through the pool: exit 2, its line and column"
+	diag "exit $st"
+	diag_file err
+fi
+printf '{"operations": [{"operator": "map", "expr": "v * 3"},\n' >ok.json
+printf ' {"operator": "changeKey", "expr": "v %% 7"},\n' >>ok.json
+printf ' {"operator": "reduce", "function": "SUM"}]}\n' >>ok.json
+awk 'BEGIN { for (i = 0; i < 30000; i++) print i % 101 "," i }' >ok.csv
+"$FORKFLOW" run ok.json -i ok.csv -p 3 -q </dev/null >ok.want 2>/dev/null
+pooled ok.json -i ok.csv -p 3
+if [ "$st" = 0 ] && cmp -s ok.want out; then
+	ok "the job after it: the ranks started again, the same bytes"
+else
+	not_ok "the job after it: the ranks started again, the same bytes"
+	diag "exit $st"
+	diag_file err
+fi
+pooled ok.json -i ok.csv -p 3 --inject-crash 1:1:100
+if [ "$st" = 0 ] && cmp -s ok.want out; then
+	ok "a worker killed on a host: restarted, the same bytes"
+else
+	not_ok "a worker killed on a host: restarted, the same bytes (exit $st)"
+	diag_file err
+fi
+
+st=0
+"$FORKFLOW" run ok.json -i - --pool "$S" <ok.csv >out 2>err || st=$?
+check "standard input as input: a usage error" test "$st" = 2
+st=0
+"$FORKFLOW" run ok.json -i ok.csv --pool "$S" --hosts "$h1" </dev/null \
+    >out 2>err || st=$?
+check "--pool with --hosts: a usage error" test "$st" = 2
+st=0
+"$FORKFLOW" run ok.json -i ok.csv --pool "$T/none.sock" </dev/null \
+    >out 2>err || st=$?
+if [ "$st" = 1 ] && grep -q 'none.sock: no forkflow pool there' err; then
+	ok "a socket with no pool: exit 1, named"
+else
+	not_ok "a socket with no pool: exit 1, named (exit $st)"
+	diag_file err
+fi
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
+	chmod 755 "$T"
+	st=0
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+	    "$FORKFLOW" run "$T/ok.json" -i "$T/ok.csv" --pool "$S" \
+	    </dev/null >out 2>err || st=$?
+	chmod 700 "$T"
+	if [ "$st" = 1 ] && grep -q 'Permission denied' err; then
+		ok "another user cannot run a job on the pool"
+	else
+		not_ok "another user cannot run a job on the pool (exit $st)"
+		diag_file err
+	fi
+else
+	skip "another user cannot run a job on the pool" "not root"
+fi
+
+# --- Stopped and lost -------------------------------------------------------
+
+slow_job
+"$FORKFLOW" run slow.json -i slow.csv -p 3 -q </dev/null >slow.want \
+    2>/dev/null
+start_bg int run slow.json -i slow.csv -p 3 -q --pool "$S" --job-dir jd
+sleep 1
+kill -INT "$bg_pid"
+wait_bg int 60
+if [ "$status" = 1 ] && grep -q 'interrupted.*to resume, run forkflow run' \
+    "$T/int.err"; then
+	ok "forkflow run --pool interrupted: exit 1, how to resume"
+else
+	not_ok "forkflow run --pool interrupted: exit 1, how to resume"
+	diag "exit $status"
+	diag_file "$T/int.err"
+fi
+pooled slow.json -i slow.csv -p 3 --job-dir jd
+if [ "$st" = 0 ] && cmp -s slow.want out &&
+    grep -q '"resumed":true' jd/rank-0/events.jsonl; then
+	ok "the rerun resumes it: the same bytes"
+else
+	not_ok "the rerun resumes it: the same bytes (exit $st)"
+	diag_file err
+fi
+
+start_bg lost run slow.json -i slow.csv -p 3 -q --pool "$S"
+sleep 1
+for v in $(ranks "$h2"); do
+	kill -KILL "$v" 2>/dev/null
+done
+wait_bg lost 60
+if [ "$status" = 1 ] && grep -q "failed on its hosts: rank 1 on host $h2" \
+    "$T/lost.err"; then
+	ok "a rank killed: the job fails, the host named"
+else
+	not_ok "a rank killed: the job fails, the host named"
+	diag "exit $status"
+	diag_file "$T/lost.err"
+fi
+pooled ok.json -i ok.csv -p 3
+check "the next job runs on ranks started again" \
+    cmp -s ok.want out
+
+# --- What the ranks keep ------------------------------------------------------
+
+# The same ranks before and after some jobs hold as many descriptors.
+before=$(fds)
+pooled ok.json -i ok.csv -p 3
+pooled ok.json -i ok.csv -p 3 -o o5
+after=$(fds)
+if [ -n "$before" ] && [ "$before" = "$after" ] && [ -n "$fds1" ]; then
+	ok "the ranks keep no descriptor of a job ($after)"
+else
+	not_ok "the ranks keep no descriptor of a job"
+	diag "before: $before; after: $after"
+fi
+# Between jobs they wait without spinning: little CPU time in 3 s.
+ticks() {
+	for _p in $(ranks); do
+		awk '{ print $14 + $15 }' "/proc/$_p/stat"
+	done | awk '{ t += $1 } END { print t }'
+}
+t0=$(ticks)
+sleep 3
+t1=$(ticks)
+hz=$(getconf CLK_TCK)
+if [ $((t1 - t0)) -lt $((hz * 3 * 3 / 10)) ]; then
+	ok "idle ranks take little CPU ($((t1 - t0)) ticks of $hz in 3 s)"
+else
+	not_ok "idle ranks take little CPU ($((t1 - t0)) ticks of $hz in 3 s)"
+fi
+
+# --- Stopped ----------------------------------------------------------------
+
+kill -TERM "$pool"
+st=0
+tmo 30 sh -c "while kill -0 $pool 2>/dev/null; do sleep 0.1; done" || st=$?
+wait "$pool" 2>/dev/null
+pst=$?
+if [ "$st" = 0 ] && [ "$pst" = 0 ] && [ ! -e "$S" ]; then
+	ok "SIGTERM stops the pool: exit 0, its socket removed"
+else
+	not_ok "SIGTERM stops the pool: exit 0, its socket removed ($st, $pst)"
+	diag_file pool.err
+fi
+left() {
+	for _h in "$h1" "$h2" "$h3"; do
+		ip netns pids "$_h" 2>/dev/null
+	done
+}
+if wait_for 20 test -z "$(left)"; then
+	ok "no process is left on the hosts"
+else
+	not_ok "no process is left on the hosts"
+	for _p in $(left); do
+		diag "$(tr '\0' ' ' <"/proc/$_p/cmdline" 2>/dev/null)"
+	done
+fi
