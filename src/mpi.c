@@ -325,6 +325,37 @@ mpi_heartbeat(const void *mine, size_t len, size_t max,
 	return (0);
 }
 
+/*
+ * Heartbeats still being sent when their job ended, with their buffer: a
+ * send cannot be cancelled.  A pool's next jobs free them once sent.
+ */
+struct mpi_hb_left {
+	char		*buf;
+	MPI_Request	*req;
+	int		 n;
+};
+static struct mpi_hb_left	*mpi_hb_left;
+static size_t			 mpi_hb_nleft;
+
+/* Free what the heartbeats of ended jobs have sent. */
+static void
+mpi_hb_reap(void)
+{
+	size_t	i = 0;
+	int	done;
+
+	while (i < mpi_hb_nleft) {
+		if (MPI_Testall(mpi_hb_left[i].n, mpi_hb_left[i].req, &done,
+		    MPI_STATUSES_IGNORE) != MPI_SUCCESS || !done) {
+			i++;
+			continue;
+		}
+		free(mpi_hb_left[i].buf);
+		free(mpi_hb_left[i].req);
+		mpi_hb_left[i] = mpi_hb_left[--mpi_hb_nleft];
+	}
+}
+
 static void
 mpi_hb_end(void)
 {
@@ -335,19 +366,24 @@ mpi_hb_end(void)
 			MPI_Cancel(&mpi_hb_req[r]);
 			MPI_Wait(&mpi_hb_req[r], MPI_STATUS_IGNORE);
 		}
-		/* A send cannot be cancelled: it goes on, unwatched, and
-		 * its buffer with it. */
-		if (mpi_hb_sreq[r] != MPI_REQUEST_NULL) {
-			MPI_Request_free(&mpi_hb_sreq[r]);
+		if (mpi_hb_sreq[r] != MPI_REQUEST_NULL)
 			sending = 1;
-		}
 	}
 	if (mpi_hb != MPI_COMM_NULL)
 		MPI_Comm_free(&mpi_hb);
-	free(mpi_hb_req);
-	free(mpi_hb_sreq);
-	if (!sending)
+	if (sending) {
+		/* They go on, unwatched but for mpi_hb_reap(). */
+		mpi_hb_left = xreallocarray(mpi_hb_left, mpi_hb_nleft + 1,
+		    sizeof *mpi_hb_left);
+		mpi_hb_left[mpi_hb_nleft].buf = mpi_hb_in;
+		mpi_hb_left[mpi_hb_nleft].req = mpi_hb_sreq;
+		mpi_hb_left[mpi_hb_nleft++].n = mpi_hb_n;
+	} else {
 		free(mpi_hb_in);
+		free(mpi_hb_sreq);
+	}
+	mpi_hb_reap();
+	free(mpi_hb_req);
 	free(mpi_hb_heard);
 	mpi_hb_req = mpi_hb_sreq = NULL;
 	mpi_hb_in = NULL;
@@ -404,6 +440,12 @@ mpi_end(void)
 		if (!mpi_pool) {
 			MPI_Finalize();
 			mpi_up = 0;
+			while (mpi_hb_nleft > 0) {
+				free(mpi_hb_left[--mpi_hb_nleft].buf);
+				free(mpi_hb_left[mpi_hb_nleft].req);
+			}
+			free(mpi_hb_left);
+			mpi_hb_left = NULL;
 		}
 	}
 	free(mpi_names);
