@@ -455,6 +455,33 @@ check_parts() {
 	fi
 }
 
+# frames_ok FILE: FILE, a job's standard error with --progress always on
+# three hosts, holds two frames of the live display or more, each erased
+# before the next is drawn, each with one line for each of p0, p1 and p2,
+# and no record of a rank's left in it; else says why in $T/frames.err.
+frames_ok() {
+	"$PYTHON3" - "$1" >"$T/frames.err" 2>&1 <<'PY'
+import re, sys
+b = open(sys.argv[1], 'rb').read()
+for rec in (b'forkflow-frame', b'forkflow-pool'):
+    if rec in b:
+        sys.exit('a record is left: ' + rec.decode())
+frames = 0
+for p in re.split(rb'\r\x1b\[\d+A\x1b\[J', b):
+    bars = len(re.findall(rb'\x1b\[K(?:\x1b\[32m)?\[[#-]+\]', p))
+    if bars > 1:
+        sys.exit('two frames with no erase between them')
+    if bars == 0:
+        continue
+    frames += 1
+    for w in (b'p0 ', b'p1 ', b'p2 '):
+        if len(re.findall(rb'\x1b\[K' + w, p)) != 1:
+            sys.exit('a frame without one line for ' + w.decode())
+if frames < 2:
+    sys.exit('%d frames' % frames)
+PY
+}
+
 # in_tmux COMMAND [ROWS]: run the shell command in a new terminal of 140
 # columns and 30 rows (or ROWS), of a tmux server of its own; it writes
 # its exit status to $T/done when it ends.  screen: what that terminal

@@ -25,7 +25,7 @@ cd "$T" || bail_out "cannot cd to $T"
 mpi_hosts ffp$$ "10.24$(($$ % 10)).$(($$ / 10 % 250))"
 
 n=${FORKFLOW_MPI_N:-4}
-plan $((n + 18))
+plan $((n + 21))
 seed=${FORKFLOW_MPI_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 diag "seed $seed (FORKFLOW_MPI_SEED=$seed to repeat)"
 
@@ -79,7 +79,6 @@ while [ "$i" -lt "$n" ]; do
 	p=$((3 + i % 2))
 	pooled "$c/prog.json" -p "$p" --max-attempts 1
 	check_case "case $i ($(cat "$c/desc")), -p $p, through the pool" "$c"
-	[ "$i" = 1 ] && fds1=$(fds)
 done
 
 # -o, and a job of another command.
@@ -183,6 +182,27 @@ fi
 slow_job
 "$FORKFLOW" run slow.json -i slow.csv -p 3 -q </dev/null >slow.want \
     2>/dev/null
+# The display, and a second job that waits for the first.
+start_bg display run slow.json -i slow.csv -p 3 --progress always --pool "$S"
+sleep 0.5
+pooled ok.json -i ok.csv -p 4
+"$FORKFLOW" run ok.json -i ok.csv -p 4 -q </dev/null >ok2.want 2>/dev/null
+if [ "$st" = 0 ] && cmp -s ok2.want out; then
+	ok "a job while another runs: it waits its turn, its bytes"
+else
+	not_ok "a job while another runs: it waits its turn, its bytes (exit $st)"
+	diag_file err
+fi
+wait_bg display 120
+frames_ok "$T/display.err" || status="$status, frames"
+if [ "$status" = 0 ] && cmp -s slow.want "$T/display.out"; then
+	ok "--progress always through the pool: one display, every host's workers"
+else
+	not_ok "--progress always through the pool: one display, every host's workers"
+	diag "exit $status: $(cat "$T/frames.err")"
+	diag_file "$T/display.err"
+fi
+
 start_bg int run slow.json -i slow.csv -p 3 -q --pool "$S" --job-dir jd
 sleep 1
 kill -INT "$bg_pid"
@@ -229,7 +249,7 @@ before=$(fds)
 pooled ok.json -i ok.csv -p 3
 pooled ok.json -i ok.csv -p 3 -o o5
 after=$(fds)
-if [ -n "$before" ] && [ "$before" = "$after" ] && [ -n "$fds1" ]; then
+if [ -n "$before" ] && [ "$before" = "$after" ]; then
 	ok "the ranks keep no descriptor of a job ($after)"
 else
 	not_ok "the ranks keep no descriptor of a job"
@@ -252,6 +272,18 @@ else
 fi
 
 # --- Stopped ----------------------------------------------------------------
+
+# Ranks that cannot be started: tried three times, then an error.
+st=0
+tmo 60 "$FORKFLOW" pool "$T/bad.sock" --hosts nosuchhost </dev/null \
+    >/dev/null 2>bad.err || st=$?
+if [ "$st" = 1 ] && grep -q 'could not be started 3 times' bad.err &&
+    [ ! -e "$T/bad.sock" ]; then
+	ok "ranks that cannot be started: exit 1 after three tries"
+else
+	not_ok "ranks that cannot be started: exit 1 after three tries (exit $st)"
+	diag_file bad.err
+fi
 
 kill -TERM "$pool"
 st=0
