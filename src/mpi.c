@@ -827,9 +827,16 @@ mpi_recv_done(struct mpi_xchg *x, size_t i)
 		    mpi_host(f->src));
 		r = -1;
 	}
-	if (r == 0 && ((f->map != NULL && msync(f->map, len, MS_SYNC) != 0) ||
-	    (f->fd != -1 && fsync(f->fd) != 0) || rename(f->tmp,
-	    f->path) != 0)) {
+	/* On disk before its name, as a run file of this host's is: with
+	 * --durable.  Otherwise a file lost with its machine is damage, and
+	 * asked for again. */
+	if (r == 0 && x->job->opts->durable && ((f->map != NULL &&
+	    msync(f->map, len, MS_SYNC) != 0) || (f->fd != -1 &&
+	    fsync(f->fd) != 0)))
+		r = -1;
+	if (r == 0 && rename(f->tmp, f->path) != 0)
+		r = -1;
+	if (r != 0 && x->cause == NULL) {
 		xasprintf(&x->cause, "%s: %s", f->path, strerror(errno));
 		r = -1;
 	}
