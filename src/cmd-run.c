@@ -45,8 +45,10 @@ static struct job	*run_job_now;
 /* A signal that asks the run to stop, caught before the supervisor runs. */
 static volatile sig_atomic_t run_signal;
 
-/* The bytes of results written on standard output (run_stdout_take()). */
+/* The bytes of results written on standard output, and to the launcher
+ * (run_stdout_take()). */
 static uint64_t		 run_stdout;
+static uint64_t		 run_streamed;
 
 /* The command that resumes a pool's job (run_pool_job()), or NULL. */
 static const char	*run_pool_hint;
@@ -730,7 +732,7 @@ job_output(struct job *job)
 	struct stat	  st;
 	unsigned int	  i;
 	uint64_t	  bytes;
-	int		  r, lost;
+	int		  r, lost, fd, out = STDOUT_FILENO, saved_errno;
 
 	if (job->opts->output != NULL) {
 		for (i = 0; i < job->nparts; i++) {
@@ -769,9 +771,18 @@ job_output(struct job *job)
 	os.text = 1;
 	os.in_order = job->prog->in_order;
 	os.sep = job->prog->out_sep;
-	r = output_merge_spec(paths, job->nparts, STDOUT_FILENO, &os, &bytes);
+	/* From rank 0, on the launcher's own connection where it can. */
+	if (job->nhosts > 1 && job->rank == 0 && (fd = result_connect()) != -1)
+		out = fd;
+	r = output_merge_spec(paths, job->nparts, out, &os, &bytes);
 	job->run.bytes_written = bytes;
-	run_stdout += bytes;
+	if (out != STDOUT_FILENO) {
+		saved_errno = errno;
+		close(out);
+		errno = saved_errno;
+		run_streamed += bytes;
+	} else
+		run_stdout += bytes;
 	if (r != 0 && errno == EPIPE) {
 		/* The reader stopped (| head): the job itself is done. */
 		job->run.stdout_closed = 1;
@@ -1288,14 +1299,16 @@ run_draws(const struct run_opts *o)
 
 /*
  * The bytes of results this process wrote on its standard output since
- * the last call: a pool's rank 0 says how many its job wrote.
+ * the last call, and in *streamed those it sent on the launcher's
+ * connection: a pool's rank 0 says how many its job wrote.
  */
 uint64_t
-run_stdout_take(void)
+run_stdout_take(uint64_t *streamed)
 {
 	uint64_t	n = run_stdout;
 
-	run_stdout = 0;
+	*streamed = run_streamed;
+	run_stdout = run_streamed = 0;
 	return (n);
 }
 

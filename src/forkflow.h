@@ -752,12 +752,15 @@ struct job {
 struct mpi_xchg;
 int		 mpi_launch(const struct run_opts *);
 
+/* result.c */
+int		 result_connect(void);
+
 /* pool.c */
 int		 pool_submit(const struct run_opts *);
 int		 pool_rank(void);
 char		*run_resume_hint(const struct run_opts *, const char *);
 int		 run_draws(const struct run_opts *);
-uint64_t	 run_stdout_take(void);
+uint64_t	 run_stdout_take(uint64_t *);
 void		 run_pool_job(const char *);
 int		 mpi_start(struct job *, char **);
 const char	*mpi_host(int);

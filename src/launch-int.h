@@ -22,6 +22,26 @@ struct relay {
 	size_t		 aheld;
 };
 
+/* The result's own way from rank 0 (result.c). */
+struct result_in {
+	int		 lfd;		/* the port listened on, or -1 */
+	int		 fd;		/* rank 0's connection, or -1 */
+	char		 token[33];	/* what it says first */
+	char		 got[34];	/* what it said so far */
+	size_t		 ngot;
+	int		 said;		/* it said the token */
+	int		 done;		/* the result's end was read */
+	int		 dead;		/* its output cannot be written */
+	uint64_t	 bytes;		/* result bytes read */
+	char		*env;		/* FORKFLOW_RESULT=..., for the ranks */
+};
+
+int	 result_listen(struct result_in *);
+int	 result_fd(const struct result_in *);
+void	 result_read(struct result_in *, struct relay *);
+void	 result_drain(struct result_in *, struct relay *, double);
+void	 result_close(struct result_in *);
+
 int	 mpi_relay_take(struct relay *, int, const char *, size_t);
 void	 mpi_relay_line(struct relay *, const char *);
 void	 mpi_relay_end(struct relay *);

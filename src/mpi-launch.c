@@ -231,16 +231,16 @@ mpi_relay_end(struct relay *r)
  * end, so it is killed then.
  */
 static int
-mpi_relay(pid_t pid, const int *fds, struct display *display, char *lost,
-    size_t lostsz)
+mpi_relay(pid_t pid, const int *fds, struct display *display,
+    struct result_in *ri, char *lost, size_t lostsz)
 {
 	struct relay		 r;
 	struct sigaction	 sa;
-	struct pollfd		 pfd[2];
+	struct pollfd		 pfd[3];
 	char			 buf[8192];
 	ssize_t			 n;
 	int			 ws, killed = 0, i;
-	nfds_t			 nfd = fds[1] != -1 ? 2 : 1;
+	nfds_t			 nfd = 2;
 
 	memset(&r, 0, sizeof r);
 	r.display = display;
@@ -260,6 +260,7 @@ mpi_relay(pid_t pid, const int *fds, struct display *display, char *lost,
 		pfd[i].fd = fds[i];
 		pfd[i].events = POLLIN;
 	}
+	pfd[2].events = POLLIN;
 	for (;;) {
 		if (waitpid(pid, &ws, WNOHANG) == pid)
 			break;
@@ -272,12 +273,15 @@ mpi_relay(pid_t pid, const int *fds, struct display *display, char *lost,
 			(void)kill(pid, killed ? SIGKILL : SIGTERM);
 			killed++;
 		}
-		if (pfd[0].fd == -1 && (nfd == 1 || pfd[1].fd == -1)) {
+		pfd[2].fd = result_fd(ri);
+		if (pfd[0].fd == -1 && pfd[1].fd == -1 && pfd[2].fd == -1) {
 			usleep(100000);
 			continue;
 		}
-		if (poll(pfd, nfd, 100) <= 0)
+		if (poll(pfd, 3, 100) <= 0)
 			continue;
+		if (pfd[2].fd != -1 && pfd[2].revents != 0)
+			result_read(ri, &r);
 		for (i = 0; i < (int)nfd; i++) {
 			if (pfd[i].fd == -1 || pfd[i].revents == 0)
 				continue;
@@ -295,6 +299,8 @@ mpi_relay(pid_t pid, const int *fds, struct display *display, char *lost,
 		    (n = read(pfd[i].fd, buf, sizeof buf)) > 0)
 			(void)mpi_relay_take(&r, i, buf, (size_t)n);
 	}
+	/* And the result, whose end rank 0 sent before it ended. */
+	result_drain(ri, &r, MPI_ABORT_GRACE);
 	mpi_relay_end(&r);
 	(void)snprintf(lost, lostsz, "%s", r.lost);
 	mpi_launched = 0;
@@ -419,6 +425,7 @@ mpi_launch(const struct run_opts *o)
 	static const char *const envs[] = { "COLUMNS", "LINES", "TERM",
 			    "NO_COLOR" };
 	struct display	*display = NULL;
+	struct result_in ri;
 	char		**argv, **args, *self, *n, *hint, lost[256];
 	const char	*mpirun;
 	unsigned int	 nhosts;
@@ -468,6 +475,12 @@ mpi_launch(const struct run_opts *o)
 			}
 		}
 	}
+	if (result_listen(&ri) == 0) {
+		/* Rank 0 sends the result straight here. */
+		(void)putenv(ri.env);
+		argv[k++] = "-x";
+		argv[k++] = "FORKFLOW_RESULT";
+	}
 	argv[k++] = self;
 	args = mpi_rank_args(o, draw);
 	for (i = 0; args[i] != NULL; i++)
@@ -496,7 +509,10 @@ mpi_launch(const struct run_opts *o)
 		display = display_start(1, STDERR_FILENO, 0);
 	fds[0] = errp[0];
 	fds[1] = outp[0];
-	ws = mpi_relay(pid, fds, display, lost, sizeof lost);
+	ws = mpi_relay(pid, fds, display, &ri, lost, sizeof lost);
+	if (ri.env != NULL)
+		(void)unsetenv("FORKFLOW_RESULT");
+	result_close(&ri);
 	display_stop(display);
 	close(errp[0]);
 	if (outp[0] != -1)

@@ -182,6 +182,7 @@ pool_rank(void)
 	char			*line = NULL, *req, *cause;
 	size_t			 cap = 0, len;
 	ssize_t			 n;
+	uint64_t		 out, streamed;
 	int			 rank, size, status, fd;
 
 	/* A stopped job ends as one interrupted by Control-C does. */
@@ -221,8 +222,10 @@ pool_rank(void)
 			break;
 		status = pool_rank_job(req, len);
 		fflush(stdout);
-		fprintf(stderr, POOL_RECORD "end %d %d %llu\n", rank, status,
-		    (unsigned long long)run_stdout_take());
+		out = run_stdout_take(&streamed);
+		fprintf(stderr, POOL_RECORD "end %d %d %llu %llu\n", rank,
+		    status, (unsigned long long)out,
+		    (unsigned long long)streamed);
 		fflush(stderr);
 		if (rank != 0)
 			free(req);
@@ -261,8 +264,10 @@ struct pool {
 	double		  cancelled;	/* when its client went or asked, or 0 */
 	unsigned int	  ended;	/* ranks that said it ended */
 	int		  status;	/* rank 0's status */
-	uint64_t	  want;		/* bytes rank 0 wrote */
+	uint64_t	  want;		/* bytes rank 0 wrote on its output */
 	uint64_t	  got;		/* and those that came */
+	uint64_t	  streamed;	/* bytes rank 0 sent to ri */
+	struct result_in  ri;		/* the result's own way */
 	char		 *jobdir;	/* its --job-dir, or NULL */
 	char		 *hint;		/* the command that resumes it */
 };
@@ -315,6 +320,7 @@ pool_job_end(struct pool *p, int status)
 	mpi_relay_end(&p->r);
 	display_stop(p->r.display);
 	p->r.display = NULL;
+	result_close(&p->ri);
 	(void)snprintf(buf, sizeof buf, "status %d\n", status);
 	(void)write_all(p->cfd, buf, strlen(buf));
 	close(p->cfd);
@@ -335,7 +341,8 @@ pool_job_end(struct pool *p, int status)
 static void
 pool_job_check(struct pool *p)
 {
-	if (p->cfd != -1 && p->ended == p->nhosts && p->got >= p->want)
+	if (p->cfd != -1 && p->ended == p->nhosts && p->got >= p->want &&
+	    p->ri.bytes >= p->streamed)
 		pool_job_end(p, p->status);
 }
 
@@ -343,19 +350,20 @@ pool_job_check(struct pool *p)
 static void
 pool_record(struct pool *p, const char *s)
 {
-	unsigned long long	 want;
+	unsigned long long	 want, streamed;
 	int			 rank, status, n;
 
 	if (sscanf(s, "ready %d", &n) == 1) {
 		p->ready = 1;
 		p->starts = 0;
 		log_info("ready on %s, %d hosts", p->sock, n);
-	} else if (sscanf(s, "end %d %d %llu", &rank, &status, &want) == 3 &&
-	    p->cfd != -1) {
+	} else if (sscanf(s, "end %d %d %llu %llu", &rank, &status, &want,
+	    &streamed) == 4 && p->cfd != -1) {
 		p->ended++;
 		if (rank == 0) {
 			p->status = status;
 			p->want = want;
+			p->streamed = streamed;
 		}
 		pool_job_check(p);
 	}
@@ -479,6 +487,10 @@ pool_ended(struct pool *p, int ws)
 	p->pid = -1;
 	st = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 	if (p->cfd != -1) {
+		result_drain(&p->ri, &p->r, 5);
+		pool_job_check(p);
+	}
+	if (p->cfd != -1) {
 		if (p->cancelled > 0) {
 			mpi_relay_end(&p->r);
 			if (p->hint != NULL)
@@ -501,6 +513,25 @@ pool_ended(struct pool *p, int ws)
 	} else if (p->stopping == 0)
 		log_warnx("the ranks ended (%s: exit %d): starting them again",
 		    p->argv[0], st);
+}
+
+/* Set NAME=VALUE in a request's environment, an array of such strings. */
+static void
+pool_env_set(json_t *env, const char *nv)
+{
+	const char	*s;
+	size_t		 i, len = strcspn(nv, "=") + 1;
+
+	if (!json_is_array(env))
+		return;
+	for (i = 0; i < json_array_size(env); i++) {
+		s = json_string_value(json_array_get(env, i));
+		if (s != NULL && strncmp(s, nv, len) == 0) {
+			json_array_set_new(env, i, json_string(nv));
+			return;
+		}
+	}
+	json_array_append_new(env, json_string(nv));
 }
 
 /* A message of the request's length, lenb, with room for two descriptors. */
@@ -592,6 +623,9 @@ pool_accept(struct pool *p)
 		    "hint")));
 	if (json_is_true(json_object_get(j, "draw")))
 		p->r.display = display_start(1, p->cerr, 0);
+	p->streamed = 0;
+	if (result_listen(&p->ri) == 0)
+		pool_env_set(json_object_get(j, "env"), p->ri.env);
 	/* One line: JSON's strings hold no newline of their own.  If
 	 * mpirun is gone, pool_ended() says so. */
 	line = json_dumps(j, JSON_COMPACT);
@@ -657,6 +691,7 @@ pool_loop(struct pool *p)
 {
 	struct pollfd	pfd[4];
 	nfds_t		nfd;
+	int		rfd;
 	int		ws, killed = 0;
 
 	for (;;) {
@@ -699,8 +734,15 @@ pool_loop(struct pool *p)
 		else
 			pfd[nfd].fd = p->ready && p->stopping == 0 ? p->lfd : -1;
 		pfd[nfd++].events = POLLIN;
+		rfd = p->cfd != -1 ? result_fd(&p->ri) : -1;
+		pfd[nfd].fd = rfd;
+		pfd[nfd++].events = POLLIN;
 		if (poll(pfd, nfd, 100) <= 0)
 			continue;
+		if (rfd != -1 && pfd[3].revents != 0) {
+			result_read(&p->ri, &p->r);
+			pool_job_check(p);
+		}
 		if (pfd[0].revents != 0 && pool_read(p, 0) == 0) {
 			close(p->err);
 			p->err = -1;
@@ -780,6 +822,7 @@ cmd_pool(int argc, char **argv)
 	p.nhosts = mpi_count_hosts(&o);
 	p.pid = -1;
 	p.in = p.out = p.err = p.cfd = p.cout = p.cerr = -1;
+	p.ri.lfd = p.ri.fd = -1;
 	if ((self = realpath("/proc/self/exe", NULL)) == NULL)
 		err(EXIT_JOB_FAILED, "/proc/self/exe");
 	if ((mpirun = getenv("FORKFLOW_MPIRUN")) == NULL || *mpirun == '\0')

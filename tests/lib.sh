@@ -455,6 +455,18 @@ check_parts() {
 	fi
 }
 
+# many_job: many.csv and many.json in the current folder, a job with a
+# large result (300,000 lines, 4 MB), and that result on one host in
+# many.want.
+many_job() {
+	awk 'BEGIN { for (i = 0; i < 300000; i++) print i "," i * 3 }' \
+	    >many.csv
+	printf '{"operations": [{"operator": "map", "expr": "v + 1"}]}\n' \
+	    >many.json
+	"$FORKFLOW" run many.json -i many.csv -p 3 -q </dev/null >many.want \
+	    2>/dev/null || bail_out "many.json fails on one host"
+}
+
 # frames_ok FILE: FILE, a job's standard error with --progress always on
 # three hosts, holds two frames of the live display or more, each erased
 # before the next is drawn, each with one line for each of p0, p1 and p2,

@@ -7,7 +7,9 @@
 #   and 3 hosts, with 3 and 4 partitions: the reference's bytes each time,
 #   or exit 1 with its division by zero;
 # - -o on 3 hosts: the same part files as on one host; forkflow run --mpi
-#   started by mpirun itself; forkflow streaming with a mapper and a
+#   started by mpirun itself; rank 0's result sent to the launcher on a
+#   connection of its own, or through mpirun where it cannot reach it;
+#   forkflow streaming with a mapper and a
 #   reducer of shell; rank 0's events and report hold every host's
 #   partitions;
 # - a worker killed on a host (--inject-crash): restarted there, the same
@@ -38,7 +40,7 @@ cd "$T" || bail_out "cannot cd to $T"
 mpi_hosts ffm$$ "10.23$(($$ % 10)).$(($$ / 10 % 250))"
 
 n=${FORKFLOW_MPI_N:-6}
-plan $((n * 4 + 17))
+plan $((n * 4 + 19))
 seed=${FORKFLOW_MPI_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 diag "seed $seed (FORKFLOW_MPI_SEED=$seed to repeat)"
 
@@ -139,6 +141,32 @@ if [ "$st" = 0 ] && cmp -s "$c/expect.out" out; then
 	ok "mpirun ... forkflow run --mpi: the reference's bytes"
 else
 	not_ok "mpirun ... forkflow run --mpi: the reference's bytes (exit $st)"
+	diag_file err
+fi
+
+# Rank 0's result comes straight to forkflow run --hosts, on a connection
+# of its own (mpirun relays a few KiB a message); where rank 0 cannot
+# reach the address it is given, through mpirun.
+many_job
+st=0
+tmo 120 "$FORKFLOW" run many.json -i many.csv -p 3 -v \
+    --hostfile "$H/hostfile" </dev/null >out 2>err || st=$?
+if [ "$st" = 0 ] && cmp -s many.want out &&
+    grep -q 'the result goes to the launcher at ' err; then
+	ok "the result of 3 hosts comes on rank 0's own connection"
+else
+	not_ok "the result of 3 hosts comes on rank 0's own connection (exit $st)"
+	diag_file err
+fi
+st=0
+tmo 120 mpirun --hostfile "$H/hostfile" --map-by node -np 3 \
+    -x FORKFLOW_RESULT=127.0.0.1:1:token "$FORKFLOW" run many.json \
+    -i many.csv -p 3 -v --mpi </dev/null >out 2>err || st=$?
+if [ "$st" = 0 ] && cmp -s many.want out &&
+    grep -q 'the launcher cannot be reached' err; then
+	ok "a launcher rank 0 cannot reach: the result through mpirun"
+else
+	not_ok "a launcher rank 0 cannot reach: the result through mpirun (exit $st)"
 	diag_file err
 fi
 

@@ -6,6 +6,7 @@
 # - random programs of the differential test (tests/refeval.py): the
 #   reference's bytes, or exit 1 with its division by zero, and then the
 #   next job runs; -o writes one host's part files; forkflow streaming;
+#   the result on rank 0's own connection to the pool;
 # - a bad program: exit 2 and its file, line and column, as on one host;
 # - a worker killed on a host: the same bytes;
 # - forkflow run --pool interrupted: exit 1, how to resume, and the rerun
@@ -25,7 +26,7 @@ cd "$T" || bail_out "cannot cd to $T"
 mpi_hosts ffp$$ "10.24$(($$ % 10)).$(($$ / 10 % 250))"
 
 n=${FORKFLOW_MPI_N:-4}
-plan $((n + 21))
+plan $((n + 22))
 seed=${FORKFLOW_MPI_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 diag "seed $seed (FORKFLOW_MPI_SEED=$seed to repeat)"
 
@@ -106,6 +107,20 @@ if [ "$st" = 0 ] && cat so1/part-* >s1 && cat so2/part-* >s2 &&
 	ok "forkflow streaming through the pool: one host's parts"
 else
 	not_ok "forkflow streaming through the pool: one host's parts (exit $st)"
+	diag_file err
+fi
+
+# The result on rank 0's own connection to the pool, whatever address
+# the job's environment says.
+many_job
+st=0
+FORKFLOW_RESULT=127.0.0.1:1:token tmo 120 "$FORKFLOW" run many.json \
+    -i many.csv -p 3 -v --pool "$S" </dev/null >out 2>err || st=$?
+if [ "$st" = 0 ] && cmp -s many.want out &&
+    grep -q 'the result goes to the launcher at ' err; then
+	ok "the result comes to the pool on rank 0's own connection"
+else
+	not_ok "the result comes to the pool on rank 0's own connection (exit $st)"
 	diag_file err
 fi
 
