@@ -441,6 +441,39 @@ run_opts_long(struct run_opts *o, int argc, char **argv, int *i)
 	return (0);
 }
 
+/*
+ * Does argv's argument arg choose where the job runs (--hosts, --hostfile,
+ * --pool, or a prefix getopt_long takes for one)?  Returns 0 if not, 1 if
+ * it holds its value (--pool=S), 2 if its value is the next argument.
+ */
+int
+run_opts_where(const char *arg)
+{
+	const struct option	*lo, *found = NULL;
+	const char		*name = arg + 2, *eq;
+	size_t			 len;
+
+	if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0')
+		return (0);
+	eq = strchr(name, '=');
+	len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+	for (lo = run_longopts; lo->name != NULL; lo++) {
+		if (strncmp(lo->name, name, len) != 0)
+			continue;
+		if (strlen(lo->name) == len) {
+			found = lo;	/* exact */
+			break;
+		}
+		if (found != NULL && found->val != lo->val)
+			return (0);	/* ambiguous: getopt refused it */
+		found = lo;
+	}
+	if (found == NULL || (found->val != OPT_HOSTS && found->val !=
+	    OPT_HOSTFILE && found->val != OPT_POOL))
+		return (0);
+	return (eq != NULL ? 1 : 2);
+}
+
 /* Apply a short option of run's that takes no value (-q, -v). */
 void
 run_opts_short(struct run_opts *o, int ch)

@@ -759,6 +759,7 @@ int		 result_connect(void);
 int		 pool_submit(const struct run_opts *);
 int		 pool_rank(void);
 char		*run_resume_hint(const struct run_opts *, const char *);
+int		 run_opts_where(const char *);
 int		 run_draws(const struct run_opts *);
 uint64_t	 run_stdout_take(uint64_t *);
 void		 run_pool_job(const char *);
@@ -826,6 +827,7 @@ progress(void)
 /* log.c */
 void		 log_init(int, const char *);
 int		 log_open_file(const char *);
+void		 log_close_file(void);
 void		 log_set_hook(void (*)(const char *, size_t));
 void		 log_set_fatal_hook(void (*)(void));
 void		 log_set_nomem_status(int);

@@ -20,6 +20,14 @@ struct relay {
 	char		*held;		/* with a display: the line so far */
 	size_t		 nheld;
 	size_t		 aheld;
+	int		 outgone;	/* out takes no more: dropped */
+	int		 outerr;	/* and why, but for EPIPE (| head) */
+	int		 errgone;	/* err takes no more */
+	int		 outstop;	/* out was given up on, asked to stop */
+	int		 cut;		/* and bytes of it were dropped */
+	int		(*stop)(void *);	/* a write cut short by a signal:
+					 * give up? (or NULL: never) */
+	void		*stoparg;
 };
 
 /* The result's own way from rank 0 (result.c). */
@@ -31,7 +39,6 @@ struct result_in {
 	size_t		 ngot;
 	int		 said;		/* it said the token */
 	int		 done;		/* the result's end was read */
-	int		 dead;		/* its output cannot be written */
 	uint64_t	 bytes;		/* result bytes read */
 	char		*env;		/* FORKFLOW_RESULT=..., for the ranks */
 };

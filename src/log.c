@@ -57,10 +57,20 @@ log_procinit(const char *procname)
 int
 log_open_file(const char *path)
 {
+	log_close_file();
 	if ((log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 	    0644)) == -1)
 		return (-1);
 	return (0);
+}
+
+/* No more --log-file (a pool's rank, between its jobs). */
+void
+log_close_file(void)
+{
+	if (log_fd != -1)
+		close(log_fd);
+	log_fd = -1;
 }
 
 /* Hand the lines of standard error to fn instead (NULL: write them). */

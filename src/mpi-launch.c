@@ -165,6 +165,33 @@ mpi_relay_show(struct relay *r, const char *buf, size_t n, int all)
 	r->nheld -= off;
 }
 
+/*
+ * Write n bytes on fd, as write_all() does, but give up when r->stop says
+ * so after a signal cut a write short (a reader that stopped reading
+ * holds no one up who asked to stop).  Returns 0, or -1 with errno set
+ * (EINTR: given up).
+ */
+static int
+mpi_relay_write(struct relay *r, int fd, const char *buf, size_t n)
+{
+	ssize_t	w;
+
+	while (n > 0) {
+		if ((w = write(fd, buf, n)) >= 0) {
+			buf += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (errno != EINTR)
+			return (-1);
+		if (r->stop != NULL && r->stop(r->stoparg)) {
+			errno = EINTR;
+			return (-1);
+		}
+	}
+	return (0);
+}
+
 /* Bytes that mpirun wrote: shown, and their lines, whole, read. */
 static void
 mpi_relay_scan(struct relay *r, const char *buf, size_t n)
@@ -173,8 +200,8 @@ mpi_relay_scan(struct relay *r, const char *buf, size_t n)
 
 	if (r->display != NULL)
 		mpi_relay_show(r, buf, n, 0);
-	else
-		(void)write_all(r->err, buf, n);
+	else if (!r->errgone && mpi_relay_write(r, r->err, buf, n) != 0)
+		r->errgone = 1;
 	for (i = 0; i < n; i++) {
 		if (buf[i] != '\n') {
 			if (r->len + 1 < sizeof r->line)
@@ -199,7 +226,21 @@ mpi_relay_take(struct relay *r, int fd, const char *buf, size_t n)
 		return (0);
 	}
 	display_freeze(r->display);
-	return (write_all(r->out, buf, n));
+	if (r->outgone) {
+		r->cut |= r->outstop && n > 0;
+		return (0);
+	}
+	if (mpi_relay_write(r, r->out, buf, n) != 0) {
+		/* A reader that stopped (| head) takes no more; a full disk
+		 * fails the job; one given up on was asked to stop. */
+		r->outgone = 1;
+		if (errno == EINTR)
+			r->outstop = r->cut = 1;
+		else if (errno != EPIPE)
+			r->outerr = errno;
+		return (-1);
+	}
+	return (0);
 }
 
 /* mpirun is done: what it said last, read, and the display cleared. */
@@ -232,7 +273,7 @@ mpi_relay_end(struct relay *r)
  */
 static int
 mpi_relay(pid_t pid, const int *fds, struct display *display,
-    struct result_in *ri, char *lost, size_t lostsz)
+    struct result_in *ri, char *lost, size_t lostsz, int *outerr)
 {
 	struct relay		 r;
 	struct sigaction	 sa;
@@ -302,6 +343,7 @@ mpi_relay(pid_t pid, const int *fds, struct display *display,
 	/* And the result, whose end rank 0 sent before it ended. */
 	result_drain(ri, &r, MPI_ABORT_GRACE);
 	mpi_relay_end(&r);
+	*outerr = r.outerr;
 	(void)snprintf(lost, lostsz, "%s", r.lost);
 	mpi_launched = 0;
 	sa.sa_handler = SIG_DFL;
@@ -358,24 +400,18 @@ mpi_keepalive(double timeout)
 char **
 mpi_rank_args(const struct run_opts *o, int draw)
 {
-	static const char *const skip[] = { "--hosts", "--hostfile",
-			    "--pool" };
 	char	**args;
-	size_t	  i, j, k = 0, len;
+	size_t	  i, k = 0;
+	int	  where;
 
 	args = xcalloc((size_t)o->argc + 4, sizeof *args);
 	args[k++] = o->streaming == 2 ? "mapreduce" : o->streaming ?
 	    "streaming" : "run";
 	for (i = 1; i < (size_t)o->argc; i++) {
-		for (j = 0; j < sizeof skip / sizeof skip[0]; j++) {
-			len = strlen(skip[j]);
-			if (strncmp(o->argv[i], skip[j], len) == 0 &&
-			    (o->argv[i][len] == '\0' || o->argv[i][len] == '='))
-				break;
-		}
-		if (j == sizeof skip / sizeof skip[0])
+		/* As getopt_long took them: no "--" ends run's options. */
+		if ((where = run_opts_where(o->argv[i])) == 0)
 			args[k++] = o->argv[i];
-		else if (o->argv[i][strlen(skip[j])] == '\0')
+		else if (where == 2)
 			i++;		/* and its value */
 	}
 	if (draw) {
@@ -432,6 +468,7 @@ mpi_launch(const struct run_opts *o)
 	size_t		 i, k;
 	pid_t		 pid;
 	int		 ws, st, draw, errp[2], outp[2] = { -1, -1 }, fds[2];
+	int		 outerr;
 
 #ifndef HAVE_MPI
 	errx(EXIT_USAGE, "--hosts: this forkflow was built without Open MPI "
@@ -509,7 +546,7 @@ mpi_launch(const struct run_opts *o)
 		display = display_start(1, STDERR_FILENO, 0);
 	fds[0] = errp[0];
 	fds[1] = outp[0];
-	ws = mpi_relay(pid, fds, display, &ri, lost, sizeof lost);
+	ws = mpi_relay(pid, fds, display, &ri, lost, sizeof lost, &outerr);
 	if (ri.env != NULL)
 		(void)unsetenv("FORKFLOW_RESULT");
 	result_close(&ri);
@@ -518,7 +555,10 @@ mpi_launch(const struct run_opts *o)
 	if (outp[0] != -1)
 		close(outp[0]);
 	st = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-	if (st != 0) {
+	if (st == 0 && outerr != 0) {
+		warnx("writing the output: %s", strerror(outerr));
+		st = EXIT_JOB_FAILED;
+	} else if (st != 0) {
 		hint = o->jobdir != NULL ? run_resume_hint(o, o->jobdir) : NULL;
 		st = mpi_failed(STDERR_FILENO, st, lost, mpirun, o->jobdir,
 		    hint);

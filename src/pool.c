@@ -24,6 +24,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -117,6 +118,7 @@ pool_rank_job(const char *req, size_t len)
 	json_t		 *j;
 	char		**av, **env, **saved;
 	size_t		  ac, nenv;
+	mode_t		  mask;
 	int		  here, status;
 
 	if ((j = json_loadb(req, len, 0, &e)) == NULL)
@@ -134,6 +136,8 @@ pool_rank_job(const char *req, size_t len)
 		err(EXIT_JOB_FAILED, "%s", json_string_value(
 		    json_object_get(j, "cwd")));
 	run_pool_job(json_string_value(json_object_get(j, "hint")));
+	mask = umask((mode_t)json_integer_value(json_object_get(j, "umask")) &
+	    0777);
 	saved = environ;
 	environ = env;
 	if (strcmp(av[0], "run") == 0)
@@ -145,6 +149,8 @@ pool_rank_job(const char *req, size_t len)
 	else
 		errx(EXIT_USAGE, "pool: %s: not a job's command", av[0]);
 	environ = saved;
+	(void)umask(mask);
+	log_close_file();
 	run_pool_job(NULL);
 	json_decref(j);
 	if (fchdir(here) != 0)
@@ -185,9 +191,13 @@ pool_rank(void)
 	uint64_t		 out, streamed;
 	int			 rank, size, status, fd;
 
-	/* A stopped job ends as one interrupted by Control-C does. */
+	n = 0;
+
+	/* A stopped job ends as one interrupted by Control-C does; between
+	 * jobs, the signal is for none. */
 	memset(&sa, 0, sizeof sa);
 	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
 	sa.sa_handler = pool_usr1;
 	(void)sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = pool_int;
@@ -211,7 +221,10 @@ pool_rank(void)
 	for (;;) {
 		req = NULL;
 		len = 0;
-		if (rank == 0 && (n = getline(&line, &cap, in)) > 0) {
+		while (rank == 0 && (n = getline(&line, &cap, in)) == -1 &&
+		    ferror(in) && errno == EINTR)
+			clearerr(in);
+		if (rank == 0 && n > 0) {
 			len = (size_t)n - (line[n - 1] == '\n');
 			line[len] = '\0';
 			req = line;
@@ -221,6 +234,8 @@ pool_rank(void)
 		if (req == NULL)
 			break;
 		status = pool_rank_job(req, len);
+		/* The job caught SIGINT as run does. */
+		(void)sigaction(SIGINT, &sa, NULL);
 		fflush(stdout);
 		out = run_stdout_take(&streamed);
 		fprintf(stderr, POOL_RECORD "end %d %d %llu %llu\n", rank,
@@ -260,7 +275,6 @@ struct pool {
 	int		  cout;		/* its standard output */
 	int		  cerr;		/* and error */
 	struct relay	  r;
-	int		  outdead;	/* its output cannot be written */
 	double		  cancelled;	/* when its client went or asked, or 0 */
 	unsigned int	  ended;	/* ranks that said it ended */
 	int		  status;	/* rank 0's status */
@@ -274,10 +288,37 @@ struct pool {
 
 static volatile sig_atomic_t pool_signal;
 
+static void	pool_cancel(struct pool *);
+
 static void
 pool_signal_cb(int sig)
 {
 	pool_signal = sig;
+}
+
+/*
+ * While a job runs, SIGALRM cuts a write to its client's output short
+ * four times a second, so that one that does not read (a pipe to a
+ * program that stopped, a paused terminal) does not keep the pool from
+ * hearing that it is asked to stop.
+ */
+static void
+pool_alarm_cb(int sig)
+{
+	(void)sig;
+}
+
+static void
+pool_alarm(int on)
+{
+	struct itimerval	it;
+
+	memset(&it, 0, sizeof it);
+	if (on) {
+		it.it_interval.tv_usec = 250000;
+		it.it_value.tv_usec = 250000;
+	}
+	(void)setitimer(ITIMER_REAL, &it, NULL);
 }
 
 /* Start the ranks. */
@@ -294,6 +335,9 @@ pool_start(struct pool *p)
 	if ((p->pid = fork()) == -1)
 		err(EXIT_JOB_FAILED, "fork");
 	if (p->pid == 0) {
+		/* Control-C in the pool's terminal is the pool's: it stops
+		 * the job, and the ranks then. */
+		(void)setpgid(0, 0);
 		(void)dup2(inp[0], STDIN_FILENO);
 		(void)dup2(outp[1], STDOUT_FILENO);
 		(void)dup2(errp[1], STDERR_FILENO);
@@ -311,6 +355,17 @@ pool_start(struct pool *p)
 	p->neline = 0;
 }
 
+/* Tell the job's client that it was stopped, and how to resume it. */
+static void
+pool_say_stopped(struct pool *p, const char *what)
+{
+	if (p->hint != NULL)
+		dprintf(p->cerr, "forkflow: %s; to resume, run %s\n", what,
+		    p->hint);
+	else
+		dprintf(p->cerr, "forkflow: %s\n", what);
+}
+
 /* The job is done: the client hears status, and is let go. */
 static void
 pool_job_end(struct pool *p, int status)
@@ -320,7 +375,17 @@ pool_job_end(struct pool *p, int status)
 	mpi_relay_end(&p->r);
 	display_stop(p->r.display);
 	p->r.display = NULL;
+	pool_alarm(0);
 	result_close(&p->ri);
+	if (status == 0 && p->r.outerr != 0) {
+		dprintf(p->cerr, "forkflow: writing the output: %s\n",
+		    strerror(p->r.outerr));
+		status = EXIT_JOB_FAILED;
+	} else if (status == 0 && p->r.cut) {
+		/* As forkflow run stopped while it writes the output. */
+		pool_say_stopped(p, "interrupted while writing the output");
+		status = EXIT_JOB_FAILED;
+	}
 	(void)snprintf(buf, sizeof buf, "status %d\n", status);
 	(void)write_all(p->cfd, buf, strlen(buf));
 	close(p->cfd);
@@ -436,9 +501,7 @@ pool_out_bytes(struct pool *p, const char *buf, size_t n)
 		return;
 	}
 	p->got += n;
-	/* A reader that stopped (| head) takes no more. */
-	if (!p->outdead && mpi_relay_take(&p->r, 1, buf, n) != 0)
-		p->outdead = 1;
+	(void)mpi_relay_take(&p->r, 1, buf, n);
 	pool_job_check(p);
 }
 
@@ -493,18 +556,12 @@ pool_ended(struct pool *p, int ws)
 	if (p->cfd != -1) {
 		if (p->cancelled > 0) {
 			mpi_relay_end(&p->r);
-			if (p->hint != NULL)
-				dprintf(p->cerr, "forkflow: the job was "
-				    "interrupted; to resume, run %s\n", p->hint);
-			else
-				dprintf(p->cerr, "forkflow: the job was "
-				    "interrupted\n");
+			pool_say_stopped(p, "the job was interrupted");
 			pool_job_end(p, EXIT_JOB_FAILED);
 		} else {
 			mpi_relay_end(&p->r);
-			pool_job_end(p, mpi_failed(p->cerr, st != 0 ? st :
-			    EXIT_JOB_FAILED, p->r.lost, p->argv[0], p->jobdir,
-			    p->hint));
+			pool_job_end(p, mpi_failed(p->cerr, st, p->r.lost,
+			    p->argv[0], p->jobdir, p->hint));
 		}
 	} else if (!p->ready) {
 		p->starts++;
@@ -513,6 +570,31 @@ pool_ended(struct pool *p, int ws)
 	} else if (p->stopping == 0)
 		log_warnx("the ranks ended (%s: exit %d): starting them again",
 		    p->argv[0], st);
+}
+
+/* Has a client sent its byte that stops its job, or gone? */
+static int
+pool_client_said(int fd)
+{
+	char	buf[64];
+
+	return (!(recv(fd, buf, sizeof buf, MSG_DONTWAIT) == -1 &&
+	    (errno == EINTR || errno == EAGAIN)));
+}
+
+/* A write to the job's client was cut short: give it up? */
+static int
+pool_write_stop(void *arg)
+{
+	struct pool	*p = arg;
+
+	if (pool_signal != 0 || p->cancelled > 0)
+		return (1);
+	if (p->cfd != -1 && pool_client_said(p->cfd)) {
+		pool_cancel(p);
+		return (1);
+	}
+	return (0);
 }
 
 /* Set NAME=VALUE in a request's environment, an array of such strings. */
@@ -573,7 +655,9 @@ pool_accept(struct pool *p)
 	unsigned char	 lenb[4];
 	char		*req = NULL, *line;
 	uint32_t	 len;
-	int		 fd, fds[2] = { -1, -1 };
+	ssize_t		 got;
+	size_t		 k, nfds;
+	int		 fd, one, fds[2] = { -1, -1 };
 
 	if ((fd = accept4(p->lfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
 		return;
@@ -585,18 +669,35 @@ pool_accept(struct pool *p)
 	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	pool_msg(&msg, &iov, lenb, &cm);
-	if (recvmsg(fd, &msg, MSG_WAITALL | MSG_CMSG_CLOEXEC) !=
-	    (ssize_t)sizeof lenb)
+	got = recvmsg(fd, &msg, MSG_WAITALL | MSG_CMSG_CLOEXEC);
+	/* Two descriptors are due: any others are closed. */
+	nfds = 0;
+	for (c = CMSG_FIRSTHDR(&msg); got >= 0 && c != NULL;
+	    c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (k = 0; k < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		    k++) {
+			memcpy(&one, CMSG_DATA(c) + k * sizeof(int),
+			    sizeof one);
+			if (nfds < 2)
+				fds[nfds] = one;
+			else
+				close(one);
+			nfds++;
+		}
+	}
+	if (got != (ssize_t)sizeof lenb || nfds != 2)
 		goto fail;
-	c = CMSG_FIRSTHDR(&msg);
-	if (c == NULL || c->cmsg_level != SOL_SOCKET || c->cmsg_type !=
-	    SCM_RIGHTS || c->cmsg_len != CMSG_LEN(2 * sizeof(int)))
-		goto fail;
-	memcpy(fds, CMSG_DATA(c), sizeof fds);
 	len = (uint32_t)lenb[0] << 24 | (uint32_t)lenb[1] << 16 |
 	    (uint32_t)lenb[2] << 8 | lenb[3];
-	if (len == 0 || len > POOL_REQ_MAX)
+	if (len == 0 || len > POOL_REQ_MAX) {
+		dprintf(fds[1], "forkflow: --pool: a request of %lu bytes, "
+		    "past the pool's %u (its environment?)\n",
+		    (unsigned long)len, POOL_REQ_MAX);
+		(void)write_all(fd, "status 2\n", 9);
 		goto fail;
+	}
 	req = xmalloc((size_t)len + 1);
 	if (recv(fd, req, len, MSG_WAITALL) != (ssize_t)len)
 		goto fail;
@@ -606,11 +707,19 @@ pool_accept(struct pool *p)
 		log_warnx("a request that is no job's: %s", e.text);
 		goto fail;
 	}
+	if (pool_client_said(fd)) {
+		/* Stopped while it waited for its turn. */
+		dprintf(fds[1], "forkflow: interrupted before the job "
+		    "started\n");
+		(void)write_all(fd, "status 1\n", 9);
+		goto fail;
+	}
 	memset(&p->r, 0, sizeof p->r);
+	p->r.stop = pool_write_stop;
+	p->r.stoparg = p;
 	p->cfd = fd;
 	p->cout = p->r.out = fds[0];
 	p->cerr = p->r.err = fds[1];
-	p->outdead = 0;
 	p->cancelled = 0;
 	p->ended = 0;
 	p->status = EXIT_JOB_FAILED;
@@ -633,6 +742,7 @@ pool_accept(struct pool *p)
 	    write_all(p->in, "\n", 1) != 0))
 		log_warn("%s: its standard input", p->argv[0]);
 	free(line);
+	pool_alarm(1);
 	json_decref(j);
 	free(req);
 	return;
@@ -646,18 +756,19 @@ fail:
 	close(fd);
 }
 
-/* The client went, or asked to stop its job (forkflow run was stopped). */
+/* Stop the job: its client went, or asked (forkflow run was stopped). */
 static void
 pool_cancel(struct pool *p)
 {
-	char	buf[64];
-
-	if (read(p->cfd, buf, sizeof buf) == -1 && (errno == EINTR ||
-	    errno == EAGAIN))
-		return;
 	if (p->cancelled > 0)
 		return;
 	p->cancelled = mono_now();
+	/* Ranks done with it wait for the next: what is left of its
+	 * output goes. */
+	if (p->ended == p->nhosts) {
+		p->r.outgone = p->r.outstop = 1;
+		return;
+	}
 	/* Every rank stops the job as forkflow run does on Control-C, and
 	 * waits for the next. */
 	log_info("a job's client asks it to stop");
@@ -752,7 +863,8 @@ pool_loop(struct pool *p)
 			p->out = -1;
 		}
 		if (pfd[2].revents != 0) {
-			if (p->cfd != -1 && pfd[2].fd == p->cfd)
+			if (p->cfd != -1 && pfd[2].fd == p->cfd &&
+			    pool_client_said(p->cfd))
 				pool_cancel(p);
 			else if (p->cfd == -1)
 				pool_accept(p);
@@ -779,6 +891,7 @@ cmd_pool(int argc, char **argv)
 	const char		*mpirun;
 	char			*self, *n;
 	double			 timeout = 60;
+	mode_t			 mask;
 	size_t			 k = 0;
 	int			 ch, rank = 0, status;
 
@@ -843,14 +956,17 @@ cmd_pool(int argc, char **argv)
 	p.argv[k++] = "--rank";
 	p.argv[k] = NULL;
 	mpi_keepalive(timeout);
-	(void)umask(077);
+	mask = umask(077);
 	p.lfd = serve_listen_at(p.sock, 0600, "pool");
+	(void)umask(mask);
 	memset(&sa, 0, sizeof sa);
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = pool_signal_cb;
 	(void)sigaction(SIGINT, &sa, NULL);
 	(void)sigaction(SIGTERM, &sa, NULL);
 	(void)sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = pool_alarm_cb;
+	(void)sigaction(SIGALRM, &sa, NULL);
 	status = pool_loop(&p);
 	(void)unlink(p.sock);
 	close(p.lfd);
@@ -877,25 +993,42 @@ submit_signal_cb(int sig)
 static char *
 submit_request(const struct run_opts *o, int draw)
 {
-	json_t	*j, *a;
+	json_t	*j, *a, *v;
 	char	**args, *cwd, *hint, *s;
 	size_t	 i;
+	mode_t	 mask;
 
 	j = json_object();
 	a = json_array();
 	args = mpi_rank_args(o, draw);
-	for (i = 0; args[i] != NULL; i++)
-		json_array_append_new(a, json_string(args[i]));
+	for (i = 0; args[i] != NULL; i++) {
+		if ((v = json_string(args[i])) == NULL)
+			errx(EXIT_USAGE, "--pool: %s: an argument the pool "
+			    "takes in UTF-8 only", args[i]);
+		json_array_append_new(a, v);
+	}
 	free(args);
 	json_object_set_new(j, "argv", a);
 	if ((cwd = getcwd(NULL, 0)) == NULL)
 		err(EXIT_JOB_FAILED, "getcwd");
-	json_object_set_new(j, "cwd", json_string(cwd));
+	if ((v = json_string(cwd)) == NULL)
+		errx(EXIT_USAGE, "--pool: %s: a folder the pool takes in UTF-8 "
+		    "only", cwd);
+	json_object_set_new(j, "cwd", v);
 	free(cwd);
 	a = json_array();
-	for (i = 0; environ[i] != NULL; i++)
-		json_array_append_new(a, json_string(environ[i]));
+	for (i = 0; environ[i] != NULL; i++) {
+		if ((v = json_string(environ[i])) != NULL)
+			json_array_append_new(a, v);
+		else
+			log_warnx("--pool: %.*s: not UTF-8, so not in the job's "
+			    "environment", (int)strcspn(environ[i], "="),
+			    environ[i]);
+	}
 	json_object_set_new(j, "env", a);
+	mask = umask(0);
+	(void)umask(mask);
+	json_object_set_new(j, "umask", json_integer((json_int_t)mask));
 	json_object_set_new(j, "draw", json_boolean(draw));
 	if (o->jobdir != NULL) {
 		hint = run_resume_hint(o, o->jobdir);
@@ -920,6 +1053,8 @@ int
 pool_submit(const struct run_opts *o)
 {
 	struct sockaddr_un	 sun;
+	struct ucred		 cred;
+	socklen_t		 credlen = sizeof cred;
 	struct sigaction	 sa;
 	struct msghdr		 msg;
 	struct iovec		 iov;
@@ -952,6 +1087,11 @@ pool_submit(const struct run_opts *o)
 	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0)
 		err(EXIT_JOB_FAILED, "--pool %s: no forkflow pool there",
 		    o->pool);
+	/* Its output, error and environment go to this user's pool only. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) != 0 ||
+	    (cred.uid != getuid() && cred.uid != 0))
+		errx(EXIT_JOB_FAILED, "--pool %s: the pool there is another "
+		    "user's (uid %ld)", o->pool, (long)cred.uid);
 	lenb[0] = (unsigned char)(len >> 24);
 	lenb[1] = (unsigned char)(len >> 16);
 	lenb[2] = (unsigned char)(len >> 8);
@@ -975,10 +1115,19 @@ pool_submit(const struct run_opts *o)
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	for (;;) {
-		if (submit_signal != 0 && !asked) {
+		if (submit_signal != 0 && asked) {
+			/* Asked again: the pool stops the job when it finds
+			 * this end closed. */
+			warnx("--pool %s: interrupted by signal %d", o->pool,
+			    (int)submit_signal);
+			close(fd);
+			return (128 + (int)submit_signal);
+		}
+		if (submit_signal != 0) {
 			/* The pool stops the job and says how it ended. */
 			(void)write(fd, "c", 1);
 			asked = 1;
+			submit_signal = 0;
 		}
 		if (poll(&pfd, 1, 200) <= 0)
 			continue;

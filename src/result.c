@@ -124,8 +124,7 @@ result_read(struct result_in *ri, struct relay *r)
 		return;
 	if (n > 0 && ri->said) {
 		ri->bytes += (uint64_t)n;
-		if (!ri->dead && mpi_relay_take(r, 1, buf, (size_t)n) != 0)
-			ri->dead = 1;	/* its reader stopped (| head) */
+		(void)mpi_relay_take(r, 1, buf, (size_t)n);
 		return;
 	}
 	if (n > 0) {
@@ -142,8 +141,7 @@ result_read(struct result_in *ri, struct relay *r)
 			n = (ssize_t)(ri->ngot - (size_t)(nl + 1 - ri->got));
 			if (n > 0) {
 				ri->bytes += (uint64_t)n;
-				if (mpi_relay_take(r, 1, nl + 1, (size_t)n) != 0)
-					ri->dead = 1;
+				(void)mpi_relay_take(r, 1, nl + 1, (size_t)n);
 			}
 			return;
 		}

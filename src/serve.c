@@ -815,9 +815,12 @@ int
 serve_listen_at(const char *path, mode_t mode, const char *what)
 {
 	struct sockaddr_un	 sun;
+	struct stat		 st;
 	int			 fd;
 
 	serve_sockaddr(path, &sun);
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+		errx(EXIT_USAGE, "%s: there already, and no socket", path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		err(EXIT_JOB_FAILED, "socket");
 	/* A socket nobody answers on is a dead one's. */

@@ -26,7 +26,7 @@ cd "$T" || bail_out "cannot cd to $T"
 mpi_hosts ffp$$ "10.24$(($$ % 10)).$(($$ / 10 % 250))"
 
 n=${FORKFLOW_MPI_N:-4}
-plan $((n + 22))
+plan $((n + 30))
 seed=${FORKFLOW_MPI_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 diag "seed $seed (FORKFLOW_MPI_SEED=$seed to repeat)"
 
@@ -93,6 +93,14 @@ rm -rf o1 o3
 "$FORKFLOW" run "$c/prog.json" -p 4 -q -o o1 </dev/null >/dev/null 2>&1
 pooled "$c/prog.json" -p 4 -o o3
 check_parts "-o through the pool writes one host's part files" o1 o3
+if [ "$(stat -c %a o1 o1/part-00000)" = "$(stat -c %a o3 o3/part-00000)" ]
+then
+	ok "-o through the pool: the modes of this umask, as on one host"
+else
+	not_ok "-o through the pool: the modes of this umask, as on one host"
+	diag "one host: $(stat -c %a o1 o1/part-00000 | tr '\n' ' ');" \
+	    "the pool: $(stat -c %a o3 o3/part-00000 | tr '\n' ' ')"
+fi
 ex=$SRCDIR/examples
 "$FORKFLOW" streaming -input "$ex/text" -output so1 -numReduceTasks 3 \
     -mapper "$ex/streaming/mapper.sh" -reducer "$ex/streaming/reducer.sh" \
@@ -257,13 +265,91 @@ pooled ok.json -i ok.csv -p 3
 check "the next job runs on ranks started again" \
     cmp -s ok.want out
 
+# Results that cannot be written fail the job, as on one host.
+st=0
+tmo 120 "$FORKFLOW" run many.json -i many.csv -p 3 -q --pool "$S" \
+    </dev/null >/dev/full 2>err || st=$?
+if [ "$st" = 1 ] && grep -q 'writing the output: No space left' err; then
+	ok "a full disk for the result: exit 1, said"
+else
+	not_ok "a full disk for the result: exit 1, said (exit $st)"
+	diag_file err
+fi
+
+# A stop signal that reaches idle ranks is for no job.
+kill -USR1 "$(pgrep -P "$pool" mpirun)"
+sleep 1
+pooled ok.json -i ok.csv -p 3
+if [ "$st" = 0 ] && cmp -s ok.want out && ! grep -q 'ranks ended' pool.err
+then
+	ok "SIGUSR1 to idle ranks: they wait on, the next job runs"
+else
+	not_ok "SIGUSR1 to idle ranks: they wait on, the next job runs (exit $st)"
+	diag_file pool.err
+fi
+
+# A job stopped while it waits for its turn never runs.
+start_bg first run slow.json -i slow.csv -p 3 -q --pool "$S"
+sleep 0.5
+start_bg queued run ok.json -i ok.csv -p 3 -q --pool "$S"
+sleep 0.5
+kill -INT "$bg_pid"
+wait_bg queued 120
+qst=$status
+wait_bg first 120
+if [ "$qst" = 1 ] && [ ! -s "$T/queued.out" ] &&
+    grep -q 'interrupted before the job started' "$T/queued.err" &&
+    [ "$status" = 0 ]; then
+	ok "a job stopped in the queue: exit 1, never run; the one before ends"
+else
+	not_ok "a job stopped in the queue: exit 1, never run; the one before ends"
+	diag "exit $qst, and $status for the one before"
+	diag_file "$T/queued.err"
+fi
+
+# A reader that stops reading holds up no one: the job's client stopped
+# with Control-C, the pool goes on to the next job.
+mkfifo stuck.fifo
+# shellcheck disable=SC2217 # it opens the fifo, and reads nothing
+sleep 120 <stuck.fifo &
+reader=$!
+"$FORKFLOW" run many.json -i many.csv -p 3 -q --pool "$S" </dev/null \
+    >stuck.fifo 2>stuck.err &
+client=$!
+sleep 3
+kill -INT "$client"
+tries=0
+while kill -0 "$client" 2>/dev/null && [ "$tries" -lt 300 ]; do
+	sleep 0.1
+	tries=$((tries + 1))
+done
+kill -KILL "$client" 2>/dev/null
+cst=0
+wait "$client" || cst=$?
+pooled ok.json -i ok.csv -p 3
+kill "$reader" 2>/dev/null
+if [ "$cst" = 1 ] && [ "$tries" -lt 300 ] && [ "$st" = 0 ] &&
+    cmp -s ok.want out && grep -q 'interrupted' stuck.err; then
+	ok "a client whose output is not read stops on Control-C; the next job runs"
+else
+	not_ok "a client whose output is not read stops on Control-C; the next job runs"
+	diag "exit $cst after $tries tenths of a second; the next: $st"
+	diag_file stuck.err
+fi
+
 # --- What the ranks keep ------------------------------------------------------
 
 # The same ranks before and after some jobs hold as many descriptors.
 before=$(fds)
-pooled ok.json -i ok.csv -p 3
+pooled ok.json -i ok.csv -p 3 --log-file "$T/a.log"
+wc -c <a.log >a.size
 pooled ok.json -i ok.csv -p 3 -o o5
 after=$(fds)
+if [ -s a.log ] && [ "$(wc -c <a.log)" = "$(cat a.size)" ]; then
+	ok "a job's --log-file is its own: the next job writes none in it"
+else
+	not_ok "a job's --log-file is its own: the next job writes none in it"
+fi
 if [ -n "$before" ] && [ "$before" = "$after" ]; then
 	ok "the ranks keep no descriptor of a job ($after)"
 else
@@ -288,6 +374,19 @@ fi
 
 # --- Stopped ----------------------------------------------------------------
 
+# A file where the socket would go is left alone.
+echo keep >notasocket
+st=0
+"$FORKFLOW" pool notasocket --hosts "$h1" </dev/null >/dev/null 2>err ||
+    st=$?
+if [ "$st" = 2 ] && [ "$(cat notasocket)" = keep ] &&
+    grep -q 'notasocket: there already, and no socket' err; then
+	ok "a file where the socket would go: exit 2, the file kept"
+else
+	not_ok "a file where the socket would go: exit 2, the file kept (exit $st)"
+	diag_file err
+fi
+
 # Ranks that cannot be started: tried three times, then an error.
 st=0
 tmo 60 "$FORKFLOW" pool "$T/bad.sock" --hosts nosuchhost </dev/null \
@@ -300,7 +399,17 @@ else
 	diag_file bad.err
 fi
 
+start_bg last run slow.json -i slow.csv -p 3 -q --pool "$S" --job-dir jd2
+sleep 1
 kill -TERM "$pool"
+wait_bg last 60
+if [ "$status" = 1 ] &&
+    grep -q 'interrupted.*to resume, run forkflow run' "$T/last.err"; then
+	ok "SIGTERM to the pool stops its job as Control-C does"
+else
+	not_ok "SIGTERM to the pool stops its job as Control-C does (exit $status)"
+	diag_file "$T/last.err"
+fi
 st=0
 tmo 30 sh -c "while kill -0 $pool 2>/dev/null; do sleep 0.1; done" || st=$?
 wait "$pool" 2>/dev/null
