@@ -79,7 +79,7 @@ try_o() {
 	try "$_d (-o)" "$@" -o out
 }
 
-plan 103
+plan 104
 
 G=$FX/good.json
 
@@ -241,6 +241,8 @@ try "run --pool: standard input as input" 2 'not standard input' \
     run "$G" -i - --pool p.sock
 try "run --pool: no pool at the socket" 1 'p.sock: no forkflow pool there' \
     run "$G" --pool p.sock
+try "run --pool: an argument that is not UTF-8" 2 'in UTF-8 only' \
+    run "$G" -i "$(printf 'caf\351.csv')" --pool p.sock
 
 # --- the command itself ---
 try "no command" 2 '^usage: forkflow run'

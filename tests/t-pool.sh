@@ -26,7 +26,7 @@ cd "$T" || bail_out "cannot cd to $T"
 mpi_hosts ffp$$ "10.24$(($$ % 10)).$(($$ / 10 % 250))"
 
 n=${FORKFLOW_MPI_N:-4}
-plan $((n + 30))
+plan $((n + 32))
 seed=${FORKFLOW_MPI_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 diag "seed $seed (FORKFLOW_MPI_SEED=$seed to repeat)"
 
@@ -167,6 +167,40 @@ else
 	diag_file err
 fi
 
+st=0
+tmo 120 "$FORKFLOW" run ok.json -i ok.csv -p 3 -q --poo "$S" </dev/null \
+    >out 2>err || st=$?
+if [ "$st" = 0 ] && cmp -s ok.want out; then
+	ok "--poo, getopt's for --pool: the ranks do not get it"
+else
+	not_ok "--poo, getopt's for --pool: the ranks do not get it (exit $st)"
+	diag_file err
+fi
+# Requests that are not whole: one descriptor, or none; the pool keeps
+# none of them, and goes on.
+pfds() {
+	find "/proc/$pool/fd" -mindepth 1 2>/dev/null | wc -l
+}
+p0=$(pfds)
+"$PYTHON3" - "$S" <<'PY' >py.err 2>&1
+import socket, sys
+for fds in ([1], [], [1, 2, 2]):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    socket.send_fds(s, [b'\0\0\0\2'], fds)
+    s.sendall(b'{}')
+    s.settimeout(20)
+    s.recv(64)
+    s.close()
+PY
+pooled ok.json -i ok.csv -p 3
+if [ "$st" = 0 ] && cmp -s ok.want out && [ "$(pfds)" = "$p0" ]; then
+	ok "requests that are not whole: refused, no descriptor kept"
+else
+	not_ok "requests that are not whole: refused, no descriptor kept"
+	diag "exit $st; descriptors $p0, then $(pfds)"
+	diag_file py.err
+fi
 st=0
 "$FORKFLOW" run ok.json -i - --pool "$S" <ok.csv >out 2>err || st=$?
 check "standard input as input: a usage error" test "$st" = 2
