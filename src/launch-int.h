@@ -56,6 +56,8 @@ char	**mpi_rank_args(const struct run_opts *, int);
 int	 mpi_display(const struct run_opts *);
 unsigned int mpi_count_hosts(const struct run_opts *);
 void	 mpi_keepalive(double);
+void	 mpi_files_only(const struct run_opts *, const char *);
+char	**mpi_argv(const struct run_opts *, size_t, size_t *, char **);
 int	 mpi_failed(int, int, const char *, const char *, const char *,
 	    const char *);
 

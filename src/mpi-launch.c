@@ -378,6 +378,47 @@ mpi_display(const struct run_opts *o)
 	return (1);
 }
 
+/*
+ * The start of mpirun's command line, for one rank on each host that
+ * --hosts or --hostfile names (FORKFLOW_MPIRUN's mpirun, or the one built
+ * with), with room for more strings after its *k: a NULL-ended array to
+ * free, and in *n the string of the number of ranks, to free too.
+ */
+char **
+mpi_argv(const struct run_opts *o, size_t more, size_t *k, char **n)
+{
+	char		**argv;
+	const char	 *mpirun;
+
+	if ((mpirun = getenv("FORKFLOW_MPIRUN")) == NULL || *mpirun == '\0')
+		mpirun = MPIRUN;
+	xasprintf(n, "%u", mpi_count_hosts(o));
+	argv = xcalloc(more + 10, sizeof *argv);
+	*k = 0;
+	argv[(*k)++] = (char *)mpirun;
+	argv[(*k)++] = o->hosts != NULL ? "--host" : "--hostfile";
+	argv[(*k)++] = o->hosts != NULL ? o->hosts : o->hostfile;
+	argv[(*k)++] = "-np";
+	argv[(*k)++] = *n;
+	argv[(*k)++] = "--map-by";
+	argv[(*k)++] = "node";
+	argv[(*k)++] = "--bind-to";
+	argv[(*k)++] = "none";
+	return (argv);
+}
+
+/* On several hosts, what (an option) takes no standard input as input. */
+void
+mpi_files_only(const struct run_opts *o, const char *what)
+{
+	size_t	i;
+
+	for (i = 0; i < o->ninputs; i++)
+		if (strcmp(o->inputs[i], "-") == 0)
+			errx(EXIT_USAGE, "%s: the input must be files every "
+			    "host reads, not standard input", what);
+}
+
 /* A lost host is noticed by Open MPI's daemons too, after timeout s. */
 void
 mpi_keepalive(double timeout)
@@ -464,7 +505,6 @@ mpi_launch(const struct run_opts *o)
 	struct result_in ri;
 	char		**argv, **args, *self, *n, *hint, lost[256];
 	const char	*mpirun;
-	unsigned int	 nhosts;
 	size_t		 i, k;
 	pid_t		 pid;
 	int		 ws, st, draw, errp[2], outp[2] = { -1, -1 }, fds[2];
@@ -481,28 +521,12 @@ mpi_launch(const struct run_opts *o)
 	if (o->progress == PROGRESS_RELAY)
 		errx(EXIT_USAGE, "--progress relay is what --hosts gives its "
 		    "ranks: not both");
-	for (i = 0; i < o->ninputs; i++)
-		if (strcmp(o->inputs[i], "-") == 0)
-			errx(EXIT_USAGE, "--hosts: the input must be files "
-			    "every host reads, not standard input");
-	nhosts = mpi_count_hosts(o);
+	mpi_files_only(o, "--hosts");
 	if ((self = realpath("/proc/self/exe", NULL)) == NULL)
 		err(EXIT_JOB_FAILED, "/proc/self/exe");
-	if ((mpirun = getenv("FORKFLOW_MPIRUN")) == NULL || *mpirun == '\0')
-		mpirun = MPIRUN;
 	draw = mpi_display(o);
-	argv = xcalloc((size_t)o->argc + 32, sizeof *argv);
-	k = 0;
-	argv[k++] = (char *)mpirun;
-	argv[k++] = o->hosts != NULL ? "--host" : "--hostfile";
-	argv[k++] = o->hosts != NULL ? o->hosts : o->hostfile;
-	argv[k++] = "-np";
-	xasprintf(&n, "%u", nhosts);
-	argv[k++] = n;
-	argv[k++] = "--map-by";
-	argv[k++] = "node";
-	argv[k++] = "--bind-to";
-	argv[k++] = "none";
+	argv = mpi_argv(o, (size_t)o->argc + 20, &k, &n);
+	mpirun = argv[0];
 	if (draw) {
 		/* What rank 0 draws with, wherever it runs. */
 		for (i = 0; i < sizeof envs / sizeof envs[0]; i++) {

@@ -888,7 +888,6 @@ cmd_pool(int argc, char **argv)
 	struct run_opts		 o;
 	struct pool		 p;
 	struct sigaction	 sa;
-	const char		*mpirun;
 	char			*self, *n;
 	double			 timeout = 60;
 	mode_t			 mask;
@@ -938,19 +937,7 @@ cmd_pool(int argc, char **argv)
 	p.ri.lfd = p.ri.fd = -1;
 	if ((self = realpath("/proc/self/exe", NULL)) == NULL)
 		err(EXIT_JOB_FAILED, "/proc/self/exe");
-	if ((mpirun = getenv("FORKFLOW_MPIRUN")) == NULL || *mpirun == '\0')
-		mpirun = MPIRUN;
-	xasprintf(&n, "%u", p.nhosts);
-	p.argv = xcalloc(16, sizeof *p.argv);
-	p.argv[k++] = (char *)mpirun;
-	p.argv[k++] = o.hosts != NULL ? "--host" : "--hostfile";
-	p.argv[k++] = o.hosts != NULL ? o.hosts : o.hostfile;
-	p.argv[k++] = "-np";
-	p.argv[k++] = n;
-	p.argv[k++] = "--map-by";
-	p.argv[k++] = "node";
-	p.argv[k++] = "--bind-to";
-	p.argv[k++] = "none";
+	p.argv = mpi_argv(&o, 4, &k, &n);
 	p.argv[k++] = self;
 	p.argv[k++] = "pool";
 	p.argv[k++] = "--rank";
@@ -1063,7 +1050,7 @@ pool_submit(const struct run_opts *o)
 	struct pollfd		 pfd;
 	unsigned char		 lenb[4];
 	char			*req, reply[64];
-	size_t			 len, i, got = 0;
+	size_t			 len, got = 0;
 	ssize_t			 n;
 	int			 fd, draw, status, fds[2] = { STDOUT_FILENO,
 				    STDERR_FILENO }, asked = 0;
@@ -1074,10 +1061,7 @@ pool_submit(const struct run_opts *o)
 	if (o->progress == PROGRESS_RELAY)
 		errx(EXIT_USAGE, "--progress relay is for the ranks of "
 		    "forkflow run --hosts (--mpi)");
-	for (i = 0; i < o->ninputs; i++)
-		if (strcmp(o->inputs[i], "-") == 0)
-			errx(EXIT_USAGE, "--pool: the input must be files "
-			    "every host reads, not standard input");
+	mpi_files_only(o, "--pool");
 	draw = mpi_display(o);
 	req = submit_request(o, draw);
 	len = strlen(req);
